@@ -1,0 +1,3 @@
+"""genaiops: a GenAIOps orchestrator for Azure Container Apps, ACR and AI Foundry."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,135 @@
+"""Root of the CLI: global options → AppContext, and the ONE place where errors become exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+
+from genaiops_cli import __version__
+from genaiops_cli.commands import COMMAND_MODULES
+from genaiops_cli.console import Console, OutputMode
+from genaiops_cli.context import AppContext
+from genaiops_cli.errors import ExitCode, GenAIOpsError, UsageError
+
+app = typer.Typer(
+    name="genaiops",
+    help="GenAIOps for Azure: build, push, deploy, blue/green, gates and promotion by digest.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"genaiops {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    manifest: Annotated[
+        Optional[Path],  # noqa: UP007 - typer needs Optional on 3.11
+        typer.Option("--manifest", "-f", help="Path to genaiops.yaml (default: found by walking up from cwd)."),
+    ] = None,
+    env: Annotated[
+        Optional[str],  # noqa: UP007
+        typer.Option("--env", "-e", envvar="GENAIOPS_ENV", help="Environment name from the manifest."),
+    ] = None,
+    output: Annotated[OutputMode, typer.Option("--output", "-o", help="text for humans, json for machines.")] = (
+        OutputMode.text
+    ),
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr.")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output (NO_COLOR is honoured too).")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for failures.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Assume yes to confirmations.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = _state["app"] = AppContext(
+        console=Console(output=output, verbosity=-1 if quiet else verbose, color=not no_color),
+        manifest_path=manifest,
+        env_name=env,
+        assume_yes=yes,
+        debug=debug,
+        command=ctx.invoked_subcommand or "",
+    )
+
+
+# The AppContext of the current invocation, so the error handler can reach it after click unwinds.
+_state: dict[str, AppContext] = {}
+
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"genaiops_cli.commands.{_name}").register(app)
+
+
+def _prescan(argv: list[str]) -> tuple[OutputMode, bool, str]:
+    """Output mode, --debug and the command name from raw argv, for errors raised before the callback ran."""
+    mode, debug, command = OutputMode.text, False, ""
+    takes_value = {"--manifest", "-f", "--env", "-e", "--output", "-o"}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("--output", "-o") and i + 1 < len(argv):
+            mode = OutputMode.json if argv[i + 1] == "json" else OutputMode.text
+        elif arg in ("--output=json", "-ojson"):
+            mode = OutputMode.json
+        elif arg == "--debug":
+            debug = True
+        elif not arg.startswith("-") and not command:
+            command = arg
+        if arg in takes_value:
+            i += 1
+        i += 1
+    return mode, debug, command
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    mode, debug, command = _prescan(args)
+    _state.clear()
+    try:
+        app(args=args, prog_name="genaiops", standalone_mode=False)
+        code = ExitCode.OK
+    except GenAIOpsError as exc:
+        code = _report(exc, mode, debug, command)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:  # usage errors: bad option, missing argument
+        hint = None
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f"see `{exc.ctx.command_path} --help`"
+        code = _report(UsageError(exc.format_message(), hint=hint), mode, debug, command)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        interrupted = GenAIOpsError("interrupted", hint="re-run the command to continue", code="interrupted")
+        interrupted.exit_code = ExitCode.INTERRUPTED
+        code = _report(interrupted, mode, debug, command)
+    except Exception as exc:  # anything unexpected is a bug: say so, trace only with --debug
+        internal = GenAIOpsError(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="re-run with --debug for the traceback and report it",
+        )
+        code = _report(internal, mode, debug, command)
+    raise SystemExit(code)
+
+
+def _report(exc: GenAIOpsError, mode: OutputMode, debug: bool, command: str) -> int:
+    app_ctx = _state.get("app")
+    if isinstance(app_ctx, AppContext):
+        console = app_ctx.console
+        debug = debug or app_ctx.debug
+        command = app_ctx.command or command
+    else:
+        console = Console(output=mode)
+    console.error(command, exc, traceback.format_exc() if debug else None)
+    return exc.exit_code

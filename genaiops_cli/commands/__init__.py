@@ -1,0 +1,10 @@
+"""One thin module per subcommand. Each exposes `register(app)`; heavy imports stay inside
+command bodies so that building the command tree (and `--help`) loads no SDK."""
+
+# Order here is the order in `genaiops --help`.
+COMMAND_MODULES = [
+    "validate",
+    "schema",
+    "config",
+    "sandbox",
+]

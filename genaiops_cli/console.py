@@ -1,0 +1,131 @@
+"""All output goes through here.
+
+Text mode: results render on stdout, progress and logs on stderr, both through rich.
+JSON mode: stdout carries exactly one envelope document; everything human goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+from rich.console import Console as RichConsole
+
+from genaiops_cli.errors import GenAIOpsError
+
+SCHEMA_ID = "genaiops/v1"
+
+
+class OutputMode(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _jsonable(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class Console:
+    def __init__(
+        self,
+        output: OutputMode = OutputMode.text,
+        verbosity: int = 0,
+        color: bool = True,
+    ) -> None:
+        self.output = output
+        self.verbosity = verbosity
+        no_color = not color or "NO_COLOR" in os.environ
+        self.err = RichConsole(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+        self.out = RichConsole(no_color=no_color, highlight=False, soft_wrap=True)
+        self._emitted = False
+
+    @property
+    def is_json(self) -> bool:
+        return self.output is OutputMode.json
+
+    @property
+    def interactive(self) -> bool:
+        return sys.stdin.isatty() and self.err.is_terminal
+
+    # -- human channel (stderr) ------------------------------------------------------------
+    def info(self, message: str) -> None:
+        if self.verbosity >= 0:
+            self.err.print(message)
+
+    def success(self, message: str) -> None:
+        if self.verbosity >= 0:
+            self.err.print(f"[green]✓[/green] {message}")
+
+    def warn(self, message: str) -> None:
+        self.err.print(f"[yellow]warning:[/yellow] {message}")
+
+    def debug(self, message: str) -> None:
+        if self.verbosity >= 1:
+            self.err.print(f"[dim]{message}[/dim]")
+
+    # -- results (stdout) ------------------------------------------------------------------
+    def result(
+        self,
+        command: str,
+        result: Any,
+        render: Callable[[RichConsole], None] | None = None,
+        ok: bool = True,
+    ) -> None:
+        """Emit a command's result: the envelope in JSON mode, `render` on stdout in text mode."""
+        if self.is_json:
+            self._write_envelope({"schema": SCHEMA_ID, "command": command, "ok": ok, "result": _jsonable(result)})
+        elif render is not None:
+            render(self.out)
+
+    def error(self, command: str, error: GenAIOpsError, trace: str | None = None) -> None:
+        if self.is_json:
+            if not self._emitted:
+                self._write_envelope(
+                    {"schema": SCHEMA_ID, "command": command, "ok": False, "error": _jsonable(error.to_dict())}
+                )
+        else:
+            issues = error.details.get("issues") if error.details else None
+            if issues and len(issues) > 1:
+                self.err.print(f"[red]error:[/red] {len(issues)} problems found", markup=True)
+                for issue in issues:
+                    self.err.print(f"  • {_issue_line(issue)}", markup=False)
+            else:
+                self.err.print("[red]error:[/red] ", end="")
+                self.err.print(error.message, markup=False)
+            if error.hint:
+                self.err.print("[cyan]hint:[/cyan] ", end="")
+                self.err.print(error.hint, markup=False)
+        if trace:
+            self.err.print(trace, markup=False)
+
+    def _write_envelope(self, doc: dict[str, Any]) -> None:
+        # One document per process: a second write would break `json.loads(stdout)`.
+        if self._emitted:
+            return
+        self._emitted = True
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+        sys.stdout.flush()
+
+
+def _issue_line(issue: dict[str, Any]) -> str:
+    loc = issue.get("file") or ""
+    if issue.get("line") is not None:
+        loc += f":{issue['line']}"
+        if issue.get("column") is not None:
+            loc += f":{issue['column']}"
+    where = f" at {issue['path']}" if issue.get("path") else ""
+    text = f"{loc}{where}: {issue.get('message')}"
+    if issue.get("hint"):
+        text += f" (hint: {issue['hint']})"
+    return text

@@ -1,0 +1,55 @@
+"""AppContext: what every command gets on ctx.obj. It carries options, not runtime state:
+services (manifest, providers) are built lazily on first use so `--help` stays cheap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from genaiops_cli.console import Console
+from genaiops_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from genaiops_cli.core.manifest.model import Manifest
+
+
+@dataclass
+class AppContext:
+    console: Console
+    manifest_path: Path | None = None
+    env_name: str | None = None
+    assume_yes: bool = False
+    debug: bool = False
+    command: str = ""
+    _manifest: Manifest | None = field(default=None, repr=False)
+
+    def manifest(self) -> Manifest:
+        if self._manifest is None:
+            from genaiops_cli.core.manifest.loader import find_manifest, load_manifest
+
+            path = find_manifest(self.manifest_path)
+            self._manifest = load_manifest(path)
+        return self._manifest
+
+    def require_env(self, explicit: str | None = None) -> str:
+        name = explicit or self.env_name
+        if not name:
+            raise UsageError("this command needs an environment", hint="pass --env NAME (or set GENAIOPS_ENV)")
+        return name
+
+    def emit(self, result: Any, render: Any = None) -> None:
+        self.console.result(self.command, result, render)
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    """The AppContext of a running command, tagged with the command's name for the envelope."""
+    root = ctx.find_root()
+    obj = root.obj
+    if not isinstance(obj, AppContext):  # invoked without the root callback (tests calling a sub-app)
+        obj = AppContext(console=Console())
+        root.obj = obj
+    obj.command = " ".join(ctx.command_path.split()[1:])
+    return obj
