@@ -8,7 +8,6 @@ import traceback
 from pathlib import Path
 from typing import Annotated, Optional
 
-import click
 import typer
 
 from genaiops_cli import __version__
@@ -103,14 +102,11 @@ def main(argv: list[str] | None = None) -> None:
         code = ExitCode.OK
     except GenAIOpsError as exc:
         code = _report(exc, mode, debug, command)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.ClickException as exc:  # usage errors: bad option, missing argument
-        hint = None
-        if isinstance(exc, click.UsageError) and exc.ctx is not None:
-            hint = f"see `{exc.ctx.command_path} --help`"
-        code = _report(UsageError(exc.format_message(), hint=hint), mode, debug, command)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument, no such command
+        code = _usage_error(exc, mode, debug, command)
+    except (KeyboardInterrupt, typer.Abort):
         interrupted = GenAIOpsError("interrupted", hint="re-run the command to continue", code="interrupted")
         interrupted.exit_code = ExitCode.INTERRUPTED
         code = _report(interrupted, mode, debug, command)
@@ -121,6 +117,16 @@ def main(argv: list[str] | None = None) -> None:
         )
         code = _report(internal, mode, debug, command)
     raise SystemExit(code)
+
+
+def _usage_error(exc: typer.TyperException, mode: OutputMode, debug: bool, command: str) -> int:
+    usage_ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and mode is OutputMode.text:
+        exc.show()  # type: ignore[attr-defined]  # the help text is the useful answer here
+        return ExitCode.USAGE
+    hint = f"see `{usage_ctx.command_path} --help`" if usage_ctx is not None else "see `genaiops --help`"
+    message = exc.format_message() if type(exc).__name__ != "NoArgsIsHelpError" else "a subcommand is required"
+    return _report(UsageError(message, hint=hint), mode, debug, command)
 
 
 def _report(exc: GenAIOpsError, mode: OutputMode, debug: bool, command: str) -> int:

@@ -1,0 +1,27 @@
+"""`genaiops schema`: the manifest's JSON Schema, for editors and CI linters."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console as RichConsole
+
+from genaiops_cli.context import app_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("schema", help="Print the JSON Schema of genaiops.yaml.")(schema)
+
+
+def schema(ctx: typer.Context) -> None:
+    from genaiops_cli.core.manifest.schema import manifest_json_schema
+
+    actx = app_context(ctx)
+    document = manifest_json_schema()
+
+    def render(out: RichConsole) -> None:
+        # Raw JSON, not rich-highlighted, so `genaiops schema > file.json` is byte-stable.
+        out.file.write(json.dumps(document, indent=2) + "\n")
+
+    actx.emit(document, render)
