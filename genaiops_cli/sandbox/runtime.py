@@ -1,0 +1,746 @@
+"""The stand-in's container runtime: every active revision and every job execution is a real
+container on a Docker engine. Implements runtime_api.Runtime; only the daemon imports this module
+(docker-py is imported here, never on a command's path).
+
+Truth lives in the engine, not in memory: containers are named `gops-<revision>` /
+`gops-job-<execution>` and labelled, so a new DockerRuntime (daemon restart) adopts them and derives
+their state again. Memory only caches what a container cannot tell (readiness verdicts, why a job
+was stopped). The app routes are the one thing written to the state dir, so the router answers
+right after a restart, before ARM re-sends them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from genaiops_cli.sandbox.runtime_api import (
+    AppRoutes,
+    ContainerSpec,
+    JobExecutionSpec,
+    JobExecutionStatus,
+    RevisionSpec,
+    RevisionStatus,
+    TrafficRoute,
+)
+
+log = logging.getLogger("genaiops.sandbox.runtime")
+
+LABEL = "genaiops.sandbox"
+L_KIND, L_APP, L_REV, L_RG, L_DOMAIN = (
+    "genaiops.kind", "genaiops.app", "genaiops.revision", "genaiops.resource-group", "genaiops.domain",
+)
+L_PORT, L_PROBE, L_JOB, L_EXEC, L_TIMEOUT = (
+    "genaiops.target-port", "genaiops.probe", "genaiops.job", "genaiops.execution", "genaiops.timeout",
+)
+ACR_USER = "00000000-0000-0000-0000-000000000000"  # ACR's user name for refresh-token logins
+DEFAULT_READY_TIMEOUT = 120.0
+LOG_TAIL = 20
+
+# phases of a revision as this runtime sees it
+PROVISIONING, READY, FAILED, STOPPED = "provisioning", "ready", "failed", "stopped"
+
+
+def revision_container_name(revision: str) -> str:
+    return f"gops-{revision}"
+
+
+def job_container_name(execution: str) -> str:
+    return f"gops-job-{execution}"
+
+
+@dataclass
+class _Revision:
+    revision: str
+    app: str
+    resource_group: str
+    domain: str
+    target_port: int | None
+    probe: dict | None  # {"path": str | None, "port": int, "timeout": float}
+    spec: RevisionSpec | None = None  # None when adopted after a restart
+    phase: str = PROVISIONING
+    reason: str | None = None
+    container_id: str | None = None
+    ports: dict[int, int] = field(default_factory=dict)  # container port → 127.0.0.1 port
+    generation: int = 0  # bumps on restart/stop so a stale readiness thread stops caring
+
+
+# ---------------------------------------------------------------- small pure helpers
+
+
+def parse_memory(text: str | None) -> int | None:
+    """Azure's "0.5Gi" / "512Mi" / "1G" → bytes."""
+    if not text:
+        return None
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]i?)?B?\s*", text, re.IGNORECASE)
+    if not m:
+        return None
+    unit = (m.group(2) or "").lower()
+    scale = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+             "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}[unit]
+    return int(float(m.group(1)) * scale)
+
+
+def login_server_of(image: str) -> str | None:
+    """The registry part of an image reference, as docker decides it (None = Docker Hub)."""
+    first, sep, _ = image.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+def readiness_probe(container: ContainerSpec, target_port: int | None, default_timeout: float) -> dict | None:
+    """What "ready" means: the template's Readiness (or Startup) httpGet/tcpSocket probe, else a TCP
+    connect to the ingress target port, else nothing (ready once running)."""
+    for probe in container.probes:
+        if probe.get("type", "").lower() not in ("readiness", "startup"):
+            continue
+        timeout = default_timeout
+        if "failureThreshold" in probe or "periodSeconds" in probe or "initialDelaySeconds" in probe:
+            timeout = (
+                float(probe.get("initialDelaySeconds", 0))
+                + float(probe.get("periodSeconds", 10)) * float(probe.get("failureThreshold", 3))
+            )
+            timeout = max(timeout, 5.0)
+        if "httpGet" in probe:
+            get = probe["httpGet"]
+            return {
+                "path": get.get("path") or "/",
+                "port": int(get.get("port") or target_port or 80),
+                "scheme": (get.get("scheme") or "HTTP").lower(),
+                "timeout": timeout,
+            }
+        if "tcpSocket" in probe:
+            return {"path": None, "port": int(probe["tcpSocket"].get("port") or target_port), "timeout": timeout}
+    if target_port:
+        return {"path": None, "port": int(target_port), "timeout": default_timeout}
+    return None
+
+
+def _iso(docker_time: str | None) -> str | None:
+    """Docker's nanosecond RFC 3339 → ISO 8601 with microseconds; its zero time → None."""
+    if not docker_time or docker_time.startswith("0001-"):
+        return None
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)?", docker_time)
+    if not m:
+        return docker_time
+    frac = (m.group(2) or ".0")[1:7].ljust(6, "0")
+    tz = m.group(3) or "Z"
+    return f"{m.group(1)}.{frac}{'+00:00' if tz == 'Z' else tz}"
+
+
+def probe_once(port: int, path: str | None, host_header: str, scheme: str = "http") -> bool:
+    """One readiness check against 127.0.0.1:port (a docker-published port)."""
+    if path is None:
+        # docker-proxy accepts every connection and resets it if the app does not listen yet, so a
+        # bare connect proves nothing: wait briefly and count an early close as "not listening".
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+                sock.settimeout(0.3)
+                try:
+                    return sock.recv(1) != b""
+                except TimeoutError:
+                    return True  # still open: something accepted it behind the proxy
+        except OSError:
+            return False
+    import http.client
+
+    conn: http.client.HTTPConnection
+    if scheme == "https":
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False  # the app's own cert is not ours to judge; Azure's probe doesn't
+        ctx.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=2.0, context=ctx)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2.0)
+    try:
+        conn.request("GET", path, headers={"Host": host_header, "User-Agent": "genaiops-sandbox-probe"})
+        resp = conn.getresponse()
+        resp.read()
+        return 200 <= resp.status < 400
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- the runtime
+
+
+class DockerRuntime:
+    def __init__(
+        self,
+        state_dir: Path,
+        tokens: Any,
+        fleet: Any,
+        tls_dir: Path,
+        docker_host: str | None = None,
+        *,
+        ready_timeout: float = DEFAULT_READY_TIMEOUT,
+    ) -> None:
+        self._state_dir = state_dir / "runtime"
+        self._state_dir.mkdir(parents=True, exist_ok=True)
+        self._tokens = tokens
+        self._fleet = fleet
+        self._tls_dir = tls_dir
+        self._ready_timeout = ready_timeout
+        self._client = (
+            docker.DockerClient(base_url=docker_host, timeout=120) if docker_host else docker.from_env(timeout=120)
+        )
+        self._lock = threading.RLock()
+        self._revisions: dict[str, _Revision] = {}
+        self._routes: dict[str, AppRoutes] = self._load_routes()
+        self._stopped_jobs: dict[str, str] = {}  # execution → why it ended (stopped / timed out)
+        self._pending_jobs: dict[str, str] = {}  # execution → start time, while its image is pulled
+        self._pulls: dict[str, threading.Lock] = {}
+        self._closed = threading.Event()
+        self._listeners: list[Callable[[], None]] = []
+        self._adopt()
+        self._watcher = threading.Thread(target=self._watch_events, name="runtime-events", daemon=True)
+        self._watcher.start()
+
+    # ------------------------------------------------------------ revisions
+
+    def ensure_revision(self, spec: RevisionSpec) -> None:
+        if not spec.containers:
+            raise ValueError(f"revision {spec.revision} has no containers")
+        with self._lock:
+            rev = self._revisions.get(spec.revision)
+            if rev and rev.phase != STOPPED:
+                rev.spec = rev.spec or spec
+                return  # idempotent: running, starting, or failed (a failed revision stays failed)
+            probe = readiness_probe(spec.containers[0], spec.target_port, self._ready_timeout)
+            rev = _Revision(
+                revision=spec.revision, app=spec.app, resource_group=spec.resource_group,
+                domain=spec.default_domain, target_port=spec.target_port, probe=probe, spec=spec,
+                generation=(rev.generation + 1) if rev else 0,
+            )
+            self._revisions[spec.revision] = rev
+            gen = rev.generation
+        threading.Thread(
+            target=self._start_revision, args=(rev, gen), name=f"start-{spec.revision}", daemon=True
+        ).start()
+
+    def revision_status(self, revision: str) -> RevisionStatus:
+        with self._lock:
+            rev = self._revisions.get(revision)
+        if rev is None or rev.phase == STOPPED:
+            return RevisionStatus("Stopped", "None", "Deprovisioned", None)
+        if rev.phase == READY:
+            self._check_alive(rev)  # a crash after readiness must not read as Running
+        if rev.phase == PROVISIONING:
+            return RevisionStatus("Processing", "None", "Provisioning", None)
+        if rev.phase == READY:
+            return RevisionStatus("Running", "Healthy", "Provisioned", None)
+        return RevisionStatus("Failed", "Unhealthy", "Failed", rev.reason)
+
+    def stop_revision(self, revision: str) -> None:
+        with self._lock:
+            rev = self._revisions.get(revision)
+            if rev:
+                rev.phase, rev.reason, rev.ports = STOPPED, None, {}
+                rev.generation += 1
+        self._remove_container(revision_container_name(revision))
+        self._notify()
+
+    def restart_revision(self, revision: str) -> None:
+        with self._lock:
+            rev = self._revisions.get(revision)
+        if rev is None:
+            raise KeyError(revision)
+        if rev.phase == STOPPED or self._container(revision_container_name(revision)) is None:
+            if rev.spec is None:
+                raise KeyError(f"{revision}: no container and no spec to recreate it from")
+            with self._lock:
+                rev.phase = STOPPED
+            self.ensure_revision(rev.spec)
+            return
+        with self._lock:
+            rev.phase, rev.reason = PROVISIONING, None
+            rev.generation += 1
+            gen = rev.generation
+        self._notify()
+
+        def restart() -> None:
+            try:
+                ctr = self._client.containers.get(revision_container_name(revision))
+                ctr.restart(timeout=5)
+                self._record_ports(rev, ctr)
+                self._await_ready(rev, gen, ctr.id)
+            except docker.errors.DockerException as exc:
+                self._fail(rev, gen, f"restart failed: {exc}")
+
+        threading.Thread(target=restart, name=f"restart-{revision}", daemon=True).start()
+
+    def remove_app(self, app: str) -> None:
+        with self._lock:
+            names = [r.revision for r in self._revisions.values() if r.app == app]
+            for name in names:
+                self._revisions.pop(name, None)
+            self._routes.pop(app, None)
+            self._save_routes()
+        for ctr in self._labelled(kind="revision", extra={L_APP: app}):
+            self._remove_container(ctr.name)
+        self._notify()
+
+    def revision_endpoint(self, revision: str) -> tuple[str, int] | None:
+        """Where the router sends a request for `revision`: 127.0.0.1 and the published target port,
+        only while the revision is ready."""
+        with self._lock:
+            rev = self._revisions.get(revision)
+            if rev is None or rev.phase != READY or rev.target_port is None:
+                return None
+            port = rev.ports.get(rev.target_port)
+        return ("127.0.0.1", port) if port else None
+
+    def revision_phase(self, revision: str) -> str | None:
+        with self._lock:
+            rev = self._revisions.get(revision)
+            return rev.phase if rev else None
+
+    # ------------------------------------------------------------ routes
+
+    def set_routes(self, routes: AppRoutes) -> None:
+        with self._lock:
+            self._routes[routes.app] = routes
+            self._save_routes()
+        self._notify()
+
+    def all_routes(self) -> list[AppRoutes]:
+        with self._lock:
+            return list(self._routes.values())
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Called (from any thread) after routes or revision readiness change; the router uses it
+        to refresh its certificates and caches."""
+        self._listeners.append(callback)
+
+    # ------------------------------------------------------------ jobs
+
+    def start_job_execution(self, spec: JobExecutionSpec) -> None:
+        name = job_container_name(spec.execution)
+        if self._container(name) is not None:
+            return  # idempotent
+        # make the execution visible as Running at once, even while its image is pulled
+        with self._lock:
+            self._stopped_jobs.pop(spec.execution, None)
+            self._pending_jobs[spec.execution] = _now_iso()
+        threading.Thread(target=self._run_job, args=(spec,), name=f"job-{spec.execution}", daemon=True).start()
+
+    def job_execution_status(self, execution: str) -> JobExecutionStatus:
+        ctr = self._container(job_container_name(execution))
+        with self._lock:
+            pending = self._pending_jobs.get(execution)
+            ended = self._stopped_jobs.get(execution)
+        if ctr is None:
+            if pending:
+                return JobExecutionStatus("Running", pending)
+            if ended:
+                return JobExecutionStatus("Failed", None, None, ended)
+            return JobExecutionStatus("Unknown", reason="no such execution on this engine")
+        state = ctr.attrs.get("State", {})
+        start, end = _iso(state.get("StartedAt")), _iso(state.get("FinishedAt"))
+        if state.get("Running") or state.get("Status") in ("created", "restarting"):
+            return JobExecutionStatus("Running", start or pending)
+        if ended and ended.startswith("stopped"):
+            return JobExecutionStatus("Stopped", start, end, ended)
+        code = int(state.get("ExitCode", -1))
+        if code == 0 and not ended:
+            return JobExecutionStatus("Succeeded", start, end)
+        reason = ended or f"exited with code {code}"
+        return JobExecutionStatus("Failed", start, end, self._with_logs(reason, ctr))
+
+    def stop_job_execution(self, execution: str) -> None:
+        with self._lock:
+            self._stopped_jobs[execution] = "stopped by request"
+            self._pending_jobs.pop(execution, None)
+        ctr = self._container(job_container_name(execution))
+        if ctr is not None and ctr.attrs.get("State", {}).get("Running"):
+            try:
+                ctr.stop(timeout=5)
+            except docker.errors.DockerException as exc:
+                log.warning("stopping job execution %s: %s", execution, exc)
+
+    def remove_job(self, job: str) -> None:
+        """Drop every execution container of `job` (the ARM job was deleted)."""
+        for ctr in self._labelled(kind="job", extra={L_JOB: job}):
+            self._remove_container(ctr.name)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Leave every container running (as Azure keeps apps up when a client goes away)."""
+        self._closed.set()
+        try:
+            self._client.close()
+        except Exception:  # closing during shutdown: nothing useful to do with an error
+            pass
+
+    def remove_all(self) -> None:
+        """Remove every container this runtime family labelled (sandbox reset)."""
+        for ctr in self._labelled():
+            self._remove_container(ctr.name)
+        with self._lock:
+            self._revisions.clear()
+            self._routes.clear()
+            self._stopped_jobs.clear()
+            self._pending_jobs.clear()
+            self._save_routes()
+        self._notify()
+
+    # ------------------------------------------------------------ internals: revisions
+
+    def _start_revision(self, rev: _Revision, gen: int) -> None:
+        spec = rev.spec
+        assert spec is not None
+        main = spec.containers[0]
+        try:
+            self._ensure_image(main.image)
+            if not self._current(rev, gen):
+                return
+            ctr = self._create_revision_container(rev, spec, main)
+            if not self._current(rev, gen):
+                self._remove_container(ctr.name)
+                return
+            with self._lock:
+                rev.container_id = ctr.id
+            self._record_ports(rev, ctr)
+        except docker.errors.ImageNotFound as exc:
+            self._fail(rev, gen, f"image {main.image} not found: {_explain(exc)}")
+            return
+        except docker.errors.DockerException as exc:
+            self._fail(rev, gen, f"could not start container for {main.image}: {_explain(exc)}")
+            return
+        self._await_ready(rev, gen, ctr.id)
+
+    def _create_revision_container(self, rev: _Revision, spec: RevisionSpec, main: ContainerSpec) -> Any:
+        name = revision_container_name(spec.revision)
+        self._remove_container(name)  # a leftover from an earlier activation
+        labels = {
+            LABEL: "1", L_KIND: "revision", L_APP: spec.app, L_REV: spec.revision,
+            L_RG: spec.resource_group, L_DOMAIN: spec.default_domain,
+        }
+        if spec.target_port:
+            labels[L_PORT] = str(spec.target_port)
+        if rev.probe:
+            labels[L_PROBE] = json.dumps(rev.probe)
+        ports: dict[str, tuple[str, None]] = {}
+        for port in {p for p in (spec.target_port, rev.probe and rev.probe["port"]) if p}:
+            ports[f"{port}/tcp"] = ("127.0.0.1", None)  # loopback only, random host port
+        return self._client.containers.run(
+            main.image, detach=True, name=name, labels=labels, ports=ports, **_run_options(main)
+        )
+
+    def _record_ports(self, rev: _Revision, ctr: Any) -> None:
+        ctr.reload()
+        published: dict[int, int] = {}
+        for key, binds in (ctr.attrs.get("NetworkSettings", {}).get("Ports") or {}).items():
+            if binds:
+                published[int(key.split("/")[0])] = int(binds[0]["HostPort"])
+        with self._lock:
+            rev.ports = published
+
+    def _await_ready(self, rev: _Revision, gen: int, container_id: str) -> None:
+        timeout = rev.probe["timeout"] if rev.probe else self._ready_timeout
+        deadline = time.monotonic() + timeout
+        host_header = f"{rev.revision}.{rev.domain}"
+        delay = 0.05
+        while not self._closed.is_set():
+            if not self._current(rev, gen):
+                return
+            try:
+                ctr = self._client.containers.get(container_id)
+            except docker.errors.NotFound:
+                self._fail(rev, gen, "container disappeared")
+                return
+            state = ctr.attrs.get("State", {})
+            if not state.get("Running"):
+                if state.get("Status") == "created":
+                    pass  # not started yet
+                else:
+                    self._fail(rev, gen, self._with_logs(_exit_reason(state), ctr))
+                    return
+            elif rev.probe is None:
+                time.sleep(0.5)  # no port to check: running and not crashing at once is ready
+                ctr.reload()
+                if ctr.attrs.get("State", {}).get("Running"):
+                    self._mark_ready(rev, gen)
+                    return
+                continue
+            else:
+                port = rev.ports.get(rev.probe["port"])
+                if port and probe_once(port, rev.probe["path"], host_header, rev.probe.get("scheme", "http")):
+                    self._mark_ready(rev, gen)
+                    return
+            if time.monotonic() > deadline:
+                what = (
+                    f"GET {rev.probe['path']} on port {rev.probe['port']}"
+                    if rev.probe and rev.probe["path"] else f"TCP port {rev.probe and rev.probe['port']}"
+                )
+                self._fail(rev, gen, self._with_logs(f"not ready after {timeout:.0f} s ({what})", ctr))
+                return
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    def _mark_ready(self, rev: _Revision, gen: int) -> None:
+        with self._lock:
+            if rev.generation != gen or rev.phase == STOPPED:
+                return
+            rev.phase, rev.reason = READY, None
+        self._notify()
+
+    def _fail(self, rev: _Revision, gen: int, reason: str) -> None:
+        with self._lock:
+            if rev.generation != gen or rev.phase == STOPPED:
+                return
+            rev.phase, rev.reason = FAILED, reason
+        log.info("revision %s failed: %s", rev.revision, reason.splitlines()[0])
+        self._notify()
+
+    def _current(self, rev: _Revision, gen: int) -> bool:
+        with self._lock:
+            return rev.generation == gen and rev.phase != STOPPED and self._revisions.get(rev.revision) is rev
+
+    def _check_alive(self, rev: _Revision) -> None:
+        ctr = self._container(revision_container_name(rev.revision))
+        with self._lock:
+            gen = rev.generation
+        if ctr is None:
+            self._fail(rev, gen, "container is gone")
+        elif not ctr.attrs.get("State", {}).get("Running"):
+            self._fail(rev, gen, self._with_logs(_exit_reason(ctr.attrs.get("State", {})), ctr))
+
+    # ------------------------------------------------------------ internals: jobs
+
+    def _run_job(self, spec: JobExecutionSpec) -> None:
+        main = spec.containers[0]
+        name = job_container_name(spec.execution)
+        try:
+            self._ensure_image(main.image)
+            with self._lock:
+                if spec.execution in self._stopped_jobs:
+                    return  # stopped while its image was pulled
+            labels = {
+                LABEL: "1", L_KIND: "job", L_JOB: spec.job, L_EXEC: spec.execution,
+                L_RG: spec.resource_group, L_TIMEOUT: str(spec.timeout_seconds),
+            }
+            ctr = self._client.containers.run(main.image, detach=True, name=name, labels=labels, **_run_options(main))
+        except docker.errors.DockerException as exc:
+            with self._lock:
+                self._stopped_jobs[spec.execution] = f"could not start: {_explain(exc)}"
+            return
+        finally:
+            with self._lock:
+                self._pending_jobs.pop(spec.execution, None)
+        self._enforce_timeout(ctr, spec.execution, spec.timeout_seconds)
+
+    def _enforce_timeout(self, ctr: Any, execution: str, timeout_seconds: int) -> None:
+        try:
+            ctr.wait(timeout=timeout_seconds)
+        except Exception:  # requests' ReadTimeout: the replica timeout elapsed
+            with self._lock:
+                self._stopped_jobs[execution] = f"timed out after {timeout_seconds} s (replicaTimeout)"
+            try:
+                ctr.kill()
+            except docker.errors.DockerException:
+                pass
+
+    # ------------------------------------------------------------ internals: engine
+
+    def _ensure_image(self, image: str) -> None:
+        """Pull only when the engine lacks the image (local tags and earlier pulls are reused)."""
+        with self._lock:
+            lock = self._pulls.setdefault(image, threading.Lock())
+        with lock:
+            try:
+                self._client.images.get(image)
+                return
+            except docker.errors.ImageNotFound:
+                pass
+            repo, tag = _split_ref(image)
+            auth = self._auth_for(image)
+            # low-level pull: errors arrive as events in a 200 stream (RIG.md), so read them all
+            for event in self._client.api.pull(repo, tag=tag, stream=True, decode=True, auth_config=auth):
+                if "error" in event:
+                    raise docker.errors.ImageNotFound(f"pull {image}: {event['error']}")
+            self._client.images.get(image)
+
+    def _auth_for(self, image: str) -> dict[str, str] | None:
+        server = login_server_of(image)
+        if server is None or self._fleet is None:
+            return None
+        name = _fleet_name_for(self._fleet, server)
+        if name is None:
+            return None
+        return {"username": ACR_USER, "password": self._fleet.mint_refresh_token(name), "serveraddress": server}
+
+    def _container(self, name: str) -> Any | None:
+        try:
+            return self._client.containers.get(name)
+        except docker.errors.NotFound:
+            return None
+
+    def _remove_container(self, name: str) -> None:
+        try:
+            self._client.containers.get(name).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: removal already in progress
+                raise
+
+    def _labelled(self, kind: str | None = None, extra: dict[str, str] | None = None) -> list[Any]:
+        labels = [f"{LABEL}=1"] + ([f"{L_KIND}={kind}"] if kind else [])
+        labels += [f"{k}={v}" for k, v in (extra or {}).items()]
+        return self._client.containers.list(all=True, filters={"label": labels})
+
+    def _with_logs(self, reason: str, ctr: Any) -> str:
+        try:
+            tail = ctr.logs(tail=LOG_TAIL, stdout=True, stderr=True).decode(errors="replace").rstrip()
+        except docker.errors.DockerException:
+            tail = ""
+        return f"{reason}; last log lines:\n{tail}" if tail else f"{reason} (no log output)"
+
+    def _adopt(self) -> None:
+        """Rebuild state from labelled containers left by an earlier daemon."""
+        for ctr in self._labelled(kind="revision"):
+            labels = ctr.labels
+            revision = labels.get(L_REV)
+            if not revision:
+                continue
+            port = labels.get(L_PORT)
+            rev = _Revision(
+                revision=revision, app=labels.get(L_APP, ""), resource_group=labels.get(L_RG, ""),
+                domain=labels.get(L_DOMAIN, ""), target_port=int(port) if port else None,
+                probe=json.loads(labels[L_PROBE]) if labels.get(L_PROBE) else None,
+                container_id=ctr.id,
+            )
+            self._revisions[revision] = rev
+            self._record_ports(rev, ctr)
+            threading.Thread(
+                target=self._await_ready, args=(rev, 0, ctr.id), name=f"adopt-{revision}", daemon=True
+            ).start()
+        for ctr in self._labelled(kind="job"):
+            if ctr.attrs.get("State", {}).get("Running"):
+                timeout = int(ctr.labels.get(L_TIMEOUT, "1800"))
+                threading.Thread(
+                    target=self._enforce_timeout, args=(ctr, ctr.labels.get(L_EXEC, ""), timeout), daemon=True
+                ).start()
+
+    def _watch_events(self) -> None:
+        """Crashes after readiness become Failed at once (not only when someone asks)."""
+        while not self._closed.is_set():
+            try:
+                stream = self._client.events(
+                    decode=True, filters={"type": "container", "event": "die", "label": f"{LABEL}=1"}
+                )
+                for event in stream:
+                    if self._closed.is_set():
+                        return
+                    revision = (event.get("Actor", {}).get("Attributes") or {}).get(L_REV)
+                    with self._lock:
+                        rev = self._revisions.get(revision or "")
+                    if rev is not None and rev.phase == READY:
+                        self._check_alive(rev)
+            except Exception:  # engine restarting or client closed: retry unless closing
+                if self._closed.wait(1.0):
+                    return
+
+    def _notify(self) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback()
+            except Exception:  # a listener's bug must not break the runtime
+                log.exception("runtime change listener failed")
+
+    # ------------------------------------------------------------ routes persistence
+
+    def _routes_file(self) -> Path:
+        return self._state_dir / "routes.json"
+
+    def _save_routes(self) -> None:
+        data = {app: asdict(r) for app, r in self._routes.items()}
+        tmp = self._routes_file().with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        tmp.replace(self._routes_file())
+
+    def _load_routes(self) -> dict[str, AppRoutes]:
+        try:
+            data = json.loads(self._routes_file().read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
+        return {
+            app: AppRoutes(
+                app=r["app"], default_domain=r["default_domain"],
+                traffic=[TrafficRoute(**t) for t in r["traffic"]], revisions=list(r["revisions"]),
+            )
+            for app, r in data.items()
+        }
+
+
+# ---------------------------------------------------------------- module helpers
+
+
+def _run_options(main: ContainerSpec) -> dict[str, Any]:
+    opts: dict[str, Any] = {"environment": dict(main.env)}
+    # Azure: `command` replaces the ENTRYPOINT, `args` the CMD
+    if main.command:
+        opts["entrypoint"] = list(main.command)
+        opts["command"] = list(main.args or [])
+    elif main.args:
+        opts["command"] = list(main.args)
+    if main.cpu:
+        opts["nano_cpus"] = int(main.cpu * 1e9)
+    mem = parse_memory(main.memory)
+    if mem:
+        opts["mem_limit"] = mem
+    return opts
+
+
+def _split_ref(image: str) -> tuple[str, str | None]:
+    if "@" in image:
+        repo, digest = image.split("@", 1)
+        return repo, digest
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last:
+        repo, tag = image.rsplit(":", 1)
+        return repo, tag
+    return image, "latest"
+
+
+def _fleet_name_for(fleet: Any, login_server: str) -> str | None:
+    """The registry resource whose front listens on `login_server` (RegistryFleet lookup)."""
+    finder = getattr(fleet, "name_for_login_server", None)
+    if finder is not None:
+        return finder(login_server)
+    for reg in getattr(fleet, "registries", lambda: [])():
+        if getattr(reg, "login_server", None) == login_server:
+            return reg.name
+    return None
+
+
+def _exit_reason(state: dict) -> str:
+    code = state.get("ExitCode")
+    oom = " (out of memory)" if state.get("OOMKilled") else ""
+    err = f": {state['Error']}" if state.get("Error") else ""
+    return f"container exited with code {code}{oom}{err}"
+
+
+def _explain(exc: Exception) -> str:
+    return getattr(exc, "explanation", None) or str(exc)
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()

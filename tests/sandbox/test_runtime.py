@@ -1,0 +1,190 @@
+"""DockerRuntime against a real Docker engine and real containers (no mocks)."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+
+import pytest
+from conftest_runtime import NoFleet, rt_docker, rt_docker_host, rt_image, rt_state  # noqa: F401
+
+from genaiops_cli.sandbox.runtime import DockerRuntime, parse_memory, readiness_probe
+from genaiops_cli.sandbox.runtime_api import ContainerSpec, JobExecutionSpec, RevisionSpec
+from genaiops_cli.sandbox.tokens import TokenIssuer
+
+DOMAIN = "rt.sandbox.genaiops.test"
+
+
+def wait_for(fn, predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if predicate(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
+
+
+def make_runtime(rt_state, rt_docker_host, **kw) -> DockerRuntime:
+    return DockerRuntime(
+        rt_state["state_dir"], TokenIssuer(rt_state["state_dir"]), NoFleet(), rt_state["tls_dir"],
+        docker_host=rt_docker_host, **kw,
+    )
+
+
+def revision(app, suffix, image, version="v1", command=None, probes=None, target_port=8080, **c):
+    return RevisionSpec(
+        app=app, revision=f"{app}--{suffix}", resource_group="rg1", default_domain=DOMAIN,
+        containers=[ContainerSpec(name=app, image=image, env={"APP_VERSION": version}, command=command,
+                                  probes=probes or [], **c)],
+        target_port=target_port,
+    )
+
+
+@pytest.fixture
+def runtime(rt_state, rt_docker_host):
+    rt = make_runtime(rt_state, rt_docker_host, ready_timeout=20)
+    yield rt
+    rt.remove_all()
+    rt.close()
+
+
+def test_revision_becomes_running_and_answers_on_its_port(runtime, rt_image, rt_docker):
+    spec = revision("web", "a1", rt_image, version="v-a1", cpu=0.5, memory="0.25Gi",
+                    probes=[{"type": "Readiness", "httpGet": {"path": "/healthz", "port": 8080}}])
+    t0 = time.monotonic()
+    runtime.ensure_revision(spec)
+    assert time.monotonic() - t0 < 1.0, "ensure_revision must return at once"
+    status = wait_for(lambda: runtime.revision_status("web--a1"), lambda s: s.provisioning_state != "Provisioning")
+    assert (status.provisioning_state, status.running_state, status.health_state) == (
+        "Provisioned", "Running", "Healthy")
+    host, port = runtime.revision_endpoint("web--a1")
+    body = urllib.request.urlopen(f"http://{host}:{port}/cgi-bin/version", timeout=5).read().decode()
+    assert "version=v-a1" in body
+    ctr = rt_docker.containers.get("gops-web--a1")
+    assert ctr.labels["genaiops.sandbox"] == "1" and ctr.labels["genaiops.app"] == "web"
+    assert ctr.labels["genaiops.resource-group"] == "rg1"
+    assert ctr.attrs["HostConfig"]["NanoCpus"] == 500_000_000
+    assert ctr.attrs["HostConfig"]["Memory"] == 256 * 2**20
+    # idempotent: a second ensure keeps the same container
+    runtime.ensure_revision(spec)
+    assert rt_docker.containers.get("gops-web--a1").id == ctr.id
+
+
+def test_crashing_image_fails_with_exit_code_and_logs(runtime, rt_image):
+    runtime.ensure_revision(revision("crash", "c1", rt_image,
+                                     command=["sh", "-c", "echo booting; echo kaboom-42 >&2; exit 3"]))
+    status = wait_for(lambda: runtime.revision_status("crash--c1"), lambda s: s.provisioning_state == "Failed")
+    assert (status.provisioning_state, status.running_state, status.health_state) == (
+        "Failed", "Failed", "Unhealthy")
+    assert "code 3" in status.reason and "kaboom-42" in status.reason and "booting" in status.reason
+    assert runtime.revision_endpoint("crash--c1") is None
+
+
+def test_never_ready_times_out_as_failed(rt_state, rt_docker_host, rt_image):
+    rt = make_runtime(rt_state, rt_docker_host, ready_timeout=2)
+    try:  # listens on 8080, but the readiness path never answers 2xx
+        rt.ensure_revision(revision("slow", "s1", rt_image,
+                                    probes=[{"type": "Readiness", "httpGet": {"path": "/missing"}}]))
+        assert rt.revision_status("slow--s1").provisioning_state == "Provisioning"
+        status = wait_for(lambda: rt.revision_status("slow--s1"), lambda s: s.provisioning_state != "Provisioning")
+        assert status.provisioning_state == "Failed" and status.health_state == "Unhealthy"
+        assert "not ready after 2 s" in status.reason and "/missing" in status.reason
+    finally:
+        rt.remove_all()
+        rt.close()
+
+
+def test_crash_after_ready_is_not_a_silent_running(runtime, rt_image, rt_docker):
+    runtime.ensure_revision(revision("late", "l1", rt_image))
+    wait_for(lambda: runtime.revision_status("late--l1"), lambda s: s.running_state == "Running")
+    rt_docker.containers.get("gops-late--l1").kill()
+    status = wait_for(lambda: runtime.revision_status("late--l1"), lambda s: s.running_state != "Running", 10)
+    assert status.running_state == "Failed" and "code 137" in status.reason
+
+
+def test_stop_removes_container_and_restart_recreates(runtime, rt_image, rt_docker):
+    runtime.ensure_revision(revision("stop", "s1", rt_image))
+    wait_for(lambda: runtime.revision_status("stop--s1"), lambda s: s.running_state == "Running")
+    runtime.stop_revision("stop--s1")
+    assert runtime.revision_status("stop--s1").running_state == "Stopped"
+    assert rt_docker.containers.list(all=True, filters={"name": "gops-stop--s1"}) == []
+    assert runtime.revision_endpoint("stop--s1") is None
+    runtime.restart_revision("stop--s1")  # activate again
+    status = wait_for(lambda: runtime.revision_status("stop--s1"), lambda s: s.running_state == "Running")
+    assert status.health_state == "Healthy"
+    old = rt_docker.containers.get("gops-stop--s1").attrs["State"]["StartedAt"]
+    runtime.restart_revision("stop--s1")
+    status = wait_for(lambda: runtime.revision_status("stop--s1"), lambda s: s.running_state == "Running")
+    assert rt_docker.containers.get("gops-stop--s1").attrs["State"]["StartedAt"] != old
+
+
+def test_missing_image_fails_with_reason(runtime):
+    runtime.ensure_revision(revision("nope", "n1", "127.0.0.1:1/none/such:tag"))
+    status = wait_for(lambda: runtime.revision_status("nope--n1"), lambda s: s.provisioning_state == "Failed")
+    assert "none/such" in status.reason
+
+
+def test_remove_app_removes_all_its_revisions(runtime, rt_image, rt_docker):
+    runtime.ensure_revision(revision("gone", "g1", rt_image))
+    runtime.ensure_revision(revision("gone", "g2", rt_image, version="v2"))
+    wait_for(lambda: runtime.revision_status("gone--g2"), lambda s: s.running_state == "Running")
+    runtime.remove_app("gone")
+    assert rt_docker.containers.list(all=True, filters={"label": "genaiops.app=gone"}) == []
+    assert runtime.revision_status("gone--g1").running_state == "Stopped"
+
+
+def test_jobs_succeed_fail_and_stop(runtime, rt_image):
+    def job(execution, script, timeout=60):
+        return JobExecutionSpec(job="batch", execution=execution, resource_group="rg1", timeout_seconds=timeout,
+                                containers=[ContainerSpec(name="b", image=rt_image, command=["sh", "-c", script])])
+
+    runtime.start_job_execution(job("batch-ok", "echo working; sleep 1; echo done"))
+    runtime.start_job_execution(job("batch-bad", "echo oh-no >&2; exit 5"))
+    runtime.start_job_execution(job("batch-long", "sleep 60"))
+    runtime.start_job_execution(job("batch-slow", "sleep 60", timeout=1))
+    assert runtime.job_execution_status("batch-ok").status == "Running"
+    ok = wait_for(lambda: runtime.job_execution_status("batch-ok"), lambda s: s.status != "Running")
+    assert ok.status == "Succeeded" and ok.start_time and ok.end_time and ok.end_time > ok.start_time
+    bad = wait_for(lambda: runtime.job_execution_status("batch-bad"), lambda s: s.status != "Running")
+    assert bad.status == "Failed" and "code 5" in bad.reason and "oh-no" in bad.reason
+    wait_for(lambda: runtime.job_execution_status("batch-long"), lambda s: s.start_time is not None)
+    runtime.stop_job_execution("batch-long")
+    stopped = wait_for(lambda: runtime.job_execution_status("batch-long"), lambda s: s.status != "Running")
+    assert stopped.status == "Stopped"
+    slow = wait_for(lambda: runtime.job_execution_status("batch-slow"), lambda s: s.status != "Running")
+    assert slow.status == "Failed" and "timed out" in slow.reason
+    assert runtime.job_execution_status("never-started").status == "Unknown"
+
+
+def test_new_runtime_adopts_existing_containers(rt_state, rt_docker_host, rt_image):
+    first = make_runtime(rt_state, rt_docker_host, ready_timeout=20)
+    try:
+        first.ensure_revision(revision("adopt", "a1", rt_image))
+        first.ensure_revision(revision("adopt", "bad", rt_image, command=["sh", "-c", "exit 7"]))
+        wait_for(lambda: first.revision_status("adopt--a1"), lambda s: s.running_state == "Running")
+        wait_for(lambda: first.revision_status("adopt--bad"), lambda s: s.running_state == "Failed")
+        port = first.revision_endpoint("adopt--a1")[1]
+        first.close()  # a daemon restart: containers keep running
+
+        second = make_runtime(rt_state, rt_docker_host, ready_timeout=20)
+        status = wait_for(lambda: second.revision_status("adopt--a1"), lambda s: s.running_state == "Running", 10)
+        assert status.health_state == "Healthy"
+        assert second.revision_endpoint("adopt--a1") == ("127.0.0.1", port)
+        bad = wait_for(lambda: second.revision_status("adopt--bad"), lambda s: s.running_state == "Failed", 10)
+        assert "code 7" in bad.reason
+        second.remove_all()
+        second.close()
+    finally:
+        first.close()
+
+
+def test_pure_helpers():
+    assert parse_memory("0.5Gi") == 2**29 and parse_memory("512Mi") == 2**29 and parse_memory("1G") == 10**9
+    assert parse_memory(None) is None and parse_memory("lots") is None
+    c = ContainerSpec(name="x", image="i", probes=[
+        {"type": "Liveness", "httpGet": {"path": "/live", "port": 1}},
+        {"type": "Readiness", "httpGet": {"path": "/ready"}, "periodSeconds": 2, "failureThreshold": 4},
+    ])
+    assert readiness_probe(c, 8080, 99) == {"path": "/ready", "port": 8080, "scheme": "http", "timeout": 8.0}
+    assert readiness_probe(ContainerSpec(name="x", image="i"), 9000, 99) == {"path": None, "port": 9000, "timeout": 99}
+    assert readiness_probe(ContainerSpec(name="x", image="i"), None, 99) is None
