@@ -67,6 +67,7 @@ _HOP_BY_HOP = {
     "transfer-encoding", "upgrade", "host", "authorization", "content-length",
 }
 _CHUNK = 256 * 1024
+_DRAIN_LIMIT = 8 * 1024 * 1024
 
 
 def _now_iso(ts: float | None = None) -> str:
@@ -418,9 +419,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         if self._body_unread():
-            # We answer before reading what the client sent: the connection can't be reused.
-            self.send_header("Connection", "close")
-            self.close_connection = True
+            # Answering without reading what the client sent: drain a small body (closing with unread
+            # bytes makes the kernel reset the connection, and the client may lose this response);
+            # a large one costs more than a new connection.
+            if not self._chunked() and int(self.headers.get("Content-Length") or 0) <= _DRAIN_LIMIT:
+                self._read_body()
+            else:
+                self.send_header("Connection", "close")
+                self.close_connection = True
         self.end_headers()
         if self.command != "HEAD" and body:
             self.wfile.write(body)
