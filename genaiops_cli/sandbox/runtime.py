@@ -47,6 +47,9 @@ L_PORT, L_PROBE, L_JOB, L_EXEC, L_TIMEOUT = (
 )
 ACR_USER = "00000000-0000-0000-0000-000000000000"  # ACR's user name for refresh-token logins
 DEFAULT_READY_TIMEOUT = 120.0
+# SIGTERM → SIGKILL grace on restart/stop. Azure's default is 30 s; a PID 1 that ignores SIGTERM
+# (most images without an init) would make every sandbox restart that slow.
+DEFAULT_STOP_GRACE = 2
 LOG_TAIL = 20
 
 # phases of a revision as this runtime sees it
@@ -189,6 +192,7 @@ class DockerRuntime:
         docker_host: str | None = None,
         *,
         ready_timeout: float = DEFAULT_READY_TIMEOUT,
+        stop_grace: int = DEFAULT_STOP_GRACE,
     ) -> None:
         self._state_dir = state_dir / "runtime"
         self._state_dir.mkdir(parents=True, exist_ok=True)
@@ -196,6 +200,7 @@ class DockerRuntime:
         self._fleet = fleet
         self._tls_dir = tls_dir
         self._ready_timeout = ready_timeout
+        self._stop_grace = stop_grace
         self._client = (
             docker.DockerClient(base_url=docker_host, timeout=120) if docker_host else docker.from_env(timeout=120)
         )
@@ -276,7 +281,7 @@ class DockerRuntime:
         def restart() -> None:
             try:
                 ctr = self._client.containers.get(revision_container_name(revision))
-                ctr.restart(timeout=5)
+                ctr.restart(timeout=self._stop_grace)
                 self._record_ports(rev, ctr)
                 self._await_ready(rev, gen, ctr.id)
             except docker.errors.DockerException as exc:
@@ -369,7 +374,7 @@ class DockerRuntime:
         ctr = self._container(job_container_name(execution))
         if ctr is not None and ctr.attrs.get("State", {}).get("Running"):
             try:
-                ctr.stop(timeout=5)
+                ctr.stop(timeout=self._stop_grace)
             except docker.errors.DockerException as exc:
                 log.warning("stopping job execution %s: %s", execution, exc)
 
@@ -721,14 +726,9 @@ def _split_ref(image: str) -> tuple[str, str | None]:
 
 
 def _fleet_name_for(fleet: Any, login_server: str) -> str | None:
-    """The registry resource whose front listens on `login_server` (RegistryFleet lookup)."""
-    finder = getattr(fleet, "name_for_login_server", None)
-    if finder is not None:
-        return finder(login_server)
-    for reg in getattr(fleet, "registries", lambda: [])():
-        if getattr(reg, "login_server", None) == login_server:
-            return reg.name
-    return None
+    """The registry resource whose ACR front listens on `login_server` (None: not one of ours,
+    e.g. a public registry — pulled anonymously)."""
+    return fleet.by_login_server(login_server)
 
 
 def _exit_reason(state: dict) -> str:

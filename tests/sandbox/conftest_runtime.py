@@ -165,7 +165,7 @@ class NoFleet:
     def mint_refresh_token(self, name: str) -> str:
         raise LookupError(name)
 
-    def name_for_login_server(self, login_server: str) -> str | None:
+    def by_login_server(self, login_server: str) -> str | None:
         return None
 
 
