@@ -6,5 +6,7 @@ COMMAND_MODULES = [
     "validate",
     "schema",
     "config",
+    "build",
+    "push",
     "sandbox",
 ]

@@ -1,0 +1,59 @@
+"""`genaiops build`: build service images, skipping any whose source hash is already built."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console as RichConsole
+from rich.table import Table
+
+from genaiops_cli.commands._progress import service_progress
+from genaiops_cli.context import app_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("build", help="Build images (content-addressed: unchanged sources are not rebuilt).")(build)
+
+
+def records_table(records: list) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("service", "status", "image", "digest"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(r.service, r.status, r.image, r.digest or "—")
+    return table
+
+
+def build(
+    ctx: typer.Context,
+    services: Annotated[Optional[list[str]], typer.Argument(help="Services to build (default: all).")] = None,  # noqa: UP007
+    env: Annotated[Optional[str], typer.Option("--env", "-e", help="Tag for this environment's registry.")] = None,  # noqa: UP007
+    push: Annotated[bool, typer.Option("--push", help="Push after building (needs --env).")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild even when up to date.")] = False,
+    platform: Annotated[Optional[str], typer.Option("--platform", help="Target platform, e.g. linux/amd64.")] = None,  # noqa: UP007
+) -> None:
+    from genaiops_cli.core import build as core
+    from genaiops_cli.core.targets import registry_access
+
+    actx = app_context(ctx)
+    manifest = actx.manifest()
+    env_name = env or actx.env_name
+    if push and not env_name:
+        actx.require_env(None)
+    resolved = manifest.environment(env_name).services if env_name else manifest.services
+    names = core.select_services(resolved, list(services or []))
+    plans = [core.plan_build(manifest.base_dir, n, resolved[n], platform) for n in names]
+    registry = registry_access(manifest, env_name) if env_name else None
+    with service_progress(actx.console, names) as on_event:
+        records = core.run_parallel(plans, lambda p: core.build_one(p, manifest, registry, no_cache, on_event))
+        if push and registry is not None:
+            from genaiops_cli.providers.azure import acr
+
+            token = acr.refresh_token(registry.target, registry.login_server)
+            records = [core.push_one(r, registry, token, manifest, on_event) for r in records]
+
+    def render(out: RichConsole) -> None:
+        out.print(records_table(records))
+
+    actx.emit({"builds": [r.to_dict() for r in records]}, render)

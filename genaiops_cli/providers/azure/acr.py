@@ -1,0 +1,85 @@
+"""Azure Container Registry: login-server lookup, the Entra → ACR token exchange, manifest reads.
+
+No admin user and no password in the manifest: the registry credential is a short-lived ACR refresh
+token obtained from the caller's Entra token, exactly as `az acr login` does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genaiops_cli.core.cloud import ARM_SCOPE, AzureTarget
+from genaiops_cli.errors import AuthError, BuildError
+from genaiops_cli.providers.azure import clients
+
+# `docker login` convention for ACR refresh tokens.
+ACR_TOKEN_USER = "00000000-0000-0000-0000-000000000000"
+
+
+def is_login_server(registry: str) -> bool:
+    return "." in registry or ":" in registry
+
+
+def login_server(target: AzureTarget, resource_group: str, registry: str) -> str:
+    """`registry` is either a login server already or a registry resource name in the group."""
+    if is_login_server(registry):
+        return registry
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+
+    try:
+        found = clients.registry_management(target).registries.get(resource_group, registry)
+    except ResourceNotFoundError as exc:
+        raise BuildError(
+            f"registry {registry!r} not found in resource group {resource_group!r}",
+            hint="provision the environment first (`genaiops provision`) or fix `registry:` in the manifest",
+        ) from exc
+    except ClientAuthenticationError as exc:
+        raise AuthError(f"not signed in to Azure for registry {registry!r}: {exc.message}",
+                        hint="sign in (`az login`) or check the service principal") from exc
+    except HttpResponseError as exc:
+        raise BuildError(f"could not read registry {registry!r}: {exc.message}") from exc
+    if not found.login_server:
+        raise BuildError(f"registry {registry!r} has no login server yet", hint="wait for provisioning to finish")
+    return str(found.login_server)
+
+
+def refresh_token(target: AzureTarget, server: str) -> str:
+    """Exchange an Entra access token for an ACR refresh token (usable as a docker password)."""
+    import httpx
+
+    aad = clients.credential(target).get_token(ARM_SCOPE)
+    form: dict[str, Any] = {"grant_type": "access_token", "service": server, "access_token": aad.token}
+    if target.tenant_id:
+        form["tenant"] = target.tenant_id
+    try:
+        response = httpx.post(f"https://{server}/oauth2/exchange", data=form, verify=target.verify, timeout=30)
+    except httpx.HTTPError as exc:
+        raise BuildError(f"registry {server} unreachable: {exc}", hint="check the registry name and network") from exc
+    if response.status_code in (401, 403):
+        raise AuthError(
+            f"registry {server} refused the identity {target.client_id or 'of the signed-in user'}",
+            hint="grant AcrPush on the registry to this identity",
+        )
+    if response.status_code != 200:
+        raise BuildError(f"registry {server} token exchange failed: HTTP {response.status_code}")
+    token = response.json().get("refresh_token")
+    if not token:
+        raise BuildError(f"registry {server} returned no refresh token")
+    return str(token)
+
+
+def manifest_digest(target: AzureTarget, server: str, repository: str, tag: str) -> str | None:
+    """The digest a tag points at in the registry, or None when the tag does not exist."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+
+    try:
+        props = clients.registry_data(target, server).get_manifest_properties(repository, tag)
+    except ResourceNotFoundError:
+        return None
+    except ClientAuthenticationError as exc:
+        raise AuthError(f"registry {server} refused to read {repository}:{tag}",
+                        hint="grant AcrPull/AcrPush on the registry to this identity") from exc
+    except HttpResponseError as exc:
+        if exc.status_code == 404:
+            return None
+        raise BuildError(f"registry {server}: cannot read {repository}:{tag}: {exc.message}") from exc
+    return str(props.digest)

@@ -1,0 +1,84 @@
+"""Credential and SDK client factories for one AzureTarget. Cached per target: a command builds
+each client once, and the token cache of the credential is shared by all of them."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from genaiops_cli.core.cloud import ARM_SCOPE, AzureTarget
+
+if TYPE_CHECKING:
+    from azure.containerregistry import ContainerRegistryClient
+    from azure.core.credentials import TokenCredential
+    from azure.mgmt.appcontainers import ContainerAppsAPIClient
+    from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+
+# Seconds between LRO polls when the service sends no Retry-After (the SDK default is 30).
+POLLING_INTERVAL = 2
+
+
+def _transport_kwargs(target: AzureTarget) -> dict[str, Any]:
+    return {"connection_verify": target.verify}
+
+
+@lru_cache(maxsize=8)
+def credential(target: AzureTarget) -> TokenCredential:
+    if target.client_id and target.client_secret_file and target.tenant_id:
+        from pathlib import Path
+
+        from azure.identity import ClientSecretCredential
+
+        extra: dict[str, Any] = {}
+        if target.authority_host:
+            extra = {"authority": target.authority_host, "disable_instance_discovery": True}
+        return ClientSecretCredential(
+            target.tenant_id,
+            target.client_id,
+            Path(target.client_secret_file).read_text().strip(),
+            **extra,
+            **_transport_kwargs(target),
+        )
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential(**_transport_kwargs(target))
+
+
+@lru_cache(maxsize=8)
+def container_apps(target: AzureTarget) -> ContainerAppsAPIClient:
+    from azure.mgmt.appcontainers import ContainerAppsAPIClient
+
+    return ContainerAppsAPIClient(
+        credential(target),
+        target.subscription_id,
+        base_url=target.arm_endpoint,
+        credential_scopes=[ARM_SCOPE],
+        polling_interval=POLLING_INTERVAL,
+        **_transport_kwargs(target),
+    )
+
+
+@lru_cache(maxsize=8)
+def registry_management(target: AzureTarget) -> ContainerRegistryManagementClient:
+    from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+
+    return ContainerRegistryManagementClient(
+        credential(target),
+        target.subscription_id,
+        base_url=target.arm_endpoint,
+        credential_scopes=[ARM_SCOPE],
+        polling_interval=POLLING_INTERVAL,
+        **_transport_kwargs(target),
+    )
+
+
+@lru_cache(maxsize=16)
+def registry_data(target: AzureTarget, login_server: str) -> ContainerRegistryClient:
+    from azure.containerregistry import ContainerRegistryClient
+
+    return ContainerRegistryClient(
+        f"https://{login_server}",
+        credential(target),
+        audience="https://containerregistry.azure.net",
+        **_transport_kwargs(target),
+    )
