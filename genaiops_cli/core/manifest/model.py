@@ -1,0 +1,546 @@
+"""The typed model of genaiops.yaml v1.
+
+Field-level rules live here (types, patterns, ranges, "exactly one of" inside one object);
+rules spanning objects (per-host requirements, cross-references, promotion cycles) live in
+rules.py so that they can report precise locations. Every model forbids unknown keys."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    StrictStr,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from genaiops_cli.errors import UsageError
+
+MANIFEST_VERSION = 1
+MANIFEST_FILENAMES = ("genaiops.yaml", "genaiops.yml")
+
+# Evaluators shipped with genaiops; anything else must be a `package.module:function` reference.
+BUILTIN_EVALUATORS = ("exact_match", "token_f1", "contains", "regex_match", "latency", "error_rate")
+# The gate name that means "the service's smoke checks"; every other gate names an evaluation.
+SMOKE_GATE = "smoke"
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$"
+ENV_VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+GUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+REPOSITORY_PATTERN = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"
+IMAGE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]*$"
+REGISTRY_PATTERN = r"^(?:[a-zA-Z0-9]{5,50}|[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)+(?::\d+)?)$"
+RESOURCE_GROUP_PATTERN = r"^[-\w.()]{0,89}[-\w()]$"
+LOCATION_PATTERN = r"^[a-z][a-z0-9]*$"
+MEMORY_PATTERN = r"^(?:0|[1-9][0-9]*)(?:\.[0-9]+)?Gi$"
+URL_PATH_PATTERN = r"^/"
+JSONPATH_PATTERN = r"^\$"
+HOSTPORT_PATTERN = r"^(?:\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):[0-9]{1,5}$"
+PLATFORM_PATTERN = r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$"
+THRESHOLD_PATTERN = r"^\s*(>=|<=|>|<)\s*[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\s*$"
+EVALUATOR_REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+
+# Hints shown when a value does not match one of the patterns above.
+PATTERN_HINTS: dict[str, str] = {
+    NAME_PATTERN: "2-40 lowercase letters, digits and '-', starting with a letter, e.g. `contoso-support`",
+    ENV_VAR_PATTERN: "letters, digits and '_', not starting with a digit, e.g. `LOG_LEVEL`",
+    GUID_PATTERN: "a subscription id is a GUID, e.g. `00000000-0000-0000-0000-000000000000` "
+    "(or `${AZURE_SUBSCRIPTION_ID}`)",
+    REPOSITORY_PATTERN: "lowercase path segments separated by '/', e.g. `contoso/agent` (no registry host, no tag)",
+    IMAGE_PATTERN: "a full image reference, e.g. `mcr.microsoft.com/k8se/quickstart:latest`",
+    REGISTRY_PATTERN: "a registry name (5-50 letters/digits, e.g. `crdev`) or a login server (`crdev.azurecr.io`)",
+    RESOURCE_GROUP_PATTERN: "1-90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.', e.g. `rg-dev`",
+    LOCATION_PATTERN: "an Azure region name in lowercase without spaces, e.g. `eastus2`",
+    MEMORY_PATTERN: "memory in Gi, e.g. `0.5Gi`, `1Gi`, `2Gi`",
+    URL_PATH_PATTERN: "a URL path starting with '/', e.g. `/healthz`",
+    JSONPATH_PATTERN: "a JSONPath starting with '$', e.g. `$.answer`",
+    HOSTPORT_PATTERN: "`ip:port`, e.g. `127.0.0.1:8443`",
+    PLATFORM_PATTERN: "an OCI platform, e.g. `linux/amd64` or `linux/arm64`",
+}
+
+
+def invalid(message: str, hint: str) -> PydanticCustomError:
+    """A validation error carrying our own hint (diagnostics.py reads ctx['hint'])."""
+    return PydanticCustomError("genaiops_invalid", message, {"hint": hint})
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def _pattern(p: str, **kw: Any) -> Any:
+    return StringConstraints(pattern=p, **kw)
+
+
+Name = Annotated[str, _pattern(NAME_PATTERN)]
+EnvVarName = Annotated[str, _pattern(ENV_VAR_PATTERN)]
+UrlPath = Annotated[str, _pattern(URL_PATH_PATTERN)]
+JsonPath = Annotated[str, _pattern(JSONPATH_PATTERN)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=False)
+
+
+# ---------------------------------------------------------------- services
+
+
+class Build(_Model):
+    """How to build the service's image (docker build semantics)."""
+
+    context: NonEmpty = Field(description="Build context directory, relative to the manifest.", examples=["src/agent"])
+    dockerfile: NonEmpty = Field("Dockerfile", description="Dockerfile path, relative to the context.")
+    args: dict[EnvVarName, StrictStr] = Field(default_factory=dict, description="Build arguments (strings).")
+    target: NonEmpty | None = Field(None, description="Multi-stage build target.")
+    platform: Annotated[str, _pattern(PLATFORM_PATTERN)] | None = Field(
+        None, description="Target platform, e.g. linux/amd64 (default: the builder's)."
+    )
+    remote: bool = Field(False, description="Build in the registry (ACR Tasks) instead of the local Docker engine.")
+
+
+class Ingress(_Model):
+    """HTTP ingress of a Container App."""
+
+    port: int = Field(ge=1, le=65535, description="Port the container listens on.", examples=[8080])
+    external: bool = Field(True, description="Reachable from outside the environment.")
+    health: UrlPath | None = Field(None, description="Path probed for readiness/liveness, e.g. /healthz.")
+    transport: Literal["auto", "http", "http2", "tcp"] = Field("http", description="Ingress transport.")
+
+
+class Resources(_Model):
+    """CPU and memory per replica."""
+
+    cpu: float = Field(0.5, description="vCPU cores: 0.25 to 4 in steps of 0.25.", examples=[0.5])
+    memory: Annotated[str, _pattern(MEMORY_PATTERN)] = Field(
+        "1Gi", description="Memory, e.g. 1Gi. Consumption profiles pair cpu:memory as 1:2 (0.5 → 1Gi)."
+    )
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu_steps(cls, v: float) -> float:
+        if not (0.25 <= v <= 4) or not math.isclose(v * 4, round(v * 4)):
+            raise invalid(f"cpu {v} is not allowed", "use 0.25 to 4 in steps of 0.25, e.g. 0.5, 1.0, 1.75")
+        return v
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_positive(cls, v: str) -> str:
+        if float(v[:-2]) <= 0:
+            raise invalid(f"memory {v} is not allowed", "use a positive size, e.g. 1Gi")
+        return v
+
+
+class Scale(_Model):
+    """Replica bounds."""
+
+    min_replicas: int = Field(1, ge=0, le=1000, description="Minimum replicas (0 allows scale to zero).")
+    max_replicas: int = Field(10, ge=1, le=1000, description="Maximum replicas.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Scale:
+        if self.min_replicas > self.max_replicas:
+            raise invalid(
+                f"min_replicas ({self.min_replicas}) is greater than max_replicas ({self.max_replicas})",
+                "make min_replicas <= max_replicas",
+            )
+        return self
+
+
+class SecretRef(_Model):
+    """A secret resolved at deploy time; its value never appears in the manifest or the output."""
+
+    keyvault: Annotated[str, _pattern(r"^https://")] = Field(
+        description="Key Vault secret URL.", examples=["https://kv-dev.vault.azure.net/secrets/openai-key"]
+    )
+    identity: NonEmpty | None = Field(None, description="Managed identity used to read it (default: the environment's).")
+
+
+class SmokeRequest(_Model):
+    """An HTTP request sent to the service."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = Field("GET")
+    path: UrlPath = Field(description="Request path, e.g. /chat.")
+    headers: dict[str, StrictStr] = Field(default_factory=dict)
+    json_: Any = Field(None, alias="json", description="JSON body.")
+    body: StrictStr | None = Field(None, description="Raw text body (instead of json).")
+
+    @model_validator(mode="after")
+    def _one_body(self) -> SmokeRequest:
+        if self.json_ is not None and self.body is not None:
+            raise invalid("both `json` and `body` are set", "keep one: `json` for a JSON body, `body` for raw text")
+        return self
+
+
+class JsonMatcher(_Model):
+    """One expectation on a JSONPath: exactly one of equals, contains, regex, exists."""
+
+    equals: Any = None
+    contains: StrictStr | None = None
+    regex: StrictStr | None = None
+    exists: bool | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> JsonMatcher:
+        given = [k for k in ("equals", "contains", "regex", "exists") if k in self.model_fields_set]
+        if len(given) != 1:
+            raise invalid(
+                f"expected exactly one of equals, contains, regex, exists; got {', '.join(given) or 'none'}",
+                'e.g. `{contains: "5 business days"}`',
+            )
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as e:
+                raise invalid(f"invalid regular expression: {e}", "check the regex (Python syntax)") from None
+        return self
+
+
+class Expect(_Model):
+    """What a passing response looks like."""
+
+    status: int = Field(200, ge=100, le=599)
+    max_ms: int | None = Field(None, gt=0, description="Latency budget in milliseconds.")
+    json_: dict[JsonPath, JsonMatcher] = Field(default_factory=dict, alias="json", description="JSONPath → matcher.")
+    headers: dict[str, StrictStr] = Field(default_factory=dict, description="Header → exact value.")
+
+
+class SmokeCheck(_Model):
+    name: NonEmpty
+    request: SmokeRequest
+    expect: Expect = Field(default_factory=Expect)
+
+
+class FoundryAgent(_Model):
+    """Settings of a hosted agent in Azure AI Foundry Agent Service (host: foundry-agent)."""
+
+    name: Name | None = Field(None, description="Agent name (default: the service name).")
+    model: NonEmpty = Field(description="Model deployment the agent uses.", examples=["gpt-4o-mini"])
+    protocol: Literal["responses", "activity_protocol"] = Field("responses", description="Protocol the container speaks.")
+
+
+class Service(_Model):
+    """One deployable unit: an image plus how it is hosted."""
+
+    build: Build | None = Field(None, description="Build from source (exactly one of build/image).")
+    image: Annotated[str, _pattern(IMAGE_PATTERN)] | None = Field(
+        None, description="A prebuilt image reference (exactly one of build/image)."
+    )
+    repository: Annotated[str, _pattern(REPOSITORY_PATTERN)] | None = Field(
+        None, description="Repository in the environment's registry (required with build).", examples=["contoso/agent"]
+    )
+    host: Literal["containerapp", "foundry-agent"] = Field("containerapp", description="Where the service runs.")
+    ingress: Ingress | None = Field(None, description="Required for host: containerapp.")
+    resources: Resources = Field(default_factory=Resources)
+    scale: Scale = Field(default_factory=Scale)
+    env: dict[EnvVarName, StrictStr] = Field(default_factory=dict, description="Environment variables (strings).")
+    secrets: dict[EnvVarName, SecretRef] = Field(default_factory=dict, description="Secret environment variables.")
+    smoke: list[SmokeCheck] = Field(default_factory=list, description="Smoke checks run after each deployment.")
+    agent: FoundryAgent | None = Field(None, description="Required for host: foundry-agent.")
+
+    @model_validator(mode="after")
+    def _image_source(self) -> Service:
+        if (self.build is None) == (self.image is None):
+            raise invalid(
+                "exactly one of `build` or `image` is required"
+                + (" (both are set)" if self.build is not None else ""),
+                "use `build: {context: src/agent}` with `repository:`, or `image: <reference>`",
+            )
+        return self
+
+
+# ---------------------------------------------------------------- evaluations
+
+
+_OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A pass condition such as `>= 0.70`."""
+
+    op: str
+    value: float
+
+    def passes(self, measured: float) -> bool:
+        return _OPS[self.op](measured, self.value)
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.value:g}"
+
+
+def _parse_threshold(v: Any) -> Threshold:
+    if isinstance(v, Threshold):
+        return v
+    if isinstance(v, str) and re.match(THRESHOLD_PATTERN, v):
+        text = v.strip()
+        op = text[:2] if text[:2] in (">=", "<=") else text[0]
+        return Threshold(op, float(text[len(op) :]))
+    example = f'">= {v}"' if isinstance(v, (int, float)) and not isinstance(v, bool) else '">= 0.70"'
+    raise invalid(f"threshold {v!r} is not `<op> <number>`", f"write it as a quoted string, e.g. {example}")
+
+
+ThresholdSpec = Annotated[
+    Threshold,
+    PlainValidator(_parse_threshold),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": THRESHOLD_PATTERN, "examples": [">= 0.70", "<= 1500"]}),
+]
+
+
+class EvaluatorSpec(BaseModel):
+    """An evaluator: a built-in name or `package.module:function`, with free-form options."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v in BUILTIN_EVALUATORS or re.match(EVALUATOR_REF_PATTERN, v):
+            return v
+        close = did_you_mean(v, BUILTIN_EVALUATORS)
+        hint = f"did you mean `{close}`? " if close else ""
+        raise invalid(
+            f"unknown evaluator `{v}`",
+            hint + f"built-ins: {', '.join(BUILTIN_EVALUATORS)}; or a custom `package.module:function`",
+        )
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+def _evaluator_shorthand(v: Any) -> Any:
+    return {"name": v} if isinstance(v, str) else v
+
+
+Evaluator = Annotated[
+    EvaluatorSpec,
+    BeforeValidator(_evaluator_shorthand, json_schema_input_type=str | EvaluatorSpec),
+]
+
+
+class EvalRequest(SmokeRequest):
+    """The request sent per dataset row; `{{column}}` placeholders are filled from the row."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = Field("POST")
+
+
+class Baseline(_Model):
+    """A/B comparison against the live side during blue/green."""
+
+    label: NonEmpty = Field("blue", description="Revision label used as the baseline.")
+    max_regression: dict[str, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=dict, description="Metric → largest allowed drop versus the baseline."
+    )
+    confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of the comparison.")
+
+
+class Evaluation(_Model):
+    """An offline evaluation of one service against a dataset."""
+
+    service: NonEmpty = Field(description="Name of the service evaluated.")
+    dataset: NonEmpty = Field(description="Dataset file (.jsonl or .csv), relative to the manifest.")
+    request: EvalRequest
+    response: JsonPath | None = Field(None, description="JSONPath of the answer in the response (default: the body).")
+    expected: StrictStr | None = Field(None, description="Expected answer template, e.g. {{answer}}.")
+    evaluators: list[Evaluator] = Field(min_length=1)
+    thresholds: dict[str, ThresholdSpec] = Field(default_factory=dict, description='Metric → "<op> <number>".')
+    baseline: Baseline | None = None
+    dry_run: bool = Field(False, description="Compute metrics without failing the gate.")
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_kind(cls, v: str) -> str:
+        if not v.lower().endswith((".jsonl", ".csv")):
+            raise invalid(f"dataset {v!r} is neither .jsonl nor .csv", "e.g. `data/eval.jsonl`")
+        return v
+
+
+# ---------------------------------------------------------------- environments
+
+
+class Environment(_Model):
+    """Where and how services are deployed."""
+
+    cloud: Literal["sandbox", "azure"] = Field("azure", description="`azure` (AzureCloud) or the local `sandbox`.")
+    subscription: Annotated[str, _pattern(GUID_PATTERN)] = Field(description="Subscription id (GUID).")
+    resource_group: Annotated[str, _pattern(RESOURCE_GROUP_PATTERN)]
+    location: Annotated[str, _pattern(LOCATION_PATTERN)] = Field(examples=["eastus2"])
+    registry: Annotated[str, _pattern(REGISTRY_PATTERN)] = Field(description="Registry name or login server.")
+    containerapps_environment: NonEmpty | None = Field(None, description="Managed environment name or resource id.")
+    connected_environment: NonEmpty | None = Field(
+        None, description="Connected environment (Azure Arc) name or resource id; alternative to the managed one."
+    )
+    identity: NonEmpty | None = Field(None, description="User-assigned managed identity used to pull images.")
+    strategy: Literal["direct", "bluegreen"] = Field("direct")
+    keep_previous: int = Field(1, ge=0, le=20, description="Previous revisions kept for rollback.")
+    promote_from: Name | None = Field(None, description="Environment whose releases are promoted here.")
+    gates: list[NonEmpty] = Field(default_factory=list, description='"smoke" or names of evaluations.')
+    resolve: dict[NonEmpty, Annotated[str, _pattern(HOSTPORT_PATTERN)]] = Field(
+        default_factory=dict, description='Host pattern → "ip:port" (split DNS, the sandbox).'
+    )
+    services: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per-service overrides: any service field, deep-merged "
+        "(mappings merge key by key; lists and scalars replace; null clears).",
+    )
+
+
+# ---------------------------------------------------------------- the manifest
+
+
+@dataclass(frozen=True)
+class ResolvedEnvironment:
+    """One environment with its overrides applied."""
+
+    name: str
+    config: Environment
+    services: dict[str, Service]
+    gates: tuple[str, ...]
+    gate_evaluations: dict[str, Evaluation] = field(default_factory=dict)
+
+    def effective_config(self) -> dict[str, Any]:
+        """The merged configuration as plain JSON-able data (used by `config show`)."""
+        env = self.config.model_dump(mode="json", by_alias=True, exclude={"services"})
+        return {
+            "environment": self.name,
+            **env,
+            "services": {n: s.model_dump(mode="json", by_alias=True) for n, s in self.services.items()},
+        }
+
+
+class Manifest(_Model):
+    """genaiops.yaml, version 1."""
+
+    model_config = ConfigDict(
+        title="genaiops manifest",
+        json_schema_extra={"description": "genaiops.yaml v1: services, evaluations and environments of a GenAI app."},
+    )
+
+    version: Literal[1] = Field(description="Format version; must be 1.")
+    name: Name = Field(description="Application name.", examples=["contoso-support"])
+    services: dict[Name, Service] = Field(min_length=1, description="Services by name.")
+    evaluations: dict[Annotated[str, _pattern(NAME_PATTERN)], Evaluation] = Field(
+        default_factory=dict, description="Evaluations by name."
+    )
+    environments: dict[Name, Environment] = Field(min_length=1, description="Environments by name.")
+
+    _path: Path = PrivateAttr(default=Path("genaiops.yaml"))
+    _resolved: dict[str, ResolvedEnvironment] = PrivateAttr(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the manifest (build contexts, datasets) are relative to this."""
+        return self._path.parent
+
+    def environment(self, name: str) -> ResolvedEnvironment:
+        if name not in self.environments:
+            known = list(self.environments)
+            close = did_you_mean(name, known)
+            raise UsageError(
+                f"unknown environment `{name}`",
+                hint=(f"did you mean `{close}`? " if close else "") + f"environments in {self._path}: {', '.join(known)}",
+                code="unknown_environment",
+            )
+        if name not in self._resolved:
+            self._resolved[name] = resolve_environment(self, name)
+        return self._resolved[name]
+
+    def summary(self) -> dict[str, Any]:
+        envs = {
+            n: {
+                "cloud": e.cloud,
+                "strategy": e.strategy,
+                "promote_from": e.promote_from,
+                "gates": list(e.gates),
+            }
+            for n, e in self.environments.items()
+        }
+        return {
+            "name": self.name,
+            "version": self.version,
+            "path": str(self._path),
+            "services": {n: {"host": s.host, "smoke_checks": len(s.smoke)} for n, s in self.services.items()},
+            "evaluations": sorted(self.evaluations),
+            "environments": envs,
+            "promotion_chains": promotion_chains(self),
+            "counts": {
+                "services": len(self.services),
+                "evaluations": len(self.evaluations),
+                "environments": len(self.environments),
+                "smoke_checks": sum(len(s.smoke) for s in self.services.values()),
+                "gates": sum(len(e.gates) for e in self.environments.values()),
+            },
+        }
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """The override rule: mappings merge key by key, everything else (lists, scalars, null) replaces."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        out = dict(base)
+        for k, v in override.items():
+            out[k] = deep_merge(base[k], v) if k in base else v
+        return out
+    return override
+
+
+def resolve_environment(manifest: Manifest, name: str) -> ResolvedEnvironment:
+    env = manifest.environments[name]
+    services: dict[str, Service] = {}
+    for svc_name, svc in manifest.services.items():
+        override = env.services.get(svc_name)
+        if override:
+            raw = deep_merge(svc.model_dump(by_alias=True, exclude_unset=True), override)
+            services[svc_name] = Service.model_validate(raw)
+        else:
+            services[svc_name] = svc
+    gate_evals = {g: manifest.evaluations[g] for g in env.gates if g in manifest.evaluations}
+    return ResolvedEnvironment(name, env, services, tuple(env.gates), gate_evals)
+
+
+def promotion_chains(manifest: Manifest) -> list[list[str]]:
+    """Environments ordered along promote_from, one list per chain root (e.g. dev → staging → prod)."""
+    children: dict[str, list[str]] = {}
+    roots = []
+    for n, e in manifest.environments.items():
+        if e.promote_from and e.promote_from in manifest.environments:
+            children.setdefault(e.promote_from, []).append(n)
+        else:
+            roots.append(n)
+    chains: list[list[str]] = []
+
+    def walk(node: str, chain: list[str]) -> None:
+        kids = children.get(node, [])
+        if not kids:
+            chains.append(chain)
+        for k in kids:
+            if k not in chain:
+                walk(k, chain + [k])
+
+    for r in roots:
+        walk(r, [r])
+    return chains

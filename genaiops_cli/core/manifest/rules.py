@@ -1,0 +1,177 @@
+"""Rules that span fields or objects: per-host requirements, cross-references, promotion
+cycles. Each returns located issues; none stops at the first problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genaiops_cli.core.manifest.diagnostics import Locator
+from genaiops_cli.core.manifest.model import SMOKE_GATE, Environment, Evaluation, Service, did_you_mean
+from genaiops_cli.errors import ManifestIssue
+
+
+def _suggest(word: str, choices: list[str], what: str) -> str:
+    close = did_you_mean(word, choices)
+    listed = ", ".join(choices) if choices else "none defined"
+    return (f"did you mean `{close}`? " if close else "") + f"{what}: {listed}"
+
+
+def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
+    out = []
+    if svc.host == "containerapp" and svc.ingress is None:
+        out.append(
+            at.issue(
+                ("ingress",),
+                "missing required key `ingress` (required for host: containerapp)",
+                "add `ingress: {port: 8080, health: /healthz}`",
+            )
+        )
+    if svc.host == "foundry-agent" and svc.agent is None:
+        out.append(
+            at.issue(
+                ("agent",),
+                "missing required key `agent` (required for host: foundry-agent)",
+                "add `agent: {model: gpt-4o-mini}`",
+            )
+        )
+    if svc.host != "foundry-agent" and svc.agent is not None:
+        out.append(
+            at.issue(("agent",), "`agent` only applies to host: foundry-agent", "remove it, or set `host: foundry-agent`", at_key=True)
+        )
+    if svc.host == "foundry-agent" and svc.ingress is not None:
+        out.append(
+            at.issue(("ingress",), "`ingress` only applies to host: containerapp", "remove it; Foundry exposes the agent", at_key=True)
+        )
+    if svc.build is not None and svc.repository is None:
+        out.append(
+            at.issue(
+                ("repository",),
+                "missing required key `repository` (required with `build`)",
+                "add the repository to push to, e.g. `repository: contoso/agent`",
+            )
+        )
+    seen: dict[str, int] = {}
+    for i, check in enumerate(svc.smoke):
+        if check.name in seen:
+            out.append(
+                at.issue(
+                    ("smoke", i, "name"),
+                    f"duplicate smoke check name `{check.name}` (also smoke[{seen[check.name]}])",
+                    "give each smoke check its own name",
+                )
+            )
+        seen.setdefault(check.name, i)
+    return out
+
+
+def evaluation_rules(name: str, ev: Evaluation, service_names: list[str], at: Locator) -> list[ManifestIssue]:
+    out = []
+    if name == SMOKE_GATE:
+        out.append(
+            at.issue((), "an evaluation may not be named `smoke`", "`smoke` is the gate name of smoke checks; rename it", at_key=True)
+        )
+    if ev.service not in service_names:
+        out.append(at.issue(("service",), f"unknown service `{ev.service}`", _suggest(ev.service, service_names, "services")))
+    return out
+
+
+def environment_rules(
+    name: str,
+    env: Environment,
+    raw_env: dict[str, Any],
+    env_names: list[str],
+    service_names: list[str],
+    evaluation_names: list[str],
+    at: Locator,
+) -> list[ManifestIssue]:
+    out = []
+    if env.promote_from is not None and env.promote_from != name and env.promote_from not in env_names:
+        others = [e for e in env_names if e != name]
+        out.append(
+            at.issue(
+                ("promote_from",),
+                f"unknown environment `{env.promote_from}`",
+                _suggest(env.promote_from, others, "environments"),
+            )
+        )
+    for i, gate in enumerate(env.gates):
+        if gate != SMOKE_GATE and gate not in evaluation_names:
+            out.append(
+                at.issue(
+                    ("gates", i),
+                    f"gate `{gate}` is neither `smoke` nor a defined evaluation",
+                    _suggest(gate, [SMOKE_GATE, *evaluation_names], "gates available"),
+                )
+            )
+    overrides = raw_env.get("services")
+    if isinstance(overrides, dict):
+        for svc in overrides:
+            if svc not in service_names:
+                out.append(
+                    at.issue(
+                        ("services", svc),
+                        f"override for unknown service `{svc}`",
+                        _suggest(svc, service_names, "services"),
+                        at_key=True,
+                    )
+                )
+    return out
+
+
+def hosting_rules(name: str, env: Environment, services: dict[str, Service], at: Locator) -> list[ManifestIssue]:
+    """A Container App needs exactly one place to run: a managed or a connected environment."""
+    apps = [n for n, s in services.items() if s.host == "containerapp"]
+    if env.containerapps_environment and env.connected_environment:
+        return [
+            at.issue(
+                ("connected_environment",),
+                "both `containerapps_environment` and `connected_environment` are set",
+                "keep one: a managed environment, or a connected (Arc) environment",
+                at_key=True,
+            )
+        ]
+    if apps and not (env.containerapps_environment or env.connected_environment):
+        return [
+            at.issue(
+                ("containerapps_environment",),
+                f"missing `containerapps_environment` (service `{apps[0]}` runs on Container Apps)",
+                "add `containerapps_environment: cae-" + name + "` (or `connected_environment:` for Azure Arc)",
+            )
+        ]
+    return []
+
+
+def promotion_cycles(envs: dict[str, Environment], at: Locator) -> list[ManifestIssue]:
+    """Each cycle once, reported at the promote_from of its first member in file order."""
+    out = []
+    reported: set[frozenset[str]] = set()
+    order = list(envs)
+    for start in order:
+        walk = [start]
+        current = start
+        while True:
+            parent = envs[current].promote_from
+            if parent is None or parent not in envs:
+                break
+            if parent in walk:
+                cycle = walk[walk.index(parent) :]
+                members = frozenset(cycle)
+                if members not in reported:
+                    reported.add(members)
+                    first = min(cycle, key=order.index)
+                    i = cycle.index(first)
+                    ring = cycle[i:] + cycle[:i]
+                    # releases flow parent → child, i.e. against the promote_from arrows
+                    flow = " → ".join(reversed(ring + [ring[0]]))
+                    out.append(
+                        at.issue(
+                            ("environments", first, "promote_from"),
+                            f"promotion cycle: {flow}",
+                            "promotion must form a chain (e.g. dev → staging → prod); "
+                            f"remove `promote_from` from `{ring[0]}` or point it elsewhere",
+                        )
+                    )
+                break
+            walk.append(parent)
+            current = parent
+    return out
