@@ -145,7 +145,8 @@ def explain(e: Any, loc: Path, root: Any) -> tuple[str, str | None, bool]:
     last = str(loc[-1]) if loc else ""
     if kind == "missing":
         parent = annotation_at(root, loc[:-1])
-        hint = f"add `{last}:` under `{format_path(loc[:-1]) or 'the top level'}`"
+        parent_path = format_path(loc[:-1])
+        hint = f"add `{last}:` under `{parent_path}`" if parent_path else f"add `{last}:` at the top level"
         if isinstance(parent, type) and issubclass(parent, BaseModel):
             info = _field(parent, last)
             if info is not None and info.description:

@@ -114,12 +114,14 @@ def load_manifest(path: FsPath, environ: Mapping[str, str] | None = None) -> Man
     text = read_manifest_text(path)
 
     issues: list[ManifestIssue] = []
+    unresolved: set[str] = set()  # paths whose text still holds a bad `${...}`: skip follow-on errors
 
     def on_string(value: str, at: Path, node: Any) -> str:
         result, problems = interpolate(value, env_vars)
         for p in problems:
             line, col = _reference_position(text, node, value, p.offset)
             issues.append(ManifestIssue(p.message, file, line, col, format_path(at), p.hint))
+            unresolved.add(format_path(at))
         return result
 
     converter = Converter(on_string)
@@ -146,8 +148,9 @@ def load_manifest(path: FsPath, environ: Mapping[str, str] | None = None) -> Man
     try:
         Manifest.model_validate(data)
     except ValidationError as e:
-        issues.extend(issues_from_validation(e, Manifest, doc))
-    issues.extend(_semantic_checks(data, converter.sites, file, resolved))
+        issues.extend(i for i in issues_from_validation(e, Manifest, doc) if i.path not in unresolved)
+    checked = _semantic_checks(data, converter.sites, file, resolved)
+    issues.extend(i for i in checked if i.path not in unresolved)
 
     if issues:
         raise ManifestError(_tidy(issues))

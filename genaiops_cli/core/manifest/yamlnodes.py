@@ -28,7 +28,7 @@ from yaml.events import (
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_DEPTH = 64
-MAX_EXPANDED_NODES = 50_000
+MAX_EXPANDED_NODES = 20_000
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _resolver = yaml.resolver.Resolver()
@@ -70,6 +70,10 @@ class NodeIssue:
     hint: str
 
 
+def short_tag(tag: str) -> str:
+    return "!!" + tag[len(_T) :] if tag.startswith(_T) else tag
+
+
 def _pos(mark: Any) -> tuple[int, int]:
     return mark.line + 1, mark.column + 1
 
@@ -89,9 +93,14 @@ def compose(text: str) -> Node | None:
             col,
             "check indentation (spaces, not tabs), and quote values containing ': ', '#', '{' or '['",
         ) from None
-    except yaml.YAMLError as e:  # reader errors: control characters and the like
-        mark = getattr(e, "position", None)
-        raise YamlProblem(f"not a YAML text file: {e}", None, None, "save the manifest as UTF-8 text") from None
+    except yaml.reader.ReaderError as e:  # control characters and the like
+        before = text[: e.position]
+        line, col = before.count("\n") + 1, e.position - (before.rfind("\n") + 1) + 1
+        raise YamlProblem(
+            f"unacceptable character #x{e.character:04x} in the manifest", line, col, "remove it; save the file as plain UTF-8 text"
+        ) from None
+    except yaml.YAMLError as e:
+        raise YamlProblem(f"invalid YAML: {e}", None, None, "save the manifest as UTF-8 YAML text") from None
     finally:
         loader.dispose()
 
@@ -222,7 +231,7 @@ class Converter:
 
     def _check_tag(self, node: Node, expected: str, path: Path) -> None:
         if node.tag != expected:
-            self._issue(node, path, f"unsupported YAML tag `{node.tag}`", "remove the tag; manifests use plain YAML")
+            self._issue(node, path, f"unsupported YAML tag `{short_tag(node.tag)}`", "remove the tag; manifests use plain YAML")
 
     def _issue(self, node: Node, path: Path, message: str, hint: str) -> None:
         line, col = _pos(node.start_mark)
@@ -238,7 +247,7 @@ class Converter:
             except Exception:  # e.g. `!!int abc`
                 self._issue(node, path, f"`{node.value}` is not a valid {tag.rsplit(':', 1)[-1]}", "remove the tag")
                 return node.value
-        self._issue(node, path, f"unsupported YAML tag `{tag}`", "remove the tag; manifests use plain YAML")
+        self._issue(node, path, f"unsupported YAML tag `{short_tag(tag)}`", "remove the tag; manifests use plain YAML")
         return node.value
 
     def _key(self, key: Node, path: Path) -> str | None:
