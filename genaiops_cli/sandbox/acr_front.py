@@ -63,8 +63,17 @@ INDEX_TYPES = {
 }
 DISALLOWED = "The operation is disallowed on this registry, repository or image."
 _HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-    "transfer-encoding", "upgrade", "host", "authorization", "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "authorization",
+    "content-length",
 }
 _CHUNK = 256 * 1024
 _DRAIN_LIMIT = 8 * 1024 * 1024
@@ -117,10 +126,16 @@ class Backend:
         )
         if status != 200:
             return None
-        return data, headers.get("content-type", ""), headers.get("docker-content-digest") or manifest_digest(data)
+        return (
+            data,
+            headers.get("content-type", ""),
+            headers.get("docker-content-digest") or manifest_digest(data),
+        )
 
     def head_manifest(self, repo: str, ref: str) -> str | None:
-        status, headers, _ = self.request("HEAD", f"/v2/{repo}/manifests/{ref}", headers={"Accept": MANIFEST_ACCEPT})
+        status, headers, _ = self.request(
+            "HEAD", f"/v2/{repo}/manifests/{ref}", headers={"Accept": MANIFEST_ACCEPT}
+        )
         return headers.get("docker-content-digest") if status == 200 else None
 
     # ---- the storage folder, for what the /v2 API cannot answer (listing manifests, deleting tags)
@@ -146,7 +161,15 @@ class Backend:
         return sorted(f"sha256:{d.name}" for d in revisions.iterdir() if (d / "link").exists())
 
     def manifest_time(self, repo: str, digest: str) -> float:
-        link = self._repos_dir() / repo / "_manifests" / "revisions" / "sha256" / digest.split(":", 1)[1] / "link"
+        link = (
+            self._repos_dir()
+            / repo
+            / "_manifests"
+            / "revisions"
+            / "sha256"
+            / digest.split(":", 1)[1]
+            / "link"
+        )
         try:
             return link.stat().st_mtime
         except OSError:
@@ -167,7 +190,9 @@ class Backend:
     def tag_times(self, repo: str, tag: str) -> tuple[float, float]:
         tag_dir = self._repos_dir() / repo / "_manifests" / "tags" / tag
         created = (tag_dir / "index").stat().st_mtime if (tag_dir / "index").exists() else time.time()
-        updated = (tag_dir / "current" / "link").stat().st_mtime if (tag_dir / "current").exists() else created
+        updated = (
+            (tag_dir / "current" / "link").stat().st_mtime if (tag_dir / "current").exists() else created
+        )
         return min(created, updated), updated
 
     def remove_tag(self, repo: str, tag: str) -> bool:
@@ -222,7 +247,9 @@ class PropertiesStore:
             if kind == "repositories":
                 for k in ("tags", "manifests"):
                     self._data[k] = {
-                        key: v for key, v in self._data[k].items() if not key.startswith((f"{repo}:", f"{repo}@"))
+                        key: v
+                        for key, v in self._data[k].items()
+                        if not key.startswith((f"{repo}:", f"{repo}@"))
                     }
             self._data[kind].pop(self._key(kind, repo, ref), None)
             self._save()
@@ -246,7 +273,13 @@ class RequestRecord:
     via: str = "front"  # "front" for HTTP clients, "import" for server-side copies
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ts": self.ts, "method": self.method, "path": self.path, "status": self.status, "via": self.via}
+        return {
+            "ts": self.ts,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "via": self.via,
+        }
 
 
 class RequestLog:
@@ -341,7 +374,9 @@ class AcrFront:
         return f"{self.host}:{self.port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"acr-front-{self.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name=f"acr-front-{self.name}", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -410,11 +445,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     # ---- plumbing
 
-    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
-              content_type: str = "application/json; charset=utf-8") -> None:
+    def _send(
+        self,
+        status: int,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json; charset=utf-8",
+    ) -> None:
         self._status = status
         self.send_response(status)
-        hdrs = {"Content-Type": content_type, "Docker-Distribution-Api-Version": "registry/2.0", **(headers or {})}
+        hdrs = {
+            "Content-Type": content_type,
+            "Docker-Distribution-Api-Version": "registry/2.0",
+            **(headers or {}),
+        }
         for key, value in hdrs.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
@@ -483,7 +527,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._status = self._status or 499
         except Exception as exc:  # a bug here must answer 500, not hang the client
             if not self._status:
-                self._send(500, _error_body("UNKNOWN", f"internal error in the sandbox registry front: {exc!r}"))
+                self._send(
+                    500, _error_body("UNKNOWN", f"internal error in the sandbox registry front: {exc!r}")
+                )
         finally:
             if path != "/sandbox/requests":
                 self.front.log.add(self.command, path, self._status or 0)
@@ -497,7 +543,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.front.log.clear()
             self._send(204)
             return
-        self._send_json(200, {"registry": self.front.name, "requests": [r.to_dict() for r in self.front.log.items()]})
+        self._send_json(
+            200, {"registry": self.front.name, "requests": [r.to_dict() for r in self.front.log.items()]}
+        )
 
     # ---- auth
 
@@ -577,14 +625,20 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             basic = self.headers.get("Authorization", "")
             if basic[:6].lower() == "basic ":
-                user, _, password = base64.b64decode(basic[6:].strip()).decode("utf-8", "replace").partition(":")
+                user, _, password = (
+                    base64.b64decode(basic[6:].strip()).decode("utf-8", "replace").partition(":")
+                )
                 refresh = password if user == ACR_USER else ""
         claims = self.front.verify_refresh_token(refresh) if refresh else None
         if not claims:
-            self._unauthorized("authentication required, visit https://aka.ms/acr/authorization for more information.")
+            self._unauthorized(
+                "authentication required, visit https://aka.ms/acr/authorization for more information."
+            )
             return
         scopes = [s for text in scope_texts for part in text.split(" ") if (s := Scope.parse(part))]
-        payload: dict[str, Any] = {"access_token": self.front.mint_access_token(claims.get("sub", "unknown"), scopes)}
+        payload: dict[str, Any] = {
+            "access_token": self.front.mint_access_token(claims.get("sub", "unknown"), scopes)
+        }
         if grant == "password" and form.get("access_type") == "offline":
             payload["refresh_token"] = refresh  # docker keeps it as its identity token
         self._send_json(200, payload)
@@ -594,11 +648,11 @@ class _Handler(BaseHTTPRequestHandler):
     @staticmethod
     def _split_v2(path: str) -> tuple[str | None, str, str]:
         """'/v2/a/b/manifests/x' → ('a/b', 'manifests', 'x')."""
-        rest = path[len("/v2/"):]
+        rest = path[len("/v2/") :]
         for marker in ("/manifests/", "/blobs/uploads/", "/blobs/", "/tags/"):
             idx = rest.rfind(marker)
             if idx > 0:
-                return rest[:idx], marker.strip("/").split("/")[0], rest[idx + len(marker):]
+                return rest[:idx], marker.strip("/").split("/")[0], rest[idx + len(marker) :]
         if rest.endswith("/blobs/uploads"):
             return rest[: -len("/blobs/uploads")], "blobs", ""
         return None, "", rest
@@ -616,7 +670,9 @@ class _Handler(BaseHTTPRequestHandler):
         if repo is None:
             self._send(404, _error_body("NAME_UNKNOWN", "repository name not known to registry"))
             return
-        action = {"GET": ("pull",), "HEAD": ("pull",), "DELETE": ("delete",)}.get(self.command, ("pull", "push"))
+        action = {"GET": ("pull",), "HEAD": ("pull",), "DELETE": ("delete",)}.get(
+            self.command, ("pull", "push")
+        )
         if not self._authorized(Scope("repository", repo, action)):
             return
         if kind == "manifests" and not self._locks_allow(repo, ref):
@@ -638,7 +694,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return True
         elif self.command == "DELETE":
             attrs = [store.get("repositories", repo), store.get("manifests", repo, ref)]
-            attrs += [store.get("tags", repo, t) for t, d in self.front.backend.tags(repo).items() if d == ref]
+            attrs += [
+                store.get("tags", repo, t) for t, d in self.front.backend.tags(repo).items() if d == ref
+            ]
             if all(a["deleteEnabled"] for a in attrs):
                 return True
         else:
@@ -686,7 +744,12 @@ class _Handler(BaseHTTPRequestHandler):
         headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP]
         backend_origin = self.front.backend.url.rstrip("/")
         headers = [
-            (k, v.replace(backend_origin, f"https://{self.front.login_server}") if k.lower() == "location" else v)
+            (
+                k,
+                v.replace(backend_origin, f"https://{self.front.login_server}")
+                if k.lower() == "location"
+                else v,
+            )
             for k, v in headers
         ]
         length_header = resp.getheader("Content-Length")
@@ -714,7 +777,7 @@ class _Handler(BaseHTTPRequestHandler):
     # ---- /acr/v1
 
     def _acr(self, path: str, query: dict[str, list[str]]) -> None:
-        rest = path[len("/acr/v1/"):]
+        rest = path[len("/acr/v1/") :]
         q = {k: v[0] for k, v in query.items() if v}
         if rest == "_catalog":
             if self.command == "GET" and self._authorized(Scope("registry", "catalog", ("*",))):
@@ -726,7 +789,7 @@ class _Handler(BaseHTTPRequestHandler):
         for marker in ("/_tags", "/_manifests"):
             idx = rest.rfind(marker)
             if idx > 0 and (len(rest) == idx + len(marker) or rest[idx + len(marker)] == "/"):
-                repo, sub, ref = rest[:idx], marker[1:], rest[idx + len(marker) + 1:]
+                repo, sub, ref = rest[:idx], marker[1:], rest[idx + len(marker) + 1 :]
                 break
         action = {"GET": "metadata_read", "PATCH": "metadata_write", "DELETE": "delete"}.get(self.command)
         if action is None:
@@ -736,7 +799,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         view = _AcrView(self.front, repo)
         if not view.exists():
-            self._send(404, _error_body("NAME_UNKNOWN", "repository name not known to registry", {"name": repo}))
+            self._send(
+                404, _error_body("NAME_UNKNOWN", "repository name not known to registry", {"name": repo})
+            )
             return
         if sub == "":
             self._repository(view)
@@ -761,8 +826,11 @@ class _Handler(BaseHTTPRequestHandler):
         return body if isinstance(body, dict) else {}
 
     def _catalog(self, q: dict[str, str]) -> None:
-        repos = [r for r in self.front.backend.repositories()
-                 if self.front.store.get("repositories", r)["listEnabled"]]
+        repos = [
+            r
+            for r in self.front.backend.repositories()
+            if self.front.store.get("repositories", r)["listEnabled"]
+        ]
         page, link = _paginate(repos, q, lambda r: r, "/acr/v1/_catalog")
         self._send_json(200, {"repositories": page}, {"Link": link} if link else None)
 
@@ -782,12 +850,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, view.repository_properties())
 
     def _tags(self, view: _AcrView, q: dict[str, str]) -> None:
-        items = [view.tag_attributes(t, d) for t, d in view.tags().items()
-                 if not q.get("digest") or d == q["digest"]]
+        items = [
+            view.tag_attributes(t, d)
+            for t, d in view.tags().items()
+            if not q.get("digest") or d == q["digest"]
+        ]
         items = [i for i in items if i["changeableAttributes"]["listEnabled"]]
         page, link = _paginate(items, q, lambda i: i["name"], f"/acr/v1/{view.repo}/_tags")
-        self._send_json(200, {"registry": self.front.login_server, "imageName": view.repo, "tags": page},
-                        {"Link": link} if link else None)
+        self._send_json(
+            200,
+            {"registry": self.front.login_server, "imageName": view.repo, "tags": page},
+            {"Link": link} if link else None,
+        )
 
     def _tag(self, view: _AcrView, tag: str) -> None:
         digest = view.tags().get(tag)
@@ -796,8 +870,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         store = self.front.store
         if self.command == "DELETE":
-            if not (store.get("tags", view.repo, tag)["deleteEnabled"]
-                    and store.get("repositories", view.repo)["deleteEnabled"]):
+            if not (
+                store.get("tags", view.repo, tag)["deleteEnabled"]
+                and store.get("repositories", view.repo)["deleteEnabled"]
+            ):
                 self._send(405, _error_body("DENIED", DISALLOWED))
                 return
             self.front.backend.remove_tag(view.repo, tag)
@@ -806,8 +882,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.command == "PATCH":
             store.update("tags", view.repo, tag, self._patch_body())
-        self._send_json(200, {"registry": self.front.login_server, "imageName": view.repo,
-                              "tag": view.tag_attributes(tag, digest)})
+        self._send_json(
+            200,
+            {
+                "registry": self.front.login_server,
+                "imageName": view.repo,
+                "tag": view.tag_attributes(tag, digest),
+            },
+        )
 
     def _manifests(self, view: _AcrView, q: dict[str, str]) -> None:
         items = [view.manifest_attributes(d) for d in view.digests()]
@@ -815,10 +897,14 @@ class _Handler(BaseHTTPRequestHandler):
         order = q.get("orderby", "")
         if order in ("timedesc", "timeasc"):
             items.sort(key=lambda i: i["lastUpdateTime"], reverse=order == "timedesc")
-        page, link = _paginate(items, q, lambda i: i["digest"], f"/acr/v1/{view.repo}/_manifests",
-                               keep_order=bool(order))
-        self._send_json(200, {"registry": self.front.login_server, "imageName": view.repo, "manifests": page},
-                        {"Link": link} if link else None)
+        page, link = _paginate(
+            items, q, lambda i: i["digest"], f"/acr/v1/{view.repo}/_manifests", keep_order=bool(order)
+        )
+        self._send_json(
+            200,
+            {"registry": self.front.login_server, "imageName": view.repo, "manifests": page},
+            {"Link": link} if link else None,
+        )
 
     def _manifest(self, view: _AcrView, ref: str) -> None:
         digest = ref if ref.startswith("sha256:") else view.tags().get(ref)
@@ -830,18 +916,25 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.command != "GET":
             self._unsupported()
             return
-        self._send_json(200, {"registry": self.front.login_server, "imageName": view.repo,
-                              "manifest": view.manifest_attributes(digest)})
+        self._send_json(
+            200,
+            {
+                "registry": self.front.login_server,
+                "imageName": view.repo,
+                "manifest": view.manifest_attributes(digest),
+            },
+        )
 
 
-def _paginate(items: list[Any], q: dict[str, str], key: Callable[[Any], str], base: str,
-              keep_order: bool = False) -> tuple[list[Any], str | None]:
+def _paginate(
+    items: list[Any], q: dict[str, str], key: Callable[[Any], str], base: str, keep_order: bool = False
+) -> tuple[list[Any], str | None]:
     if not keep_order:
         items = sorted(items, key=key)
     last = q.get("last")
     if last is not None:
         keys = [key(i) for i in items]
-        items = items[keys.index(last) + 1:] if last in keys else [i for i in items if key(i) > last]
+        items = items[keys.index(last) + 1 :] if last in keys else [i for i in items if key(i) > last]
     n = int(q["n"]) if q.get("n", "").isdigit() else 0
     if n and len(items) > n:
         page = items[:n]
@@ -911,15 +1004,26 @@ class _AcrView:
             facts["mediaType"] = media_type or doc.get("mediaType", "")
             if facts["mediaType"] in INDEX_TYPES:
                 facts["references"] = [
-                    {"digest": m["digest"], **{k: v for k, v in (("architecture", m.get("platform", {}).get("architecture")),
-                                                                 ("os", m.get("platform", {}).get("os"))) if v}}
+                    {
+                        "digest": m["digest"],
+                        **{
+                            k: v
+                            for k, v in (
+                                ("architecture", m.get("platform", {}).get("architecture")),
+                                ("os", m.get("platform", {}).get("os")),
+                            )
+                            if v
+                        },
+                    }
                     for m in doc.get("manifests", [])
                 ]
                 facts["imageSize"] = sum(int(m.get("size", 0)) for m in doc.get("manifests", []))
             else:
                 config = doc.get("config") or {}
                 facts["configMediaType"] = config.get("mediaType")
-                facts["imageSize"] = int(config.get("size", 0)) + sum(int(x.get("size", 0)) for x in doc.get("layers", []))
+                facts["imageSize"] = int(config.get("size", 0)) + sum(
+                    int(x.get("size", 0)) for x in doc.get("layers", [])
+                )
                 if config.get("digest") and int(config.get("size", 0)) < 1_000_000:
                     status, _, data = backend.request("GET", f"/v2/{self.repo}/blobs/{config['digest']}")
                     if status == 200:
@@ -970,6 +1074,13 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 __all__ = [
-    "ACR_USER", "AcrFront", "Backend", "PropertiesStore", "RequestLog", "Scope", "free_port",
-    "manifest_digest", "port_is_free",
+    "ACR_USER",
+    "AcrFront",
+    "Backend",
+    "PropertiesStore",
+    "RequestLog",
+    "Scope",
+    "free_port",
+    "manifest_digest",
+    "port_is_free",
 ]

@@ -279,7 +279,9 @@ class RegistryFleet:
         return _Registry(name, reg_dir, front, backend, proc, log_)
 
     @staticmethod
-    def _wait_backend(backend: Backend, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 10.0) -> None:
+    def _wait_backend(
+        backend: Backend, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 10.0
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -339,7 +341,8 @@ class RegistryFleet:
         top = copier.fetch_manifest(src_repo, src_ref)
         if top is None:
             raise RegistryImportError(
-                "ImageNotFound", f"image '{source_image}' not found in source registry {src.front.login_server}"
+                "ImageNotFound",
+                f"image '{source_image}' not found in source registry {src.front.login_server}",
             )
         raw, media_type, digest = top
         tags = [_split_image(t) for t in target_tags]
@@ -416,7 +419,9 @@ class _Copier:
             src_resp = src_conn.getresponse()
             self._log(self.src, "GET", f"/v2/{src_repo}/blobs/{digest}", src_resp.status)
             if src_resp.status != 200:
-                raise RegistryImportError("ImageNotFound", f"blob {digest} missing in source repository {src_repo}")
+                raise RegistryImportError(
+                    "ImageNotFound", f"blob {digest} missing in source repository {src_repo}"
+                )
             size = int(src_resp.getheader("Content-Length") or 0)
             status, headers, _ = dst.request("POST", f"/v2/{dst_repo}/blobs/uploads/")
             self._log(self.dst, "POST", f"/v2/{dst_repo}/blobs/uploads/", status)
@@ -440,7 +445,9 @@ class _Copier:
                 resp.read()
                 self._log(self.dst, "PUT", loc.path, resp.status)
                 if resp.status != 201:
-                    raise RegistryImportError("ImportFailed", f"target rejected blob {digest} ({resp.status})")
+                    raise RegistryImportError(
+                        "ImportFailed", f"target rejected blob {digest} ({resp.status})"
+                    )
             finally:
                 conn.close()
         finally:

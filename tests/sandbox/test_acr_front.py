@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - session fixtures are imported from conftest_registry and used by name
 """The ACR-shaped front against the real clients: azure-containerregistry over HTTPS with the
 stand-in CA, the Docker engine (login with the ACR token convention, push, pull), plain HTTP for
 the exact challenge header and error bodies."""
@@ -33,8 +34,9 @@ pytestmark = pytest.mark.e2e
 DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
-def _http(env: FleetEnv, method: str, url: str, data: bytes | None = None,
-          headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+def _http(
+    env: FleetEnv, method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     ctx = ssl.create_default_context(cafile=str(env.ca))
     req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
@@ -48,17 +50,27 @@ def _upload_image(env: FleetEnv, repo: str, tag: str) -> tuple[str, bytes]:
     """Build an image with the SDK (config + one layer + manifest as ORIGINAL bytes)."""
     client = env.acr_client(env.src)
     layer = secrets.token_bytes(4096)
-    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
+    ).encode()
     layer_digest, _ = client.upload_blob(repo, io.BytesIO(layer))
     config_digest, _ = client.upload_blob(repo, io.BytesIO(config))
     raw = json.dumps(
         {
             "schemaVersion": 2,
             "mediaType": DOCKER_V2,
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
-                       "size": len(config), "digest": config_digest},
-            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                        "size": len(layer), "digest": layer_digest}],
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": len(config),
+                "digest": config_digest,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": len(layer),
+                    "digest": layer_digest,
+                }
+            ],
         },
         indent=3,  # unusual formatting: a re-serialising server would change the digest
     ).encode()
@@ -91,36 +103,60 @@ def test_anonymous_requests_get_acr_challenge(fleet_env: FleetEnv) -> None:
 
 def test_token_endpoints_reject_bad_tokens_acr_style(fleet_env: FleetEnv) -> None:
     ls = fleet_env.src.login_server
-    form = urllib.parse.urlencode({"grant_type": "access_token", "service": ls, "access_token": "nope"}).encode()
-    status, _, body = _http(fleet_env, "POST", f"https://{ls}/oauth2/exchange", data=form,
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    form = urllib.parse.urlencode(
+        {"grant_type": "access_token", "service": ls, "access_token": "nope"}
+    ).encode()
+    status, _, body = _http(
+        fleet_env,
+        "POST",
+        f"https://{ls}/oauth2/exchange",
+        data=form,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert status == 401 and json.loads(body)["errors"][0]["code"] == "UNAUTHORIZED"
 
     # A token for another audience (e.g. Microsoft Graph) is not exchangeable.
     graph, _ = fleet_env.tokens.issue({"aud": "https://graph.microsoft.com", "sub": "x"})
-    form = urllib.parse.urlencode({"grant_type": "access_token", "service": ls, "access_token": graph}).encode()
+    form = urllib.parse.urlencode(
+        {"grant_type": "access_token", "service": ls, "access_token": graph}
+    ).encode()
     status, _, _ = _http(fleet_env, "POST", f"https://{ls}/oauth2/exchange", data=form)
     assert status == 401
 
     # A refresh token of another registry is no good here.
     other = fleet_env.fleet.mint_refresh_token("dst")
     basic = base64.b64encode(f"{ACR_USER}:{other}".encode()).decode()
-    status, _, _ = _http(fleet_env, "GET", f"https://{ls}/oauth2/token?service={ls}&scope=repository:a:pull",
-                         headers={"Authorization": f"Basic {basic}"})
+    status, _, _ = _http(
+        fleet_env,
+        "GET",
+        f"https://{ls}/oauth2/token?service={ls}&scope=repository:a:pull",
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert status == 401
 
     # …while this registry's refresh token works through the docker/skopeo GET convention.
     mine = fleet_env.fleet.mint_refresh_token("src")
     basic = base64.b64encode(f"{ACR_USER}:{mine}".encode()).decode()
-    status, _, body = _http(fleet_env, "GET", f"https://{ls}/oauth2/token?service={ls}&scope=repository:a:pull",
-                            headers={"Authorization": f"Basic {basic}"})
+    status, _, body = _http(
+        fleet_env,
+        "GET",
+        f"https://{ls}/oauth2/token?service={ls}&scope=repository:a:pull",
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert status == 200
     access = json.loads(body)["access_token"]
     # The access token is scoped: pull on `a` works, push does not.
-    status, _, _ = _http(fleet_env, "GET", f"https://{ls}/v2/a/tags/list", headers={"Authorization": f"Bearer {access}"})
+    status, _, _ = _http(
+        fleet_env, "GET", f"https://{ls}/v2/a/tags/list", headers={"Authorization": f"Bearer {access}"}
+    )
     assert status == 404  # authorised; the repository just doesn't exist
-    status, _, _ = _http(fleet_env, "POST", f"https://{ls}/v2/a/blobs/uploads/", data=b"",
-                         headers={"Authorization": f"Bearer {access}"})
+    status, _, _ = _http(
+        fleet_env,
+        "POST",
+        f"https://{ls}/v2/a/blobs/uploads/",
+        data=b"",
+        headers={"Authorization": f"Bearer {access}"},
+    )
     assert status == 401
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - session fixtures are imported from conftest_registry and used by name
 """RegistryFleet: server-side import between stand-in registries (digest preserved, missing blobs
 only, Force/NoForce, indexes), registry lifecycle, and skopeo — the benchmark peer — between fronts."""
 
@@ -37,11 +38,22 @@ def _oci_image(env: FleetEnv, repo: str, tag: str | None, arch: str = "amd64") -
     config_digest, _ = client.upload_blob(repo, io.BytesIO(config))
     layer_digest, _ = client.upload_blob(repo, io.BytesIO(layer))
     raw = json.dumps(
-        {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest,
-                    "size": len(config)},
-         "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest,
-                     "size": len(layer)}]},
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": layer_digest,
+                    "size": len(layer),
+                }
+            ],
+        },
         separators=(", ", ": "),
     ).encode()
     digest = client.set_manifest(repo, io.BytesIO(raw), tag=tag, media_type=OCI_MANIFEST)
@@ -49,8 +61,11 @@ def _oci_image(env: FleetEnv, repo: str, tag: str | None, arch: str = "amd64") -
 
 
 def _import_uploads(env: FleetEnv, name: str) -> list[tuple[str, str]]:
-    return [(r.method, r.path) for r in env.fleet.request_log(name).items()
-            if r.via == "import" and (r.method in ("POST", "PUT") and "/blobs/" in r.path)]
+    return [
+        (r.method, r.path)
+        for r in env.fleet.request_log(name).items()
+        if r.via == "import" and (r.method in ("POST", "PUT") and "/blobs/" in r.path)
+    ]
 
 
 def test_import_preserves_digest_and_copies_missing_blobs_only(fleet_env: FleetEnv) -> None:
@@ -84,7 +99,9 @@ def test_import_noforce_refuses_to_move_an_existing_tag(fleet_env: FleetEnv) -> 
 
     # the same digest again is no conflict; Force moves the tag
     fleet_env.fleet.import_image("dst", fleet_env.src.login_server, "imp/force:v1", ["imp/force:live"])
-    fleet_env.fleet.import_image("dst", fleet_env.src.login_server, "imp/force:v2", ["imp/force:live"], force=True)
+    fleet_env.fleet.import_image(
+        "dst", fleet_env.src.login_server, "imp/force:v2", ["imp/force:live"], force=True
+    )
     assert dst.get_tag_properties("imp/force", "live").digest == second
 
 
@@ -97,12 +114,26 @@ def test_import_missing_source_is_image_not_found(fleet_env: FleetEnv) -> None:
 def test_import_of_an_index_copies_children_first_and_keeps_digest(fleet_env: FleetEnv) -> None:
     amd, amd_raw = _oci_image(fleet_env, "imp/multi", None, "amd64")
     arm, arm_raw = _oci_image(fleet_env, "imp/multi", None, "arm64")
-    index = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
-        {"mediaType": OCI_MANIFEST, "digest": amd, "size": len(amd_raw),
-         "platform": {"architecture": "amd64", "os": "linux"}},
-        {"mediaType": OCI_MANIFEST, "digest": arm, "size": len(arm_raw),
-         "platform": {"architecture": "arm64", "os": "linux"}},
-    ]}).encode()
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": amd,
+                    "size": len(amd_raw),
+                    "platform": {"architecture": "amd64", "os": "linux"},
+                },
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": arm,
+                    "size": len(arm_raw),
+                    "platform": {"architecture": "arm64", "os": "linux"},
+                },
+            ],
+        }
+    ).encode()
     src = fleet_env.acr_client(fleet_env.src)
     index_digest = src.set_manifest("imp/multi", io.BytesIO(index), tag="1", media_type=OCI_INDEX)
 
@@ -114,7 +145,9 @@ def test_import_of_an_index_copies_children_first_and_keeps_digest(fleet_env: Fl
     assert dst.get_manifest("imp/multi", arm).digest == arm
 
 
-def test_docker_pushed_image_imports_and_skopeo_copies_between_fronts(fleet_env: FleetEnv, tmp_path: Path) -> None:
+def test_docker_pushed_image_imports_and_skopeo_copies_between_fronts(
+    fleet_env: FleetEnv, tmp_path: Path
+) -> None:
     docker_client = fleet_env.docker()
     repository = f"{fleet_env.src.login_server}/peer/tiny"
     import_tiny_image(docker_client, repository, "1")
@@ -123,7 +156,10 @@ def test_docker_pushed_image_imports_and_skopeo_copies_between_fronts(fleet_env:
     assert push_error(events) is None
     digest = pushed_digest(events)
 
-    assert fleet_env.fleet.import_image("dst", fleet_env.src.login_server, "peer/tiny:1", ["peer/tiny:imported"]) == digest
+    assert (
+        fleet_env.fleet.import_image("dst", fleet_env.src.login_server, "peer/tiny:1", ["peer/tiny:imported"])
+        == digest
+    )
 
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps({"default": [{"type": "insecureAcceptAnything"}]}))
@@ -133,11 +169,25 @@ def test_docker_pushed_image_imports_and_skopeo_copies_between_fronts(fleet_env:
     src_creds = f"{ACR_USER}:{fleet_env.fleet.mint_refresh_token('src')}"
     dst_creds = f"{ACR_USER}:{fleet_env.fleet.mint_refresh_token('dst')}"
     result = subprocess.run(
-        ["skopeo", "copy", "--policy", str(policy),
-         "--src-cert-dir", str(certs), "--dest-cert-dir", str(certs),
-         "--src-creds", src_creds, "--dest-creds", dst_creds,
-         f"docker://{repository}:1", f"docker://{fleet_env.dst.login_server}/peer/tiny:skopeo"],
-        capture_output=True, text=True, timeout=120,
+        [
+            "skopeo",
+            "copy",
+            "--policy",
+            str(policy),
+            "--src-cert-dir",
+            str(certs),
+            "--dest-cert-dir",
+            str(certs),
+            "--src-creds",
+            src_creds,
+            "--dest-creds",
+            dst_creds,
+            f"docker://{repository}:1",
+            f"docker://{fleet_env.dst.login_server}/peer/tiny:skopeo",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     dst = fleet_env.acr_client(fleet_env.dst)
