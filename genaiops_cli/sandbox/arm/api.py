@@ -147,7 +147,8 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
         """The TrackedResource envelope ARM returns, keeping request fields it echoes."""
         if not body.get("location"):
             raise bad_request("LocationRequired", "The location property is required for this definition.")
-        created = existing["body"]["systemData"]["createdAt"] if existing else now_iso()
+        previous = (existing.get("envelope") or existing["body"]) if existing else None
+        created = previous["systemData"]["createdAt"] if previous else now_iso()
         out: dict[str, Any] = {"id": resource_id, "name": name, "type": rtype, "location": body["location"]}
         if body.get("tags") is not None:
             out["tags"] = body["tags"]
