@@ -52,6 +52,10 @@ class Locator:
             hit = self.entries.get(loc[:i])
             if hit:
                 shown, site = hit
+                if i < len(loc) and not site.collection:
+                    # inside a scalar the user wrote (e.g. an evaluator given as a plain name):
+                    # the rest of the path is our internal shape, not theirs
+                    return shown, site, False
                 return shown + loc[i:], site, i == len(loc)
         return loc, None, False
 

@@ -156,8 +156,16 @@ def load_manifest(path: FsPath, environ: Mapping[str, str] | None = None) -> Man
         raise ManifestError(_tidy(issues))
     manifest = Manifest.model_validate(data)
     manifest._path = path
-    manifest._resolved = resolved
+    manifest._resolved = {name: _rebase(manifest, r) for name, r in resolved.items()}
     return manifest
+
+
+def _rebase(manifest: Manifest, r: ResolvedEnvironment) -> ResolvedEnvironment:
+    """Share the manifest's own objects wherever an environment overrides nothing."""
+    env = manifest.environments[r.name]
+    services = {n: (r.services[n] if n in env.services else s) for n, s in manifest.services.items()}
+    gate_evals = {g: manifest.evaluations[g] for g in env.gates if g in manifest.evaluations}
+    return ResolvedEnvironment(r.name, env, services, tuple(env.gates), gate_evals)
 
 
 def _check_version(data: dict[str, Any], doc: Locator) -> None:
