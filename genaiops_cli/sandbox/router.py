@@ -34,8 +34,16 @@ REVISION_HEADER = "x-genaiops-revision"
 LOG_SIZE = 2000  # requests kept per revision
 UPSTREAM_TIMEOUT = 240.0  # Container Apps' ingress request timeout is 240 s
 _HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
-    "transfer-encoding", "upgrade", "proxy-connection",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "proxy-connection",
 }
 _NOT_FOUND_PAGE = (
     "<!DOCTYPE html><html><head><title>Azure Container App - Unavailable</title></head><body>"
@@ -159,7 +167,11 @@ class Router:
 
     def _record(self, revision: str, method: str, path: str, status: int, started: float) -> None:
         entry = {
-            "time": time.time(), "revision": revision, "method": method, "path": path, "status": status,
+            "time": time.time(),
+            "revision": revision,
+            "method": method,
+            "path": path,
+            "status": status,
             "latency_ms": round((time.monotonic() - started) * 1000, 2),
         }
         with self._log_lock:
@@ -292,8 +304,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             log.info("upstream %s for %s failed: %s", endpoint, revision, exc)
-            self._simple(502, f"<h1>502 Bad Gateway</h1><p>revision {_escape(revision)} did not answer</p>",
-                         revision)
+            self._simple(
+                502, f"<h1>502 Bad Gateway</h1><p>revision {_escape(revision)} did not answer</p>", revision
+            )
             return 502
         try:
             self._relay(resp, revision)

@@ -40,10 +40,18 @@ log = logging.getLogger("genaiops.sandbox.runtime")
 
 LABEL = "genaiops.sandbox"
 L_KIND, L_APP, L_REV, L_RG, L_DOMAIN = (
-    "genaiops.kind", "genaiops.app", "genaiops.revision", "genaiops.resource-group", "genaiops.domain",
+    "genaiops.kind",
+    "genaiops.app",
+    "genaiops.revision",
+    "genaiops.resource-group",
+    "genaiops.domain",
 )
 L_PORT, L_PROBE, L_JOB, L_EXEC, L_TIMEOUT = (
-    "genaiops.target-port", "genaiops.probe", "genaiops.job", "genaiops.execution", "genaiops.timeout",
+    "genaiops.target-port",
+    "genaiops.probe",
+    "genaiops.job",
+    "genaiops.execution",
+    "genaiops.timeout",
 )
 ACR_USER = "00000000-0000-0000-0000-000000000000"  # ACR's user name for refresh-token logins
 DEFAULT_READY_TIMEOUT = 120.0
@@ -91,8 +99,17 @@ def parse_memory(text: str | None) -> int | None:
     if not m:
         return None
     unit = (m.group(2) or "").lower()
-    scale = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
-             "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}[unit]
+    scale = {
+        "": 1,
+        "k": 10**3,
+        "m": 10**6,
+        "g": 10**9,
+        "t": 10**12,
+        "ki": 2**10,
+        "mi": 2**20,
+        "gi": 2**30,
+        "ti": 2**40,
+    }[unit]
     return int(float(m.group(1)) * scale)
 
 
@@ -112,10 +129,9 @@ def readiness_probe(container: ContainerSpec, target_port: int | None, default_t
             continue
         timeout = default_timeout
         if "failureThreshold" in probe or "periodSeconds" in probe or "initialDelaySeconds" in probe:
-            timeout = (
-                float(probe.get("initialDelaySeconds", 0))
-                + float(probe.get("periodSeconds", 10)) * float(probe.get("failureThreshold", 3))
-            )
+            timeout = float(probe.get("initialDelaySeconds", 0)) + float(
+                probe.get("periodSeconds", 10)
+            ) * float(probe.get("failureThreshold", 3))
             timeout = max(timeout, 5.0)
         if "httpGet" in probe:
             get = probe["httpGet"]
@@ -126,7 +142,11 @@ def readiness_probe(container: ContainerSpec, target_port: int | None, default_t
                 "timeout": timeout,
             }
         if "tcpSocket" in probe:
-            return {"path": None, "port": int(probe["tcpSocket"].get("port") or target_port), "timeout": timeout}
+            return {
+                "path": None,
+                "port": int(probe["tcpSocket"].get("port") or target_port),
+                "timeout": timeout,
+            }
     if target_port:
         return {"path": None, "port": int(target_port), "timeout": default_timeout}
     return None
@@ -202,7 +222,9 @@ class DockerRuntime:
         self._ready_timeout = ready_timeout
         self._stop_grace = stop_grace
         self._client = (
-            docker.DockerClient(base_url=docker_host, timeout=120) if docker_host else docker.from_env(timeout=120)
+            docker.DockerClient(base_url=docker_host, timeout=120)
+            if docker_host
+            else docker.from_env(timeout=120)
         )
         self._lock = threading.RLock()
         self._revisions: dict[str, _Revision] = {}
@@ -228,8 +250,13 @@ class DockerRuntime:
                 return  # idempotent: running, starting, or failed (a failed revision stays failed)
             probe = readiness_probe(spec.containers[0], spec.target_port, self._ready_timeout)
             rev = _Revision(
-                revision=spec.revision, app=spec.app, resource_group=spec.resource_group,
-                domain=spec.default_domain, target_port=spec.target_port, probe=probe, spec=spec,
+                revision=spec.revision,
+                app=spec.app,
+                resource_group=spec.resource_group,
+                domain=spec.default_domain,
+                target_port=spec.target_port,
+                probe=probe,
+                spec=spec,
                 generation=(rev.generation + 1) if rev else 0,
             )
             self._revisions[spec.revision] = rev
@@ -342,7 +369,9 @@ class DockerRuntime:
         with self._lock:
             self._stopped_jobs.pop(spec.execution, None)
             self._pending_jobs[spec.execution] = _now_iso()
-        threading.Thread(target=self._run_job, args=(spec,), name=f"job-{spec.execution}", daemon=True).start()
+        threading.Thread(
+            target=self._run_job, args=(spec,), name=f"job-{spec.execution}", daemon=True
+        ).start()
 
     def job_execution_status(self, execution: str) -> JobExecutionStatus:
         ctr = self._container(job_container_name(execution))
@@ -434,8 +463,12 @@ class DockerRuntime:
         name = revision_container_name(spec.revision)
         self._remove_container(name)  # a leftover from an earlier activation
         labels = {
-            LABEL: "1", L_KIND: "revision", L_APP: spec.app, L_REV: spec.revision,
-            L_RG: spec.resource_group, L_DOMAIN: spec.default_domain,
+            LABEL: "1",
+            L_KIND: "revision",
+            L_APP: spec.app,
+            L_REV: spec.revision,
+            L_RG: spec.resource_group,
+            L_DOMAIN: spec.default_domain,
         }
         if spec.target_port:
             labels[L_PORT] = str(spec.target_port)
@@ -492,7 +525,8 @@ class DockerRuntime:
             if time.monotonic() > deadline:
                 what = (
                     f"GET {rev.probe['path']} on port {rev.probe['port']}"
-                    if rev.probe and rev.probe["path"] else f"TCP port {rev.probe and rev.probe['port']}"
+                    if rev.probe and rev.probe["path"]
+                    else f"TCP port {rev.probe and rev.probe['port']}"
                 )
                 self._fail(rev, gen, self._with_logs(f"not ready after {timeout:.0f} s ({what})", ctr))
                 return
@@ -538,10 +572,16 @@ class DockerRuntime:
                 if spec.execution in self._stopped_jobs:
                     return  # stopped while its image was pulled
             labels = {
-                LABEL: "1", L_KIND: "job", L_JOB: spec.job, L_EXEC: spec.execution,
-                L_RG: spec.resource_group, L_TIMEOUT: str(spec.timeout_seconds),
+                LABEL: "1",
+                L_KIND: "job",
+                L_JOB: spec.job,
+                L_EXEC: spec.execution,
+                L_RG: spec.resource_group,
+                L_TIMEOUT: str(spec.timeout_seconds),
             }
-            ctr = self._client.containers.run(main.image, detach=True, name=name, labels=labels, **_run_options(main))
+            ctr = self._client.containers.run(
+                main.image, detach=True, name=name, labels=labels, **_run_options(main)
+            )
         except docker.errors.DockerException as exc:
             with self._lock:
                 self._stopped_jobs[spec.execution] = f"could not start: {_explain(exc)}"
@@ -589,7 +629,11 @@ class DockerRuntime:
         name = _fleet_name_for(self._fleet, server)
         if name is None:
             return None
-        return {"username": ACR_USER, "password": self._fleet.mint_refresh_token(name), "serveraddress": server}
+        return {
+            "username": ACR_USER,
+            "password": self._fleet.mint_refresh_token(name),
+            "serveraddress": server,
+        }
 
     def _container(self, name: str) -> Any | None:
         try:
@@ -627,8 +671,11 @@ class DockerRuntime:
                 continue
             port = labels.get(L_PORT)
             rev = _Revision(
-                revision=revision, app=labels.get(L_APP, ""), resource_group=labels.get(L_RG, ""),
-                domain=labels.get(L_DOMAIN, ""), target_port=int(port) if port else None,
+                revision=revision,
+                app=labels.get(L_APP, ""),
+                resource_group=labels.get(L_RG, ""),
+                domain=labels.get(L_DOMAIN, ""),
+                target_port=int(port) if port else None,
                 probe=json.loads(labels[L_PROBE]) if labels.get(L_PROBE) else None,
                 container_id=ctr.id,
             )
@@ -688,8 +735,10 @@ class DockerRuntime:
             return {}
         return {
             app: AppRoutes(
-                app=r["app"], default_domain=r["default_domain"],
-                traffic=[TrafficRoute(**t) for t in r["traffic"]], revisions=list(r["revisions"]),
+                app=r["app"],
+                default_domain=r["default_domain"],
+                traffic=[TrafficRoute(**t) for t in r["traffic"]],
+                revisions=list(r["revisions"]),
             )
             for app, r in data.items()
         }

@@ -47,7 +47,9 @@ def _busybox_binary() -> Path:
     if not debs:
         subprocess.run(
             ["apt-get", "-o", "APT::Sandbox::User=root", "download", "busybox-static"],
-            cwd=CACHE_DIR, check=True, capture_output=True,
+            cwd=CACHE_DIR,
+            check=True,
+            capture_output=True,
         )
         debs = list(CACHE_DIR.glob("busybox-static_*.deb"))
     extract = CACHE_DIR / "x"
@@ -89,11 +91,25 @@ def _start_private_engine(root: Path) -> tuple[str, subprocess.Popen]:
     log = open(root / "dockerd.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [
-            "dockerd", "-H", f"unix://{sock}", "--data-root", str(root / "data"),
-            "--exec-root", str(root / "exec"), "--pidfile", str(root / "dockerd.pid"),
-            "--iptables=false", "--ip-masq=false", "--bridge", BRIDGE, "--storage-driver", "overlay2",
+            "dockerd",
+            "-H",
+            f"unix://{sock}",
+            "--data-root",
+            str(root / "data"),
+            "--exec-root",
+            str(root / "exec"),
+            "--pidfile",
+            str(root / "dockerd.pid"),
+            "--iptables=false",
+            "--ip-masq=false",
+            "--bridge",
+            BRIDGE,
+            "--storage-driver",
+            "overlay2",
         ],
-        stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
     )
     log.close()
     import docker
@@ -112,26 +128,41 @@ def _start_private_engine(root: Path) -> tuple[str, subprocess.Popen]:
     raise RuntimeError("private dockerd did not answer in 20 s")
 
 
+# Each test module that imports these fixtures gets its own "session" fixture instance, so the engine
+# itself is a process-wide singleton with a user count: started once, stopped when the last user ends.
+_ENGINE: dict[str, object] = {}
+
+
 @pytest.fixture(scope="session")
 def rt_docker_host() -> Iterator[str]:
-    if not shutil.which("dockerd") and not os.environ.get("GENAIOPS_TEST_DOCKER_HOST"):
-        pytest.skip("no dockerd installed")
     if os.environ.get("GENAIOPS_TEST_DOCKER_HOST"):
         yield os.environ["GENAIOPS_TEST_DOCKER_HOST"]
         return
-    root = Path(tempfile.mkdtemp(prefix="gops-rt-", dir="/tmp"))  # short: unix socket paths ≤ 108 bytes
-    host, proc = _start_private_engine(root)
+    if not shutil.which("dockerd"):
+        pytest.skip("no dockerd installed")
+    if not _ENGINE:
+        root = Path(tempfile.mkdtemp(prefix="gops-rt-", dir="/tmp"))  # short: unix sockets ≤ 108 bytes
+        host, proc = _start_private_engine(root)
+        _ENGINE.update(host=host, proc=proc, root=root, users=0)
+    _ENGINE["users"] = int(_ENGINE["users"]) + 1  # type: ignore[call-overload]
     try:
-        yield host
+        yield str(_ENGINE["host"])
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
-        shutil.rmtree(root, ignore_errors=True)
+        _ENGINE["users"] = int(_ENGINE["users"]) - 1  # type: ignore[call-overload]
+        if _ENGINE["users"] == 0:
+            _stop_private_engine(_ENGINE["proc"], _ENGINE["root"])  # type: ignore[arg-type]
+            _ENGINE.clear()
+
+
+def _stop_private_engine(proc: subprocess.Popen, root: Path) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    subprocess.run(["ip", "link", "del", BRIDGE], capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

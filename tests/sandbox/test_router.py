@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from conftest_runtime are redefined as parameters)
 """The ingress router in front of real containers, reached over real HTTPS through providers/http.py
 with a resolve map and the sandbox CA (verification on)."""
 
@@ -12,7 +13,7 @@ from conftest_runtime import NoFleet, rt_docker, rt_docker_host, rt_image  # noq
 
 from genaiops_cli.providers.http import http_client
 from genaiops_cli.sandbox.ca import ensure_ca
-from genaiops_cli.sandbox.router import REVISION_HEADER, RouteTable, Router
+from genaiops_cli.sandbox.router import REVISION_HEADER, Router, RouteTable
 from genaiops_cli.sandbox.runtime import DockerRuntime
 from genaiops_cli.sandbox.runtime_api import AppRoutes, ContainerSpec, RevisionSpec, TrafficRoute
 from genaiops_cli.sandbox.tokens import TokenIssuer
@@ -22,7 +23,11 @@ DOMAIN = "blue-sky-1234.sandbox.genaiops.test"
 
 def spec(app: str, suffix: str, image: str, version: str) -> RevisionSpec:
     return RevisionSpec(
-        app=app, revision=f"{app}--{suffix}", resource_group="rg", default_domain=DOMAIN, target_port=8080,
+        app=app,
+        revision=f"{app}--{suffix}",
+        resource_group="rg",
+        default_domain=DOMAIN,
+        target_port=8080,
         containers=[ContainerSpec(name=app, image=image, env={"APP_VERSION": version})],
     )
 
@@ -39,13 +44,19 @@ def wait_running(rt: DockerRuntime, *revisions: str, timeout: float = 30) -> Non
 def stack(tmp_path_factory, rt_docker_host, rt_image):
     root = tmp_path_factory.mktemp("router")
     state, tls = root / "state", root / "tls"
-    rt = DockerRuntime(state, TokenIssuer(state), NoFleet(), tls, docker_host=rt_docker_host, ready_timeout=20)
+    rt = DockerRuntime(
+        state, TokenIssuer(state), NoFleet(), tls, docker_host=rt_docker_host, ready_timeout=20
+    )
     for s in (spec("shop", "v1", rt_image, "one"), spec("shop", "v2", rt_image, "two")):
         rt.ensure_revision(s)
-    rt.set_routes(AppRoutes(
-        app="shop", default_domain=DOMAIN, revisions=["shop--v1", "shop--v2"],
-        traffic=[TrafficRoute("shop--v1", 100, "blue"), TrafficRoute("shop--v2", 0, "green")],
-    ))
+    rt.set_routes(
+        AppRoutes(
+            app="shop",
+            default_domain=DOMAIN,
+            revisions=["shop--v1", "shop--v2"],
+            traffic=[TrafficRoute("shop--v1", 100, "blue"), TrafficRoute("shop--v2", 0, "green")],
+        )
+    )
     router = Router(rt, tls).start()
     wait_running(rt, "shop--v1", "shop--v2")
     client = http_client(router.resolve_map(), ca_bundle=str(ensure_ca(tls).cert), timeout=10)
@@ -90,20 +101,28 @@ def test_traffic_100_0_always_hits_the_100_one(stack):
 
 def test_traffic_50_50_hits_both(stack):
     rt, _, client = stack
-    rt.set_routes(AppRoutes(
-        app="shop", default_domain=DOMAIN, revisions=["shop--v1", "shop--v2"],
-        traffic=[TrafficRoute("shop--v1", 50, "blue"), TrafficRoute("shop--v2", 50, "green")],
-    ))
+    rt.set_routes(
+        AppRoutes(
+            app="shop",
+            default_domain=DOMAIN,
+            revisions=["shop--v1", "shop--v2"],
+            traffic=[TrafficRoute("shop--v1", 50, "blue"), TrafficRoute("shop--v2", 50, "green")],
+        )
+    )
     try:
         counts = collections.Counter(
             client.get(f"https://shop.{DOMAIN}/cgi-bin/version").text.split()[0] for _ in range(40)
         )
         assert set(counts) == {"version=one", "version=two"}, counts  # P(miss) = 2 * 2^-40
     finally:
-        rt.set_routes(AppRoutes(
-            app="shop", default_domain=DOMAIN, revisions=["shop--v1", "shop--v2"],
-            traffic=[TrafficRoute("shop--v1", 100, "blue"), TrafficRoute("shop--v2", 0, "green")],
-        ))
+        rt.set_routes(
+            AppRoutes(
+                app="shop",
+                default_domain=DOMAIN,
+                revisions=["shop--v1", "shop--v2"],
+                traffic=[TrafficRoute("shop--v1", 100, "blue"), TrafficRoute("shop--v2", 0, "green")],
+            )
+        )
 
 
 def test_unknown_hosts_get_404(stack):
@@ -116,8 +135,11 @@ def test_unknown_hosts_get_404(stack):
 def test_stopped_revision_gives_503_then_404(stack, rt_image):
     rt, router, client = stack
     rt.ensure_revision(spec("tmp", "t1", rt_image, "tmp"))
-    rt.set_routes(AppRoutes(app="tmp", default_domain=DOMAIN, revisions=["tmp--t1"],
-                            traffic=[TrafficRoute("tmp--t1", 100)]))
+    rt.set_routes(
+        AppRoutes(
+            app="tmp", default_domain=DOMAIN, revisions=["tmp--t1"], traffic=[TrafficRoute("tmp--t1", 100)]
+        )
+    )
     wait_running(rt, "tmp--t1")
     assert client.get(f"https://tmp.{DOMAIN}/").status_code == 200
     rt.stop_revision("tmp--t1")
@@ -135,15 +157,23 @@ def test_request_log_per_revision(stack):
     client.get(f"https://shop---green.{DOMAIN}/missing")
     entries = router.request_log("shop--v2")[before:]
     assert [(e["method"], e["path"], e["status"]) for e in entries] == [
-        ("GET", "/index.html?a=1", 200), ("GET", "/missing", 404)]
+        ("GET", "/index.html?a=1", 200),
+        ("GET", "/missing", 404),
+    ]
     assert all(e["latency_ms"] >= 0 and e["revision"] == "shop--v2" for e in entries)
     assert router.request_log()[-1]["path"] == "/missing"
 
 
 def test_route_table_weights_are_statistical_and_zero_never_picked():
     table = RouteTable(
-        [AppRoutes(app="a", default_domain="d.test", revisions=["a--1", "a--2", "a--3"],
-                   traffic=[TrafficRoute("a--1", 80), TrafficRoute("a--2", 20), TrafficRoute("a--3", 0, "x")])],
+        [
+            AppRoutes(
+                app="a",
+                default_domain="d.test",
+                revisions=["a--1", "a--2", "a--3"],
+                traffic=[TrafficRoute("a--1", 80), TrafficRoute("a--2", 20), TrafficRoute("a--3", 0, "x")],
+            )
+        ],
         rng=random.Random(7),
     )
     picks = collections.Counter(table.pick("a.d.test") for _ in range(5000))

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from conftest_runtime are redefined as parameters)
 """DockerRuntime against a real Docker engine and real containers (no mocks)."""
 
 from __future__ import annotations
@@ -26,16 +27,26 @@ def wait_for(fn, predicate, timeout=30.0):
 
 def make_runtime(rt_state, rt_docker_host, **kw) -> DockerRuntime:
     return DockerRuntime(
-        rt_state["state_dir"], TokenIssuer(rt_state["state_dir"]), NoFleet(), rt_state["tls_dir"],
-        docker_host=rt_docker_host, **kw,
+        rt_state["state_dir"],
+        TokenIssuer(rt_state["state_dir"]),
+        NoFleet(),
+        rt_state["tls_dir"],
+        docker_host=rt_docker_host,
+        **kw,
     )
 
 
 def revision(app, suffix, image, version="v1", command=None, probes=None, target_port=8080, **c):
     return RevisionSpec(
-        app=app, revision=f"{app}--{suffix}", resource_group="rg1", default_domain=DOMAIN,
-        containers=[ContainerSpec(name=app, image=image, env={"APP_VERSION": version}, command=command,
-                                  probes=probes or [], **c)],
+        app=app,
+        revision=f"{app}--{suffix}",
+        resource_group="rg1",
+        default_domain=DOMAIN,
+        containers=[
+            ContainerSpec(
+                name=app, image=image, env={"APP_VERSION": version}, command=command, probes=probes or [], **c
+            )
+        ],
         target_port=target_port,
     )
 
@@ -49,14 +60,26 @@ def runtime(rt_state, rt_docker_host):
 
 
 def test_revision_becomes_running_and_answers_on_its_port(runtime, rt_image, rt_docker):
-    spec = revision("web", "a1", rt_image, version="v-a1", cpu=0.5, memory="0.25Gi",
-                    probes=[{"type": "Readiness", "httpGet": {"path": "/healthz", "port": 8080}}])
+    spec = revision(
+        "web",
+        "a1",
+        rt_image,
+        version="v-a1",
+        cpu=0.5,
+        memory="0.25Gi",
+        probes=[{"type": "Readiness", "httpGet": {"path": "/healthz", "port": 8080}}],
+    )
     t0 = time.monotonic()
     runtime.ensure_revision(spec)
     assert time.monotonic() - t0 < 1.0, "ensure_revision must return at once"
-    status = wait_for(lambda: runtime.revision_status("web--a1"), lambda s: s.provisioning_state != "Provisioning")
+    status = wait_for(
+        lambda: runtime.revision_status("web--a1"), lambda s: s.provisioning_state != "Provisioning"
+    )
     assert (status.provisioning_state, status.running_state, status.health_state) == (
-        "Provisioned", "Running", "Healthy")
+        "Provisioned",
+        "Running",
+        "Healthy",
+    )
     host, port = runtime.revision_endpoint("web--a1")
     body = urllib.request.urlopen(f"http://{host}:{port}/cgi-bin/version", timeout=5).read().decode()
     assert "version=v-a1" in body
@@ -71,11 +94,17 @@ def test_revision_becomes_running_and_answers_on_its_port(runtime, rt_image, rt_
 
 
 def test_crashing_image_fails_with_exit_code_and_logs(runtime, rt_image):
-    runtime.ensure_revision(revision("crash", "c1", rt_image,
-                                     command=["sh", "-c", "echo booting; echo kaboom-42 >&2; exit 3"]))
-    status = wait_for(lambda: runtime.revision_status("crash--c1"), lambda s: s.provisioning_state == "Failed")
+    runtime.ensure_revision(
+        revision("crash", "c1", rt_image, command=["sh", "-c", "echo booting; echo kaboom-42 >&2; exit 3"])
+    )
+    status = wait_for(
+        lambda: runtime.revision_status("crash--c1"), lambda s: s.provisioning_state == "Failed"
+    )
     assert (status.provisioning_state, status.running_state, status.health_state) == (
-        "Failed", "Failed", "Unhealthy")
+        "Failed",
+        "Failed",
+        "Unhealthy",
+    )
     assert "code 3" in status.reason and "kaboom-42" in status.reason and "booting" in status.reason
     assert runtime.revision_endpoint("crash--c1") is None
 
@@ -83,10 +112,13 @@ def test_crashing_image_fails_with_exit_code_and_logs(runtime, rt_image):
 def test_never_ready_times_out_as_failed(rt_state, rt_docker_host, rt_image):
     rt = make_runtime(rt_state, rt_docker_host, ready_timeout=2)
     try:  # listens on 8080, but the readiness path never answers 2xx
-        rt.ensure_revision(revision("slow", "s1", rt_image,
-                                    probes=[{"type": "Readiness", "httpGet": {"path": "/missing"}}]))
+        rt.ensure_revision(
+            revision("slow", "s1", rt_image, probes=[{"type": "Readiness", "httpGet": {"path": "/missing"}}])
+        )
         assert rt.revision_status("slow--s1").provisioning_state == "Provisioning"
-        status = wait_for(lambda: rt.revision_status("slow--s1"), lambda s: s.provisioning_state != "Provisioning")
+        status = wait_for(
+            lambda: rt.revision_status("slow--s1"), lambda s: s.provisioning_state != "Provisioning"
+        )
         assert status.provisioning_state == "Failed" and status.health_state == "Unhealthy"
         assert "not ready after 2 s" in status.reason and "/missing" in status.reason
     finally:
@@ -135,8 +167,13 @@ def test_remove_app_removes_all_its_revisions(runtime, rt_image, rt_docker):
 
 def test_jobs_succeed_fail_and_stop(runtime, rt_image):
     def job(execution, script, timeout=60):
-        return JobExecutionSpec(job="batch", execution=execution, resource_group="rg1", timeout_seconds=timeout,
-                                containers=[ContainerSpec(name="b", image=rt_image, command=["sh", "-c", script])])
+        return JobExecutionSpec(
+            job="batch",
+            execution=execution,
+            resource_group="rg1",
+            timeout_seconds=timeout,
+            containers=[ContainerSpec(name="b", image=rt_image, command=["sh", "-c", script])],
+        )
 
     runtime.start_job_execution(job("batch-ok", "echo working; sleep 1; echo done"))
     runtime.start_job_execution(job("batch-bad", "echo oh-no >&2; exit 5"))
@@ -167,10 +204,14 @@ def test_new_runtime_adopts_existing_containers(rt_state, rt_docker_host, rt_ima
         first.close()  # a daemon restart: containers keep running
 
         second = make_runtime(rt_state, rt_docker_host, ready_timeout=20)
-        status = wait_for(lambda: second.revision_status("adopt--a1"), lambda s: s.running_state == "Running", 10)
+        status = wait_for(
+            lambda: second.revision_status("adopt--a1"), lambda s: s.running_state == "Running", 10
+        )
         assert status.health_state == "Healthy"
         assert second.revision_endpoint("adopt--a1") == ("127.0.0.1", port)
-        bad = wait_for(lambda: second.revision_status("adopt--bad"), lambda s: s.running_state == "Failed", 10)
+        bad = wait_for(
+            lambda: second.revision_status("adopt--bad"), lambda s: s.running_state == "Failed", 10
+        )
         assert "code 7" in bad.reason
         second.remove_all()
         second.close()
@@ -181,10 +222,94 @@ def test_new_runtime_adopts_existing_containers(rt_state, rt_docker_host, rt_ima
 def test_pure_helpers():
     assert parse_memory("0.5Gi") == 2**29 and parse_memory("512Mi") == 2**29 and parse_memory("1G") == 10**9
     assert parse_memory(None) is None and parse_memory("lots") is None
-    c = ContainerSpec(name="x", image="i", probes=[
-        {"type": "Liveness", "httpGet": {"path": "/live", "port": 1}},
-        {"type": "Readiness", "httpGet": {"path": "/ready"}, "periodSeconds": 2, "failureThreshold": 4},
-    ])
+    c = ContainerSpec(
+        name="x",
+        image="i",
+        probes=[
+            {"type": "Liveness", "httpGet": {"path": "/live", "port": 1}},
+            {"type": "Readiness", "httpGet": {"path": "/ready"}, "periodSeconds": 2, "failureThreshold": 4},
+        ],
+    )
     assert readiness_probe(c, 8080, 99) == {"path": "/ready", "port": 8080, "scheme": "http", "timeout": 8.0}
-    assert readiness_probe(ContainerSpec(name="x", image="i"), 9000, 99) == {"path": None, "port": 9000, "timeout": 99}
+    assert readiness_probe(ContainerSpec(name="x", image="i"), 9000, 99) == {
+        "path": None,
+        "port": 9000,
+        "timeout": 99,
+    }
     assert readiness_probe(ContainerSpec(name="x", image="i"), None, 99) is None
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    from genaiops_cli.sandbox.registry import RegistryFleet
+
+    root = tmp_path_factory.mktemp("fleet")
+    fleet = RegistryFleet(root, TokenIssuer(root), root / "tls")
+    yield fleet
+    fleet.close()
+
+
+def test_pulls_from_a_fleet_registry_with_a_refresh_token(rt_state, rt_docker_host, rt_docker, fleet):
+    import conftest_runtime as c
+
+    login = fleet.ensure("acrpull").login_server
+    repo = f"{login}/pulltest/web"
+    image_id = rt_docker.api.import_image_from_data(
+        c._rootfs_tar(),
+        repository=repo,
+        tag="1",
+        changes=['CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]', "ENV APP_VERSION=pulled"],
+    )
+    auth = {
+        "username": "00000000-0000-0000-0000-000000000000",
+        "password": fleet.mint_refresh_token("acrpull"),
+        "serveraddress": login,
+    }
+    events = list(rt_docker.api.push(repo, tag="1", stream=True, decode=True, auth_config=auth))
+    assert not [e for e in events if "error" in e], events
+    digest = next(e["aux"]["Digest"] for e in events if "aux" in e and "Digest" in e["aux"])
+    rt_docker.images.remove(rt_docker.images.get(f"{repo}:1").id, force=True)
+    ref = f"{repo}@{digest}"
+    del image_id
+
+    anonymous = make_runtime(rt_state, rt_docker_host, ready_timeout=20)  # NoFleet: no credentials
+    rt = DockerRuntime(
+        rt_state["state_dir"],
+        TokenIssuer(rt_state["state_dir"]),
+        fleet,
+        rt_state["tls_dir"],
+        docker_host=rt_docker_host,
+        ready_timeout=20,
+    )
+    try:
+        spec = RevisionSpec(
+            app="pull",
+            revision="pull--p1",
+            resource_group="rg",
+            default_domain=DOMAIN,
+            containers=[ContainerSpec(name="pull", image=ref)],
+            target_port=8080,
+        )
+        anonymous.ensure_revision(spec)
+        denied = wait_for(
+            lambda: anonymous.revision_status("pull--p1"), lambda s: s.provisioning_state == "Failed"
+        )
+        assert "unauthorized" in denied.reason.lower() or "authentication" in denied.reason.lower(), (
+            denied.reason
+        )
+        anonymous.stop_revision("pull--p1")
+
+        rt.ensure_revision(spec)
+        status = wait_for(
+            lambda: rt.revision_status("pull--p1"), lambda s: s.provisioning_state != "Provisioning"
+        )
+        assert status.running_state == "Running", status.reason
+        host, port = rt.revision_endpoint("pull--p1")
+        assert (
+            "version=pulled"
+            in urllib.request.urlopen(f"http://{host}:{port}/cgi-bin/version").read().decode()
+        )
+    finally:
+        rt.remove_all()
+        rt.close()
+        anonymous.close()
