@@ -119,7 +119,7 @@ class Router:
 
     def start(self) -> Router:
         self.refresh()
-        if hasattr(self._runtime, "on_change"):
+        if self._runtime is not None and hasattr(self._runtime, "on_change"):
             self._runtime.on_change(self.refresh)
         self._server = _TLSServer((self._host, self._requested_port), _Handler, self)
         self._thread = threading.Thread(target=self._server.serve_forever, name="router", daemon=True)
@@ -142,7 +142,8 @@ class Router:
 
     def refresh(self) -> None:
         """Rebuild the route table from the runtime (called on every route/readiness change)."""
-        table = RouteTable(self._runtime.all_routes())
+        # no runtime (engine unavailable): every host answers 404 rather than the listener failing
+        table = RouteTable(self._runtime.all_routes() if self._runtime is not None else [])
         with self._table_lock:
             self._table = table
         for domain in table.domains:
