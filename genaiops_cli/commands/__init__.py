@@ -8,5 +8,10 @@ COMMAND_MODULES = [
     "config",
     "build",
     "push",
+    "deploy",
+    "smoke",
+    "swap",
+    "rollback",
+    "status",
     "sandbox",
 ]

@@ -22,3 +22,50 @@ def registry_access(manifest: Manifest, env_name: str) -> RegistryAccess:
     config = manifest.environment(env_name).config
     target = environment_target(manifest, env_name)
     return RegistryAccess(acr.login_server(target, config.resource_group, config.registry), target)
+
+
+def containerapps_host(manifest: Manifest, env_name: str, timeout: float = 600):  # noqa: ANN201
+    from genaiops_cli.providers.azure.containerapps import ContainerAppsHost
+
+    config = manifest.environment(env_name).config
+    return ContainerAppsHost(
+        environment_target(manifest, env_name), config.resource_group, lro_timeout=timeout
+    )
+
+
+def pinned_image(
+    manifest: Manifest, env_name: str, service_name: str, registry: RegistryAccess, digest: str | None = None
+) -> str:
+    """The immutable image reference to deploy: `<login server>/<repository>@sha256:…`.
+
+    From --digest, else the build record of the current sources, else the registry's tag for the
+    current source hash (so a CI deploy job needs no file from the build job)."""
+    from genaiops_cli.core.build import plan_build
+    from genaiops_cli.core.records import load_record
+    from genaiops_cli.errors import DeployError
+
+    service = manifest.environment(env_name).services[service_name]
+    if service.image:
+        return service.image
+    assert service.repository is not None
+    if digest:
+        return f"{registry.login_server}/{service.repository}@{digest}"
+    plan = plan_build(manifest.base_dir, service_name, service)
+    record = load_record(manifest.base_dir, service_name)
+    if (
+        record
+        and record.source_hash == plan.source_hash
+        and record.registry == registry.login_server
+        and record.digest
+    ):
+        return str(record.pinned)
+    from genaiops_cli.providers.azure import acr
+
+    found = acr.manifest_digest(registry.target, registry.login_server, service.repository, plan.tag)
+    if found:
+        return f"{registry.login_server}/{service.repository}@{found}"
+    raise DeployError(
+        f"no pushed image of {service_name!r} for its current sources in {registry.login_server}",
+        hint=f"run `genaiops build --push -e {env_name}` first (or pass --digest)",
+        code="image_not_found",
+    )

@@ -53,8 +53,18 @@ def test_state_round_trips_through_app_tags_and_traffic() -> None:
 
 
 def test_foreign_app_live_is_heaviest_revision() -> None:
-    app = {"properties": {"configuration": {"ingress": {"traffic": [
-        {"revisionName": "x--a", "weight": 20}, {"revisionName": "x--b", "weight": 80}]}}}}
+    app = {
+        "properties": {
+            "configuration": {
+                "ingress": {
+                    "traffic": [
+                        {"revisionName": "x--a", "weight": 20},
+                        {"revisionName": "x--b", "weight": 80},
+                    ]
+                }
+            }
+        }
+    }
     assert TrafficState.from_app(app).live == "x--b"
 
 

@@ -1,0 +1,65 @@
+"""`genaiops deploy`: put the built images (by digest) on an environment's Container Apps."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console as RichConsole
+from rich.table import Table
+
+from genaiops_cli.commands._options import EnvOption, ServicesArg, TimeoutOption
+from genaiops_cli.commands._progress import service_progress
+from genaiops_cli.context import app_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deploy", help="Deploy by digest: direct (100 % when healthy) or blue/green (staged at 0 %).")(deploy)
+
+
+def containerapp_services(env_services: dict, names: list[str]) -> list[str]:
+    from genaiops_cli.errors import UsageError
+
+    unknown = [n for n in names if n not in env_services]
+    if unknown:
+        raise UsageError(f"unknown service {', '.join(unknown)}", hint=f"services: {', '.join(env_services)}")
+    return [n for n in (names or list(env_services)) if env_services[n].host == "containerapp"]
+
+
+def deploy(
+    ctx: typer.Context,
+    services: ServicesArg = None,
+    env: EnvOption = None,
+    digest: Annotated[Optional[str], typer.Option("--digest", help="Deploy this sha256 digest (one service).")] = None,  # noqa: UP007
+    timeout: TimeoutOption = 300,
+) -> None:
+    from genaiops_cli.core.deploy import deploy_service
+    from genaiops_cli.core.targets import containerapps_host, pinned_image, registry_access
+    from genaiops_cli.errors import UsageError
+
+    actx = app_context(ctx)
+    manifest = actx.manifest()
+    env_name = actx.require_env(env)
+    resolved = manifest.environment(env_name)
+    names = containerapp_services(resolved.services, list(services or []))
+    if digest and len(names) != 1:
+        raise UsageError("--digest applies to exactly one service", hint="name the service: deploy SERVICE --digest …")
+    registry = registry_access(manifest, env_name)
+    host = containerapps_host(manifest, env_name)
+    outcomes = []
+    with service_progress(actx.console, names) as on_event:
+        for name in names:
+            image = pinned_image(manifest, env_name, name, registry, digest)
+            outcomes.append(deploy_service(host, manifest, resolved, name, image, registry.login_server,
+                                           registry.target.subscription_id, timeout, on_event))
+
+    def render(out: RichConsole) -> None:
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for column in ("service", "revision", "result", "url"):
+            table.add_column(column)
+        for o in outcomes:
+            url = o.label_url or o.app_url or ""
+            table.add_row(o.service, o.revision, o.action + (f" ({o.label})" if o.label else ""), url)
+        out.print(table)
+
+    actx.emit({"environment": env_name, "deployments": [o.to_dict() for o in outcomes]}, render)

@@ -1,0 +1,40 @@
+"""`genaiops rollback`: back to the previous live revision in one traffic write, then verify."""
+
+from __future__ import annotations
+
+import typer
+
+from genaiops_cli.commands._options import EnvOption, ServicesArg, TimeoutOption
+from genaiops_cli.commands._progress import service_progress
+from genaiops_cli.commands.deploy import containerapp_services
+from genaiops_cli.context import app_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("rollback", help="Return traffic to the previous live revision (re-activated if needed).")(rollback)
+
+
+def rollback(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = None,
+             timeout: TimeoutOption = 300) -> None:
+    from genaiops_cli.commands.smoke import run_smoke
+    from genaiops_cli.core.deploy import rollback_service
+    from genaiops_cli.core.targets import containerapps_host
+    from genaiops_cli.errors import SmokeFailed
+
+    actx = app_context(ctx)
+    manifest = actx.manifest()
+    env_name = actx.require_env(env)
+    resolved = manifest.environment(env_name)
+    names = containerapp_services(resolved.services, list(services or []))
+    if not actx.assume_yes and actx.console.interactive:
+        typer.confirm(f"Roll back {', '.join(names)} in {env_name}?", abort=True)
+    host = containerapps_host(manifest, env_name)
+    with service_progress(actx.console, names) as on_event:
+        results = [rollback_service(host, manifest, resolved, n, timeout, on_event) for n in names]
+    smoke, _ = run_smoke(actx, manifest, env_name, names, label="live", host=host)
+    result = {"environment": env_name, "rollbacks": results, "smoke": smoke}
+    if not smoke["passed"]:
+        raise SmokeFailed("rolled back, but the smoke checks fail on the restored revision",
+                          hint="investigate the previous revision; traffic stays on it", details=result)
+    actx.emit(result, lambda out: [out.print(f"[green]✓[/green] {r['service']}: back on {r['live']}")
+                                   for r in results])

@@ -1,0 +1,87 @@
+"""`genaiops smoke`: run the manifest's smoke checks against a side of each service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console as RichConsole
+from rich.table import Table
+
+from genaiops_cli.commands._options import EnvOption, ServicesArg
+from genaiops_cli.commands.deploy import containerapp_services
+from genaiops_cli.context import AppContext, app_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("smoke", help="Run smoke checks against the live app URL or a label URL (exit 8 on failure).")(smoke)
+
+
+def run_smoke(actx: AppContext, manifest: Any, env_name: str, names: list[str], label: str = "live",
+              host: Any = None, url: str | None = None, warmup: float = 60) -> tuple[dict[str, Any], dict]:
+    """(JSON-able report, CheckResults per service)."""
+    from genaiops_cli.core import smoke as core
+    from genaiops_cli.core.deploy import service_url
+    from genaiops_cli.core.targets import containerapps_host, environment_target
+    from genaiops_cli.providers.http import http_client
+
+    resolved = manifest.environment(env_name)
+    target = environment_target(manifest, env_name)
+    host = host or containerapps_host(manifest, env_name)
+    results: dict[str, list[core.CheckResult]] = {}
+    with http_client(resolve=target.resolve, ca_bundle=target.ca_bundle, timeout=30) as client:
+        for name in names:
+            checks = resolved.services[name].smoke
+            if not checks:
+                results[name] = []
+                continue
+            base = url or service_url(host, manifest, name, label)
+            actx.console.info(f"smoke: {name} → {base}")
+            results[name] = [core.run_check(client, base, check, warmup) for check in checks]
+    passed = all(r.passed for rs in results.values() for r in rs)
+    report = {"passed": passed, "label": label,
+              "services": {svc: [r.to_dict() for r in rs] for svc, rs in results.items()}}
+    return report, results
+
+
+def smoke(
+    ctx: typer.Context,
+    services: ServicesArg = None,
+    env: EnvOption = None,
+    label: Annotated[str, typer.Option("--label", help="live | staged | blue | green")] = "live",
+    url: Annotated[Optional[str], typer.Option("--url", help="Check this base URL instead.")] = None,  # noqa: UP007
+    junit: Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML here.")] = None,  # noqa: UP007
+    warmup: Annotated[float, typer.Option("--warmup", help="Seconds to retry while a revision warms up.")] = 60,
+) -> None:
+    from genaiops_cli.core import smoke as core
+    from genaiops_cli.core.reports import append_step_summary, write_junit
+    from genaiops_cli.errors import SmokeFailed
+
+    actx = app_context(ctx)
+    manifest = actx.manifest()
+    env_name = actx.require_env(env)
+    names = containerapp_services(manifest.environment(env_name).services, list(services or []))
+    report, results = run_smoke(actx, manifest, env_name, names, label=label, url=url, warmup=warmup)
+    if junit:
+        write_junit(junit, [core.suite(svc, rs) for svc, rs in results.items()])
+    append_step_summary(core.markdown(results))
+
+    def render(out: RichConsole) -> None:
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for column in ("service", "check", "result", "status", "latency", "why"):
+            table.add_column(column)
+        for svc, rs in results.items():
+            for r in rs:
+                table.add_row(svc, r.name, "[green]pass[/green]" if r.passed else "[red]FAIL[/red]",
+                              str(r.status or "—"), f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "—",
+                              "; ".join(r.failures))
+        out.print(table)
+
+    if not report["passed"]:
+        if not actx.console.is_json:
+            render(actx.console.out)
+        failed = [f"{svc}/{r.name}" for svc, rs in results.items() for r in rs if not r.passed]
+        raise SmokeFailed(f"smoke checks failed: {', '.join(failed)}", hint="see the table above",
+                          details={"environment": env_name, **report})
+    actx.emit({"environment": env_name, **report}, render)

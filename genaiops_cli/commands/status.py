@@ -1,0 +1,50 @@
+"""`genaiops status`: revisions, traffic, labels and URLs of each service in one environment."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console as RichConsole
+from rich.table import Table
+
+from genaiops_cli.commands._options import EnvOption, ServicesArg
+from genaiops_cli.commands.deploy import containerapp_services
+from genaiops_cli.context import app_context
+
+ROLE_STYLE = {"live": "bold green", "staged": "cyan", "previous": "yellow"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status", help="What runs where: revisions, digests, health, traffic, labels, URLs.")(status)
+
+
+def status(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = None) -> None:
+    from genaiops_cli.core.deploy import service_status
+    from genaiops_cli.core.targets import containerapps_host
+
+    actx = app_context(ctx)
+    manifest = actx.manifest()
+    env_name = actx.require_env(env)
+    resolved = manifest.environment(env_name)
+    names = containerapp_services(resolved.services, list(services or []))
+    host = containerapps_host(manifest, env_name)
+    report = [service_status(host, manifest, resolved, n) for n in names]
+
+    def render(out: RichConsole) -> None:
+        for svc in report:
+            if not svc["deployed"]:
+                out.print(f"[bold]{svc['service']}[/bold]: not deployed in {env_name}")
+                continue
+            out.print(f"[bold]{svc['service']}[/bold] ({svc['app']}) {svc.get('url') or ''}")
+            table = Table(box=None, pad_edge=False, header_style="bold")
+            for column in ("revision", "role", "traffic", "label", "state", "image", "created"):
+                table.add_column(column)
+            for r in svc["revisions"]:
+                state = "inactive" if not r["active"] else f"{r['running_state']}/{r['health_state']}"
+                image = str(r["image"] or "")
+                image = image.split("@")[-1][:19] if "@" in image else image
+                role = r["role"]
+                table.add_row(r["name"], f"[{ROLE_STYLE.get(role, '')}]{role}[/]" if role else "",
+                              f"{r['traffic']}%", r["label"] or "", state, image, str(r["created"] or "")[:19])
+            out.print(table)
+
+    actx.emit({"environment": env_name, "services": report}, render)

@@ -1,0 +1,49 @@
+"""`genaiops swap`: smoke-check the staged revision, then move all traffic to it in one write."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from genaiops_cli.commands._options import EnvOption, ServicesArg
+from genaiops_cli.commands._progress import service_progress
+from genaiops_cli.commands.deploy import containerapp_services
+from genaiops_cli.context import app_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("swap", help="Blue/green swap: staged revision takes 100 % after its smoke checks pass.")(swap)
+
+
+def swap(
+    ctx: typer.Context,
+    services: ServicesArg = None,
+    env: EnvOption = None,
+    skip_smoke: Annotated[Optional[str], typer.Option("--skip-smoke", metavar="REASON",  # noqa: UP007
+                                                      help="Swap without smoke checks; the reason is recorded.")] = None,
+) -> None:
+    from genaiops_cli.commands.smoke import run_smoke
+    from genaiops_cli.core.deploy import swap_service
+    from genaiops_cli.core.targets import containerapps_host
+    from genaiops_cli.errors import SmokeFailed
+
+    actx = app_context(ctx)
+    manifest = actx.manifest()
+    env_name = actx.require_env(env)
+    resolved = manifest.environment(env_name)
+    names = containerapp_services(resolved.services, list(services or []))
+    host = containerapps_host(manifest, env_name)
+    smoke = None
+    if skip_smoke:
+        actx.console.warn(f"skipping smoke checks: {skip_smoke}")
+    else:
+        smoke, _ = run_smoke(actx, manifest, env_name, names, label="staged", host=host)
+        if not smoke["passed"]:
+            raise SmokeFailed("smoke checks failed against the staged revision; traffic not moved",
+                              hint="see the failed checks above; fix and redeploy", details=smoke)
+    with service_progress(actx.console, names) as on_event:
+        swaps = [swap_service(host, manifest, resolved, n, on_event) for n in names]
+    result = {"environment": env_name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke}
+    actx.emit(result, lambda out: [out.print(f"[green]✓[/green] {s['service']}: {s['live']} is live "
+                                             f"(previous {s['previous']} kept warm)") for s in swaps])

@@ -1,0 +1,438 @@
+"""Deploy, swap, roll back and inspect Container Apps services of one environment.
+
+Safety rules: traffic is only ever written as one complete list; a revision gets a label or
+traffic only after it is provisioned, running and healthy; a failed revision is deactivated and
+the live one keeps 100 %; nothing rollback may need is deleted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from genaiops_cli.core import containerapps as ca
+from genaiops_cli.errors import DeployError, UsageError
+
+if TYPE_CHECKING:
+    from genaiops_cli.core.manifest.model import Manifest, ResolvedEnvironment, Service
+    from genaiops_cli.providers.azure.containerapps import ContainerAppsHost
+
+EventFn = Callable[[str, str], None]
+POLL_SECONDS = 1.0
+
+
+@dataclass
+class DeployOutcome:
+    service: str
+    app: str
+    revision: str
+    image: str
+    action: str  # created | staged | live | unchanged
+    strategy: str
+    app_url: str | None = None
+    label: str | None = None
+    label_url: str | None = None
+    deactivated: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def placement(host: ContainerAppsHost, env: ResolvedEnvironment) -> ca.Placement:
+    config = env.config
+    if config.connected_environment:
+        name = config.connected_environment.rsplit("/", 1)[-1]
+        found = host.connected_environment(name)
+        return ca.Placement(
+            environment_id=found["id"],
+            location=found.get("location") or config.location,
+            default_domain=(found.get("properties") or {}).get("defaultDomain", ""),
+            extended_location=found.get("extendedLocation"),
+        )
+    if not config.containerapps_environment:
+        raise UsageError(
+            f"environment {env.name!r} names no Container Apps environment",
+            hint="set containerapps_environment (or connected_environment) in the manifest",
+        )
+    name = config.containerapps_environment.rsplit("/", 1)[-1]
+    found = host.managed_environment(name)
+    return ca.Placement(
+        environment_id=found["id"],
+        location=found.get("location") or config.location,
+        default_domain=(found.get("properties") or {}).get("defaultDomain", ""),
+    )
+
+
+def identity_id(env: ResolvedEnvironment, subscription_id: str) -> str:
+    identity = env.config.identity
+    if not identity:
+        return "system"
+    if identity.startswith("/subscriptions/"):
+        return identity
+    return (
+        f"/subscriptions/{subscription_id}/resourceGroups/{env.config.resource_group}"
+        f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity}"
+    )
+
+
+def wait_ready(
+    host: ContainerAppsHost, app: str, revision: str, timeout: float, service: str, on_event: EventFn
+) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while True:
+        found = host.revision(app, revision)
+        if found is not None:
+            ready, reason = ca.revision_ready(found)
+            if ready:
+                return
+            if reason:
+                raise DeployError(
+                    f"revision {revision} failed: {reason}",
+                    hint="fix the image or its settings; traffic was not changed",
+                    code="revision_failed",
+                )
+            props = found.get("properties") or {}
+            state = f"{props.get('provisioningState')}/{props.get('runningState')}/{props.get('healthState')}"
+            if state != last:
+                on_event(service, f"waiting for {revision}: {state}")
+                last = state
+        if time.monotonic() > deadline:
+            raise DeployError(
+                f"revision {revision} not ready after {timeout:.0f}s (last state {last or 'unknown'})",
+                hint="raise --timeout or look at the revision's logs; traffic was not changed",
+                code="revision_timeout",
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def _fail_safely(
+    host: ContainerAppsHost, app: str, revision: str, error: DeployError, on_event: EventFn, service: str
+) -> DeployError:
+    """Deactivate a revision that failed so it holds no resources; report why it failed."""
+    found = host.revision(app, revision)
+    reason = None
+    if found:
+        _, reason = ca.revision_ready(found)
+        if (found.get("properties") or {}).get("active"):
+            try:
+                host.deactivate(app, revision)
+                on_event(service, f"deactivated failed revision {revision}")
+            except DeployError:
+                pass  # best effort: the live revision is untouched either way
+    if reason and reason not in error.message:
+        error.message = f"{error.message} — revision {revision}: {reason}"
+        error.args = (error.message,)
+    return error
+
+
+def deploy_service(
+    host: ContainerAppsHost,
+    manifest: Manifest,
+    env: ResolvedEnvironment,
+    service_name: str,
+    image: str,
+    registry_server: str,
+    subscription_id: str,
+    timeout: float,
+    on_event: EventFn,
+) -> DeployOutcome:
+    service: Service = env.services[service_name]
+    strategy = env.config.strategy
+    name = ca.app_name(manifest.name, service_name)
+    where = placement(host, env)
+    template = ca.container_template(service_name, service, image)
+    suffix = ca.revision_suffix(template)
+    template["revisionSuffix"] = suffix
+    revision = f"{name}--{suffix}"
+    registry = ca.RegistryAuth(registry_server, identity_id(env, subscription_id))
+    outcome = DeployOutcome(service_name, name, revision, image, "unchanged", strategy)
+
+    app = host.get_app(name)
+    if app is None:
+        on_event(service_name, f"creating container app {name} with revision {revision}")
+        body = ca.app_body(
+            service_name,
+            service,
+            template,
+            where,
+            registry,
+            traffic=[{"latestRevision": True, "weight": 100}],
+            tags={ca.TAG_SERVICE: service_name},
+        )
+        try:
+            app = host.put_app(name, body)
+            wait_ready(host, name, revision, timeout, service_name, on_event)
+        except DeployError as exc:
+            raise _fail_safely(host, name, revision, exc, on_event, service_name) from exc
+        state = ca.TrafficState().go_live_first(revision)
+        app = host.patch_app(name, ca.traffic_patch(where.location, state.traffic(), state.tags()))
+        outcome.action = "created"
+        return _finish(host, env, app, state, outcome, where, on_event)
+
+    state = ca.TrafficState.from_app(app)
+    if revision in (state.live, state.staged):
+        found = host.revision(name, revision)
+        if found and ca.revision_ready(found)[0]:
+            on_event(
+                service_name,
+                f"{revision} is already {'live' if revision == state.live else 'staged'}; nothing to do",
+            )
+            return _finish(host, env, app, state, outcome, where, on_event, write=False)
+
+    existing = host.revision(name, revision)
+    try:
+        if existing is None:
+            on_event(service_name, f"creating revision {revision}")
+            traffic = (((app.get("properties") or {}).get("configuration") or {}).get("ingress") or {}).get(
+                "traffic"
+            )
+            body = ca.app_body(
+                service_name,
+                service,
+                template,
+                where,
+                registry,
+                traffic=traffic or state.traffic(),
+                tags=dict(app.get("tags") or {}),
+            )
+            host.put_app(name, body)
+        elif not (existing.get("properties") or {}).get("active"):
+            on_event(service_name, f"re-activating revision {revision}")
+            host.activate(name, revision)
+        wait_ready(host, name, revision, timeout, service_name, on_event)
+    except DeployError as exc:
+        raise _fail_safely(host, name, revision, exc, on_event, service_name) from exc
+
+    if state.live is None:
+        new_state = state.go_live_first(revision)
+        outcome.action = "live"
+    elif strategy == "bluegreen":
+        new_state = state.stage(revision)
+        outcome.action = "staged"
+    else:
+        new_state = state.replace_live(revision)
+        outcome.action = "live"
+    app = host.patch_app(name, ca.traffic_patch(where.location, new_state.traffic(), new_state.tags()))
+    return _finish(host, env, app, new_state, outcome, where, on_event)
+
+
+def _finish(
+    host: ContainerAppsHost,
+    env: ResolvedEnvironment,
+    app: dict[str, Any],
+    state: ca.TrafficState,
+    outcome: DeployOutcome,
+    where: ca.Placement,
+    on_event: EventFn,
+    write: bool = True,
+) -> DeployOutcome:
+    outcome.app_url = ca.app_url(app)
+    label = state.label_of(outcome.revision)
+    if label and outcome.revision != state.live:
+        outcome.label = label
+        outcome.label_url = ca.label_url(outcome.app, label, where.default_domain)
+    if write:
+        outcome.deactivated = prune(
+            host, outcome.app, state, env.config.keep_previous, outcome.service, on_event
+        )
+    return outcome
+
+
+def prune(
+    host: ContainerAppsHost,
+    app: str,
+    state: ca.TrafficState,
+    keep_previous: int,
+    service: str,
+    on_event: EventFn,
+) -> list[str]:
+    """Deactivate active revisions beyond the `keep_previous` most recent non-live ones."""
+    revisions = host.revisions(app)
+    protected = {state.live, state.staged}
+    others = [
+        r for r in revisions if (r.get("properties") or {}).get("active") and r.get("name") not in protected
+    ]
+    others.sort(key=lambda r: (r.get("name") != state.previous, -_created(r)))
+    deactivated = []
+    for extra in others[keep_previous:]:
+        host.deactivate(app, extra["name"])
+        deactivated.append(extra["name"])
+        on_event(service, f"deactivated {extra['name']} (keep_previous={keep_previous})")
+    return deactivated
+
+
+def _created(revision: dict[str, Any]) -> float:
+    import datetime as dt
+
+    created = (revision.get("properties") or {}).get("createdTime")
+    if not created:
+        return 0.0
+    try:
+        return dt.datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+# --------------------------------------------------------------------------- swap / rollback
+
+
+def swap_service(
+    host: ContainerAppsHost,
+    manifest: Manifest,
+    env: ResolvedEnvironment,
+    service_name: str,
+    on_event: EventFn,
+) -> dict[str, Any]:
+    name = ca.app_name(manifest.name, service_name)
+    app = host.get_app(name)
+    if app is None:
+        raise DeployError(
+            f"service {service_name!r} is not deployed in {env.name}", hint="run `genaiops deploy`"
+        )
+    state = ca.TrafficState.from_app(app)
+    if not state.staged:
+        raise DeployError(
+            f"nothing staged for {service_name!r} in {env.name}",
+            hint="deploy a new release with `genaiops deploy` first",
+            code="nothing_staged",
+        )
+    staged = host.revision(name, state.staged)
+    if not staged or not ca.revision_ready(staged)[0]:
+        raise DeployError(
+            f"staged revision {state.staged} is not healthy; not swapping",
+            hint="redeploy or roll back",
+            code="staged_unhealthy",
+        )
+    new_state = state.swap()
+    location = app.get("location") or env.config.location
+    on_event(service_name, f"swapping traffic: {new_state.live} → 100 %")
+    host.patch_app(name, ca.traffic_patch(location, new_state.traffic(), new_state.tags()))
+    deactivated = prune(host, name, new_state, env.config.keep_previous, service_name, on_event)
+    return {
+        "service": service_name,
+        "app": name,
+        "live": new_state.live,
+        "previous": new_state.previous,
+        "deactivated": deactivated,
+    }
+
+
+def rollback_service(
+    host: ContainerAppsHost,
+    manifest: Manifest,
+    env: ResolvedEnvironment,
+    service_name: str,
+    timeout: float,
+    on_event: EventFn,
+) -> dict[str, Any]:
+    name = ca.app_name(manifest.name, service_name)
+    app = host.get_app(name)
+    if app is None:
+        raise DeployError(f"service {service_name!r} is not deployed in {env.name}")
+    state = ca.TrafficState.from_app(app)
+    if not state.previous:
+        raise DeployError(f"no previous revision of {service_name!r} to roll back to", code="no_previous")
+    target = host.revision(name, state.previous)
+    if target is None:
+        raise DeployError(f"previous revision {state.previous} no longer exists", code="no_previous")
+    if not (target.get("properties") or {}).get("active"):
+        on_event(service_name, f"re-activating {state.previous}")
+        host.activate(name, state.previous)
+    wait_ready(host, name, state.previous, timeout, service_name, on_event)
+    new_state = state.roll_back()
+    location = app.get("location") or env.config.location
+    on_event(service_name, f"rolling back: {new_state.live} → 100 %")
+    host.patch_app(name, ca.traffic_patch(location, new_state.traffic(), new_state.tags()))
+    return {"service": service_name, "app": name, "live": new_state.live, "rolled_back_from": state.live}
+
+
+# --------------------------------------------------------------------------- status
+
+
+def service_status(
+    host: ContainerAppsHost, manifest: Manifest, env: ResolvedEnvironment, service_name: str
+) -> dict[str, Any]:
+    name = ca.app_name(manifest.name, service_name)
+    app = host.get_app(name)
+    if app is None:
+        return {"service": service_name, "app": name, "deployed": False, "revisions": []}
+    state = ca.TrafficState.from_app(app)
+    traffic = (((app.get("properties") or {}).get("configuration") or {}).get("ingress") or {}).get(
+        "traffic"
+    ) or []
+    weights = {t.get("revisionName"): t.get("weight", 0) for t in traffic if t.get("revisionName")}
+    domain = ""
+    fqdn = (((app.get("properties") or {}).get("configuration") or {}).get("ingress") or {}).get("fqdn") or ""
+    if fqdn.startswith(name + "."):
+        domain = fqdn[len(name) + 1 :]
+    rows = []
+    for rev in host.revisions(name):
+        props = rev.get("properties") or {}
+        rev_name = rev.get("name", "")
+        containers = (props.get("template") or {}).get("containers") or [{}]
+        label = state.label_of(rev_name)
+        role = (
+            "live"
+            if rev_name == state.live
+            else "staged"
+            if rev_name == state.staged
+            else "previous"
+            if rev_name == state.previous
+            else ""
+        )
+        rows.append(
+            {
+                "name": rev_name,
+                "image": containers[0].get("image"),
+                "created": props.get("createdTime"),
+                "active": props.get("active"),
+                "running_state": props.get("runningState"),
+                "health_state": props.get("healthState"),
+                "provisioning_state": props.get("provisioningState"),
+                "traffic": weights.get(rev_name, 0),
+                "label": label,
+                "role": role,
+                "url": f"https://{props['fqdn']}" if props.get("fqdn") else None,
+                "label_url": ca.label_url(name, label, domain) if label and domain else None,
+            }
+        )
+    rows.sort(key=lambda r: str(r.get("created") or ""), reverse=True)
+    return {
+        "service": service_name,
+        "app": name,
+        "deployed": True,
+        "url": ca.app_url(app),
+        "live": state.live,
+        "staged": state.staged,
+        "previous": state.previous,
+        "revisions": rows,
+    }
+
+
+def service_url(host: ContainerAppsHost, manifest: Manifest, service_name: str, label: str) -> str:
+    """URL of a service's `live` (app URL), `staged`, or `blue`/`green` side."""
+    name = ca.app_name(manifest.name, service_name)
+    app = host.get_app(name)
+    if app is None:
+        raise DeployError(f"service {service_name!r} is not deployed", hint="run `genaiops deploy` first")
+    url = ca.app_url(app)
+    if label == "live":
+        if not url:
+            raise DeployError(f"container app {name} has no ingress URL")
+        return url
+    state = ca.TrafficState.from_app(app)
+    wanted = state.label_of(state.staged) if label == "staged" else label
+    if label == "staged" and not wanted:
+        raise DeployError(
+            f"nothing staged for {service_name!r}", hint="deploy a release first", code="nothing_staged"
+        )
+    if wanted not in state.labels.values():
+        raise DeployError(
+            f"no revision of {service_name!r} carries the label {wanted!r}",
+            hint=f"labels in use: {', '.join(sorted(state.labels.values())) or 'none'}",
+        )
+    fqdn = url.removeprefix("https://") if url else ""
+    domain = fqdn[len(name) + 1 :] if fqdn.startswith(name + ".") else ""
+    return ca.label_url(name, str(wanted), domain)
