@@ -83,16 +83,22 @@ def plan_build(base_dir: Path, name: str, service: Service, platform: str | None
             hint="keep build contexts inside the directory of genaiops.yaml",
         )
     if not context_dir.is_dir():
-        raise BuildError(f"build context {context_dir} of service {name!r} does not exist",
-                         hint=f"fix services.{name}.build.context")
+        raise BuildError(
+            f"build context {context_dir} of service {name!r} does not exist",
+            hint=f"fix services.{name}.build.context",
+        )
     dockerfile_path = (context_dir / build.dockerfile).resolve()
     if not _inside(dockerfile_path, context_dir) or not dockerfile_path.is_file():
-        raise BuildError(f"no Dockerfile at {dockerfile_path} for service {name!r}",
-                         hint=f"fix services.{name}.build.dockerfile (relative to the context)")
+        raise BuildError(
+            f"no Dockerfile at {dockerfile_path} for service {name!r}",
+            hint=f"fix services.{name}.build.dockerfile (relative to the context)",
+        )
     dockerfile_rel = dockerfile_path.relative_to(context_dir).as_posix()
     context = scan_context(context_dir, dockerfile_rel)
     chosen_platform = platform or build.platform
-    digest = source_hash(context, dockerfile_path.read_bytes(), dict(build.args), chosen_platform, build.target)
+    digest = source_hash(
+        context, dockerfile_path.read_bytes(), dict(build.args), chosen_platform, build.target
+    )
     return BuildPlan(
         service=name,
         context=context,
@@ -190,8 +196,9 @@ def build_one(
     return record
 
 
-def push_one(record: BuildRecord, registry: RegistryAccess, token: str, manifest: Manifest,
-             on_event: EventFn) -> BuildRecord:
+def push_one(
+    record: BuildRecord, registry: RegistryAccess, token: str, manifest: Manifest, on_event: EventFn
+) -> BuildRecord:
     from genaiops_cli.providers.azure import acr
     from genaiops_cli.providers.docker import builder
 
@@ -203,23 +210,33 @@ def push_one(record: BuildRecord, registry: RegistryAccess, token: str, manifest
     wanted = f"{remote_repo}:{record.tag}"
     if local_ref != wanted:  # built without --env: tag for this registry first
         if not builder.image_id(local_ref):
-            raise BuildError(f"image {local_ref} of service {record.service!r} is not in the local engine",
-                             hint="run `genaiops build` first")
+            raise BuildError(
+                f"image {local_ref} of service {record.service!r} is not in the local engine",
+                hint="run `genaiops build` first",
+            )
         builder.tag(local_ref, remote_repo, record.tag)
     on_event(record.service, f"pushing {wanted}")
     auth = {"username": acr.ACR_TOKEN_USER, "password": token, "serveraddress": registry.login_server}
-    engine_digest = builder.push(remote_repo, record.tag, auth, on_status=lambda s: on_event(record.service, s))
+    engine_digest = builder.push(
+        remote_repo, record.tag, auth, on_status=lambda s: on_event(record.service, s)
+    )
     for extra in record.extra_tags:
         if extra:
             builder.push(remote_repo, extra, auth)
-    registry_digest = acr.manifest_digest(registry.target, registry.login_server, record.repository, record.tag)
+    registry_digest = acr.manifest_digest(
+        registry.target, registry.login_server, record.repository, record.tag
+    )
     if registry_digest != engine_digest:
         raise BuildError(
             f"digest mismatch for {wanted}: the engine pushed {engine_digest}, the registry has {registry_digest}",
             hint="another push raced this one; push again",
         )
     record.registry, record.digest, record.image, record.pushed_at = (
-        registry.login_server, engine_digest, wanted, _now())
+        registry.login_server,
+        engine_digest,
+        wanted,
+        _now(),
+    )
     record.status = "pushed"
     save_record(manifest.base_dir, record)
     on_event(record.service, f"pushed {record.pinned}")

@@ -178,6 +178,15 @@ def source_hash(
         executable = "x" if f.mode & 0o111 and f.kind == "file" else "-"
         h.update(f"\0{f.kind}\0{f.path}\0{executable}\0{f.digest}".encode())
     h.update(b"\0dockerfile\0" + hashlib.sha256(dockerfile_text).hexdigest().encode())
-    h.update(json.dumps({"args": dict(sorted(build_args.items())), "platform": platform or "",
-                         "target": target or "", "extra": list(extra)}, sort_keys=True).encode())
+    h.update(
+        json.dumps(
+            {
+                "args": dict(sorted(build_args.items())),
+                "platform": platform or "",
+                "target": target or "",
+                "extra": list(extra),
+            },
+            sort_keys=True,
+        ).encode()
+    )
     return h.hexdigest()

@@ -71,5 +71,7 @@ def target_for(cloud: str, subscription: str | None, resolve: dict[str, str] | N
                 "no Azure subscription for this environment",
                 hint="set `subscription:` in the environment or AZURE_SUBSCRIPTION_ID",
             )
-        return AzureTarget(cloud="azure", arm_endpoint=PUBLIC_ARM, subscription_id=sub, resolve=dict(resolve or {}))
+        return AzureTarget(
+            cloud="azure", arm_endpoint=PUBLIC_ARM, subscription_id=sub, resolve=dict(resolve or {})
+        )
     raise UsageError(f"unknown cloud {cloud!r}", hint="use `cloud: azure` or `cloud: sandbox`")

@@ -14,6 +14,7 @@ def effective_config(manifest: Manifest, env_name: str) -> dict[str, Any]:
     resolved = manifest.environment(env_name)
     environment = resolved.config.model_dump(mode="json", exclude_none=True, exclude={"services"})
     services = {
-        name: service.model_dump(mode="json", exclude_none=True) for name, service in resolved.services.items()
+        name: service.model_dump(mode="json", exclude_none=True)
+        for name, service in resolved.services.items()
     }
     return redact({"name": manifest.name, "environment": env_name, **environment, "services": services})

@@ -7,7 +7,9 @@ from typing import Any
 
 MASK = "***"
 
-_SECRET_KEY = re.compile(r"(secret|password|passwd|token|api[_-]?key|access[_-]?key|connection[_-]?string|sas)", re.I)
+_SECRET_KEY = re.compile(
+    r"(secret|password|passwd|token|api[_-]?key|access[_-]?key|connection[_-]?string|sas)", re.I
+)
 _SECRET_VALUE = [
     re.compile(r"[?&]sig=", re.I),  # SAS URLs
     re.compile(r"^eyJ[\w-]+\.[\w-]+\.[\w-]+$"),  # JWTs

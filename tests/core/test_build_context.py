@@ -9,10 +9,24 @@ import pytest
 from genaiops_cli.core.build_context import is_ignored, parse_dockerignore, scan_context, source_hash
 
 TREE = [
-    "Dockerfile", "app.py", "README.md", "requirements.txt",
-    "src/pkg/__init__.py", "src/pkg/core.py", "src/pkg/core_test.py", "src/pkg/data/blob.bin",
-    "node_modules/x/index.js", "node_modules/keep.txt", ".git/HEAD", ".env", "docs/a.md", "docs/b/c.md",
-    "build/out.o", "tests/test_a.py", "tmp/.keep", "a?b.txt",
+    "Dockerfile",
+    "app.py",
+    "README.md",
+    "requirements.txt",
+    "src/pkg/__init__.py",
+    "src/pkg/core.py",
+    "src/pkg/core_test.py",
+    "src/pkg/data/blob.bin",
+    "node_modules/x/index.js",
+    "node_modules/keep.txt",
+    ".git/HEAD",
+    ".env",
+    "docs/a.md",
+    "docs/b/c.md",
+    "build/out.o",
+    "tests/test_a.py",
+    "tmp/.keep",
+    "a?b.txt",
 ]
 
 IGNORE_CASES = [
