@@ -89,10 +89,21 @@ class Sandbox:
             from .specs import SpecValidator
 
             validator, validation_log = SpecValidator(), Path(os.environ[VALIDATE_ENV])
-        self.arm = _bind_with_fallback(lambda p: start_arm(
-            self.state_dir, self.tls_dir, port=p, issuer=issuer, runtime=self.runtime, fleet=self.fleet,
-            runtime_error=runtime_error, retry_after=self.retry_after, validator=validator,
-            validation_log=validation_log), ports.get("arm", 0))
+        self.arm = _bind_with_fallback(
+            lambda p: start_arm(
+                self.state_dir,
+                self.tls_dir,
+                port=p,
+                issuer=issuer,
+                runtime=self.runtime,
+                fleet=self.fleet,
+                runtime_error=runtime_error,
+                retry_after=self.retry_after,
+                validator=validator,
+                validation_log=validation_log,
+            ),
+            ports.get("arm", 0),
+        )
         self._reensure_registries()
 
         ports = {"arm": self.arm.server.port}
@@ -105,14 +116,26 @@ class Sandbox:
         _save_ports(self.state_dir, ports)
         creds = self.arm.credentials
         profile = Profile(
-            arm_endpoint=self.arm.url, authority_host=self.arm.url, tenant_id=creds.tenant_id,
-            client_id=creds.client_id, client_secret_file=str(creds.secret_file),
-            subscription_id=creds.subscription_id, ca_bundle=str(ca.cert),
-            docker_host=os.environ.get("DOCKER_HOST", ""), router=router_addr, resolve=resolve,
-            log_file=str(log_file), pid=os.getpid())
+            arm_endpoint=self.arm.url,
+            authority_host=self.arm.url,
+            tenant_id=creds.tenant_id,
+            client_id=creds.client_id,
+            client_secret_file=str(creds.secret_file),
+            subscription_id=creds.subscription_id,
+            ca_bundle=str(ca.cert),
+            docker_host=os.environ.get("DOCKER_HOST", ""),
+            router=router_addr,
+            resolve=resolve,
+            log_file=str(log_file),
+            pid=os.getpid(),
+        )
         profile.save(self.state_dir)
-        log.info("sandbox up: ARM %s, router %s, %d registries", self.arm.url, router_addr or "(none)",
-                 len(self.fleet.names()) if self.fleet is not None and hasattr(self.fleet, "names") else 0)
+        log.info(
+            "sandbox up: ARM %s, router %s, %d registries",
+            self.arm.url,
+            router_addr or "(none)",
+            len(self.fleet.names()) if self.fleet is not None and hasattr(self.fleet, "names") else 0,
+        )
         return profile
 
     def _start_fleet(self, issuer: Any) -> Any:
@@ -127,8 +150,13 @@ class Sandbox:
         try:
             from .runtime import DockerRuntime
 
-            self.runtime = DockerRuntime(self.state_dir, issuer, self.fleet, self.tls_dir,
-                                         docker_host=os.environ.get("DOCKER_HOST") or None)
+            self.runtime = DockerRuntime(
+                self.state_dir,
+                issuer,
+                self.fleet,
+                self.tls_dir,
+                docker_host=os.environ.get("DOCKER_HOST") or None,
+            )
         except Exception as exc:  # noqa: BLE001 - ARM still serves; revision creation reports this
             log.error("container runtime unavailable: %s", exc)
             return f"{type(exc).__name__}: {exc}"
@@ -160,8 +188,12 @@ class Sandbox:
                 store.put(record["id"], record)
 
     def close(self) -> None:
-        for name, part in (("arm", self.arm), ("router", self.router), ("runtime", self.runtime),
-                           ("fleet", self.fleet)):
+        for name, part in (
+            ("arm", self.arm),
+            ("router", self.router),
+            ("runtime", self.runtime),
+            ("fleet", self.fleet),
+        ):
             if part is None:
                 continue
             try:
@@ -174,8 +206,12 @@ class Sandbox:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m genaiops_cli.sandbox.daemon")
     parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--retry-after", type=int, default=int(os.environ.get(RETRY_AFTER_ENV, "0")),
-                        help="Retry-After seconds on long-running operations (default $%s or 0)" % RETRY_AFTER_ENV)
+    parser.add_argument(
+        "--retry-after",
+        type=int,
+        default=int(os.environ.get(RETRY_AFTER_ENV, "0")),
+        help=f"Retry-After seconds on long-running operations (default ${RETRY_AFTER_ENV} or 0)",
+    )
     args = parser.parse_args(argv)
     state_dir: Path = args.state_dir.expanduser().resolve()
     state_dir.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,8 @@ class FaultRule:
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method == "*" or self.method.upper() == method.upper()) and bool(
-            re.search(self.path_regex, path, re.IGNORECASE))
+            re.search(self.path_regex, path, re.IGNORECASE)
+        )
 
 
 class FaultTable:
@@ -70,10 +71,15 @@ class FaultTable:
     def revision_stuck(self, revision: str) -> bool:
         now = time.time()
         with self._lock:
-            self._rules = [r for r in self._rules
-                           if not (r.kind == "stuck_revision" and r.seconds and now - r.created > r.seconds)]
-            return any(r.kind == "stuck_revision" and re.search(r.path_regex, revision, re.IGNORECASE)
-                       for r in self._rules)
+            self._rules = [
+                r
+                for r in self._rules
+                if not (r.kind == "stuck_revision" and r.seconds and now - r.created > r.seconds)
+            ]
+            return any(
+                r.kind == "stuck_revision" and re.search(r.path_regex, revision, re.IGNORECASE)
+                for r in self._rules
+            )
 
 
 class FaultInjector:
@@ -85,16 +91,35 @@ class FaultInjector:
 
     def _call(self, method: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self._base, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            self._base, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, context=self._ssl, timeout=10) as resp:
             raw = resp.read()
         return json.loads(raw) if raw else None
 
-    def add(self, method: str, path_regex: str, kind: str, count: int = 1, retry_after: int = 1,
-            latency_ms: int = 0, seconds: float = 0) -> None:
-        self._call("POST", {"method": method, "path_regex": path_regex, "kind": kind, "count": count,
-                            "retry_after": retry_after, "latency_ms": latency_ms, "seconds": seconds})
+    def add(
+        self,
+        method: str,
+        path_regex: str,
+        kind: str,
+        count: int = 1,
+        retry_after: int = 1,
+        latency_ms: int = 0,
+        seconds: float = 0,
+    ) -> None:
+        self._call(
+            "POST",
+            {
+                "method": method,
+                "path_regex": path_regex,
+                "kind": kind,
+                "count": count,
+                "retry_after": retry_after,
+                "latency_ms": latency_ms,
+                "seconds": seconds,
+            },
+        )
 
     def clear(self) -> None:
         self._call("DELETE")

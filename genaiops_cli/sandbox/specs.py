@@ -80,12 +80,20 @@ class SpecIndex:
 
             def fix(node: Any) -> Any:
                 if isinstance(node, dict):
-                    return {k: (common + v.split("common-types", 1)[1]
-                                if k == "$ref" and isinstance(v, str) and v.startswith("../../../../../common-types")
-                                else fix(v)) for k, v in node.items()}
+                    return {
+                        k: (
+                            common + v.split("common-types", 1)[1]
+                            if k == "$ref"
+                            and isinstance(v, str)
+                            and v.startswith("../../../../../common-types")
+                            else fix(v)
+                        )
+                        for k, v in node.items()
+                    }
                 if isinstance(node, list):
                     return [fix(v) for v in node]
                 return node
+
             self._raw[uri] = fix(doc)
 
     def _discriminator_children(self) -> dict[str, dict[str, str]]:
@@ -116,7 +124,8 @@ class SpecIndex:
                     if method == "parameters" or not isinstance(definition, dict):
                         continue
                     index.setdefault(version, []).append(
-                        (_template_regex(template), Operation(file, template, method.upper(), definition)))
+                        (_template_regex(template), Operation(file, template, method.upper(), definition))
+                    )
         return index
 
     def find(self, method: str, path: str, api_version: str) -> Operation | None:
@@ -187,17 +196,22 @@ class SpecIndex:
             # draft-04 has no if/then: express "value → child" as anyOf(not that value, child)
             definition.setdefault("allOf", [])
             for value, child in children.items():
-                definition["allOf"].append({"anyOf": [
-                    {"not": {"properties": {prop: {"enum": [value]}}, "required": [prop]}},
-                    {"$ref": child},
-                ]})
+                definition["allOf"].append(
+                    {
+                        "anyOf": [
+                            {"not": {"properties": {prop: {"enum": [value]}}, "required": [prop]}},
+                            {"$ref": child},
+                        ]
+                    }
+                )
 
     def validate(self, schema: dict[str, Any], file: Path, instance: Any, request: bool) -> list[str]:
         import jsonschema
 
         absolute = _absolutize(schema, file.as_uri())
-        validator = jsonschema.Draft4Validator(absolute, registry=self._registry(request),
-                                               format_checker=jsonschema.FormatChecker())
+        validator = jsonschema.Draft4Validator(
+            absolute, registry=self._registry(request), format_checker=jsonschema.FormatChecker()
+        )
         errors = []
         for error in validator.iter_errors(instance):
             where = "/".join(str(p) for p in error.absolute_path) or "(root)"
@@ -219,8 +233,10 @@ def _absolutize(node: Any, base: str) -> Any:
     if isinstance(node, list):
         return [_absolutize(v, base) for v in node]
     if isinstance(node, dict):
-        return {k: (urljoin(base, v) if k == "$ref" and isinstance(v, str) else _absolutize(v, base))
-                for k, v in node.items()}
+        return {
+            k: (urljoin(base, v) if k == "$ref" and isinstance(v, str) else _absolutize(v, base))
+            for k, v in node.items()
+        }
     return node
 
 
@@ -242,34 +258,57 @@ class SpecValidator:
     def __init__(self, root: Path | None = None) -> None:
         self.index = shared_index(root)
 
-    def check(self, method: str, path: str, api_version: str, request_body: Any, status: int,
-              response_body: Any, headers: dict[str, str] | None = None) -> list[str]:
+    def check(
+        self,
+        method: str,
+        path: str,
+        api_version: str,
+        request_body: Any,
+        status: int,
+        response_body: Any,
+        headers: dict[str, str] | None = None,
+    ) -> list[str]:
         if OWN_ROUTES.search(path) or not self.index.knows_version(api_version):
             return []
         op = self.index.find(method, path, api_version)
         if op is None:
-            code = ((response_body or {}).get("error") or {}).get("code") if isinstance(response_body, dict) else None
+            code = (
+                ((response_body or {}).get("error") or {}).get("code")
+                if isinstance(response_body, dict)
+                else None
+            )
             if status in (404, 405) and code in ("InvalidResourceType", "MethodNotAllowed"):
                 return []  # ARM's own answer for routes no spec declares
             return [f"no operation in the {api_version} specs matches {method} {path}"]
-        return self.check_request(op, request_body) + self.check_response(op, status, response_body, headers or {})
+        return self.check_request(op, request_body) + self.check_response(
+            op, status, response_body, headers or {}
+        )
 
     def check_request(self, op: Operation, body: Any) -> list[str]:
         params = [self.index.resolve_parameter(p, op.file) for p in op.definition.get("parameters") or []]
         body_params = [p for p in params if p.get("in") == "body"]
         if not body_params:
-            return [] if body in (None, {}) else [f"{op.operation_id}: request has a body but the spec declares none"]
+            return (
+                []
+                if body in (None, {})
+                else [f"{op.operation_id}: request has a body but the spec declares none"]
+            )
         param = body_params[0]
         if body is None:
             return [f"{op.operation_id}: request body is required"] if param.get("required") else []
-        return [f"{op.operation_id} request: {e}" for e in self.index.validate(param["schema"], op.file, body, True)]
+        return [
+            f"{op.operation_id} request: {e}"
+            for e in self.index.validate(param["schema"], op.file, body, True)
+        ]
 
     def check_response(self, op: Operation, status: int, body: Any, headers: dict[str, str]) -> list[str]:
         responses = op.definition.get("responses") or {}
         declared = responses.get(str(status))
         if declared is None:
             if status < 400 or "default" not in responses:
-                return [f"{op.operation_id}: status {status} is not declared (declared: {', '.join(responses)})"]
+                return [
+                    f"{op.operation_id}: status {status} is not declared (declared: {', '.join(responses)})"
+                ]
             declared = responses["default"]
         problems = []
         lower = {k.lower() for k in headers}
@@ -281,5 +320,7 @@ class SpecValidator:
             return problems
         if body is None:
             return problems + [f"{op.operation_id}: status {status} must have a body"]
-        return problems + [f"{op.operation_id} response {status}: {e}"
-                           for e in self.index.validate(schema, op.file, body, False)]
+        return problems + [
+            f"{op.operation_id} response {status}: {e}"
+            for e in self.index.validate(schema, op.file, body, False)
+        ]

@@ -92,7 +92,9 @@ class FakeRuntime:
             if self.exec_polls[execution] <= 1:
                 return JobExecutionStatus("Running", start_time="2026-01-01T00:00:00Z")
             if any("crash" in c.image for c in spec.containers):
-                return JobExecutionStatus("Failed", "2026-01-01T00:00:00Z", "2026-01-01T00:00:05Z", "exit code 3")
+                return JobExecutionStatus(
+                    "Failed", "2026-01-01T00:00:00Z", "2026-01-01T00:00:05Z", "exit code 3"
+                )
             return JobExecutionStatus("Succeeded", "2026-01-01T00:00:00Z", "2026-01-01T00:00:05Z")
 
     def stop_job_execution(self, execution: str) -> None:
@@ -140,10 +142,18 @@ class FakeFleet:
     def close(self) -> None:
         pass
 
-    def import_image(self, target: str, source_login_server: str, source_image: str, target_tags: list[str],
-                     force: bool) -> str:
-        self.imports.append({"target": target, "source": source_login_server, "image": source_image,
-                             "tags": target_tags, "force": force})
+    def import_image(
+        self, target: str, source_login_server: str, source_image: str, target_tags: list[str], force: bool
+    ) -> str:
+        self.imports.append(
+            {
+                "target": target,
+                "source": source_login_server,
+                "image": source_image,
+                "tags": target_tags,
+                "force": force,
+            }
+        )
         digest = self.images.get((source_login_server, source_image))
         if digest is None:
             raise FakeImportError("ImageNotFound", f"Image {source_image} not found in {source_login_server}")
@@ -181,20 +191,38 @@ class ArmEnv:
         from azure.identity import ClientSecretCredential
 
         creds = self.endpoint.credentials
-        return ClientSecretCredential(creds.tenant_id, creds.client_id, creds.secret(), authority=self.url,
-                                      disable_instance_discovery=True, connection_verify=self.ca)
+        return ClientSecretCredential(
+            creds.tenant_id,
+            creds.client_id,
+            creds.secret(),
+            authority=self.url,
+            disable_instance_discovery=True,
+            connection_verify=self.ca,
+        )
 
     def apps_client(self, **kwargs: Any) -> Any:
         from azure.mgmt.appcontainers import ContainerAppsAPIClient
 
-        return ContainerAppsAPIClient(self.credential(), self.subscription_id, base_url=self.url,
-                                      connection_verify=self.ca, polling_interval=0, **kwargs)
+        return ContainerAppsAPIClient(
+            self.credential(),
+            self.subscription_id,
+            base_url=self.url,
+            connection_verify=self.ca,
+            polling_interval=0,
+            **kwargs,
+        )
 
     def acr_client(self, **kwargs: Any) -> Any:
         from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
-        return ContainerRegistryManagementClient(self.credential(), self.subscription_id, base_url=self.url,
-                                                 connection_verify=self.ca, polling_interval=0, **kwargs)
+        return ContainerRegistryManagementClient(
+            self.credential(),
+            self.subscription_id,
+            base_url=self.url,
+            connection_verify=self.ca,
+            polling_interval=0,
+            **kwargs,
+        )
 
     def recorded_violations(self) -> list[dict[str, Any]]:
         if not self.violations.exists():
@@ -206,8 +234,16 @@ def start_env(tmp: Path, retry_after: int = 0) -> ArmEnv:
     state = tmp / "state"
     runtime, fleet, faults = FakeRuntime(), FakeFleet(), FaultTable()
     violations = tmp / "violations.jsonl"
-    endpoint = start_arm(state, state / "tls", runtime=runtime, fleet=fleet, faults=faults,
-                         retry_after=retry_after, validator=SpecValidator(), validation_log=violations)
+    endpoint = start_arm(
+        state,
+        state / "tls",
+        runtime=runtime,
+        fleet=fleet,
+        faults=faults,
+        retry_after=retry_after,
+        validator=SpecValidator(),
+        validation_log=violations,
+    )
     return ArmEnv(endpoint, runtime, fleet, faults, state, violations)
 
 
@@ -225,13 +261,15 @@ def arm_env(tmp_path: Path) -> Iterator[ArmEnv]:
 def create_rg(env: ArmEnv, name: str = "rg-test", location: str = "eastus2") -> None:
     """Resource groups via raw HTTPS (azure-mgmt-resource's ResourceManagementClient works the same,
     but importing it costs time and nothing here depends on it)."""
-    import urllib.request
     import ssl
+    import urllib.request
 
     token = env.credential().get_token("https://management.azure.com/.default").token
     req = urllib.request.Request(
         f"{env.url}/subscriptions/{env.subscription_id}/resourcegroups/{name}?api-version=2024-11-01",
-        data=json.dumps({"location": location}).encode(), method="PUT",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        data=json.dumps({"location": location}).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(req, context=ssl.create_default_context(cafile=env.ca)) as resp:
         assert resp.status in (200, 201)

@@ -5,28 +5,49 @@ from __future__ import annotations
 
 import time
 
+import conftest_arm
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.mgmt.appcontainers import models as m
-from conftest_arm import ArmEnv, arm_env, create_rg  # noqa: F401 - fixtures are used by name
+from conftest_arm import ArmEnv, create_rg
+
+arm_env = conftest_arm.arm_env  # the shared fixture, re-exported for pytest
 
 RG = "rg-test"
 
 
 def _env(client, name: str = "cae") -> m.ManagedEnvironment:
-    return client.managed_environments.begin_create_or_update(RG, name, m.ManagedEnvironment(location="eastus2")).result()
+    return client.managed_environments.begin_create_or_update(
+        RG, name, m.ManagedEnvironment(location="eastus2")
+    ).result()
 
 
-def _app(env_id: str, image: str = "127.0.0.1:5000/agent:1", suffix: str | None = "v1",
-         mode: str = "Multiple", traffic: list[m.TrafficWeight] | None = None) -> m.ContainerApp:
+def _app(
+    env_id: str,
+    image: str = "127.0.0.1:5000/agent:1",
+    suffix: str | None = "v1",
+    mode: str = "Multiple",
+    traffic: list[m.TrafficWeight] | None = None,
+) -> m.ContainerApp:
     return m.ContainerApp(
-        location="eastus2", managed_environment_id=env_id,
+        location="eastus2",
+        managed_environment_id=env_id,
         identity=m.ManagedServiceIdentity(type="SystemAssigned"),
-        configuration=m.Configuration(active_revisions_mode=mode, ingress=m.Ingress(
-            external=True, target_port=8080, traffic=traffic)),
-        template=m.Template(revision_suffix=suffix, containers=[m.Container(
-            name="main", image=image, env=[m.EnvironmentVar(name="COLOR", value="blue")],
-            resources=m.ContainerResources(cpu=0.5, memory="1Gi"))]))
+        configuration=m.Configuration(
+            active_revisions_mode=mode, ingress=m.Ingress(external=True, target_port=8080, traffic=traffic)
+        ),
+        template=m.Template(
+            revision_suffix=suffix,
+            containers=[
+                m.Container(
+                    name="main",
+                    image=image,
+                    env=[m.EnvironmentVar(name="COLOR", value="blue")],
+                    resources=m.ContainerResources(cpu=0.5, memory="1Gi"),
+                )
+            ],
+        ),
+    )
 
 
 @pytest.fixture
@@ -48,15 +69,24 @@ def test_managed_environment_default_domain_and_static_ip(arm_env: ArmEnv, apps)
 
 def test_connected_environment_needs_and_echoes_extended_location(arm_env: ArmEnv, apps) -> None:
     client, _ = apps
-    custom_location = f"/subscriptions/{arm_env.subscription_id}/resourceGroups/{RG}/providers/" \
-                      "Microsoft.ExtendedLocation/customLocations/arc-cl"
-    ce = client.connected_environments.begin_create_or_update(RG, "arc-env", m.ConnectedEnvironment(
-        location="eastus2", extended_location=m.ExtendedLocation(name=custom_location, type="CustomLocation"))).result()
+    custom_location = (
+        f"/subscriptions/{arm_env.subscription_id}/resourceGroups/{RG}/providers/"
+        "Microsoft.ExtendedLocation/customLocations/arc-cl"
+    )
+    ce = client.connected_environments.begin_create_or_update(
+        RG,
+        "arc-env",
+        m.ConnectedEnvironment(
+            location="eastus2",
+            extended_location=m.ExtendedLocation(name=custom_location, type="CustomLocation"),
+        ),
+    ).result()
     assert ce.extended_location.name == custom_location
     assert ce.default_domain.endswith(".eastus2.sandbox.genaiops.test")
     with pytest.raises(HttpResponseError) as err:
         client.connected_environments.begin_create_or_update(
-            RG, "arc-bad", m.ConnectedEnvironment(location="eastus2")).result()
+            RG, "arc-bad", m.ConnectedEnvironment(location="eastus2")
+        ).result()
     assert err.value.error.code == "WebhookInvalidParameterValue"
 
 
@@ -72,9 +102,15 @@ def test_multiple_revision_app_blue_green_flow(arm_env: ArmEnv, apps) -> None:
     assert arm_env.runtime.revisions["agent--v1"].containers[0].env == {"COLOR": "blue"}
 
     # Green: a new revision at 0 %, labelled, while blue keeps 100 %.
-    green = _app(env.id, image="127.0.0.1:5000/agent:2", suffix="v2", traffic=[
-        m.TrafficWeight(revision_name="agent--v1", weight=100, label="blue"),
-        m.TrafficWeight(latest_revision=True, weight=0, label="green")])
+    green = _app(
+        env.id,
+        image="127.0.0.1:5000/agent:2",
+        suffix="v2",
+        traffic=[
+            m.TrafficWeight(revision_name="agent--v1", weight=100, label="blue"),
+            m.TrafficWeight(latest_revision=True, weight=0, label="green"),
+        ],
+    )
     app = client.container_apps.begin_create_or_update(RG, "agent", green).result()
     assert app.latest_revision_name == "agent--v2"
     revisions = {r.name: r for r in client.container_apps_revisions.list_revisions(RG, "agent")}
@@ -82,21 +118,41 @@ def test_multiple_revision_app_blue_green_flow(arm_env: ArmEnv, apps) -> None:
     assert revisions["agent--v1"].traffic_weight == 100 and revisions["agent--v2"].traffic_weight == 0
     assert all(r.active for r in revisions.values())
     routes = arm_env.runtime.routes["agent"]
-    assert {(t.revision, t.weight, t.label) for t in routes.traffic} == {("agent--v1", 100, "blue"),
-                                                                         ("agent--v2", 0, "green")}
+    assert {(t.revision, t.weight, t.label) for t in routes.traffic} == {
+        ("agent--v1", 100, "blue"),
+        ("agent--v2", 0, "green"),
+    }
 
     # Swap: traffic-only PATCH creates no revision.
-    swapped = m.ContainerApp(location="eastus2", configuration=m.Configuration(ingress=m.Ingress(traffic=[
-        m.TrafficWeight(revision_name="agent--v2", weight=100, label="blue"),
-        m.TrafficWeight(revision_name="agent--v1", weight=0, label="green")])))
+    swapped = m.ContainerApp(
+        location="eastus2",
+        configuration=m.Configuration(
+            ingress=m.Ingress(
+                traffic=[
+                    m.TrafficWeight(revision_name="agent--v2", weight=100, label="blue"),
+                    m.TrafficWeight(revision_name="agent--v1", weight=0, label="green"),
+                ]
+            )
+        ),
+    )
     app = client.container_apps.begin_update(RG, "agent", swapped).result()
     assert app.latest_revision_name == "agent--v2"
     assert len(list(client.container_apps_revisions.list_revisions(RG, "agent"))) == 2
     assert client.container_apps_revisions.get_revision(RG, "agent", "agent--v2").traffic_weight == 100
 
     # Old side: deactivate blue's previous revision once it has no traffic, then bring it back.
-    client.container_apps.begin_update(RG, "agent", m.ContainerApp(location="eastus2", configuration=m.Configuration(
-        ingress=m.Ingress(traffic=[m.TrafficWeight(revision_name="agent--v2", weight=100, label="blue")])))).result()
+    client.container_apps.begin_update(
+        RG,
+        "agent",
+        m.ContainerApp(
+            location="eastus2",
+            configuration=m.Configuration(
+                ingress=m.Ingress(
+                    traffic=[m.TrafficWeight(revision_name="agent--v2", weight=100, label="blue")]
+                )
+            ),
+        ),
+    ).result()
     client.container_apps_revisions.deactivate_revision(RG, "agent", "agent--v1")
     old = client.container_apps_revisions.get_revision(RG, "agent", "agent--v1")
     assert old.active is False and old.running_state == "Stopped"
@@ -138,18 +194,31 @@ def test_single_mode_new_revision_takes_over_and_old_is_deactivated(arm_env: Arm
     assert revs[first].active is False and revs[app.latest_revision_name].traffic_weight == 100
 
 
-@pytest.mark.parametrize("traffic, needle", [
-    ([m.TrafficWeight(latest_revision=True, weight=60)], "add up to 100"),
-    ([m.TrafficWeight(latest_revision=True, weight=50, label="x"),
-      m.TrafficWeight(revision_name="agent--v1", weight=50, label="x")], "unique"),
-    ([m.TrafficWeight(revision_name="agent--nope", weight=100)], "not found"),
-])
+@pytest.mark.parametrize(
+    "traffic, needle",
+    [
+        ([m.TrafficWeight(latest_revision=True, weight=60)], "add up to 100"),
+        (
+            [
+                m.TrafficWeight(latest_revision=True, weight=50, label="x"),
+                m.TrafficWeight(revision_name="agent--v1", weight=50, label="x"),
+            ],
+            "unique",
+        ),
+        ([m.TrafficWeight(revision_name="agent--nope", weight=100)], "not found"),
+    ],
+)
 def test_invalid_traffic_is_an_arm_400(arm_env: ArmEnv, apps, traffic, needle) -> None:
     client, env = apps
     client.container_apps.begin_create_or_update(RG, "agent", _app(env.id)).result()
     with pytest.raises(HttpResponseError) as err:
-        client.container_apps.begin_update(RG, "agent", m.ContainerApp(
-            location="eastus2", configuration=m.Configuration(ingress=m.Ingress(traffic=traffic)))).result()
+        client.container_apps.begin_update(
+            RG,
+            "agent",
+            m.ContainerApp(
+                location="eastus2", configuration=m.Configuration(ingress=m.Ingress(traffic=traffic))
+            ),
+        ).result()
     assert err.value.status_code == 400
     assert err.value.error.code == "WebhookInvalidParameterValue"
     assert needle in err.value.error.message
@@ -159,14 +228,18 @@ def test_reused_revision_suffix_is_rejected(arm_env: ArmEnv, apps) -> None:
     client, env = apps
     client.container_apps.begin_create_or_update(RG, "agent", _app(env.id)).result()
     with pytest.raises(HttpResponseError) as err:
-        client.container_apps.begin_create_or_update(RG, "agent", _app(env.id, image="127.0.0.1:5000/agent:9")).result()
+        client.container_apps.begin_create_or_update(
+            RG, "agent", _app(env.id, image="127.0.0.1:5000/agent:9")
+        ).result()
     assert err.value.status_code == 400 and "already exists" in err.value.error.message
 
 
 def test_crashing_revision_fails_the_operation_with_the_reason(arm_env: ArmEnv, apps) -> None:
     client, env = apps
     with pytest.raises(HttpResponseError) as err:
-        client.container_apps.begin_create_or_update(RG, "bad", _app(env.id, image="127.0.0.1:5000/crash:1")).result()
+        client.container_apps.begin_create_or_update(
+            RG, "bad", _app(env.id, image="127.0.0.1:5000/crash:1")
+        ).result()
     assert err.value.error.code == "ContainerAppOperationError"
     assert "bad--v1" in err.value.error.message and "exited with code 3" in err.value.error.message
     app = client.container_apps.get(RG, "bad")
@@ -184,7 +257,10 @@ def test_stuck_revision_keeps_the_operation_in_progress_until_cleared(arm_env: A
     time.sleep(0.3)
     assert not poller.done()
     assert client.container_apps.get(RG, "slow").provisioning_state == "InProgress"
-    assert client.container_apps_revisions.get_revision(RG, "slow", "slow--v1").provisioning_state == "Provisioning"
+    assert (
+        client.container_apps_revisions.get_revision(RG, "slow", "slow--v1").provisioning_state
+        == "Provisioning"
+    )
     arm_env.faults.clear()
     assert poller.result(timeout=10).provisioning_state == "Succeeded"
 

@@ -19,7 +19,9 @@ from genaiops_cli.sandbox.profile import Profile
 def _start(state: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "GENAIOPS_SANDBOX_RETRY_AFTER": "0"}
     env.setdefault("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # never touch a shared engine here
-    proc = subprocess.Popen([sys.executable, "-m", "genaiops_cli.sandbox.daemon", "--state-dir", str(state)], env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genaiops_cli.sandbox.daemon", "--state-dir", str(state)], env=env
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         profile = Profile.load(state)
@@ -47,10 +49,14 @@ def test_daemon_lifecycle(tmp_path: Path) -> None:
             assert resp.status == 200 and json.loads(resp.read()) == {"status": "ok"}
         from azure.identity import ClientSecretCredential
 
-        token = ClientSecretCredential(profile.tenant_id, profile.client_id, profile.client_secret(),
-                                       authority=profile.authority_host, disable_instance_discovery=True,
-                                       connection_verify=profile.ca_bundle).get_token(
-            "https://management.azure.com/.default")
+        token = ClientSecretCredential(
+            profile.tenant_id,
+            profile.client_id,
+            profile.client_secret(),
+            authority=profile.authority_host,
+            disable_instance_discovery=True,
+            connection_verify=profile.ca_bundle,
+        ).get_token("https://management.azure.com/.default")
         assert token.token and profile.client_secret() not in (state / "logs" / "sandbox.log").read_text()
     finally:
         _stop(proc)

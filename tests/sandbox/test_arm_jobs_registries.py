@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+import conftest_arm
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.mgmt.appcontainers import models as m
 from azure.mgmt.containerregistry import models as acr
-from conftest_arm import ArmEnv, arm_env, create_rg  # noqa: F401 - fixtures are used by name
+from conftest_arm import ArmEnv, create_rg
+
+arm_env = conftest_arm.arm_env  # the shared fixture, re-exported for pytest
 
 RG = "rg-test"
 
 
 def _job(env_id: str, image: str) -> m.Job:
-    return m.Job(location="eastus2", environment_id=env_id, configuration=m.JobConfiguration(
-        trigger_type="Manual", replica_timeout=60, replica_retry_limit=0,
-        manual_trigger_config=m.JobConfigurationManualTriggerConfig(parallelism=1, replica_completion_count=1)),
-        template=m.JobTemplate(containers=[m.Container(name="batch", image=image, args=["--shard", "1"])]))
+    return m.Job(
+        location="eastus2",
+        environment_id=env_id,
+        configuration=m.JobConfiguration(
+            trigger_type="Manual",
+            replica_timeout=60,
+            replica_retry_limit=0,
+            manual_trigger_config=m.JobConfigurationManualTriggerConfig(
+                parallelism=1, replica_completion_count=1
+            ),
+        ),
+        template=m.JobTemplate(containers=[m.Container(name="batch", image=image, args=["--shard", "1"])]),
+    )
 
 
 def test_job_runs_to_completion(arm_env: ArmEnv) -> None:
     create_rg(arm_env, RG)
     client = arm_env.apps_client()
-    env = client.managed_environments.begin_create_or_update(RG, "cae", m.ManagedEnvironment(location="eastus2")).result()
+    env = client.managed_environments.begin_create_or_update(
+        RG, "cae", m.ManagedEnvironment(location="eastus2")
+    ).result()
     job = client.jobs.begin_create_or_update(RG, "batch", _job(env.id, "127.0.0.1:5000/batch:1")).result()
     assert job.provisioning_state == "Succeeded" and job.running_state == "Ready"
     started = client.jobs.begin_start(RG, "batch").result()
@@ -37,7 +51,9 @@ def test_job_runs_to_completion(arm_env: ArmEnv) -> None:
 def test_job_execution_can_be_stopped_and_failures_are_reported(arm_env: ArmEnv) -> None:
     create_rg(arm_env, RG)
     client = arm_env.apps_client()
-    env = client.managed_environments.begin_create_or_update(RG, "cae", m.ManagedEnvironment(location="eastus2")).result()
+    env = client.managed_environments.begin_create_or_update(
+        RG, "cae", m.ManagedEnvironment(location="eastus2")
+    ).result()
     client.jobs.begin_create_or_update(RG, "bad", _job(env.id, "127.0.0.1:5000/crash:1")).result()
     run = client.jobs.begin_start(RG, "bad").result()
     client.job_execution(RG, "bad", run.name)
@@ -50,37 +66,65 @@ def test_job_execution_can_be_stopped_and_failures_are_reported(arm_env: ArmEnv)
 def test_registries_and_import_image(arm_env: ArmEnv) -> None:
     create_rg(arm_env, RG)
     client = arm_env.acr_client()
-    dev = client.registries.begin_create(RG, "crdev", acr.Registry(
-        location="eastus2", sku=acr.Sku(name="Standard"), admin_user_enabled=False)).result()
-    prod = client.registries.begin_create(RG, "crprod", acr.Registry(
-        location="eastus2", sku=acr.Sku(name="Premium"))).result()
+    dev = client.registries.begin_create(
+        RG, "crdev", acr.Registry(location="eastus2", sku=acr.Sku(name="Standard"), admin_user_enabled=False)
+    ).result()
+    prod = client.registries.begin_create(
+        RG, "crprod", acr.Registry(location="eastus2", sku=acr.Sku(name="Premium"))
+    ).result()
     assert dev.login_server == arm_env.fleet.endpoints["crdev"].login_server
     assert dev.provisioning_state == "Succeeded" and dev.admin_user_enabled is False
     assert {r.name for r in client.registries.list_by_resource_group(RG)} == {"crdev", "crprod"}
 
     arm_env.fleet.images[(dev.login_server, "agent:1")] = "sha256:" + "a" * 64
-    client.registries.begin_import_image(RG, "crprod", acr.ImportImageParameters(
-        source=acr.ImportSource(resource_id=dev.id, source_image="agent:1"), target_tags=["agent:1"],
-        mode="NoForce")).result()
-    assert arm_env.fleet.imports[-1] == {"target": "crprod", "source": dev.login_server, "image": "agent:1",
-                                         "tags": ["agent:1"], "force": False}
+    client.registries.begin_import_image(
+        RG,
+        "crprod",
+        acr.ImportImageParameters(
+            source=acr.ImportSource(resource_id=dev.id, source_image="agent:1"),
+            target_tags=["agent:1"],
+            mode="NoForce",
+        ),
+    ).result()
+    assert arm_env.fleet.imports[-1] == {
+        "target": "crprod",
+        "source": dev.login_server,
+        "image": "agent:1",
+        "tags": ["agent:1"],
+        "force": False,
+    }
     assert arm_env.fleet.images[(prod.login_server, "agent:1")] == "sha256:" + "a" * 64
 
     # NoForce onto a tag holding another digest fails with the fleet's code; Force overwrites.
     arm_env.fleet.images[(dev.login_server, "agent:2")] = "sha256:" + "b" * 64
     with pytest.raises(HttpResponseError) as err:
-        client.registries.begin_import_image(RG, "crprod", acr.ImportImageParameters(
-            source=acr.ImportSource(registry_uri=dev.login_server, source_image="agent:2"),
-            target_tags=["agent:1"], mode="NoForce")).result()
+        client.registries.begin_import_image(
+            RG,
+            "crprod",
+            acr.ImportImageParameters(
+                source=acr.ImportSource(registry_uri=dev.login_server, source_image="agent:2"),
+                target_tags=["agent:1"],
+                mode="NoForce",
+            ),
+        ).result()
     assert err.value.error.code == "TagAlreadyExists"
-    client.registries.begin_import_image(RG, "crprod", acr.ImportImageParameters(
-        source=acr.ImportSource(registry_uri=dev.login_server, source_image="agent:2"),
-        target_tags=["agent:1"], mode="Force")).result()
+    client.registries.begin_import_image(
+        RG,
+        "crprod",
+        acr.ImportImageParameters(
+            source=acr.ImportSource(registry_uri=dev.login_server, source_image="agent:2"),
+            target_tags=["agent:1"],
+            mode="Force",
+        ),
+    ).result()
     assert arm_env.fleet.images[(prod.login_server, "agent:1")] == "sha256:" + "b" * 64
 
     with pytest.raises(HttpResponseError) as err:
-        client.registries.begin_import_image(RG, "crprod", acr.ImportImageParameters(
-            source=acr.ImportSource(resource_id=dev.id, source_image="missing:1"))).result()
+        client.registries.begin_import_image(
+            RG,
+            "crprod",
+            acr.ImportImageParameters(source=acr.ImportSource(resource_id=dev.id, source_image="missing:1")),
+        ).result()
     assert err.value.error.code == "ImageNotFound"
 
     client.registries.begin_delete(RG, "crdev").result()

@@ -11,19 +11,27 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import conftest_arm
 import pytest
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+from azure.core.exceptions import ClientAuthenticationError
 from azure.mgmt.appcontainers import models as m
-from conftest_arm import ArmEnv, arm_env, create_rg, start_env  # noqa: F401 - fixtures are used by name
+from conftest_arm import ArmEnv, create_rg, start_env
 
 from genaiops_cli.sandbox.faults import FaultInjector, FaultRule
 from genaiops_cli.sandbox.profile import Profile
 
+arm_env = conftest_arm.arm_env  # the shared fixture, re-exported for pytest
+
 RG = "rg-test"
 
 
-def _raw(env: ArmEnv, method: str, path: str, body: Any = None, token: str | None = "auto",
-         ) -> tuple[int, dict[str, str], Any]:
+def _raw(
+    env: ArmEnv,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str | None = "auto",
+) -> tuple[int, dict[str, str], Any]:
     headers = {"Content-Type": "application/json"}
     if token == "auto":
         token = env.credential().get_token("https://management.azure.com/.default").token
@@ -48,8 +56,13 @@ def _sub(env: ArmEnv) -> str:
 def test_resource_groups_through_the_real_resource_client(arm_env: ArmEnv) -> None:
     from azure.mgmt.resource.resources import ResourceManagementClient
 
-    client = ResourceManagementClient(arm_env.credential(), arm_env.subscription_id, base_url=arm_env.url,
-                                      connection_verify=arm_env.ca, polling_interval=0)
+    client = ResourceManagementClient(
+        arm_env.credential(),
+        arm_env.subscription_id,
+        base_url=arm_env.url,
+        connection_verify=arm_env.ca,
+        polling_interval=0,
+    )
     rg = client.resource_groups.create_or_update("rg-One", {"location": "eastus2", "tags": {"env": "dev"}})
     assert rg.properties.provisioning_state == "Succeeded" and rg.tags == {"env": "dev"}
     assert client.resource_groups.check_existence("RG-ONE") is True  # ARM ids are case-insensitive
@@ -75,8 +88,14 @@ def test_token_endpoint_rejects_a_wrong_secret(arm_env: ArmEnv) -> None:
     from azure.identity import ClientSecretCredential
 
     creds = arm_env.endpoint.credentials
-    bad = ClientSecretCredential(creds.tenant_id, creds.client_id, "wrong", authority=arm_env.url,
-                                 disable_instance_discovery=True, connection_verify=arm_env.ca)
+    bad = ClientSecretCredential(
+        creds.tenant_id,
+        creds.client_id,
+        "wrong",
+        authority=arm_env.url,
+        disable_instance_discovery=True,
+        connection_verify=arm_env.ca,
+    )
     with pytest.raises(ClientAuthenticationError):
         bad.get_token("https://management.azure.com/.default")
     secret_file = arm_env.state_dir / "client-secret"
@@ -90,8 +109,11 @@ def test_api_version_and_unknown_routes(arm_env: ArmEnv) -> None:
     assert status == 400 and body["error"]["code"] == "InvalidApiVersionParameter"
     status, _, body = _raw(arm_env, "GET", base)
     assert status == 400 and body["error"]["code"] == "MissingApiVersionParameter"
-    status, _, body = _raw(arm_env, "GET", f"{_sub(arm_env)}/resourceGroups/{RG}/providers/Microsoft.App/"
-                           "widgets/w?api-version=2026-07-01")
+    status, _, body = _raw(
+        arm_env,
+        "GET",
+        f"{_sub(arm_env)}/resourceGroups/{RG}/providers/Microsoft.App/widgets/w?api-version=2026-07-01",
+    )
     assert status == 404 and body["error"]["code"] == "InvalidResourceType"
     status, _, body = _raw(arm_env, "GET", base + "/missing?api-version=2026-07-01")
     assert status == 404 and body["error"]["code"] == "ResourceNotFound"
@@ -102,17 +124,26 @@ def test_lro_headers_follow_each_operation_spec(arm_env: ArmEnv) -> None:
     v = "?api-version=2026-07-01"
     rg = f"{_sub(arm_env)}/resourceGroups/{RG}"
     # ManagedEnvironments_CreateOrUpdate: 201 + Location
-    status, headers, body = _raw(arm_env, "PUT", f"{rg}/providers/Microsoft.App/managedEnvironments/cae{v}",
-                                 {"location": "eastus2"})
+    status, headers, body = _raw(
+        arm_env, "PUT", f"{rg}/providers/Microsoft.App/managedEnvironments/cae{v}", {"location": "eastus2"}
+    )
     assert status == 201 and "Location" in headers and "Azure-AsyncOperation" not in headers
-    assert headers["Retry-After"] == "0" and body["properties"]["provisioningState"] == "InitializationInProgress"
+    assert (
+        headers["Retry-After"] == "0"
+        and body["properties"]["provisioningState"] == "InitializationInProgress"
+    )
     env_id = body["id"]
     # operation results move InProgress → Succeeded and then return the resource
     status, _, result = _raw(arm_env, "GET", headers["Location"].removeprefix(arm_env.url))
     assert status == 200 and result["properties"]["provisioningState"] == "Succeeded"
     # ContainerApps_CreateOrUpdate: 201 + Azure-AsyncOperation; status resource shape
-    app = {"location": "eastus2", "properties": {"environmentId": env_id, "template": {
-        "containers": [{"name": "main", "image": "127.0.0.1:5000/a:1"}]}}}
+    app = {
+        "location": "eastus2",
+        "properties": {
+            "environmentId": env_id,
+            "template": {"containers": [{"name": "main", "image": "127.0.0.1:5000/a:1"}]},
+        },
+    }
     status, headers, body = _raw(arm_env, "PUT", f"{rg}/providers/Microsoft.App/containerApps/a1{v}", app)
     assert status == 201 and "Azure-AsyncOperation" in headers
     assert body["properties"]["provisioningState"] == "InProgress"
@@ -126,8 +157,12 @@ def test_lro_headers_follow_each_operation_spec(arm_env: ArmEnv) -> None:
             break
     assert seen[-1] == "Succeeded" and op["endTime"]
     # ContainerApps_Update and _Delete: 202 + Location
-    status, headers, _ = _raw(arm_env, "PATCH", f"{rg}/providers/Microsoft.App/containerApps/a1{v}",
-                              {"location": "eastus2", "tags": {"a": "b"}})
+    status, headers, _ = _raw(
+        arm_env,
+        "PATCH",
+        f"{rg}/providers/Microsoft.App/containerApps/a1{v}",
+        {"location": "eastus2", "tags": {"a": "b"}},
+    )
     assert status == 202 and "Location" in headers
     status, headers, _ = _raw(arm_env, "DELETE", f"{rg}/providers/Microsoft.App/containerApps/a1{v}")
     assert status == 202 and "Location" in headers
@@ -139,8 +174,13 @@ def test_retry_after_is_configurable(tmp_path: Path) -> None:
     env = start_env(tmp_path, retry_after=7)
     try:
         create_rg(env, RG)
-        status, headers, _ = _raw(env, "PUT", f"{_sub(env)}/resourceGroups/{RG}/providers/Microsoft.App/"
-                                  "managedEnvironments/cae?api-version=2026-07-01", {"location": "eastus2"})
+        status, headers, _ = _raw(
+            env,
+            "PUT",
+            f"{_sub(env)}/resourceGroups/{RG}/providers/Microsoft.App/"
+            "managedEnvironments/cae?api-version=2026-07-01",
+            {"location": "eastus2"},
+        )
         assert status == 201 and headers["Retry-After"] == "7"
     finally:
         env.endpoint.close()
@@ -150,10 +190,20 @@ def test_retry_after_is_configurable(tmp_path: Path) -> None:
 def test_injected_faults_are_recovered_by_the_sdk_retry_policy(arm_env: ArmEnv, kind: str) -> None:
     create_rg(arm_env, RG)
     client = arm_env.apps_client(retry_backoff_factor=0.05)
-    client.managed_environments.begin_create_or_update(RG, "cae", m.ManagedEnvironment(location="eastus2")).result()
-    profile = Profile(arm_endpoint=arm_env.url, authority_host=arm_env.url, tenant_id="", client_id="",
-                      client_secret_file="", subscription_id=arm_env.subscription_id, ca_bundle=arm_env.ca,
-                      docker_host="", router="")
+    client.managed_environments.begin_create_or_update(
+        RG, "cae", m.ManagedEnvironment(location="eastus2")
+    ).result()
+    profile = Profile(
+        arm_endpoint=arm_env.url,
+        authority_host=arm_env.url,
+        tenant_id="",
+        client_id="",
+        client_secret_file="",
+        subscription_id=arm_env.subscription_id,
+        ca_bundle=arm_env.ca,
+        docker_host="",
+        router="",
+    )
     injector = FaultInjector(profile)
     injector.add("GET", r"/managedEnvironments/cae$", kind, count=2, retry_after=0)
     assert len(injector.rules()) == 1
@@ -165,7 +215,9 @@ def test_injected_faults_are_recovered_by_the_sdk_retry_policy(arm_env: ArmEnv, 
 
 def test_latency_fault_delays_the_answer(arm_env: ArmEnv) -> None:
     create_rg(arm_env, RG)
-    arm_env.faults.add(FaultRule(method="GET", path_regex="resourcegroups/rg-test$", kind="latency", latency_ms=300))
+    arm_env.faults.add(
+        FaultRule(method="GET", path_regex="resourcegroups/rg-test$", kind="latency", latency_ms=300)
+    )
     started = time.monotonic()
     status, _, _ = _raw(arm_env, "GET", f"{_sub(arm_env)}/resourcegroups/{RG}?api-version=2024-11-01")
     assert status == 200 and time.monotonic() - started >= 0.3
@@ -175,8 +227,13 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     env = start_env(tmp_path)
     create_rg(env, RG)
     client = env.apps_client()
-    env_id = client.managed_environments.begin_create_or_update(
-        RG, "cae", m.ManagedEnvironment(location="eastus2")).result().id
+    env_id = (
+        client.managed_environments.begin_create_or_update(
+            RG, "cae", m.ManagedEnvironment(location="eastus2")
+        )
+        .result()
+        .id
+    )
     env.endpoint.close()
     again = start_env(tmp_path)
     try:
@@ -189,13 +246,19 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
 def test_create_or_update_lro_is_fast(arm_env: ArmEnv) -> None:
     create_rg(arm_env, RG)
     client = arm_env.apps_client()
-    env = client.managed_environments.begin_create_or_update(RG, "cae", m.ManagedEnvironment(location="eastus2")).result()
-    app = m.ContainerApp(location="eastus2", managed_environment_id=env.id, template=m.Template(
-        containers=[m.Container(name="main", image="127.0.0.1:5000/a:1")]))
+    env = client.managed_environments.begin_create_or_update(
+        RG, "cae", m.ManagedEnvironment(location="eastus2")
+    ).result()
+    app = m.ContainerApp(
+        location="eastus2",
+        managed_environment_id=env.id,
+        template=m.Template(containers=[m.Container(name="main", image="127.0.0.1:5000/a:1")]),
+    )
     timings = []
     for i in range(3):
         started = time.perf_counter()
         client.container_apps.begin_create_or_update(RG, f"fast{i}", app).result()
         timings.append(time.perf_counter() - started)
-    print(f"container app create-or-update LRO (Retry-After 0): {', '.join(f'{t * 1000:.0f} ms' for t in timings)}")
+    shown = ", ".join(f"{t * 1000:.0f} ms" for t in timings)
+    print(f"container app create-or-update LRO (Retry-After 0): {shown}")
     assert min(timings) < 0.5

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +12,15 @@ import pytest
 from genaiops_cli.sandbox.specs import SpecValidator, specs_root
 
 SPECS = [
-    ("azure.mgmt.appcontainers.models",
-     "specification/app/resource-manager/Microsoft.App/ContainerApps/stable/2026-07-01/openapi.json"),
-    ("azure.mgmt.containerregistry.models",
-     "specification/containerregistry/resource-manager/Microsoft.ContainerRegistry/Registry/stable/2025-11-01/"
-     "containerregistry.json"),
+    (
+        "azure.mgmt.appcontainers.models",
+        "specification/app/resource-manager/Microsoft.App/ContainerApps/stable/2026-07-01/openapi.json",
+    ),
+    (
+        "azure.mgmt.containerregistry.models",
+        "specification/containerregistry/resource-manager/Microsoft.ContainerRegistry/Registry/stable/2025-11-01/"
+        "containerregistry.json",
+    ),
 ]
 
 
@@ -29,11 +32,11 @@ def _cases() -> list[Any]:
         if not spec_file.exists():
             continue
         spec = json.loads(spec_file.read_text())
-        for template, item in spec["paths"].items():
+        for item in spec["paths"].values():
             for method, op in item.items():
                 if method == "parameters":
                     continue
-                for title, ex in (op.get("x-ms-examples") or {}).items():
+                for ex in (op.get("x-ms-examples") or {}).values():
                     example = (spec_file.parent / ex["$ref"]).resolve()
                     if not example.exists():
                         continue
@@ -41,8 +44,14 @@ def _cases() -> list[Any]:
                         schema = (op["responses"].get(status) or {}).get("schema") or {}
                         ref = schema.get("$ref", "")
                         if "body" in response and ref.startswith("#/definitions/"):
-                            cases.append(pytest.param(models, ref.split("/")[-1], response["body"],
-                                                      id=f"{op['operationId']}-{example.stem}-{status}"))
+                            cases.append(
+                                pytest.param(
+                                    models,
+                                    ref.split("/")[-1],
+                                    response["body"],
+                                    id=f"{op['operationId']}-{example.stem}-{status}",
+                                )
+                            )
     return cases
 
 
@@ -116,7 +125,7 @@ def test_the_validator_accepts_every_example_response() -> None:
     validator = SpecValidator()
     checked = 0
     problems = []
-    for version, ops in validator.index.operations.items():
+    for ops in validator.index.operations.values():
         for _, op in ops:
             for ex in (op.definition.get("x-ms-examples") or {}).values():
                 example = (op.file.parent / ex["$ref"]).resolve()
@@ -127,8 +136,13 @@ def test_the_validator_accepts_every_example_response() -> None:
                         continue
                     checked += 1
                     # example files often omit response headers, so only bodies are judged here
-                    found = [p for p in validator.check_response(op, int(status), response["body"],
-                                                                 response.get("headers") or {}) if "header" not in p]
+                    found = [
+                        p
+                        for p in validator.check_response(
+                            op, int(status), response["body"], response.get("headers") or {}
+                        )
+                        if "header" not in p
+                    ]
                     problems += [f"{example.name}: {p}" for p in found]
     assert checked > 10
     assert not problems, "\n".join(problems)

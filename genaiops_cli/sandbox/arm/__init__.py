@@ -37,10 +37,20 @@ class ArmEndpoint:
         self.thread.join(timeout=5)
 
 
-def start_arm(state_dir: Path, tls_dir: Path, *, port: int = 0, issuer: TokenIssuer | None = None,
-              runtime: Any = None, fleet: Any = None, runtime_error: str | None = None, retry_after: int = 0,
-              faults: FaultTable | None = None, validator: Any = None, validation_log: Path | None = None
-              ) -> ArmEndpoint:
+def start_arm(
+    state_dir: Path,
+    tls_dir: Path,
+    *,
+    port: int = 0,
+    issuer: TokenIssuer | None = None,
+    runtime: Any = None,
+    fleet: Any = None,
+    runtime_error: str | None = None,
+    retry_after: int = 0,
+    faults: FaultTable | None = None,
+    validator: Any = None,
+    validation_log: Path | None = None,
+) -> ArmEndpoint:
     """Bind, build and serve in a background thread; returns once the port is listening."""
     ca = ensure_ca(tls_dir)
     cert = issue_server_cert(tls_dir, "arm", ["127.0.0.1", "localhost"])
@@ -52,14 +62,32 @@ def start_arm(state_dir: Path, tls_dir: Path, *, port: int = 0, issuer: TokenIss
     store = ResourceStore(state_dir)
     # The API needs the final URL for Location headers; bind first, then attach the API.
     api_holder: dict[str, ArmApi] = {}
-    server = ArmServer(port, api=None, issuer=issuer, credentials=credentials,  # type: ignore[arg-type]
-                       ssl_context=context, faults=faults, validator=validator, validation_log=validation_log)
-    api = ArmApi(store, subscription_id=credentials.subscription_id, tenant_id=credentials.tenant_id,
-                 client_id=credentials.client_id, base_url=f"https://127.0.0.1:{server.port}", runtime=runtime,
-                 fleet=fleet, faults=faults, retry_after=retry_after, runtime_error=runtime_error)
+    server = ArmServer(
+        port,
+        api=None,
+        issuer=issuer,
+        credentials=credentials,  # type: ignore[arg-type]
+        ssl_context=context,
+        faults=faults,
+        validator=validator,
+        validation_log=validation_log,
+    )
+    api = ArmApi(
+        store,
+        subscription_id=credentials.subscription_id,
+        tenant_id=credentials.tenant_id,
+        client_id=credentials.client_id,
+        base_url=f"https://127.0.0.1:{server.port}",
+        runtime=runtime,
+        fleet=fleet,
+        faults=faults,
+        retry_after=retry_after,
+        runtime_error=runtime_error,
+    )
     server.api = api
     api_holder["api"] = api
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                              name="sandbox-arm", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="sandbox-arm", daemon=True
+    )
     thread.start()
     return ArmEndpoint(server=server, api=api, credentials=credentials, ca_bundle=ca.cert, thread=thread)

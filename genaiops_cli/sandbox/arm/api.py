@@ -39,9 +39,20 @@ Handler = Callable[..., Response]
 
 
 class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
-    def __init__(self, store: ResourceStore, *, subscription_id: str, tenant_id: str, client_id: str,
-                 base_url: str, runtime: Any = None, fleet: Any = None, faults: FaultTable | None = None,
-                 retry_after: int = 0, runtime_error: str | None = None) -> None:
+    def __init__(
+        self,
+        store: ResourceStore,
+        *,
+        subscription_id: str,
+        tenant_id: str,
+        client_id: str,
+        base_url: str,
+        runtime: Any = None,
+        fleet: Any = None,
+        faults: FaultTable | None = None,
+        retry_after: int = 0,
+        runtime_error: str | None = None,
+    ) -> None:
         self.store = store
         self.subscription_id = subscription_id
         self.tenant_id = tenant_id
@@ -61,8 +72,10 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
 
     def _add_routes(self) -> None:
         r = self._route
-        ops = _SUB + r"/providers/(?P<ns>microsoft\.app|microsoft\.containerregistry|microsoft\.resources)" \
+        ops = (
+            _SUB + r"/providers/(?P<ns>microsoft\.app|microsoft\.containerregistry|microsoft\.resources)"
             r"/locations/(?P<loc>[^/]+)/(?P<kind>operationstatuses|operationresults)/(?P<op>[^/]+)"
+        )
         r("GET", ops, "op", self.get_operation)
         r("PUT", _RG, "microsoft.resources", self.put_resource_group)
         r("PATCH", _RG, "microsoft.resources", self.patch_resource_group)
@@ -73,12 +86,26 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
         for kind in ("managedEnvironments", "connectedEnvironments"):
             p = _APP + f"/{kind.lower()}"
             r("PUT", p + "/(?P<name>[^/]+)", "microsoft.app", self._env_handler(kind, self.put_environment))
-            r("PATCH", p + "/(?P<name>[^/]+)", "microsoft.app", self._env_handler(kind, self.patch_environment))
+            r(
+                "PATCH",
+                p + "/(?P<name>[^/]+)",
+                "microsoft.app",
+                self._env_handler(kind, self.patch_environment),
+            )
             r("GET", p + "/(?P<name>[^/]+)", "microsoft.app", self._env_handler(kind, self.get_environment))
-            r("DELETE", p + "/(?P<name>[^/]+)", "microsoft.app", self._env_handler(kind, self.delete_environment))
+            r(
+                "DELETE",
+                p + "/(?P<name>[^/]+)",
+                "microsoft.app",
+                self._env_handler(kind, self.delete_environment),
+            )
             r("GET", p, "microsoft.app", self._env_handler(kind, self.list_environments))
-            r("GET", _SUB + f"/providers/microsoft\\.app/{kind.lower()}", "microsoft.app",
-              self._env_handler(kind, self.list_environments))
+            r(
+                "GET",
+                _SUB + f"/providers/microsoft\\.app/{kind.lower()}",
+                "microsoft.app",
+                self._env_handler(kind, self.list_environments),
+            )
         self.add_app_routes(r, _APP, _SUB)
         self.add_job_routes(r, _APP, _SUB)
         self.add_registry_routes(r, _ACR, _SUB)
@@ -95,19 +122,27 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
             params = m.groupdict()
             self._check_api_version(namespace, params.get("ns"), query.get("api-version"))
             if params.get("sub", "").lower() != self.subscription_id.lower():
-                raise ArmError(404, "SubscriptionNotFound", f"The subscription '{params.get('sub')}' could not be found.")
+                raise ArmError(
+                    404, "SubscriptionNotFound", f"The subscription '{params.get('sub')}' could not be found."
+                )
             params.pop("sub", None)
             if body is not None and not isinstance(body, dict):
-                raise bad_request("InvalidRequestContent", "The request content was invalid and could not be deserialized.")
+                raise bad_request(
+                    "InvalidRequestContent", "The request content was invalid and could not be deserialized."
+                )
             return handler(body=body, query=query, **params)
         if matched_path:
-            raise ArmError(405, "MethodNotAllowed", f"The requested method '{method}' is not allowed for '{path}'.")
+            raise ArmError(
+                405, "MethodNotAllowed", f"The requested method '{method}' is not allowed for '{path}'."
+            )
         raise self._unknown_route(path, query.get("api-version"))
 
     def _check_api_version(self, namespace: str, op_ns: str | None, version: str | None) -> None:
         if not version:
-            raise bad_request("MissingApiVersionParameter",
-                              "The api-version query parameter (?api-version=) is required for all requests.")
+            raise bad_request(
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
         if namespace == "op":
             namespace = (op_ns or "").lower()
         if namespace == "microsoft.resources":
@@ -118,16 +153,23 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
         if version not in supported:
             raise bad_request(
                 "InvalidApiVersionParameter",
-                f"The api-version '{version}' is invalid. The supported versions are '{', '.join(sorted(supported))}'.")
+                f"The api-version '{version}' is invalid. "
+                f"The supported versions are '{', '.join(sorted(supported))}'.",
+            )
 
     @staticmethod
     def _unknown_route(path: str, version: str | None) -> ArmError:
         m = re.search(r"/providers/([^/]+)/([^/]+)", path)
         if m:
-            return ArmError(404, "InvalidResourceType",
-                            f"The resource type '{m.group(2)}' could not be found in the namespace '{m.group(1)}' "
-                            f"for api version '{version}'.")
-        return ArmError(404, "InvalidResourceType", f"The resource type could not be found for path '{path}'.")
+            return ArmError(
+                404,
+                "InvalidResourceType",
+                f"The resource type '{m.group(2)}' could not be found in the namespace '{m.group(1)}' "
+                f"for api version '{version}'.",
+            )
+        return ArmError(
+            404, "InvalidResourceType", f"The resource type could not be found for path '{path}'."
+        )
 
     # shared helpers -----------------------------------------------------------------------------
     def sub_id(self) -> str:
@@ -142,8 +184,9 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
     def rg_id(self, rg: str) -> str:
         return self.require_rg(rg)["id"]
 
-    def tracked_body(self, resource_id: str, name: str, rtype: str, body: dict[str, Any],
-                     existing: dict[str, Any] | None) -> dict[str, Any]:
+    def tracked_body(
+        self, resource_id: str, name: str, rtype: str, body: dict[str, Any], existing: dict[str, Any] | None
+    ) -> dict[str, Any]:
         """The TrackedResource envelope ARM returns, keeping request fields it echoes."""
         if not body.get("location"):
             raise bad_request("LocationRequired", "The location property is required for this definition.")
@@ -162,20 +205,33 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
         return out
 
     # long-running operations ------------------------------------------------------------------
-    def start_operation(self, namespace: str, location: str, kind: str, target: str,
-                        api_version: str, **details: Any) -> dict[str, Any]:
+    def start_operation(
+        self, namespace: str, location: str, kind: str, target: str, api_version: str, **details: Any
+    ) -> dict[str, Any]:
         op_id = str(uuid.uuid4())
-        op = {"name": op_id, "namespace": namespace, "location": location.replace(" ", "").lower(),
-              "kind": kind, "target": target, "api_version": api_version, "status": "InProgress",
-              "startTime": now_iso(), **details}
+        op = {
+            "name": op_id,
+            "namespace": namespace,
+            "location": location.replace(" ", "").lower(),
+            "kind": kind,
+            "target": target,
+            "api_version": api_version,
+            "status": "InProgress",
+            "startTime": now_iso(),
+            **details,
+        }
         self.store.put_operation(op_id, op)
         return op
 
     def operation_url(self, op: dict[str, Any], kind: str) -> str:
-        return (f"{self.base_url}{self.sub_id()}/providers/{op['namespace']}/locations/{op['location']}/"
-                f"{kind}/{op['name']}?api-version={op['api_version']}")
+        return (
+            f"{self.base_url}{self.sub_id()}/providers/{op['namespace']}/locations/{op['location']}/"
+            f"{kind}/{op['name']}?api-version={op['api_version']}"
+        )
 
-    def lro_headers(self, op: dict[str, Any], *, async_op: bool = False, location: bool = False) -> dict[str, str]:
+    def lro_headers(
+        self, op: dict[str, Any], *, async_op: bool = False, location: bool = False
+    ) -> dict[str, str]:
         headers = {"Retry-After": str(self.retry_after)}
         if async_op:
             headers["Azure-AsyncOperation"] = self.operation_url(op, "operationStatuses")
@@ -199,16 +255,23 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
                 advance(op)
         return op
 
-    def get_operation(self, body: Any, query: dict[str, str], ns: str, loc: str, kind: str, op: str) -> Response:
+    def get_operation(
+        self, body: Any, query: dict[str, str], ns: str, loc: str, kind: str, op: str
+    ) -> Response:
         with self.store.lock:
             record = self.store.get_operation(op)
             if record is None:
                 raise ArmError(404, "OperationNotFound", f"The operation '{op}' was not found.")
             record = self.advance_operation(record)
         if kind.lower() == "operationstatuses":
-            status_body = {"id": self.operation_url(record, "operationStatuses").split("?")[0]
-                           .removeprefix(self.base_url), "name": record["name"], "status": record["status"],
-                           "startTime": record["startTime"]}
+            status_body = {
+                "id": self.operation_url(record, "operationStatuses")
+                .split("?")[0]
+                .removeprefix(self.base_url),
+                "name": record["name"],
+                "status": record["status"],
+                "startTime": record["startTime"],
+            }
             if record.get("endTime"):
                 status_body["endTime"] = record["endTime"]
             if record.get("error"):
@@ -236,8 +299,13 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
 
     # resource groups ----------------------------------------------------------------------------
     def _rg_body(self, rid: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        out = {"id": rid, "name": name, "type": "Microsoft.Resources/resourceGroups", "location": body["location"],
-               "properties": {"provisioningState": "Succeeded"}}
+        out = {
+            "id": rid,
+            "name": name,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": body["location"],
+            "properties": {"provisioningState": "Succeeded"},
+        }
         if body.get("tags") is not None:
             out["tags"] = body["tags"]
         if body.get("managedBy"):
@@ -253,9 +321,11 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
             if existing:
                 rid, rg = existing["id"], existing["body"]["name"]
                 if existing["body"]["location"].lower() != body["location"].replace(" ", "").lower():
-                    raise bad_request("InvalidResourceGroupLocation",
-                                      f"Invalid resource group location '{body['location']}'. The Resource group "
-                                      f"already exists in location '{existing['body']['location']}'.")
+                    raise bad_request(
+                        "InvalidResourceGroupLocation",
+                        f"Invalid resource group location '{body['location']}'. The Resource group "
+                        f"already exists in location '{existing['body']['location']}'.",
+                    )
             out = self._rg_body(rid, rg, {**body, "location": body["location"].replace(" ", "").lower()})
             self.store.put(rid, {"id": rid, "type": "Microsoft.Resources/resourceGroups", "body": out})
         return Response(200 if existing else 201, out)
@@ -286,8 +356,14 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
                 if child["id"].lower().startswith(record["id"].lower() + "/"):
                     self.release_resource(child)
             self.store.delete(record["id"])
-            op = self.start_operation("Microsoft.Resources", "global", "done", record["id"],
-                                      query.get("api-version", ""), result_status=200)
+            op = self.start_operation(
+                "Microsoft.Resources",
+                "global",
+                "done",
+                record["id"],
+                query.get("api-version", ""),
+                result_status=200,
+            )
             self.finish_operation(op, "Succeeded")
         return Response(202, None, self.lro_headers(op, location=True))
 
@@ -306,6 +382,7 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
     def _env_handler(self, kind: str, fn: Callable[..., Response]) -> Handler:
         def handler(**kwargs: Any) -> Response:
             return fn(kind=kind, **kwargs)
+
         return handler
 
     def env_id(self, rg: str, kind: str, name: str) -> str:
@@ -321,23 +398,30 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
             if kind == "connectedEnvironments":
                 ext = body.get("extendedLocation") or {}
                 if not ext.get("name") or ext.get("type", "CustomLocation") != "CustomLocation":
-                    raise invalid_parameter("extendedLocation", "a connected environment needs an extendedLocation "
-                                            "of type CustomLocation naming the Arc custom location id")
+                    raise invalid_parameter(
+                        "extendedLocation",
+                        "a connected environment needs an extendedLocation "
+                        "of type CustomLocation naming the Arc custom location id",
+                    )
             out = self.tracked_body(rid, name, f"Microsoft.App/{kind}", body, existing)
             props = dict(body.get("properties") or {})
             props["defaultDomain"] = default_domain(rid, body["location"])
             props["staticIp"] = props.get("staticIp") or "127.0.0.1"
             if kind == "managedEnvironments":
-                props["eventStreamEndpoint"] = f"https://{props['defaultDomain']}/subscriptions/{self.subscription_id}" \
+                props["eventStreamEndpoint"] = (
+                    f"https://{props['defaultDomain']}/subscriptions/{self.subscription_id}"
                     f"/resourceGroups/{rg}/managedEnvironments/{name}/eventstream"
+                )
             props["provisioningState"] = "Succeeded" if existing else "InitializationInProgress"
             out["properties"] = props
             self.store.put(rid, {"id": rid, "type": f"Microsoft.App/{kind}", "body": out})
             if existing:
                 return Response(200, out)
-            op = self.start_operation("Microsoft.App", body["location"], "environment", rid, query["api-version"],
-                                      result="resource")
-        # ManagedEnvironments_CreateOrUpdate: 201 + Location; ConnectedEnvironments: 201 + Azure-AsyncOperation
+            op = self.start_operation(
+                "Microsoft.App", body["location"], "environment", rid, query["api-version"], result="resource"
+            )
+        # ManagedEnvironments_CreateOrUpdate: 201 + Location;
+        # ConnectedEnvironments_CreateOrUpdate: 201 + Azure-AsyncOperation
         if kind == "managedEnvironments":
             return Response(201, out, self.lro_headers(op, location=True))
         return Response(201, out, self.lro_headers(op, async_op=True))
@@ -355,7 +439,13 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
             if record is None:
                 raise not_found(f"Microsoft.App/{kind}", name, rg)
             patch = body or {}
-            readonly = {"defaultDomain", "staticIp", "provisioningState", "eventStreamEndpoint", "deploymentErrors"}
+            readonly = {
+                "defaultDomain",
+                "staticIp",
+                "provisioningState",
+                "eventStreamEndpoint",
+                "deploymentErrors",
+            }
             props = {k: v for k, v in (patch.get("properties") or {}).items() if k not in readonly}
             record["body"]["properties"].update(props)
             if "tags" in patch:
@@ -364,8 +454,14 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
             self.store.put(record["id"], record)
             if kind == "connectedEnvironments":  # ConnectedEnvironments_Update is synchronous
                 return Response(200, record["body"])
-            op = self.start_operation("Microsoft.App", record["body"]["location"], "done", record["id"],
-                                      query["api-version"], result="resource")
+            op = self.start_operation(
+                "Microsoft.App",
+                record["body"]["location"],
+                "done",
+                record["id"],
+                query["api-version"],
+                result="resource",
+            )
             self.finish_operation(op, "Succeeded")
         return Response(202, None, self.lro_headers(op, location=True))
 
@@ -375,7 +471,9 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
             raise not_found(f"Microsoft.App/{kind}", name, rg)
         return Response(200, record["body"])
 
-    def list_environments(self, kind: str, body: Any, query: dict[str, str], rg: str | None = None) -> Response:
+    def list_environments(
+        self, kind: str, body: Any, query: dict[str, str], rg: str | None = None
+    ) -> Response:
         prefix = self.rg_id(rg) if rg else self.sub_id()
         return Response(200, {"value": [r["body"] for r in self.store.list(prefix, f"Microsoft.App/{kind}")]})
 
@@ -384,14 +482,25 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
             record = self.store.get(self.env_id(rg, kind, name))
             if record is None:
                 return Response(204, None)
-            users = [a["body"]["name"] for a in self.store.list(self.sub_id(), "Microsoft.App/containerApps")
-                     if (a["body"]["properties"].get("environmentId") or "").lower() == record["id"].lower()]
+            users = [
+                a["body"]["name"]
+                for a in self.store.list(self.sub_id(), "Microsoft.App/containerApps")
+                if (a["body"]["properties"].get("environmentId") or "").lower() == record["id"].lower()
+            ]
             if users:
-                raise bad_request("ManagedEnvironmentHasContainerApps",
-                                  f"Cannot delete environment '{name}' because it still has container apps: "
-                                  f"{', '.join(users)}.")
+                raise bad_request(
+                    "ManagedEnvironmentHasContainerApps",
+                    f"Cannot delete environment '{name}' because it still has container apps: "
+                    f"{', '.join(users)}.",
+                )
             self.store.delete(record["id"])
-            op = self.start_operation("Microsoft.App", record["body"]["location"], "done", record["id"],
-                                      query["api-version"], result_status=200)
+            op = self.start_operation(
+                "Microsoft.App",
+                record["body"]["location"],
+                "done",
+                record["id"],
+                query["api-version"],
+                result_status=200,
+            )
             self.finish_operation(op, "Succeeded")
         return Response(202, None, self.lro_headers(op, location=True))

@@ -28,12 +28,18 @@ def container_specs(template: dict[str, Any]) -> list[ContainerSpec]:
     specs = []
     for c in template.get("containers") or []:
         resources = c.get("resources") or {}
-        specs.append(ContainerSpec(
-            name=c.get("name", "main"), image=c.get("image", ""),
-            env={e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "name" in e},
-            command=c.get("command"), args=c.get("args"),
-            cpu=float(resources["cpu"]) if resources.get("cpu") is not None else None,
-            memory=resources.get("memory"), probes=list(c.get("probes") or [])))
+        specs.append(
+            ContainerSpec(
+                name=c.get("name", "main"),
+                image=c.get("image", ""),
+                env={e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "name" in e},
+                command=c.get("command"),
+                args=c.get("args"),
+                cpu=float(resources["cpu"]) if resources.get("cpu") is not None else None,
+                memory=resources.get("memory"),
+                probes=list(c.get("probes") or []),
+            )
+        )
     return specs
 
 
@@ -55,8 +61,12 @@ class AppsMixin:
         r("GET", sub + r"/providers/microsoft\.app/containerapps", "microsoft.app", self.list_apps)
         r("GET", a + "/revisions", "microsoft.app", self.list_revisions)
         r("GET", a + "/revisions/(?P<rev>[^/]+)", "microsoft.app", self.get_revision)
-        r("POST", a + "/revisions/(?P<rev>[^/]+)/(?P<action>activate|deactivate|restart)", "microsoft.app",
-          self.revision_action)
+        r(
+            "POST",
+            a + "/revisions/(?P<rev>[^/]+)/(?P<action>activate|deactivate|restart)",
+            "microsoft.app",
+            self.revision_action,
+        )
         r("GET", a + "/labelhistories", "microsoft.app", self.list_label_history)
         r("GET", a + "/labelhistories/(?P<label>[^/]+)", "microsoft.app", self.get_label_history)
         r("DELETE", a + "/labelhistories/(?P<label>[^/]+)", "microsoft.app", self.delete_label_history)
@@ -77,7 +87,9 @@ class AppsMixin:
         if self.faults.revision_stuck(rev["name"]):
             return STUCK
         if self.runtime is None:
-            return RevisionStatus("Failed", "Unhealthy", "Failed", self.runtime_error or "no container runtime")
+            return RevisionStatus(
+                "Failed", "Unhealthy", "Failed", self.runtime_error or "no container runtime"
+            )
         return self.runtime.revision_status(rev["name"])
 
     @staticmethod
@@ -96,8 +108,15 @@ class AppsMixin:
             merged = deep_merge(existing["spec"], body or {})
             return self._write_app(rg, name, merged, existing, query["api-version"], patch=True)
 
-    def _write_app(self, rg: str, name: str, body: dict[str, Any], existing: dict[str, Any] | None,
-                   api_version: str, patch: bool) -> Response:
+    def _write_app(
+        self,
+        rg: str,
+        name: str,
+        body: dict[str, Any],
+        existing: dict[str, Any] | None,
+        api_version: str,
+        patch: bool,
+    ) -> Response:
         rid = existing["id"] if existing else self.app_id(rg, name)
         name = existing["body"]["name"] if existing else name
         props = dict(body.get("properties") or {})
@@ -105,11 +124,18 @@ class AppsMixin:
         if not env_id:
             raise invalid_parameter("properties.environmentId", "environmentId is required")
         env = self.store.get(env_id)
-        if env is None or env["type"] not in ("Microsoft.App/managedEnvironments", "Microsoft.App/connectedEnvironments"):
-            raise ArmError(404, "ManagedEnvironmentNotFound", f"Managed environment '{env_id}' was not found.")
+        if env is None or env["type"] not in (
+            "Microsoft.App/managedEnvironments",
+            "Microsoft.App/connectedEnvironments",
+        ):
+            raise ArmError(
+                404, "ManagedEnvironmentNotFound", f"Managed environment '{env_id}' was not found."
+            )
         if env["type"] == "Microsoft.App/connectedEnvironments" and not body.get("extendedLocation"):
-            raise invalid_parameter("extendedLocation", "apps in a connected environment need the environment's "
-                                    "extendedLocation (custom location)")
+            raise invalid_parameter(
+                "extendedLocation",
+                "apps in a connected environment need the environment's extendedLocation (custom location)",
+            )
         config = dict(props.get("configuration") or {})
         mode = config.get("activeRevisionsMode") or "Single"
         config["activeRevisionsMode"] = mode
@@ -117,24 +143,42 @@ class AppsMixin:
         if not template.get("containers"):
             raise invalid_parameter("template.containers", "at least one container is required")
 
-        state = existing["state"] if existing else {"revisions": {}, "order": [], "labels": {}, "latest_ready": None}
+        state = (
+            existing["state"]
+            if existing
+            else {"revisions": {}, "order": [], "labels": {}, "latest_ready": None}
+        )
         revisions: dict[str, dict[str, Any]] = state["revisions"]
         old_template = existing["spec"]["properties"].get("template") if existing else None
         new_revision = None
         if existing is None or _canonical(old_template) != _canonical(template):
             suffix = template.get("revisionSuffix") or random_suffix()
             if not SUFFIX_RE.match(suffix):
-                raise invalid_parameter("template.revisionSuffix", f"Invalid value: \"{suffix}\": a revision suffix "
-                                        "consists of lower case alphanumeric characters or '-'")
+                raise invalid_parameter(
+                    "template.revisionSuffix",
+                    f'Invalid value: "{suffix}": a revision suffix '
+                    "consists of lower case alphanumeric characters or '-'",
+                )
             rev_name = f"{name}--{suffix}".lower()
             if rev_name in revisions:
-                raise invalid_parameter("template.revisionSuffix", f"Invalid value: \"{suffix}\": revision with suffix "
-                                        f"{suffix} already exists")
+                raise invalid_parameter(
+                    "template.revisionSuffix",
+                    f'Invalid value: "{suffix}": revision with suffix {suffix} already exists',
+                )
             if self.runtime is None:
-                raise ArmError(500, "SandboxRuntimeUnavailable", "The sandbox has no container runtime, so it cannot "
-                               f"create revision '{rev_name}': {self.runtime_error or 'not configured'}.")
-            new_revision = {"name": rev_name, "createdTime": now_iso(), "lastActiveTime": now_iso(),
-                            "template": template, "active": True}
+                raise ArmError(
+                    500,
+                    "SandboxRuntimeUnavailable",
+                    "The sandbox has no container runtime, so it cannot "
+                    f"create revision '{rev_name}': {self.runtime_error or 'not configured'}.",
+                )
+            new_revision = {
+                "name": rev_name,
+                "createdTime": now_iso(),
+                "lastActiveTime": now_iso(),
+                "template": template,
+                "active": True,
+            }
         candidate = {k: dict(v) for k, v in revisions.items()}
         order = list(state["order"])
         if new_revision:
@@ -155,21 +199,46 @@ class AppsMixin:
         props["template"] = template
 
         stored_spec = {k: v for k, v in body.items() if k not in ("id", "name", "type", "systemData")}
-        stored_spec["properties"] = {k: v for k, v in props.items() if k in (
-            "environmentId", "managedEnvironmentId", "workloadProfileName", "configuration", "template", "networking")}
+        stored_spec["properties"] = {
+            k: v
+            for k, v in props.items()
+            if k
+            in (
+                "environmentId",
+                "managedEnvironmentId",
+                "workloadProfileName",
+                "configuration",
+                "template",
+                "networking",
+            )
+        }
         state["revisions"], state["order"] = candidate, order
         self._record_labels(state, traffic, latest)
         envelope = self.tracked_body(rid, name, APP_TYPE, body, existing)  # type: ignore[attr-defined]
-        record = {"id": rid, "type": APP_TYPE, "spec": stored_spec, "envelope": envelope, "state": state,
-                  "env": {"id": env["id"], "domain": env["body"]["properties"]["defaultDomain"]},
-                  "provisioning": "InProgress" if new_revision else "Succeeded",
-                  "pending_revision": new_revision["name"] if new_revision else None, "body": {"name": name}}
+        record = {
+            "id": rid,
+            "type": APP_TYPE,
+            "spec": stored_spec,
+            "envelope": envelope,
+            "state": state,
+            "env": {"id": env["id"], "domain": env["body"]["properties"]["defaultDomain"]},
+            "provisioning": "InProgress" if new_revision else "Succeeded",
+            "pending_revision": new_revision["name"] if new_revision else None,
+            "body": {"name": name},
+        }
         self.store.put(rid, record)
         self._sync_runtime(record)
 
         location = body["location"]
-        op = self.start_operation("Microsoft.App", location, "app_write", rid, api_version,  # type: ignore[attr-defined]
-                                  revision=record["pending_revision"], result="resource")
+        op = self.start_operation(
+            "Microsoft.App",
+            location,
+            "app_write",
+            rid,
+            api_version,  # type: ignore[attr-defined]
+            revision=record["pending_revision"],
+            result="resource",
+        )
         if not new_revision:
             self.finish_operation(op, "Succeeded")  # type: ignore[attr-defined]
         rendered = self.render_containerapps(self.store.get(rid))
@@ -181,8 +250,9 @@ class AppsMixin:
         headers = self.lro_headers(op, async_op=True) if new_revision else {}  # type: ignore[attr-defined]
         return Response(200, rendered, headers)
 
-    def _validated_traffic(self, ingress: dict[str, Any] | None, revisions: dict[str, dict[str, Any]],
-                           latest: str, mode: str) -> list[dict[str, Any]]:
+    def _validated_traffic(
+        self, ingress: dict[str, Any] | None, revisions: dict[str, dict[str, Any]], latest: str, mode: str
+    ) -> list[dict[str, Any]]:
         field = "configuration.ingress.traffic"
         raw = (ingress or {}).get("traffic")
         if not raw:
@@ -194,38 +264,53 @@ class AppsMixin:
             entry = {k: v for k, v in entry.items() if v is not None}
             weight = entry.get("weight", 0)
             if not isinstance(weight, int) or weight < 0 or weight > 100:
-                raise invalid_parameter(field, f"Invalid value: {weight}: traffic weight must be between 0 and 100")
+                raise invalid_parameter(
+                    field, f"Invalid value: {weight}: traffic weight must be between 0 and 100"
+                )
             total += weight
             is_latest = bool(entry.get("latestRevision"))
             rev = entry.get("revisionName")
             if is_latest and rev:
-                raise invalid_parameter(field, "Invalid value: revisionName and latestRevision cannot both be set "
-                                        "on one traffic weight")
+                raise invalid_parameter(
+                    field,
+                    "Invalid value: revisionName and latestRevision cannot both be set on one traffic weight",
+                )
             if not is_latest and not rev:
-                raise invalid_parameter(field, "Invalid value: either revisionName or latestRevision must be set")
+                raise invalid_parameter(
+                    field, "Invalid value: either revisionName or latestRevision must be set"
+                )
             if rev:
                 rev = rev.lower()
                 if rev not in revisions:
-                    raise invalid_parameter(field, f"Invalid value: \"{rev}\": revision {rev} not found")
+                    raise invalid_parameter(field, f'Invalid value: "{rev}": revision {rev} not found')
                 if weight > 0 and not revisions[rev]["active"]:
-                    raise invalid_parameter(field, f"Invalid value: \"{rev}\": traffic can only be assigned to an "
-                                            "active revision")
+                    raise invalid_parameter(
+                        field, f'Invalid value: "{rev}": traffic can only be assigned to an active revision'
+                    )
                 entry["revisionName"] = rev
             label = entry.get("label")
             if label is not None:
                 if not LABEL_RE.match(label) or len(label) > 64:
-                    raise invalid_parameter(field, f"Invalid value: \"{label}\": a label must consist of lower case "
-                                            "alphanumeric characters or '-', start with a letter and end with an "
-                                            "alphanumeric character")
+                    raise invalid_parameter(
+                        field,
+                        f'Invalid value: "{label}": a label must consist of lower case '
+                        "alphanumeric characters or '-', start with a letter and end with an "
+                        "alphanumeric character",
+                    )
                 if label in labels:
-                    raise invalid_parameter(field, f"Invalid value: \"{label}\": label names must be unique")
+                    raise invalid_parameter(field, f'Invalid value: "{label}": label names must be unique')
                 labels.add(label)
             out.append(entry)
         if total != 100:
-            raise invalid_parameter(field, f"Invalid value: traffic weights sum to {total}; they must add up to 100")
-        if mode == "Single" and any(e.get("revisionName") not in (None, latest) and e.get("weight") for e in out):
-            raise invalid_parameter(field, "Invalid value: in Single revision mode all traffic goes to the latest "
-                                    "revision")
+            raise invalid_parameter(
+                field, f"Invalid value: traffic weights sum to {total}; they must add up to 100"
+            )
+        if mode == "Single" and any(
+            e.get("revisionName") not in (None, latest) and e.get("weight") for e in out
+        ):
+            raise invalid_parameter(
+                field, "Invalid value: in Single revision mode all traffic goes to the latest revision"
+            )
         return out
 
     def _record_labels(self, state: dict[str, Any], traffic: list[dict[str, Any]], latest: str) -> None:
@@ -254,16 +339,33 @@ class AppsMixin:
         app = record["body"]["name"]
         for rev in state["revisions"].values():
             if rev["active"]:
-                self.runtime.ensure_revision(RevisionSpec(
-                    app=app, revision=rev["name"], resource_group=rg, default_domain=domain,
-                    containers=container_specs(rev["template"]), target_port=target_port))
+                self.runtime.ensure_revision(
+                    RevisionSpec(
+                        app=app,
+                        revision=rev["name"],
+                        resource_group=rg,
+                        default_domain=domain,
+                        containers=container_specs(rev["template"]),
+                        target_port=target_port,
+                    )
+                )
             else:
                 self.runtime.stop_revision(rev["name"])
         latest = state["order"][-1]
-        routes = [TrafficRoute(revision=e.get("revisionName") or latest, weight=int(e.get("weight", 0)),
-                               label=e.get("label")) for e in self._traffic(record)]
-        self.runtime.set_routes(AppRoutes(app=app, default_domain=domain, traffic=routes,
-                                          revisions=[r["name"] for r in state["revisions"].values() if r["active"]]))
+        routes = [
+            TrafficRoute(
+                revision=e.get("revisionName") or latest, weight=int(e.get("weight", 0)), label=e.get("label")
+            )
+            for e in self._traffic(record)
+        ]
+        self.runtime.set_routes(
+            AppRoutes(
+                app=app,
+                default_domain=domain,
+                traffic=routes,
+                revisions=[r["name"] for r in state["revisions"].values() if r["active"]],
+            )
+        )
 
     def _traffic(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         ingress = (record["spec"]["properties"].get("configuration") or {}).get("ingress")
@@ -275,8 +377,14 @@ class AppsMixin:
     def advance_app_write(self, op: dict[str, Any]) -> None:
         record = self.store.get(op["target"])
         if record is None:
-            self.finish_operation(op, "Failed", {"code": "ResourceNotFound",  # type: ignore[attr-defined]
-                                                 "message": "The container app was deleted."})
+            self.finish_operation(
+                op,
+                "Failed",
+                {
+                    "code": "ResourceNotFound",  # type: ignore[attr-defined]
+                    "message": "The container app was deleted.",
+                },
+            )
             return
         rev = record["state"]["revisions"].get(op.get("revision") or "")
         if rev is None:
@@ -293,10 +401,18 @@ class AppsMixin:
             record["provisioning"] = "Failed"
             record["pending_revision"] = None
             self.store.put(record["id"], record)
-            message = (f"Failed to provision revision for container app '{record['body']['name']}'. "
-                       f"Error details: revision '{rev['name']}': {status.reason or 'the revision failed to start'}")
-            self.finish_operation(op, "Failed", {"code": "ContainerAppOperationError",  # type: ignore[attr-defined]
-                                                 "message": message})
+            message = (
+                f"Failed to provision revision for container app '{record['body']['name']}'. "
+                f"Error details: revision '{rev['name']}': {status.reason or 'the revision failed to start'}"
+            )
+            self.finish_operation(
+                op,
+                "Failed",
+                {
+                    "code": "ContainerAppOperationError",  # type: ignore[attr-defined]
+                    "message": message,
+                },
+            )
 
     # reads --------------------------------------------------------------------------------------
     def render_containerapps(self, record: dict[str, Any]) -> dict[str, Any]:
@@ -315,16 +431,20 @@ class AppsMixin:
             secret.pop("value", None)  # secret values never come back on GET
         if config.get("ingress") is not None:
             config["ingress"]["fqdn"] = f"{name}.{domain}"
-        props.update({
-            "provisioningState": record["provisioning"],
-            "runningStatus": "Running",
-            "latestRevisionName": latest,
-            "latestRevisionFqdn": f"{latest}.{domain}" if config.get("ingress") is not None else "",
-            "customDomainVerificationId": stable_uuid(record["id"], "verification").replace("-", "").upper(),
-            "outboundIpAddresses": list(OUTBOUND_IPS),
-            "eventStreamEndpoint": f"https://{domain}/subscriptions/{self.subscription_id}/resourceGroups/"
-                                   f"{record['id'].split('/')[4]}/containerApps/{name}/eventstream",
-        })
+        props.update(
+            {
+                "provisioningState": record["provisioning"],
+                "runningStatus": "Running",
+                "latestRevisionName": latest,
+                "latestRevisionFqdn": f"{latest}.{domain}" if config.get("ingress") is not None else "",
+                "customDomainVerificationId": stable_uuid(record["id"], "verification")
+                .replace("-", "")
+                .upper(),
+                "outboundIpAddresses": list(OUTBOUND_IPS),
+                "eventStreamEndpoint": f"https://{domain}/subscriptions/{self.subscription_id}/resourceGroups/"
+                f"{record['id'].split('/')[4]}/containerApps/{name}/eventstream",
+            }
+        )
         if state.get("latest_ready"):
             props["latestReadyRevisionName"] = state["latest_ready"]
         env_id = record["env"]["id"]
@@ -355,7 +475,9 @@ class AppsMixin:
     def list_apps(self, body: Any, query: dict[str, str], rg: str | None = None) -> Response:
         prefix = self.rg_id(rg) if rg else self.sub_id()  # type: ignore[attr-defined]
         with self.store.lock:
-            return Response(200, {"value": [self.render_containerapps(r) for r in self.store.list(prefix, APP_TYPE)]})
+            return Response(
+                200, {"value": [self.render_containerapps(r) for r in self.store.list(prefix, APP_TYPE)]}
+            )
 
     def delete_app(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
         with self.store.lock:
@@ -364,8 +486,14 @@ class AppsMixin:
                 return Response(204, None)
             self.release_resource(record)  # type: ignore[attr-defined]
             self.store.delete(record["id"])
-            op = self.start_operation("Microsoft.App", record["envelope"]["location"], "done",  # type: ignore[attr-defined]
-                                      record["id"], query["api-version"], result_status=200)
+            op = self.start_operation(
+                "Microsoft.App",
+                record["envelope"]["location"],
+                "done",  # type: ignore[attr-defined]
+                record["id"],
+                query["api-version"],
+                result_status=200,
+            )
             self.finish_operation(op, "Succeeded")  # type: ignore[attr-defined]
         return Response(202, None, self.lro_headers(op, location=True))  # type: ignore[attr-defined]
 
@@ -374,20 +502,35 @@ class AppsMixin:
         status = self.revision_status(record, rev)
         domain = record["env"]["domain"]
         latest = record["state"]["order"][-1]
-        weight = sum(int(e.get("weight", 0)) for e in self._traffic(record)
-                     if (e.get("revisionName") or (latest if e.get("latestRevision") else None)) == rev["name"])
+        weight = sum(
+            int(e.get("weight", 0))
+            for e in self._traffic(record)
+            if (e.get("revisionName") or (latest if e.get("latestRevision") else None)) == rev["name"]
+        )
         props: dict[str, Any] = {
-            "createdTime": rev["createdTime"], "lastActiveTime": rev["lastActiveTime"],
-            "fqdn": f"{rev['name']}.{domain}", "template": rev["template"], "active": rev["active"],
+            "createdTime": rev["createdTime"],
+            "lastActiveTime": rev["lastActiveTime"],
+            "fqdn": f"{rev['name']}.{domain}",
+            "template": rev["template"],
+            "active": rev["active"],
             "replicas": 1 if rev["active"] and status.running_state == "Running" else 0,
-            "trafficWeight": weight, "healthState": status.health_state or "None",
-            "provisioningState": status.provisioning_state, "runningState": status.running_state,
+            "trafficWeight": weight,
+            "healthState": status.health_state or "None",
+            "provisioningState": status.provisioning_state,
+            "runningState": status.running_state,
         }
-        if status.reason and (status.provisioning_state == "Failed" or status.running_state in ("Failed", "Degraded")
-                              or status.health_state == "Unhealthy"):
+        if status.reason and (
+            status.provisioning_state == "Failed"
+            or status.running_state in ("Failed", "Degraded")
+            or status.health_state == "Unhealthy"
+        ):
             props["provisioningError"] = status.reason
-        return {"id": f"{record['id']}/revisions/{rev['name']}", "name": rev["name"],
-                "type": "Microsoft.App/containerApps/revisions", "properties": props}
+        return {
+            "id": f"{record['id']}/revisions/{rev['name']}",
+            "name": rev["name"],
+            "type": "Microsoft.App/containerApps/revisions",
+            "properties": props,
+        }
 
     def list_revisions(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
         record = self.require_app(rg, name)
@@ -404,7 +547,9 @@ class AppsMixin:
         record = self.require_app(rg, name)
         return Response(200, self.render_revision(record, self._require_revision(record, rev)))
 
-    def revision_action(self, body: Any, query: dict[str, str], rg: str, name: str, rev: str, action: str) -> Response:
+    def revision_action(
+        self, body: Any, query: dict[str, str], rg: str, name: str, rev: str, action: str
+    ) -> Response:
         with self.store.lock:
             record = self.require_app(rg, name)
             revision = self._require_revision(record, rev)
@@ -412,23 +557,32 @@ class AppsMixin:
             mode = record["spec"]["properties"]["configuration"].get("activeRevisionsMode", "Single")
             if action == "deactivate":
                 latest = record["state"]["order"][-1]
-                carrying = [e for e in self._traffic(record) if int(e.get("weight", 0)) > 0 and
-                            (e.get("revisionName") or latest) == revision["name"]]
+                carrying = [
+                    e
+                    for e in self._traffic(record)
+                    if int(e.get("weight", 0)) > 0 and (e.get("revisionName") or latest) == revision["name"]
+                ]
                 if carrying:
-                    raise bad_request("ContainerAppRevisionInUse",
-                                      f"Revision '{revision['name']}' cannot be deactivated because it receives "
-                                      "traffic. Move its traffic to another revision first.")
+                    raise bad_request(
+                        "ContainerAppRevisionInUse",
+                        f"Revision '{revision['name']}' cannot be deactivated because it receives "
+                        "traffic. Move its traffic to another revision first.",
+                    )
                 revision["active"] = False
             elif action == "activate":
                 if mode == "Single" and revision["name"] != record["state"]["order"][-1]:
-                    raise bad_request("ContainerAppInvalidRevisionsMode", "Only the latest revision can be active "
-                                      "in Single revision mode.")
+                    raise bad_request(
+                        "ContainerAppInvalidRevisionsMode",
+                        "Only the latest revision can be active in Single revision mode.",
+                    )
                 revision["active"] = True
                 revision["lastActiveTime"] = now_iso()
             else:
                 if not revision["active"]:
-                    raise bad_request("ContainerAppRevisionNotActive",
-                                      f"Revision '{revision['name']}' is not active and cannot be restarted.")
+                    raise bad_request(
+                        "ContainerAppRevisionNotActive",
+                        f"Revision '{revision['name']}' is not active and cannot be restarted.",
+                    )
                 if self.runtime is not None:
                     self.runtime.restart_revision(revision["name"])
             self.store.put(record["id"], record)
@@ -437,15 +591,22 @@ class AppsMixin:
         return Response(200, None)
 
     # label history --------------------------------------------------------------------------------
-    def _render_label(self, record: dict[str, Any], label: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"id": f"{record['id']}/labelHistories/{label}", "name": label,
-                "type": "Microsoft.App/containerApps/labelHistories",
-                "properties": {"records": [dict(r) for r in reversed(records)]}}
+    def _render_label(
+        self, record: dict[str, Any], label: str, records: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return {
+            "id": f"{record['id']}/labelHistories/{label}",
+            "name": label,
+            "type": "Microsoft.App/containerApps/labelHistories",
+            "properties": {"records": [dict(r) for r in reversed(records)]},
+        }
 
     def list_label_history(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
         record = self.require_app(rg, name)
         history = record["state"].get("label_history", {})
-        return Response(200, {"value": [self._render_label(record, k, v) for k, v in sorted(history.items())]})
+        return Response(
+            200, {"value": [self._render_label(record, k, v) for k, v in sorted(history.items())]}
+        )
 
     def get_label_history(self, body: Any, query: dict[str, str], rg: str, name: str, label: str) -> Response:
         record = self.require_app(rg, name)
@@ -454,15 +615,20 @@ class AppsMixin:
             raise not_found("Microsoft.App/containerApps/labelHistories", label)
         return Response(200, self._render_label(record, label, history[label]))
 
-    def delete_label_history(self, body: Any, query: dict[str, str], rg: str, name: str, label: str) -> Response:
+    def delete_label_history(
+        self, body: Any, query: dict[str, str], rg: str, name: str, label: str
+    ) -> Response:
         with self.store.lock:
             record = self.require_app(rg, name)
             history = record["state"].get("label_history", {})
             if label not in history:
                 return Response(204, None)
             if label in record["state"].get("labels", {}):
-                raise bad_request("ContainerAppLabelInUse", f"Label '{label}' is in use by the traffic configuration "
-                                  "and its history cannot be deleted.")
+                raise bad_request(
+                    "ContainerAppLabelInUse",
+                    f"Label '{label}' is in use by the traffic configuration "
+                    "and its history cannot be deleted.",
+                )
             del history[label]
             self.store.put(record["id"], record)
         return Response(200, None)

@@ -57,13 +57,20 @@ def echo_identity(identity: dict[str, Any] | None, resource_id: str, tenant_id: 
     if isinstance(users, dict):
         out["userAssignedIdentities"] = {
             uid: {"principalId": stable_uuid(uid, "principal"), "clientId": stable_uuid(uid, "client")}
-            for uid in users}
+            for uid in users
+        }
     return out
 
 
 def system_data(client_id: str, created_at: str, modified_at: str) -> dict[str, Any]:
-    return {"createdBy": client_id, "createdByType": "Application", "createdAt": created_at,
-            "lastModifiedBy": client_id, "lastModifiedByType": "Application", "lastModifiedAt": modified_at}
+    return {
+        "createdBy": client_id,
+        "createdByType": "Application",
+        "createdAt": created_at,
+        "lastModifiedBy": client_id,
+        "lastModifiedByType": "Application",
+        "lastModifiedAt": modified_at,
+    }
 
 
 def deep_merge(base: Any, patch: Any) -> Any:

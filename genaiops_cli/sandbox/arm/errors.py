@@ -19,15 +19,22 @@ class ArmError(Exception):
 
 def not_found(resource_type: str, name: str, resource_group: str | None = None) -> ArmError:
     where = f" under resource group '{resource_group}'" if resource_group else ""
-    return ArmError(404, "ResourceNotFound", f"The Resource '{resource_type}/{name}'{where} was not found. "
-                    "For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+    return ArmError(
+        404,
+        "ResourceNotFound",
+        f"The Resource '{resource_type}/{name}'{where} was not found. "
+        "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    )
 
 
 def invalid_parameter(field: str, details: str) -> ArmError:
     # Container Apps validation failures surface as WebhookInvalidParameterValue with this wording.
-    return ArmError(400, "WebhookInvalidParameterValue",
-                    f"The following field(s) are either invalid or missing. Field '{field}' is invalid with details: "
-                    f"'{details}'.")
+    return ArmError(
+        400,
+        "WebhookInvalidParameterValue",
+        f"The following field(s) are either invalid or missing. Field '{field}' is invalid with details: "
+        f"'{details}'.",
+    )
 
 
 def bad_request(code: str, message: str) -> ArmError:

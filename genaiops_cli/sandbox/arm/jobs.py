@@ -48,17 +48,27 @@ class JobsMixin:
     def patch_job(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
         with self.store.lock:
             existing = self.require_job(rg, name)
-            return self._write_job(rg, name, deep_merge(existing["spec"], body or {}), existing,
-                                   query["api-version"], patch=True)
+            return self._write_job(
+                rg, name, deep_merge(existing["spec"], body or {}), existing, query["api-version"], patch=True
+            )
 
-    def _write_job(self, rg: str, name: str, body: dict[str, Any], existing: dict[str, Any] | None,
-                   api_version: str, patch: bool) -> Response:
+    def _write_job(
+        self,
+        rg: str,
+        name: str,
+        body: dict[str, Any],
+        existing: dict[str, Any] | None,
+        api_version: str,
+        patch: bool,
+    ) -> Response:
         rid = existing["id"] if existing else self.job_id(rg, name)
         name = existing["body"]["name"] if existing else name
         props = body.get("properties") or {}
         env_id = props.get("environmentId")
         if not env_id or self.store.get(env_id) is None:
-            raise ArmError(404, "ManagedEnvironmentNotFound", f"Managed environment '{env_id}' was not found.")
+            raise ArmError(
+                404, "ManagedEnvironmentNotFound", f"Managed environment '{env_id}' was not found."
+            )
         config = props.get("configuration") or {}
         if not config.get("triggerType") or config.get("replicaTimeout") is None:
             raise invalid_parameter("configuration", "triggerType and replicaTimeout are required")
@@ -66,11 +76,23 @@ class JobsMixin:
             raise invalid_parameter("template.containers", "at least one container is required")
         envelope = self.tracked_body(rid, name, JOB_TYPE, body, existing)  # type: ignore[attr-defined]
         spec = {k: v for k, v in body.items() if k not in ("id", "name", "type", "systemData")}
-        record = {"id": rid, "type": JOB_TYPE, "spec": spec, "envelope": envelope, "body": {"name": name},
-                  "executions": existing["executions"] if existing else {}}
+        record = {
+            "id": rid,
+            "type": JOB_TYPE,
+            "spec": spec,
+            "envelope": envelope,
+            "body": {"name": name},
+            "executions": existing["executions"] if existing else {},
+        }
         self.store.put(rid, record)
-        op = self.start_operation("Microsoft.App", body["location"], "done", rid, api_version,  # type: ignore[attr-defined]
-                                  result="resource")
+        op = self.start_operation(
+            "Microsoft.App",
+            body["location"],
+            "done",
+            rid,
+            api_version,  # type: ignore[attr-defined]
+            result="resource",
+        )
         self.finish_operation(op, "Succeeded")  # type: ignore[attr-defined]
         rendered = self.render_jobs(record)
         if patch:
@@ -83,13 +105,21 @@ class JobsMixin:
         out = dict(record["envelope"])
         props = dict(record["spec"].get("properties") or {})
         config = dict(props.get("configuration") or {})
-        config["secrets"] = [{k: v for k, v in s.items() if k != "value"} for s in config.get("secrets") or []] \
-            if config.get("secrets") else config.get("secrets")
+        config["secrets"] = (
+            [{k: v for k, v in s.items() if k != "value"} for s in config.get("secrets") or []]
+            if config.get("secrets")
+            else config.get("secrets")
+        )
         if config.get("secrets") is None:
             config.pop("secrets", None)
         props["configuration"] = config
-        props.update({"provisioningState": "Succeeded", "runningState": "Ready",
-                      "outboundIpAddresses": list(OUTBOUND_IPS)})
+        props.update(
+            {
+                "provisioningState": "Succeeded",
+                "runningState": "Ready",
+                "outboundIpAddresses": list(OUTBOUND_IPS),
+            }
+        )
         out["properties"] = props
         return out
 
@@ -112,8 +142,14 @@ class JobsMixin:
                     except Exception:  # noqa: BLE001 - the job goes away regardless
                         pass
             self.store.delete(record["id"])
-            op = self.start_operation("Microsoft.App", record["envelope"]["location"], "done",  # type: ignore[attr-defined]
-                                      record["id"], query["api-version"], result_status=200)
+            op = self.start_operation(
+                "Microsoft.App",
+                record["envelope"]["location"],
+                "done",  # type: ignore[attr-defined]
+                record["id"],
+                query["api-version"],
+                result_status=200,
+            )
             self.finish_operation(op, "Succeeded")  # type: ignore[attr-defined]
         return Response(202, None, self.lro_headers(op, location=True))  # type: ignore[attr-defined]
 
@@ -122,38 +158,63 @@ class JobsMixin:
         with self.store.lock:
             record = self.require_job(rg, name)
             if self.runtime is None:
-                raise ArmError(500, "SandboxRuntimeUnavailable", "The sandbox has no container runtime, so it cannot "
-                               f"start job '{name}': {self.runtime_error or 'not configured'}.")
+                raise ArmError(
+                    500,
+                    "SandboxRuntimeUnavailable",
+                    "The sandbox has no container runtime, so it cannot "
+                    f"start job '{name}': {self.runtime_error or 'not configured'}.",
+                )
             template = (body or {}).get("containers") and body or record["spec"]["properties"]["template"]
             execution = f"{record['body']['name']}-{random_suffix()}".lower()
             timeout = int(record["spec"]["properties"]["configuration"].get("replicaTimeout") or 1800)
             exec_template = {"containers": template.get("containers") or []}
             if template.get("initContainers"):
                 exec_template["initContainers"] = template["initContainers"]
-            record["executions"][execution] = {"name": execution, "startTime": now_iso(), "template": exec_template}
+            record["executions"][execution] = {
+                "name": execution,
+                "startTime": now_iso(),
+                "template": exec_template,
+            }
             self.store.put(record["id"], record)
-            self.runtime.start_job_execution(JobExecutionSpec(
-                job=record["body"]["name"], execution=execution, resource_group=record["id"].split("/")[4],
-                containers=container_specs(exec_template), timeout_seconds=timeout))
+            self.runtime.start_job_execution(
+                JobExecutionSpec(
+                    job=record["body"]["name"],
+                    execution=execution,
+                    resource_group=record["id"].split("/")[4],
+                    containers=container_specs(exec_template),
+                    timeout_seconds=timeout,
+                )
+            )
             result = {"name": execution, "id": f"{record['id']}/executions/{execution}"}
-            op = self.start_operation("Microsoft.App", record["envelope"]["location"], "done",  # type: ignore[attr-defined]
-                                      record["id"], query["api-version"], result=result)
+            op = self.start_operation(
+                "Microsoft.App",
+                record["envelope"]["location"],
+                "done",  # type: ignore[attr-defined]
+                record["id"],
+                query["api-version"],
+                result=result,
+            )
             self.finish_operation(op, "Succeeded")  # type: ignore[attr-defined]
         # Jobs_Start: 202 + Location; the final GET on Location returns the JobExecutionBase.
         return Response(202, None, self.lro_headers(op, location=True))  # type: ignore[attr-defined]
 
     def render_execution(self, record: dict[str, Any], execution: dict[str, Any]) -> dict[str, Any]:
         status = self.runtime.job_execution_status(execution["name"]) if self.runtime is not None else None
-        props: dict[str, Any] = {"status": status.status if status else "Unknown",
-                                 "startTime": (status.start_time if status and status.start_time
-                                               else execution["startTime"]),
-                                 "template": execution["template"]}
+        props: dict[str, Any] = {
+            "status": status.status if status else "Unknown",
+            "startTime": (status.start_time if status and status.start_time else execution["startTime"]),
+            "template": execution["template"],
+        }
         if status and status.end_time:
             props["endTime"] = status.end_time
         if status and status.reason:
             props["reason"] = status.reason
-        return {"id": f"{record['id']}/executions/{execution['name']}", "name": execution["name"],
-                "type": "Microsoft.App/jobs/executions", "properties": props}
+        return {
+            "id": f"{record['id']}/executions/{execution['name']}",
+            "name": execution["name"],
+            "type": "Microsoft.App/jobs/executions",
+            "properties": props,
+        }
 
     def list_executions(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
         record = self.require_job(rg, name)
@@ -170,13 +231,21 @@ class JobsMixin:
         record = self.require_job(rg, name)
         return Response(200, self.render_execution(record, self._require_execution(record, execution)))
 
-    def stop_execution(self, body: Any, query: dict[str, str], rg: str, name: str, execution: str) -> Response:
+    def stop_execution(
+        self, body: Any, query: dict[str, str], rg: str, name: str, execution: str
+    ) -> Response:
         with self.store.lock:
             record = self.require_job(rg, name)
             found = self._require_execution(record, execution)
             if self.runtime is not None:
                 self.runtime.stop_job_execution(found["name"])
-            op = self.start_operation("Microsoft.App", record["envelope"]["location"], "done",  # type: ignore[attr-defined]
-                                      record["id"], query["api-version"], result_status=200)
+            op = self.start_operation(
+                "Microsoft.App",
+                record["envelope"]["location"],
+                "done",  # type: ignore[attr-defined]
+                record["id"],
+                query["api-version"],
+                result_status=200,
+            )
             self.finish_operation(op, "Succeeded")  # type: ignore[attr-defined]
         return Response(202, None, self.lro_headers(op, location=True))  # type: ignore[attr-defined]

@@ -28,8 +28,12 @@ class RegistriesMixin:
         r("GET", g, "microsoft.containerregistry", self.get_registry)
         r("DELETE", g, "microsoft.containerregistry", self.delete_registry)
         r("GET", acr, "microsoft.containerregistry", self.list_registries)
-        r("GET", sub + r"/providers/microsoft\.containerregistry/registries", "microsoft.containerregistry",
-          self.list_registries)
+        r(
+            "GET",
+            sub + r"/providers/microsoft\.containerregistry/registries",
+            "microsoft.containerregistry",
+            self.list_registries,
+        )
         r("POST", g + "/importimage", "microsoft.containerregistry", self.import_image)
 
     def registry_id(self, rg: str, name: str) -> str:
@@ -49,16 +53,23 @@ class RegistriesMixin:
     def put_registry(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
         body = body or {}
         if not NAME_RE.match(name):
-            raise bad_request("InvalidRegistryName", f"The registry name '{name}' is invalid: it must be 5-50 "
-                              "alphanumeric characters.")
+            raise bad_request(
+                "InvalidRegistryName",
+                f"The registry name '{name}' is invalid: it must be 5-50 alphanumeric characters.",
+            )
         sku = (body.get("sku") or {}).get("name")
         if not sku or sku.lower() not in SKU_TIERS:
-            raise bad_request("InvalidSku", "The sku name is required and must be one of Basic, Standard, Premium.")
+            raise bad_request(
+                "InvalidSku", "The sku name is required and must be one of Basic, Standard, Premium."
+            )
         with self.store.lock:
             existing = self.store.get(self.registry_id(rg, name))
             if existing is None:
-                clash = [r for r in self.store.list(self.sub_id(), REGISTRY_TYPE)  # type: ignore[attr-defined]
-                         if r["body"]["name"].lower() == name.lower()]
+                clash = [
+                    r
+                    for r in self.store.list(self.sub_id(), REGISTRY_TYPE)  # type: ignore[attr-defined]
+                    if r["body"]["name"].lower() == name.lower()
+                ]
                 if clash:
                     raise bad_request("AlreadyInUse", f"The registry {name} is already in use.")
             rid = existing["id"] if existing else self.registry_id(rg, name)
@@ -67,23 +78,31 @@ class RegistriesMixin:
             out = self.tracked_body(rid, name, REGISTRY_TYPE, body, existing)  # type: ignore[attr-defined]
             out["sku"] = {"name": SKU_TIERS[sku.lower()], "tier": SKU_TIERS[sku.lower()]}
             props = dict(body.get("properties") or {})
-            props.update({
-                "loginServer": endpoint.login_server,
-                "creationDate": existing["body"]["properties"]["creationDate"] if existing else now_iso(),
-                "provisioningState": "Succeeded" if existing else "Creating",
-                "adminUserEnabled": bool(props.get("adminUserEnabled", False)),
-                "publicNetworkAccess": props.get("publicNetworkAccess", "Enabled"),
-                "zoneRedundancy": props.get("zoneRedundancy", "Disabled"),
-                "anonymousPullEnabled": bool(props.get("anonymousPullEnabled", False)),
-                "dataEndpointEnabled": False,
-                "dataEndpointHostNames": [],
-            })
+            props.update(
+                {
+                    "loginServer": endpoint.login_server,
+                    "creationDate": existing["body"]["properties"]["creationDate"] if existing else now_iso(),
+                    "provisioningState": "Succeeded" if existing else "Creating",
+                    "adminUserEnabled": bool(props.get("adminUserEnabled", False)),
+                    "publicNetworkAccess": props.get("publicNetworkAccess", "Enabled"),
+                    "zoneRedundancy": props.get("zoneRedundancy", "Disabled"),
+                    "anonymousPullEnabled": bool(props.get("anonymousPullEnabled", False)),
+                    "dataEndpointEnabled": False,
+                    "dataEndpointHostNames": [],
+                }
+            )
             out["properties"] = props
             self.store.put(rid, {"id": rid, "type": REGISTRY_TYPE, "body": out})
             if existing:
                 return Response(200, out)
-            op = self.start_operation("Microsoft.ContainerRegistry", body["location"], "registry", rid,  # type: ignore[attr-defined]
-                                      query["api-version"], result="resource")
+            op = self.start_operation(
+                "Microsoft.ContainerRegistry",
+                body["location"],
+                "registry",
+                rid,  # type: ignore[attr-defined]
+                query["api-version"],
+                result="resource",
+            )
         # Registries_Create: 201 + Azure-AsyncOperation
         return Response(201, out, self.lro_headers(op, async_op=True))  # type: ignore[attr-defined]
 
@@ -120,8 +139,14 @@ class RegistriesMixin:
                 return Response(204, None)
             self.release_resource(record)  # type: ignore[attr-defined]
             self.store.delete(record["id"])
-            op = self.start_operation("Microsoft.ContainerRegistry", record["body"]["location"], "done",  # type: ignore[attr-defined]
-                                      record["id"], query["api-version"], result_status=200)
+            op = self.start_operation(
+                "Microsoft.ContainerRegistry",
+                record["body"]["location"],
+                "done",  # type: ignore[attr-defined]
+                record["id"],
+                query["api-version"],
+                result_status=200,
+            )
             self.finish_operation(op, "Succeeded")  # type: ignore[attr-defined]
         return Response(202, None, self.lro_headers(op, location=True))  # type: ignore[attr-defined]
 
@@ -130,11 +155,15 @@ class RegistriesMixin:
         if source.get("resourceId"):
             record = self.store.get(source["resourceId"])
             if record is None or record["type"] != REGISTRY_TYPE:
-                raise bad_request("InvalidParameters", f"Source registry '{source['resourceId']}' was not found.")
+                raise bad_request(
+                    "InvalidParameters", f"Source registry '{source['resourceId']}' was not found."
+                )
             return str(record["body"]["properties"]["loginServer"])
         if source.get("registryUri"):
             return str(source["registryUri"]).removeprefix("https://").rstrip("/")
-        raise bad_request("InvalidParameters", "Either source.resourceId or source.registryUri must be specified.")
+        raise bad_request(
+            "InvalidParameters", "Either source.resourceId or source.registryUri must be specified."
+        )
 
     def import_image(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
         body = body or {}
@@ -152,17 +181,27 @@ class RegistriesMixin:
                 image = source["sourceImage"]
                 if "@" not in image:  # ACR keeps the source repo:tag when no target is named
                     target_tags = [image if ":" in image.split("/")[-1] else image + ":latest"]
-            op = self.start_operation("Microsoft.ContainerRegistry", record["body"]["location"], "import",  # type: ignore[attr-defined]
-                                      record["id"], query["api-version"], result_status=200)
+            op = self.start_operation(
+                "Microsoft.ContainerRegistry",
+                record["body"]["location"],
+                "import",  # type: ignore[attr-defined]
+                record["id"],
+                query["api-version"],
+                result_status=200,
+            )
         fleet = self._fleet()
         registry_name = record["body"]["name"].lower()
 
         def run() -> None:
             error = None
             try:
-                fleet.import_image(target=registry_name, source_login_server=login_server,
-                                   source_image=source["sourceImage"], target_tags=target_tags,
-                                   force=(mode == "Force"))
+                fleet.import_image(
+                    target=registry_name,
+                    source_login_server=login_server,
+                    source_image=source["sourceImage"],
+                    target_tags=target_tags,
+                    force=(mode == "Force"),
+                )
             except Exception as exc:  # noqa: BLE001 - any failure becomes the operation's ARM error
                 code = getattr(exc, "code", None) or "InternalServerError"
                 error = {"code": code, "message": getattr(exc, "message", None) or str(exc)}
@@ -183,5 +222,11 @@ class RegistriesMixin:
     def advance_import(self, op: dict[str, Any]) -> None:
         """The import thread finishes the operation; a daemon restart mid-import loses the thread."""
         if not any(t.name == f"import-{op['name']}" for t in threading.enumerate()):
-            self.finish_operation(op, "Failed", {"code": "InternalServerError",  # type: ignore[attr-defined]
-                                                 "message": "The import was interrupted by a sandbox restart."})
+            self.finish_operation(
+                op,
+                "Failed",
+                {
+                    "code": "InternalServerError",  # type: ignore[attr-defined]
+                    "message": "The import was interrupted by a sandbox restart.",
+                },
+            )

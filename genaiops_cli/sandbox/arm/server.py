@@ -29,8 +29,12 @@ log = logging.getLogger("genaiops.sandbox.arm")
 
 # What azure-mgmt clients request (credential_scopes default "https://management.azure.com/.default")
 # and the older resource ids ARM also accepts.
-ARM_AUDIENCES = {"https://management.azure.com", "https://management.azure.com/",
-                 "https://management.core.windows.net", "https://management.core.windows.net/"}
+ARM_AUDIENCES = {
+    "https://management.azure.com",
+    "https://management.azure.com/",
+    "https://management.core.windows.net",
+    "https://management.core.windows.net/",
+}
 OPENID_RE = re.compile(r"^/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configuration$", re.IGNORECASE)
 TOKEN_RE = re.compile(r"^/(?P<tenant>[^/]+)/oauth2/v2\.0/token$", re.IGNORECASE)
 
@@ -39,9 +43,18 @@ class ArmServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int, *, api: ArmApi, issuer: TokenIssuer, credentials: ClientCredentials,
-                 ssl_context: ssl.SSLContext, faults: FaultTable, validator: Any = None,
-                 validation_log: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        *,
+        api: ArmApi,
+        issuer: TokenIssuer,
+        credentials: ClientCredentials,
+        ssl_context: ssl.SSLContext,
+        faults: FaultTable,
+        validator: Any = None,
+        validation_log: Path | None = None,
+    ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.api = api
         self.issuer = issuer
@@ -113,25 +126,42 @@ class _Handler(BaseHTTPRequestHandler):
                     if fault.kind == "latency":
                         time.sleep(fault.latency_ms / 1000)
                     elif fault.kind == "429":
-                        raise ArmError(429, "TooManyRequests", "The request is being throttled (sandbox fault).",
-                                       {"Retry-After": str(fault.retry_after)})
+                        raise ArmError(
+                            429,
+                            "TooManyRequests",
+                            "The request is being throttled (sandbox fault).",
+                            {"Retry-After": str(fault.retry_after)},
+                        )
                     elif fault.kind == "500":
-                        raise ArmError(500, "InternalServerError", "An internal error occurred (sandbox fault).")
+                        raise ArmError(
+                            500, "InternalServerError", "An internal error occurred (sandbox fault)."
+                        )
                 response = self._dispatch(path, query, raw)
         except ArmError as err:
             response = Response(err.status, err.body(), dict(err.headers))
             if err.status == 401:
+                base, tenant = self.server.api.base_url, self.server.credentials.tenant_id
+                description = err.message.replace('"', "'")
                 response.headers["WWW-Authenticate"] = (
-                    'Bearer authorization_uri="{0}/{1}", error="invalid_token", '
-                    'error_description="{2}"'.format(self.server.api.base_url, self.server.credentials.tenant_id,
-                                                     err.message.replace('"', "'")))
+                    f'Bearer authorization_uri="{base}/{tenant}", error="invalid_token", '
+                    f'error_description="{description}"'
+                )
         except Exception:  # noqa: BLE001 - an ARM-shaped 500 beats a dropped connection
             log.exception("unhandled error on %s %s", self.command, path)
-            response = Response(500, {"error": {"code": "InternalServerError",
-                                                "message": "The sandbox hit an internal error; see its log."}})
+            response = Response(
+                500,
+                {
+                    "error": {
+                        "code": "InternalServerError",
+                        "message": "The sandbox hit an internal error; see its log.",
+                    }
+                },
+            )
         self._validate(path, query, raw, response)
         self._send(response, request_id, correlation)
-        log.info("%s %s -> %d (%.0f ms)", self.command, path, response.status, (time.monotonic() - started) * 1000)
+        log.info(
+            "%s %s -> %d (%.0f ms)", self.command, path, response.status, (time.monotonic() - started) * 1000
+        )
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -160,8 +190,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise ArmError(400, "InvalidRequestContent",
-                           f"The request content was invalid and could not be deserialized: {exc.msg}.") from None
+            raise ArmError(
+                400,
+                "InvalidRequestContent",
+                f"The request content was invalid and could not be deserialized: {exc.msg}.",
+            ) from None
 
     def _dispatch(self, path: str, query: dict[str, str], raw: bytes) -> Response:
         m = OPENID_RE.match(path)
@@ -172,27 +205,36 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = issue_token(self.server.credentials, self.server.issuer, m.group("tenant"), raw)
             return Response(status, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
         if not path.lower().startswith("/subscriptions"):
-            raise ArmError(404, "InvalidResourceType", f"The resource type could not be found for path '{path}'.")
+            raise ArmError(
+                404, "InvalidResourceType", f"The resource type could not be found for path '{path}'."
+            )
         self._authenticate()
         return self.server.api.handle(self.command, path, query, self._json(raw))
 
     def _authenticate(self) -> None:
         header = self.headers.get("Authorization") or ""
         if not header:
-            raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
+            raise ArmError(
+                401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing."
+            )
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise ArmError(401, "AuthenticationFailedInvalidHeader",
-                           "Authentication failed. The 'Authorization' header is provided in an invalid format.")
+            raise ArmError(
+                401,
+                "AuthenticationFailedInvalidHeader",
+                "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+            )
         claims = self.server.issuer.verify(token.strip())
         if claims is None:
-            raise ArmError(401, "InvalidAuthenticationToken",
-                           "The access token is invalid or has expired.")
+            raise ArmError(401, "InvalidAuthenticationToken", "The access token is invalid or has expired.")
         if claims.get("aud") not in ARM_AUDIENCES:
-            raise ArmError(401, "InvalidAuthenticationTokenAudience",
-                           f"The access token has been obtained for wrong audience or resource '{claims.get('aud')}'. "
-                           "It should exactly match with one of the allowed audiences "
-                           "'https://management.core.windows.net/','https://management.azure.com/'.")
+            raise ArmError(
+                401,
+                "InvalidAuthenticationTokenAudience",
+                f"The access token has been obtained for wrong audience or resource '{claims.get('aud')}'. "
+                "It should exactly match with one of the allowed audiences "
+                "'https://management.core.windows.net/','https://management.azure.com/'.",
+            )
 
     # admin ----------------------------------------------------------------------------------------
     def _admin(self, path: str, raw: bytes) -> Response:
@@ -226,11 +268,19 @@ class _Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError:
             request_body = None
         try:
-            violations = validator.check(self.command, path, query.get("api-version", ""), request_body,
-                                         response.status, response.body, dict(response.headers))
+            violations = validator.check(
+                self.command,
+                path,
+                query.get("api-version", ""),
+                request_body,
+                response.status,
+                response.body,
+                dict(response.headers),
+            )
         except Exception as exc:  # noqa: BLE001 - a validator bug must show up, not crash the request
             log.exception("spec validation crashed")
             violations = [f"validator error: {exc!r}"]
         if violations:
-            self.server.record_violations({"method": self.command, "path": path, "status": response.status,
-                                           "violations": violations})
+            self.server.record_violations(
+                {"method": self.command, "path": path, "status": response.status, "violations": violations}
+            )

@@ -54,8 +54,11 @@ class ResourceStore:
         with self.lock:
             p = prefix.lower().rstrip("/") + "/"
             t = resource_type.lower()
-            return [copy.deepcopy(r) for k, r in sorted(self._data["resources"].items())
-                    if k.startswith(p) and r.get("type", "").lower() == t]
+            return [
+                copy.deepcopy(r)
+                for k, r in sorted(self._data["resources"].items())
+                if k.startswith(p) and r.get("type", "").lower() == t
+            ]
 
     def all(self) -> list[dict[str, Any]]:
         with self.lock:
