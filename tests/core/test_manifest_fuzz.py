@@ -27,9 +27,15 @@ scalars = st.one_of(
     st.integers(-(10**6), 10**6),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
-    st.sampled_from(["${X}", "${", "$${Y}", "${Z:-1}", "${A:?b}", "*ref", "&a", "!tag", "[", "{", ": ", "#", "\t"]),
+    st.sampled_from(
+        ["${X}", "${", "$${Y}", "${Z:-1}", "${A:?b}", "*ref", "&a", "!tag", "[", "{", ": ", "#", "\t"]
+    ),
 )
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=6)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
 
 
 def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
@@ -95,7 +101,25 @@ def textual_mutation(draw: st.DrawFn) -> bytes:
         pos = draw(st.integers(0, len(raw)))
         action = draw(st.sampled_from(["insert", "delete", "indent", "bytes", "truncate"]))
         if action == "insert":
-            raw[pos:pos] = draw(st.sampled_from([b" ", b"\t", b":", b"- ", b"&a ", b"*a ", b"{", b"]", b"\n  x: 1\n", b"${", b"\"", b"---\n", b"<<: *a\n"]))
+            raw[pos:pos] = draw(
+                st.sampled_from(
+                    [
+                        b" ",
+                        b"\t",
+                        b":",
+                        b"- ",
+                        b"&a ",
+                        b"*a ",
+                        b"{",
+                        b"]",
+                        b"\n  x: 1\n",
+                        b"${",
+                        b'"',
+                        b"---\n",
+                        b"<<: *a\n",
+                    ]
+                )
+            )
         elif action == "delete":
             del raw[pos : pos + draw(st.integers(1, 40))]
         elif action == "indent":

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (case tables read best one case per line)
 """Each invalid manifest names the field path, line (and column where it matters) and a
 message fragment of at least one reported issue. Cases edit tests/core/manifests/base.yaml
 (valid; see its line numbers) or are whole files."""
@@ -26,65 +27,470 @@ def edit(*pairs: tuple[str, str]) -> str:
 # (id, manifest text, path, line, column or None, message fragment)
 CASES = [
     ("unknown-top-key", edit(("name: demo", "name: demo\nnmae: x")), "nmae", 3, 1, "unknown key `nmae`"),
-    ("unknown-service-key", edit(("    repository:", "    repo:")), "services.agent.repo", 6, 5, "unknown key `repo`"),
-    ("typo-ingress", edit(("    ingress:", "    ingres:")), "services.agent.ingres", 7, 5, "unknown key `ingres`"),
+    (
+        "unknown-service-key",
+        edit(("    repository:", "    repo:")),
+        "services.agent.repo",
+        6,
+        5,
+        "unknown key `repo`",
+    ),
+    (
+        "typo-ingress",
+        edit(("    ingress:", "    ingres:")),
+        "services.agent.ingres",
+        7,
+        5,
+        "unknown key `ingres`",
+    ),
     ("missing-name", edit(("name: demo\n", "")), "name", 1, 1, "missing required key `name`"),
     ("bad-name", edit(("name: demo", "name: Demo_App")), "name", 2, 7, "is not valid"),
     ("version-2", edit(("version: 1", "version: 2")), "version", 1, 10, "newer than this genaiops"),
-    ("version-string", edit(("version: 1", "version: 'one'")), "version", 1, 10, "unsupported manifest version"),
-    ("services-empty", edit(("services:\n  agent:", "services: {}\nx:\n  agent:")), "services", 3, 1, "at least 1"),
-    ("port-string", edit(("port: 8080", "port: eighty")), "services.agent.ingress.port", 7, 21, "expected a whole number"),
-    ("port-range", edit(("port: 8080", "port: 70000")), "services.agent.ingress.port", 7, 21, "must be <= 65535"),
-    ("health-no-slash", edit(("health: /healthz", "health: healthz")), "services.agent.ingress.health", 7, 35, "not valid"),
-    ("env-bool", edit(("LOG_LEVEL: info", "LOG_LEVEL: yes")), "services.agent.env.LOG_LEVEL", 8, 22, "expected a string"),
-    ("env-bad-key", edit(("LOG_LEVEL: info", "log-level: info")), "services.agent.env.log-level", 8, 11, "key 'log-level'"),
-    ("cpu-step", edit(("    env: {LOG", "    resources: {cpu: 0.3}\n    env: {LOG")), "services.agent.resources.cpu", 8, 22, "cpu 0.3"),
-    ("memory-format", edit(("    env: {LOG", "    resources: {memory: 1GB}\n    env: {LOG")), "services.agent.resources.memory", 8, 25, "not valid"),
-    ("scale-order", edit(("    env: {LOG", "    scale: {min_replicas: 5, max_replicas: 2}\n    env: {LOG")), "services.agent.scale", 8, 5, "greater than max_replicas"),
-    ("host-unknown", edit(("    repository:", "    host: container-app\n    repository:")), "services.agent.host", 6, 11, "did you mean `containerapp`"),
-    ("ingress-missing", edit(("    ingress: {port: 8080, health: /healthz}\n", "")), "services.agent.ingress", 4, 3, "required for host: containerapp"),
-    ("foundry-needs-agent", edit(("    ingress: {port: 8080, health: /healthz}\n", "    host: foundry-agent\n")), "services.agent.agent", 4, 3, "required for host: foundry-agent"),
-    ("build-and-image", edit(("    repository:", "    image: nginx:1\n    repository:")), "services.agent", 4, 3, "exactly one of `build` or `image`"),
-    ("neither-build-nor-image", edit(("    build: {context: src/agent}\n", "")), "services.agent", 4, 3, "exactly one of `build` or `image`"),
-    ("build-needs-repository", edit(("    repository: demo/agent\n", "")), "services.agent.repository", 4, 3, "required with `build`"),
-    ("build-context-missing", edit(("build: {context: src/agent}", "build: {dockerfile: Dockerfile}")), "services.agent.build.context", 5, 5, "missing required key `context`"),
-    ("smoke-not-list", edit(("    smoke:\n      - name: health\n        request: {path: /healthz}\n        expect: {status: 200}\n", "    smoke: health\n")), "services.agent.smoke", 9, 12, "expected a list"),
-    ("smoke-status-range", edit(("{status: 200}", "{status: 700}")), "services.agent.smoke[0].expect.status", 12, 26, "must be <= 599"),
-    ("smoke-request-path", edit(("request: {path: /healthz}", "request: {path: healthz}")), "services.agent.smoke[0].request.path", 11, 25, "not valid"),
-    ("smoke-method", edit(("request: {path: /healthz}", "request: {method: FETCH, path: /healthz}")), "services.agent.smoke[0].request.method", 11, 27, "not allowed"),
-    ("smoke-matcher-two", edit(("{status: 200}", '{json: {"$.a": {contains: x, regex: y}}}')), 'services.agent.smoke[0].expect.json["$.a"]', 12, 25, "exactly one of equals"),
-    ("smoke-jsonpath-key", edit(("{status: 200}", "{json: {answer: {exists: true}}}")), "services.agent.smoke[0].expect.json.answer", 12, 25, "not valid"),
-    ("smoke-duplicate-name", edit(("        expect: {status: 200}\n", "        expect: {status: 200}\n      - name: health\n        request: {path: /}\n")), "services.agent.smoke[1].name", 13, 15, "duplicate smoke check name"),
-    ("eval-unknown-service", edit(("    service: agent", "    service: agnet")), "evaluations.quality.service", 15, 14, "did you mean `agent`"),
-    ("eval-dataset-kind", edit(("data/eval.jsonl", "data/eval.txt")), "evaluations.quality.dataset", 16, 14, "neither .jsonl nor .csv"),
-    ("eval-unknown-evaluator", edit(("[exact_match, token_f1]", "[exact_match, tokenf1]")), "evaluations.quality.evaluators[1]", 19, 31, "did you mean `token_f1`"),
-    ("eval-threshold-number", edit(('{token_f1: ">= 0.7"}', "{token_f1: 0.7}")), "evaluations.quality.thresholds.token_f1", 20, 28, '">= 0.7"'),
-    ("eval-threshold-op", edit(('">= 0.7"', '"=> 0.7"')), "evaluations.quality.thresholds.token_f1", 20, 28, "not `<op> <number>`"),
-    ("eval-named-smoke", edit(("  quality:", "  smoke:"), ("gates: [smoke, quality]", "gates: [smoke]")), "evaluations.smoke", 14, 3, "may not be named `smoke`"),
-    ("env-missing-registry", edit(("    registry: crdev\n", "")), "environments.dev.registry", 22, 3, "missing required key `registry`"),
-    ("env-bad-subscription", edit(("subscription: 00000000-0000-0000-0000-000000000000", "subscription: my-sub")), "environments.dev.subscription", 24, 19, "GUID"),
-    ("env-cloud", edit(("    cloud: sandbox", "    cloud: azure-china")), "environments.dev.cloud", 23, 12, "allowed"),
-    ("env-strategy", edit(("strategy: bluegreen", "strategy: blue-green")), "environments.prod.strategy", 38, 15, "did you mean `bluegreen`"),
-    ("env-promote-unknown", edit(("promote_from: dev", "promote_from: staging")), "environments.prod.promote_from", 37, 19, "unknown environment `staging`"),
-    ("env-promote-cycle", edit(("    gates: [smoke, quality]\n", "    gates: [smoke, quality]\n    promote_from: prod\n")), "environments.dev.promote_from", 30, 19, "promotion cycle: dev → prod → dev"),
-    ("env-promote-self", edit(("promote_from: dev", "promote_from: prod")), "environments.prod.promote_from", 37, 19, "promotion cycle: prod → prod"),
-    ("env-gate-unknown", edit(("gates: [smoke, quality]", "gates: [smoke, qualty]")), "environments.dev.gates[1]", 29, 20, "did you mean `quality`"),
-    ("env-no-cae", edit(("    containerapps_environment: cae-dev\n", "")), "environments.dev.containerapps_environment", 22, 3, "runs on Container Apps"),
-    ("env-both-cae", edit(("    containerapps_environment: cae-dev\n", "    containerapps_environment: cae-dev\n    connected_environment: arc-dev\n")), "environments.dev.connected_environment", 29, 5, "both"),
-    ("env-resolve-value", edit(("    gates: [smoke, quality]\n", "    gates: [smoke, quality]\n    resolve: {'*.local': localhost}\n")), 'environments.dev.resolve["*.local"]', 30, 26, "ip:port"),
-    ("override-unknown-service", edit(("      agent: {env", "      agnet: {env")), "environments.prod.services.agnet", 40, 7, "did you mean `agent`"),
-    ("override-bad-value", edit(("{LOG_LEVEL: warning}", "{LOG_LEVEL: 3}")), "environments.prod.services.agent.env.LOG_LEVEL", 40, 32, "expected a string"),
-    ("override-unknown-key", edit(("agent: {env: {LOG_LEVEL: warning}}", "agent: {envv: {}}")), "environments.prod.services.agent.envv", 40, 15, "did you mean `env`"),
-    ("override-breaks-host-rule", edit(("agent: {env: {LOG_LEVEL: warning}}", "agent: {ingress: null}")), "environments.prod.services.agent.ingress", 40, 24, "required for host: containerapp"),
-    ("override-not-mapping", edit(("agent: {env: {LOG_LEVEL: warning}}", "agent: [1]")), "environments.prod.services.agent", 40, 7, "expected a mapping"),
-    ("unset-variable", edit(("registry: crdev", "registry: ${DEV_REGISTRY}")), "environments.dev.registry", 27, 15, "`DEV_REGISTRY` is not set"),
-    ("unterminated-reference", edit(("registry: crdev", "registry: cr${DEV")), "environments.dev.registry", 27, 17, "unterminated `${`"),
-    ("bad-reference-form", edit(("registry: crdev", "registry: ${DEV:?nope}")), "environments.dev.registry", 27, 15, "unsupported form"),
-    ("duplicate-key", edit(("    location: eastus2\n", "    location: eastus2\n    location: westus\n")), "environments.dev.location", 27, 5, "duplicate key `location`"),
-    ("custom-tag", edit(("registry: crdev", "registry: !Ref crdev")), "environments.dev.registry", 27, 15, "unsupported YAML tag `!Ref`"),
+    (
+        "version-string",
+        edit(("version: 1", "version: 'one'")),
+        "version",
+        1,
+        10,
+        "unsupported manifest version",
+    ),
+    (
+        "services-empty",
+        edit(("services:\n  agent:", "services: {}\nx:\n  agent:")),
+        "services",
+        3,
+        1,
+        "at least 1",
+    ),
+    (
+        "port-string",
+        edit(("port: 8080", "port: eighty")),
+        "services.agent.ingress.port",
+        7,
+        21,
+        "expected a whole number",
+    ),
+    (
+        "port-range",
+        edit(("port: 8080", "port: 70000")),
+        "services.agent.ingress.port",
+        7,
+        21,
+        "must be <= 65535",
+    ),
+    (
+        "health-no-slash",
+        edit(("health: /healthz", "health: healthz")),
+        "services.agent.ingress.health",
+        7,
+        35,
+        "not valid",
+    ),
+    (
+        "env-bool",
+        edit(("LOG_LEVEL: info", "LOG_LEVEL: yes")),
+        "services.agent.env.LOG_LEVEL",
+        8,
+        22,
+        "expected a string",
+    ),
+    (
+        "env-bad-key",
+        edit(("LOG_LEVEL: info", "log-level: info")),
+        "services.agent.env.log-level",
+        8,
+        11,
+        "key 'log-level'",
+    ),
+    (
+        "cpu-step",
+        edit(("    env: {LOG", "    resources: {cpu: 0.3}\n    env: {LOG")),
+        "services.agent.resources.cpu",
+        8,
+        22,
+        "cpu 0.3",
+    ),
+    (
+        "memory-format",
+        edit(("    env: {LOG", "    resources: {memory: 1GB}\n    env: {LOG")),
+        "services.agent.resources.memory",
+        8,
+        25,
+        "not valid",
+    ),
+    (
+        "scale-order",
+        edit(("    env: {LOG", "    scale: {min_replicas: 5, max_replicas: 2}\n    env: {LOG")),
+        "services.agent.scale",
+        8,
+        5,
+        "greater than max_replicas",
+    ),
+    (
+        "host-unknown",
+        edit(("    repository:", "    host: container-app\n    repository:")),
+        "services.agent.host",
+        6,
+        11,
+        "did you mean `containerapp`",
+    ),
+    (
+        "ingress-missing",
+        edit(("    ingress: {port: 8080, health: /healthz}\n", "")),
+        "services.agent.ingress",
+        4,
+        3,
+        "required for host: containerapp",
+    ),
+    (
+        "foundry-needs-agent",
+        edit(("    ingress: {port: 8080, health: /healthz}\n", "    host: foundry-agent\n")),
+        "services.agent.agent",
+        4,
+        3,
+        "required for host: foundry-agent",
+    ),
+    (
+        "build-and-image",
+        edit(("    repository:", "    image: nginx:1\n    repository:")),
+        "services.agent",
+        4,
+        3,
+        "exactly one of `build` or `image`",
+    ),
+    (
+        "neither-build-nor-image",
+        edit(("    build: {context: src/agent}\n", "")),
+        "services.agent",
+        4,
+        3,
+        "exactly one of `build` or `image`",
+    ),
+    (
+        "build-needs-repository",
+        edit(("    repository: demo/agent\n", "")),
+        "services.agent.repository",
+        4,
+        3,
+        "required with `build`",
+    ),
+    (
+        "build-context-missing",
+        edit(("build: {context: src/agent}", "build: {dockerfile: Dockerfile}")),
+        "services.agent.build.context",
+        5,
+        5,
+        "missing required key `context`",
+    ),
+    (
+        "smoke-not-list",
+        edit(
+            (
+                "    smoke:\n      - name: health\n        request: {path: /healthz}\n        expect: {status: 200}\n",
+                "    smoke: health\n",
+            )
+        ),
+        "services.agent.smoke",
+        9,
+        12,
+        "expected a list",
+    ),
+    (
+        "smoke-status-range",
+        edit(("{status: 200}", "{status: 700}")),
+        "services.agent.smoke[0].expect.status",
+        12,
+        26,
+        "must be <= 599",
+    ),
+    (
+        "smoke-request-path",
+        edit(("request: {path: /healthz}", "request: {path: healthz}")),
+        "services.agent.smoke[0].request.path",
+        11,
+        25,
+        "not valid",
+    ),
+    (
+        "smoke-method",
+        edit(("request: {path: /healthz}", "request: {method: FETCH, path: /healthz}")),
+        "services.agent.smoke[0].request.method",
+        11,
+        27,
+        "not allowed",
+    ),
+    (
+        "smoke-matcher-two",
+        edit(("{status: 200}", '{json: {"$.a": {contains: x, regex: y}}}')),
+        'services.agent.smoke[0].expect.json["$.a"]',
+        12,
+        25,
+        "exactly one of equals",
+    ),
+    (
+        "smoke-jsonpath-key",
+        edit(("{status: 200}", "{json: {answer: {exists: true}}}")),
+        "services.agent.smoke[0].expect.json.answer",
+        12,
+        25,
+        "not valid",
+    ),
+    (
+        "smoke-duplicate-name",
+        edit(
+            (
+                "        expect: {status: 200}\n",
+                "        expect: {status: 200}\n      - name: health\n        request: {path: /}\n",
+            )
+        ),
+        "services.agent.smoke[1].name",
+        13,
+        15,
+        "duplicate smoke check name",
+    ),
+    (
+        "eval-unknown-service",
+        edit(("    service: agent", "    service: agnet")),
+        "evaluations.quality.service",
+        15,
+        14,
+        "did you mean `agent`",
+    ),
+    (
+        "eval-dataset-kind",
+        edit(("data/eval.jsonl", "data/eval.txt")),
+        "evaluations.quality.dataset",
+        16,
+        14,
+        "neither .jsonl nor .csv",
+    ),
+    (
+        "eval-unknown-evaluator",
+        edit(("[exact_match, token_f1]", "[exact_match, tokenf1]")),
+        "evaluations.quality.evaluators[1]",
+        19,
+        31,
+        "did you mean `token_f1`",
+    ),
+    (
+        "eval-threshold-number",
+        edit(('{token_f1: ">= 0.7"}', "{token_f1: 0.7}")),
+        "evaluations.quality.thresholds.token_f1",
+        20,
+        28,
+        '">= 0.7"',
+    ),
+    (
+        "eval-threshold-op",
+        edit(('">= 0.7"', '"=> 0.7"')),
+        "evaluations.quality.thresholds.token_f1",
+        20,
+        28,
+        "not `<op> <number>`",
+    ),
+    (
+        "eval-named-smoke",
+        edit(("  quality:", "  smoke:"), ("gates: [smoke, quality]", "gates: [smoke]")),
+        "evaluations.smoke",
+        14,
+        3,
+        "may not be named `smoke`",
+    ),
+    (
+        "env-missing-registry",
+        edit(("    registry: crdev\n", "")),
+        "environments.dev.registry",
+        22,
+        3,
+        "missing required key `registry`",
+    ),
+    (
+        "env-bad-subscription",
+        edit(("subscription: 00000000-0000-0000-0000-000000000000", "subscription: my-sub")),
+        "environments.dev.subscription",
+        24,
+        19,
+        "GUID",
+    ),
+    (
+        "env-cloud",
+        edit(("    cloud: sandbox", "    cloud: azure-china")),
+        "environments.dev.cloud",
+        23,
+        12,
+        "allowed",
+    ),
+    (
+        "env-strategy",
+        edit(("strategy: bluegreen", "strategy: blue-green")),
+        "environments.prod.strategy",
+        38,
+        15,
+        "did you mean `bluegreen`",
+    ),
+    (
+        "env-promote-unknown",
+        edit(("promote_from: dev", "promote_from: staging")),
+        "environments.prod.promote_from",
+        37,
+        19,
+        "unknown environment `staging`",
+    ),
+    (
+        "env-promote-cycle",
+        edit(("    gates: [smoke, quality]\n", "    gates: [smoke, quality]\n    promote_from: prod\n")),
+        "environments.dev.promote_from",
+        30,
+        19,
+        "promotion cycle: dev → prod → dev",
+    ),
+    (
+        "env-promote-self",
+        edit(("promote_from: dev", "promote_from: prod")),
+        "environments.prod.promote_from",
+        37,
+        19,
+        "promotion cycle: prod → prod",
+    ),
+    (
+        "env-gate-unknown",
+        edit(("gates: [smoke, quality]", "gates: [smoke, qualty]")),
+        "environments.dev.gates[1]",
+        29,
+        20,
+        "did you mean `quality`",
+    ),
+    (
+        "env-no-cae",
+        edit(("    containerapps_environment: cae-dev\n", "")),
+        "environments.dev.containerapps_environment",
+        22,
+        3,
+        "runs on Container Apps",
+    ),
+    (
+        "env-both-cae",
+        edit(
+            (
+                "    containerapps_environment: cae-dev\n",
+                "    containerapps_environment: cae-dev\n    connected_environment: arc-dev\n",
+            )
+        ),
+        "environments.dev.connected_environment",
+        29,
+        5,
+        "both",
+    ),
+    (
+        "env-resolve-value",
+        edit(
+            (
+                "    gates: [smoke, quality]\n",
+                "    gates: [smoke, quality]\n    resolve: {'*.local': localhost}\n",
+            )
+        ),
+        'environments.dev.resolve["*.local"]',
+        30,
+        26,
+        "ip:port",
+    ),
+    (
+        "override-unknown-service",
+        edit(("      agent: {env", "      agnet: {env")),
+        "environments.prod.services.agnet",
+        40,
+        7,
+        "did you mean `agent`",
+    ),
+    (
+        "override-bad-value",
+        edit(("{LOG_LEVEL: warning}", "{LOG_LEVEL: 3}")),
+        "environments.prod.services.agent.env.LOG_LEVEL",
+        40,
+        32,
+        "expected a string",
+    ),
+    (
+        "override-unknown-key",
+        edit(("agent: {env: {LOG_LEVEL: warning}}", "agent: {envv: {}}")),
+        "environments.prod.services.agent.envv",
+        40,
+        15,
+        "did you mean `env`",
+    ),
+    (
+        "override-breaks-host-rule",
+        edit(("agent: {env: {LOG_LEVEL: warning}}", "agent: {ingress: null}")),
+        "environments.prod.services.agent.ingress",
+        40,
+        24,
+        "required for host: containerapp",
+    ),
+    (
+        "override-not-mapping",
+        edit(("agent: {env: {LOG_LEVEL: warning}}", "agent: [1]")),
+        "environments.prod.services.agent",
+        40,
+        7,
+        "expected a mapping",
+    ),
+    (
+        "unset-variable",
+        edit(("registry: crdev", "registry: ${DEV_REGISTRY}")),
+        "environments.dev.registry",
+        27,
+        15,
+        "`DEV_REGISTRY` is not set",
+    ),
+    (
+        "unterminated-reference",
+        edit(("registry: crdev", "registry: cr${DEV")),
+        "environments.dev.registry",
+        27,
+        17,
+        "unterminated `${`",
+    ),
+    (
+        "bad-reference-form",
+        edit(("registry: crdev", "registry: ${DEV:?nope}")),
+        "environments.dev.registry",
+        27,
+        15,
+        "unsupported form",
+    ),
+    (
+        "duplicate-key",
+        edit(("    location: eastus2\n", "    location: eastus2\n    location: westus\n")),
+        "environments.dev.location",
+        27,
+        5,
+        "duplicate key `location`",
+    ),
+    (
+        "custom-tag",
+        edit(("registry: crdev", "registry: !Ref crdev")),
+        "environments.dev.registry",
+        27,
+        15,
+        "unsupported YAML tag `!Ref`",
+    ),
     ("undefined-alias", edit(("registry: crdev", "registry: *reg")), "", 27, 15, "refers to no anchor"),
-    ("syntax-error", edit(("    location: eastus2\n", "    location: eastus2\n   bad: indentation\n")), "", 27, 4, "YAML syntax error"),
-    ("tab-indentation", edit(("    location: eastus2\n", "\tlocation: eastus2\n")), "", 26, 1, "YAML syntax error"),
+    (
+        "syntax-error",
+        edit(("    location: eastus2\n", "    location: eastus2\n   bad: indentation\n")),
+        "",
+        27,
+        4,
+        "YAML syntax error",
+    ),
+    (
+        "tab-indentation",
+        edit(("    location: eastus2\n", "\tlocation: eastus2\n")),
+        "",
+        26,
+        1,
+        "YAML syntax error",
+    ),
     ("not-a-mapping", "- just\n- a list\n", "", 1, 1, "top level must be a mapping"),
     ("scalar-document", "hello\n", "", 1, 1, "top level must be a mapping"),
     ("two-documents", BASE + "---\nversion: 1\n", "", 41, 1, "more than one YAML document"),
@@ -95,8 +501,12 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "path", "line", "column", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_invalid_manifest_is_located(tmp_path: Path, text: str, path: str, line: int, column: int | None, fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "path", "line", "column", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_invalid_manifest_is_located(
+    tmp_path: Path, text: str, path: str, line: int, column: int | None, fragment: str
+) -> None:
     f = tmp_path / "genaiops.yaml"
     f.write_text(text, encoding="utf-8")
     with pytest.raises(ManifestError) as caught:
@@ -121,13 +531,21 @@ def test_case_ids_are_distinct_and_many() -> None:
 def test_all_problems_reported_together(tmp_path: Path) -> None:
     f = tmp_path / "genaiops.yaml"
     f.write_text(
-        edit(("port: 8080", "port: x"), ("service: agent", "service: nope"), ("registry: crprod", "registry: c")),
+        edit(
+            ("port: 8080", "port: x"),
+            ("service: agent", "service: nope"),
+            ("registry: crprod", "registry: c"),
+        ),
         encoding="utf-8",
     )
     with pytest.raises(ManifestError) as caught:
         load_manifest(f, environ={})
     paths = {i.path for i in caught.value.issues}
-    assert {"services.agent.ingress.port", "evaluations.quality.service", "environments.prod.registry"} <= paths
+    assert {
+        "services.agent.ingress.port",
+        "evaluations.quality.service",
+        "environments.prod.registry",
+    } <= paths
     assert "(and 2 more)" in caught.value.message
     lines = [i.line for i in caught.value.issues]
     assert lines == sorted(lines)
@@ -137,7 +555,9 @@ def test_issue_for_override_points_at_base_when_value_came_from_base(tmp_path: P
     # the base memory is bad only once the override's cpu is applied? no: the base is valid;
     # the override replaces the smoke list, so an error in it points at the override's line.
     f = tmp_path / "genaiops.yaml"
-    f.write_text(edit(("agent: {env: {LOG_LEVEL: warning}}", "agent: {smoke: [{name: x, request: {path: nope}}]}")))
+    f.write_text(
+        edit(("agent: {env: {LOG_LEVEL: warning}}", "agent: {smoke: [{name: x, request: {path: nope}}]}"))
+    )
     with pytest.raises(ManifestError) as caught:
         load_manifest(f, environ={})
     (issue,) = caught.value.issues
@@ -154,7 +574,9 @@ BAD_FILES = [
 ]
 
 
-@pytest.mark.parametrize(("data", "line", "fragment"), [c[1:] for c in BAD_FILES], ids=[c[0] for c in BAD_FILES])
+@pytest.mark.parametrize(
+    ("data", "line", "fragment"), [c[1:] for c in BAD_FILES], ids=[c[0] for c in BAD_FILES]
+)
 def test_unreadable_files(tmp_path: Path, data: bytes, line: int, fragment: str) -> None:
     f = tmp_path / "genaiops.yaml"
     f.write_bytes(data)

@@ -65,7 +65,7 @@ def test_dollar_escape_and_jsonpath_untouched(tmp_path: Path) -> None:
 
 
 def test_interpolated_number_is_coerced(tmp_path: Path) -> None:
-    m = load_text(tmp_path, BASE.replace("port: 8080", "port: \"${PORT:-9090}\""))
+    m = load_text(tmp_path, BASE.replace("port: 8080", 'port: "${PORT:-9090}"'))
     assert m.services["agent"].ingress.port == 9090
 
 
@@ -89,7 +89,9 @@ def test_override_merges_mappings_and_replaces_lists(tmp_path: Path) -> None:
 
 
 def test_override_null_clears_and_switches_to_image(tmp_path: Path) -> None:
-    text = BASE.replace("agent: {env: {LOG_LEVEL: warning}}", "agent: {build: null, image: 'mcr.microsoft.com/x/y:1'}")
+    text = BASE.replace(
+        "agent: {env: {LOG_LEVEL: warning}}", "agent: {build: null, image: 'mcr.microsoft.com/x/y:1'}"
+    )
     agent = load_text(tmp_path, text).environment("prod").services["agent"]
     assert agent.build is None and agent.image == "mcr.microsoft.com/x/y:1"
 

@@ -66,7 +66,9 @@ class Locator:
             line, column = site.line, site.column
             if (at_key or not exact or site.collection) and site.key_line is not None:
                 line, column = site.key_line, site.key_column
-        return ManifestIssue(message=message, file=self.file, line=line, column=column, path=format_path(shown), hint=hint)
+        return ManifestIssue(
+            message=message, file=self.file, line=line, column=column, path=format_path(shown), hint=hint
+        )
 
 
 # ------------------------------------------------------------------ pydantic errors
@@ -190,7 +192,9 @@ def explain(e: Any, loc: Path, root: Any) -> tuple[str, str | None, bool]:
         ann = annotation_at(root, loc)
         choices = [str(c) for c in get_args(ann)] if get_origin(ann) is Literal else []
         close = did_you_mean(str(value), choices) if isinstance(value, str) else None
-        hint = (f"did you mean `{close}`? " if close else "") + f"allowed: {ctx.get('expected', ', '.join(choices))}"
+        hint = (
+            f"did you mean `{close}`? " if close else ""
+        ) + f"allowed: {ctx.get('expected', ', '.join(choices))}"
         return f"{describe(value)} is not allowed here", hint, False
     if kind == "string_pattern_mismatch":
         what = "key" if e["loc"] and e["loc"][-1] == "[key]" else "value"
@@ -200,7 +204,11 @@ def explain(e: Any, loc: Path, root: Any) -> tuple[str, str | None, bool]:
         return "must not be empty", "write a value or remove the key", False
     if kind == "too_short":
         n = ctx.get("min_length", 1)
-        return f"needs at least {n} entr{'y' if n == 1 else 'ies'}", f"add at least one entry under `{last}`", False
+        return (
+            f"needs at least {n} entr{'y' if n == 1 else 'ies'}",
+            f"add at least one entry under `{last}`",
+            False,
+        )
     bound = {
         "greater_than_equal": (">=", "ge"),
         "greater_than": (">", "gt"),

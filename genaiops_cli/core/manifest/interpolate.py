@@ -72,7 +72,8 @@ def _resolve(body: str, environ: Mapping[str, str], offset: int) -> tuple[str, I
     if not m:
         return "", InterpolationProblem(
             f"invalid variable reference `${{{body}}}`",
-            "a variable name is letters, digits and `_`, not starting with a digit: `${AZURE_SUBSCRIPTION_ID}`",
+            "a variable name is letters, digits and `_`, not starting with a digit: "
+            "`${AZURE_SUBSCRIPTION_ID}`",
             offset,
         )
     name, rest = m.group(0), body[m.end() :]

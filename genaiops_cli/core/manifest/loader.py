@@ -42,9 +42,16 @@ def find_manifest(explicit: FsPath | None, start: FsPath | None = None) -> FsPat
             found = _in_dir(p)
             if found:
                 return found
-            raise _single(p / MANIFEST_FILENAMES[0], f"no {MANIFEST_FILENAMES[0]} in directory {p}", _STARTER, "manifest_not_found")
+            raise _single(
+                p / MANIFEST_FILENAMES[0],
+                f"no {MANIFEST_FILENAMES[0]} in directory {p}",
+                _STARTER,
+                "manifest_not_found",
+            )
         if not p.exists():
-            raise _single(p, f"manifest not found: {p}", "check the path given to -f/--manifest", "manifest_not_found")
+            raise _single(
+                p, f"manifest not found: {p}", "check the path given to -f/--manifest", "manifest_not_found"
+            )
         return p
     here = FsPath(start or FsPath.cwd()).resolve()
     for d in (here, *here.parents):
@@ -66,8 +73,14 @@ def _in_dir(d: FsPath) -> FsPath | None:
     return None
 
 
-def _single(path: FsPath | str, message: str, hint: str, code: str | None = None, line: int | None = None,
-            column: int | None = None) -> ManifestError:
+def _single(
+    path: FsPath | str,
+    message: str,
+    hint: str,
+    code: str | None = None,
+    line: int | None = None,
+    column: int | None = None,
+) -> ManifestError:
     return ManifestError([ManifestIssue(message, str(path), line, column, "", hint)], code=code)
 
 
@@ -75,30 +88,52 @@ def read_manifest_text(path: FsPath) -> str:
     """The file's text, or ManifestError for anything that is not a small UTF-8 text file."""
     try:
         if path.is_dir():
-            raise _single(path, f"{path} is a directory, not a manifest", "point -f at the genaiops.yaml file")
+            raise _single(
+                path, f"{path} is a directory, not a manifest", "point -f at the genaiops.yaml file"
+            )
         with open(path, "rb") as f:
             data = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise _single(path, f"manifest not found: {path}", "check the path", "manifest_not_found") from None
     except OSError as e:
-        raise _single(path, f"cannot read the manifest: {e.strerror or e}", "check the file's permissions") from None
+        raise _single(
+            path, f"cannot read the manifest: {e.strerror or e}", "check the file's permissions"
+        ) from None
     if len(data) > MAX_BYTES:
-        raise _single(path, f"the manifest is larger than {MAX_BYTES // 1024} KiB", "a manifest is a few KiB; is this the right file?", line=1, column=1)
+        raise _single(
+            path,
+            f"the manifest is larger than {MAX_BYTES // 1024} KiB",
+            "a manifest is a few KiB; is this the right file?",
+            line=1,
+            column=1,
+        )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _single(path, "the manifest is UTF-16 encoded", "save it as UTF-8", line=1, column=1)
     if b"\x00" in data:
         at = data.index(b"\x00")
         line, col = _byte_pos(data, at)
-        raise _single(path, "the manifest is a binary file (contains NUL bytes)", "point -f at the YAML text file", line=line, column=col)
+        raise _single(
+            path,
+            "the manifest is a binary file (contains NUL bytes)",
+            "point -f at the YAML text file",
+            line=line,
+            column=col,
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         line, col = _byte_pos(data, e.start)
         raise _single(
-            path, f"the manifest is not UTF-8 text (byte 0x{data[e.start]:02x})", "save the file as UTF-8", line=line, column=col
+            path,
+            f"the manifest is not UTF-8 text (byte 0x{data[e.start]:02x})",
+            "save the file as UTF-8",
+            line=line,
+            column=col,
         ) from None
     if not text.strip():
-        raise _single(path, "the manifest is empty", f"start with `version: 1` ({_STARTER})", line=1, column=1)
+        raise _single(
+            path, "the manifest is empty", f"start with `version: 1` ({_STARTER})", line=1, column=1
+        )
     return text
 
 
@@ -128,7 +163,13 @@ def load_manifest(path: FsPath, environ: Mapping[str, str] | None = None) -> Man
     try:
         root = compose(text)
         if root is None:
-            raise _single(path, "the manifest is empty (only comments)", f"start with `version: 1` ({_STARTER})", line=1, column=1)
+            raise _single(
+                path,
+                "the manifest is empty (only comments)",
+                f"start with `version: 1` ({_STARTER})",
+                line=1,
+                column=1,
+            )
         data = converter.convert(root)
     except YamlProblem as p:
         raise _single(path, p.message, p.hint, line=p.line, column=p.column) from None
@@ -140,7 +181,13 @@ def load_manifest(path: FsPath, environ: Mapping[str, str] | None = None) -> Man
     doc = Locator.for_document(file, converter.sites)
     if not isinstance(data, dict):
         raise ManifestError(
-            [doc.issue((), f"the top level must be a mapping of keys, got {describe(data)}", "start with `version: 1`, then `name:`, `services:`, `environments:`")]
+            [
+                doc.issue(
+                    (),
+                    f"the top level must be a mapping of keys, got {describe(data)}",
+                    "start with `version: 1`, then `name:`, `services:`, `environments:`",
+                )
+            ]
         )
     _check_version(data, doc)
 
@@ -181,12 +228,16 @@ def _check_version(data: dict[str, Any], doc: Locator) -> None:
             "upgrade genaiops: `pip install -U genaiops-cli`",
         )
     else:
-        msg, hint = f"unsupported manifest version: {describe(v)}", f"write `version: {MANIFEST_VERSION}` (a number, no quotes)"
+        msg, hint = (
+            f"unsupported manifest version: {describe(v)}",
+            f"write `version: {MANIFEST_VERSION}` (a number, no quotes)",
+        )
     raise ManifestError([doc.issue(("version",), msg, hint)])
 
 
-def _semantic_checks(data: dict[str, Any], sites: dict[Path, Site], file: str,
-                     resolved: dict[str, ResolvedEnvironment]) -> list[ManifestIssue]:
+def _semantic_checks(
+    data: dict[str, Any], sites: dict[Path, Site], file: str, resolved: dict[str, ResolvedEnvironment]
+) -> list[ManifestIssue]:
     """Rules beyond single fields, run on whatever parts validated so problems elsewhere
     do not hide them."""
     out: list[ManifestIssue] = []
@@ -203,14 +254,18 @@ def _semantic_checks(data: dict[str, Any], sites: dict[Path, Site], file: str,
         out += rules.service_rules(s, Locator.for_document(file, sites, ("services", n)))
     evaluations = _valid(Evaluation, raw_evals)
     for n, ev in evaluations.items():
-        out += rules.evaluation_rules(n, ev, service_names, Locator.for_document(file, sites, ("evaluations", n)))
+        out += rules.evaluation_rules(
+            n, ev, service_names, Locator.for_document(file, sites, ("evaluations", n))
+        )
     envs = _valid(Environment, raw_envs)
     doc = Locator.for_document(file, sites)
     out += rules.promotion_cycles(envs, doc)
 
     for env_name, env in envs.items():
         at_env = Locator.for_document(file, sites, ("environments", env_name))
-        out += rules.environment_rules(env_name, env, raw_envs[env_name], env_names, service_names, eval_names, at_env)
+        out += rules.environment_rules(
+            env_name, env, raw_envs[env_name], env_names, service_names, eval_names, at_env
+        )
         merged: dict[str, Service] = {}
         overrides = raw_envs[env_name].get("services") or {}
         for svc_name, raw_base in raw_services.items():
@@ -251,7 +306,9 @@ def _valid(model: Any, raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _merged_locator(file: str, sites: dict[Path, Site], base: Path, override_at: Path, override: dict[str, Any]) -> Locator:
+def _merged_locator(
+    file: str, sites: dict[Path, Site], base: Path, override_at: Path, override: dict[str, Any]
+) -> Locator:
     """Positions for a merged service: from the override where it supplied the value (and
     everything under a value it replaced), else from the base."""
     entries: dict[Path, tuple[Path, Site]] = {}
@@ -268,7 +325,11 @@ def _merged_locator(file: str, sites: dict[Path, Site], base: Path, override_at:
             if rel and not isinstance(_get(override, rel), dict):
                 replaced.append(rel)
     for r in replaced:
-        stale = [k for k, (shown, _) in entries.items() if k[: len(r)] == r and len(k) > len(r) and shown[:no] != override_at]
+        stale = [
+            k
+            for k, (shown, _) in entries.items()
+            if k[: len(r)] == r and len(k) > len(r) and shown[:no] != override_at
+        ]
         for k in stale:
             del entries[k]
     return Locator(file, entries)
@@ -312,6 +373,8 @@ def _tidy(issues: list[ManifestIssue]) -> list[ManifestIssue]:
     if len(unique) > MAX_ISSUES:
         rest = len(unique) - MAX_ISSUES
         unique = unique[:MAX_ISSUES] + [
-            ManifestIssue(f"... and {rest} more problems", unique[0].file, None, None, "", "fix the ones above first")
+            ManifestIssue(
+                f"... and {rest} more problems", unique[0].file, None, None, "", "fix the ones above first"
+            )
         ]
     return unique

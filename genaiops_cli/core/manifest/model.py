@@ -63,10 +63,13 @@ PATTERN_HINTS: dict[str, str] = {
     ENV_VAR_PATTERN: "letters, digits and '_', not starting with a digit, e.g. `LOG_LEVEL`",
     GUID_PATTERN: "a subscription id is a GUID, e.g. `00000000-0000-0000-0000-000000000000` "
     "(or `${AZURE_SUBSCRIPTION_ID}`)",
-    REPOSITORY_PATTERN: "lowercase path segments separated by '/', e.g. `contoso/agent` (no registry host, no tag)",
+    REPOSITORY_PATTERN: "lowercase path segments separated by '/', e.g. `contoso/agent` "
+    "(no registry host, no tag)",
     IMAGE_PATTERN: "a full image reference, e.g. `mcr.microsoft.com/k8se/quickstart:latest`",
-    REGISTRY_PATTERN: "a registry name (5-50 letters/digits, e.g. `crdev`) or a login server (`crdev.azurecr.io`)",
-    RESOURCE_GROUP_PATTERN: "1-90 letters, digits, '-', '_', '.', '(' or ')', not ending with '.', e.g. `rg-dev`",
+    REGISTRY_PATTERN: "a registry name (5-50 letters/digits, e.g. `crdev`) "
+    "or a login server (`crdev.azurecr.io`)",
+    RESOURCE_GROUP_PATTERN: "1-90 letters, digits, '-', '_', '.', '(' or ')', "
+    "not ending with '.', e.g. `rg-dev`",
     LOCATION_PATTERN: "an Azure region name in lowercase without spaces, e.g. `eastus2`",
     MEMORY_PATTERN: "memory in Gi, e.g. `0.5Gi`, `1Gi`, `2Gi`",
     URL_PATH_PATTERN: "a URL path starting with '/', e.g. `/healthz`",
@@ -107,14 +110,18 @@ class _Model(BaseModel):
 class Build(_Model):
     """How to build the service's image (docker build semantics)."""
 
-    context: NonEmpty = Field(description="Build context directory, relative to the manifest.", examples=["src/agent"])
+    context: NonEmpty = Field(
+        description="Build context directory, relative to the manifest.", examples=["src/agent"]
+    )
     dockerfile: NonEmpty = Field("Dockerfile", description="Dockerfile path, relative to the context.")
     args: dict[EnvVarName, StrictStr] = Field(default_factory=dict, description="Build arguments (strings).")
     target: NonEmpty | None = Field(None, description="Multi-stage build target.")
     platform: Annotated[str, _pattern(PLATFORM_PATTERN)] | None = Field(
         None, description="Target platform, e.g. linux/amd64 (default: the builder's)."
     )
-    remote: bool = Field(False, description="Build in the registry (ACR Tasks) instead of the local Docker engine.")
+    remote: bool = Field(
+        False, description="Build in the registry (ACR Tasks) instead of the local Docker engine."
+    )
 
 
 class Ingress(_Model):
@@ -171,7 +178,9 @@ class SecretRef(_Model):
     keyvault: Annotated[str, _pattern(r"^https://")] = Field(
         description="Key Vault secret URL.", examples=["https://kv-dev.vault.azure.net/secrets/openai-key"]
     )
-    identity: NonEmpty | None = Field(None, description="Managed identity used to read it (default: the environment's).")
+    identity: NonEmpty | None = Field(
+        None, description="Managed identity used to read it (default: the environment's)."
+    )
 
 
 class SmokeRequest(_Model):
@@ -186,7 +195,9 @@ class SmokeRequest(_Model):
     @model_validator(mode="after")
     def _one_body(self) -> SmokeRequest:
         if self.json_ is not None and self.body is not None:
-            raise invalid("both `json` and `body` are set", "keep one: `json` for a JSON body, `body` for raw text")
+            raise invalid(
+                "both `json` and `body` are set", "keep one: `json` for a JSON body, `body` for raw text"
+            )
         return self
 
 
@@ -219,7 +230,9 @@ class Expect(_Model):
 
     status: int = Field(200, ge=100, le=599)
     max_ms: int | None = Field(None, gt=0, description="Latency budget in milliseconds.")
-    json_: dict[JsonPath, JsonMatcher] = Field(default_factory=dict, alias="json", description="JSONPath → matcher.")
+    json_: dict[JsonPath, JsonMatcher] = Field(
+        default_factory=dict, alias="json", description="JSONPath → matcher."
+    )
     headers: dict[str, StrictStr] = Field(default_factory=dict, description="Header → exact value.")
 
 
@@ -234,7 +247,9 @@ class FoundryAgent(_Model):
 
     name: Name | None = Field(None, description="Agent name (default: the service name).")
     model: NonEmpty = Field(description="Model deployment the agent uses.", examples=["gpt-4o-mini"])
-    protocol: Literal["responses", "activity_protocol"] = Field("responses", description="Protocol the container speaks.")
+    protocol: Literal["responses", "activity_protocol"] = Field(
+        "responses", description="Protocol the container speaks."
+    )
 
 
 class Service(_Model):
@@ -245,15 +260,25 @@ class Service(_Model):
         None, description="A prebuilt image reference (exactly one of build/image)."
     )
     repository: Annotated[str, _pattern(REPOSITORY_PATTERN)] | None = Field(
-        None, description="Repository in the environment's registry (required with build).", examples=["contoso/agent"]
+        None,
+        description="Repository in the environment's registry (required with build).",
+        examples=["contoso/agent"],
     )
-    host: Literal["containerapp", "foundry-agent"] = Field("containerapp", description="Where the service runs.")
+    host: Literal["containerapp", "foundry-agent"] = Field(
+        "containerapp", description="Where the service runs."
+    )
     ingress: Ingress | None = Field(None, description="Required for host: containerapp.")
     resources: Resources = Field(default_factory=Resources)
     scale: Scale = Field(default_factory=Scale)
-    env: dict[EnvVarName, StrictStr] = Field(default_factory=dict, description="Environment variables (strings).")
-    secrets: dict[EnvVarName, SecretRef] = Field(default_factory=dict, description="Secret environment variables.")
-    smoke: list[SmokeCheck] = Field(default_factory=list, description="Smoke checks run after each deployment.")
+    env: dict[EnvVarName, StrictStr] = Field(
+        default_factory=dict, description="Environment variables (strings)."
+    )
+    secrets: dict[EnvVarName, SecretRef] = Field(
+        default_factory=dict, description="Secret environment variables."
+    )
+    smoke: list[SmokeCheck] = Field(
+        default_factory=list, description="Smoke checks run after each deployment."
+    )
     agent: FoundryAgent | None = Field(None, description="Required for host: foundry-agent.")
 
     @model_validator(mode="after")
@@ -270,7 +295,12 @@ class Service(_Model):
 # ---------------------------------------------------------------- evaluations
 
 
-_OPS: dict[str, Callable[[float, float], bool]] = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
 
 
 @dataclass(frozen=True)
@@ -361,10 +391,14 @@ class Evaluation(_Model):
     service: NonEmpty = Field(description="Name of the service evaluated.")
     dataset: NonEmpty = Field(description="Dataset file (.jsonl or .csv), relative to the manifest.")
     request: EvalRequest
-    response: JsonPath | None = Field(None, description="JSONPath of the answer in the response (default: the body).")
+    response: JsonPath | None = Field(
+        None, description="JSONPath of the answer in the response (default: the body)."
+    )
     expected: StrictStr | None = Field(None, description="Expected answer template, e.g. {{answer}}.")
     evaluators: list[Evaluator] = Field(min_length=1)
-    thresholds: dict[str, ThresholdSpec] = Field(default_factory=dict, description='Metric → "<op> <number>".')
+    thresholds: dict[str, ThresholdSpec] = Field(
+        default_factory=dict, description='Metric → "<op> <number>".'
+    )
     baseline: Baseline | None = None
     dry_run: bool = Field(False, description="Compute metrics without failing the gate.")
 
@@ -382,14 +416,19 @@ class Evaluation(_Model):
 class Environment(_Model):
     """Where and how services are deployed."""
 
-    cloud: Literal["sandbox", "azure"] = Field("azure", description="`azure` (AzureCloud) or the local `sandbox`.")
+    cloud: Literal["sandbox", "azure"] = Field(
+        "azure", description="`azure` (AzureCloud) or the local `sandbox`."
+    )
     subscription: Annotated[str, _pattern(GUID_PATTERN)] = Field(description="Subscription id (GUID).")
     resource_group: Annotated[str, _pattern(RESOURCE_GROUP_PATTERN)]
     location: Annotated[str, _pattern(LOCATION_PATTERN)] = Field(examples=["eastus2"])
     registry: Annotated[str, _pattern(REGISTRY_PATTERN)] = Field(description="Registry name or login server.")
-    containerapps_environment: NonEmpty | None = Field(None, description="Managed environment name or resource id.")
+    containerapps_environment: NonEmpty | None = Field(
+        None, description="Managed environment name or resource id."
+    )
     connected_environment: NonEmpty | None = Field(
-        None, description="Connected environment (Azure Arc) name or resource id; alternative to the managed one."
+        None,
+        description="Connected environment (Azure Arc) name or resource id; alternative to the managed one.",
     )
     identity: NonEmpty | None = Field(None, description="User-assigned managed identity used to pull images.")
     strategy: Literal["direct", "bluegreen"] = Field("direct")
@@ -434,7 +473,9 @@ class Manifest(_Model):
 
     model_config = ConfigDict(
         title="genaiops manifest",
-        json_schema_extra={"description": "genaiops.yaml v1: services, evaluations and environments of a GenAI app."},
+        json_schema_extra={
+            "description": "genaiops.yaml v1: services, evaluations and environments of a GenAI app."
+        },
     )
 
     version: Literal[1] = Field(description="Format version; must be 1.")
@@ -463,7 +504,8 @@ class Manifest(_Model):
             close = did_you_mean(name, known)
             raise UsageError(
                 f"unknown environment `{name}`",
-                hint=(f"did you mean `{close}`? " if close else "") + f"environments in {self._path}: {', '.join(known)}",
+                hint=(f"did you mean `{close}`? " if close else "")
+                + f"environments in {self._path}: {', '.join(known)}",
                 code="unknown_environment",
             )
         if name not in self._resolved:

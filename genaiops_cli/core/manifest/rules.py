@@ -36,11 +36,21 @@ def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
         )
     if svc.host != "foundry-agent" and svc.agent is not None:
         out.append(
-            at.issue(("agent",), "`agent` only applies to host: foundry-agent", "remove it, or set `host: foundry-agent`", at_key=True)
+            at.issue(
+                ("agent",),
+                "`agent` only applies to host: foundry-agent",
+                "remove it, or set `host: foundry-agent`",
+                at_key=True,
+            )
         )
     if svc.host == "foundry-agent" and svc.ingress is not None:
         out.append(
-            at.issue(("ingress",), "`ingress` only applies to host: containerapp", "remove it; Foundry exposes the agent", at_key=True)
+            at.issue(
+                ("ingress",),
+                "`ingress` only applies to host: containerapp",
+                "remove it; Foundry exposes the agent",
+                at_key=True,
+            )
         )
     if svc.build is not None and svc.repository is None:
         out.append(
@@ -68,10 +78,21 @@ def evaluation_rules(name: str, ev: Evaluation, service_names: list[str], at: Lo
     out = []
     if name == SMOKE_GATE:
         out.append(
-            at.issue((), "an evaluation may not be named `smoke`", "`smoke` is the gate name of smoke checks; rename it", at_key=True)
+            at.issue(
+                (),
+                "an evaluation may not be named `smoke`",
+                "`smoke` is the gate name of smoke checks; rename it",
+                at_key=True,
+            )
         )
     if ev.service not in service_names:
-        out.append(at.issue(("service",), f"unknown service `{ev.service}`", _suggest(ev.service, service_names, "services")))
+        out.append(
+            at.issue(
+                ("service",),
+                f"unknown service `{ev.service}`",
+                _suggest(ev.service, service_names, "services"),
+            )
+        )
     return out
 
 
@@ -118,7 +139,9 @@ def environment_rules(
     return out
 
 
-def hosting_rules(name: str, env: Environment, services: dict[str, Service], at: Locator) -> list[ManifestIssue]:
+def hosting_rules(
+    name: str, env: Environment, services: dict[str, Service], at: Locator
+) -> list[ManifestIssue]:
     """A Container App needs exactly one place to run: a managed or a connected environment."""
     apps = [n for n, s in services.items() if s.host == "containerapp"]
     if env.containerapps_environment and env.connected_environment:
@@ -135,7 +158,9 @@ def hosting_rules(name: str, env: Environment, services: dict[str, Service], at:
             at.issue(
                 ("containerapps_environment",),
                 f"missing `containerapps_environment` (service `{apps[0]}` runs on Container Apps)",
-                "add `containerapps_environment: cae-" + name + "` (or `connected_environment:` for Azure Arc)",
+                "add `containerapps_environment: cae-"
+                + name
+                + "` (or `connected_environment:` for Azure Arc)",
             )
         ]
     return []

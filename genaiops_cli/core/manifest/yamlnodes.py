@@ -97,7 +97,10 @@ def compose(text: str) -> Node | None:
         before = text[: e.position]
         line, col = before.count("\n") + 1, e.position - (before.rfind("\n") + 1) + 1
         raise YamlProblem(
-            f"unacceptable character #x{e.character:04x} in the manifest", line, col, "remove it; save the file as plain UTF-8 text"
+            f"unacceptable character #x{e.character:04x} in the manifest",
+            line,
+            col,
+            "remove it; save the file as plain UTF-8 text",
         ) from None
     except yaml.YAMLError as e:
         raise YamlProblem(f"invalid YAML: {e}", None, None, "save the manifest as UTF-8 YAML text") from None
@@ -165,7 +168,10 @@ def _compose(loader: Any) -> Node | None:
             if len(stack) > MAX_DEPTH:
                 line, col = _pos(event.start_mark)
                 raise YamlProblem(
-                    f"nesting deeper than {MAX_DEPTH} levels", line, col, "a manifest is a few levels deep; flatten it"
+                    f"nesting deeper than {MAX_DEPTH} levels",
+                    line,
+                    col,
+                    "a manifest is a few levels deep; flatten it",
                 )
         elif isinstance(event, (SequenceEndEvent, MappingEndEvent)):
             node = stack.pop()[0]
@@ -203,20 +209,29 @@ class Converter:
         line, col = _pos(node.start_mark)
         if self._budget < 0:
             raise YamlProblem(
-                f"the manifest expands to more than {MAX_EXPANDED_NODES} values (aliases repeated many times?)",
+                f"the manifest expands to more than {MAX_EXPANDED_NODES} values "
+                "(aliases repeated many times?)",
                 line,
                 col,
                 "this looks like a YAML bomb; write the values out or use fewer aliases",
             )
         if len(path) > MAX_DEPTH:
             raise YamlProblem(
-                f"nesting deeper than {MAX_DEPTH} levels", line, col, "a manifest is a few levels deep; flatten it"
+                f"nesting deeper than {MAX_DEPTH} levels",
+                line,
+                col,
+                "a manifest is a few levels deep; flatten it",
             )
         if id(node) in self._active:
             raise YamlProblem(
-                "recursive alias: a value contains itself", line, col, "an alias may not point at one of its own parents"
+                "recursive alias: a value contains itself",
+                line,
+                col,
+                "an alias may not point at one of its own parents",
             )
-        self.sites[path] = Site(line, col, *(key_site or (None, None)), collection=not isinstance(node, ScalarNode))
+        self.sites[path] = Site(
+            line, col, *(key_site or (None, None)), collection=not isinstance(node, ScalarNode)
+        )
         if isinstance(node, ScalarNode):
             return self._scalar(node, path)
         self._active.add(id(node))
@@ -231,7 +246,12 @@ class Converter:
 
     def _check_tag(self, node: Node, expected: str, path: Path) -> None:
         if node.tag != expected:
-            self._issue(node, path, f"unsupported YAML tag `{short_tag(node.tag)}`", "remove the tag; manifests use plain YAML")
+            self._issue(
+                node,
+                path,
+                f"unsupported YAML tag `{short_tag(node.tag)}`",
+                "remove the tag; manifests use plain YAML",
+            )
 
     def _issue(self, node: Node, path: Path, message: str, hint: str) -> None:
         line, col = _pos(node.start_mark)
@@ -245,14 +265,20 @@ class Converter:
             try:
                 return _constructor.yaml_constructors[tag](_constructor, node)
             except Exception:  # e.g. `!!int abc`
-                self._issue(node, path, f"`{node.value}` is not a valid {tag.rsplit(':', 1)[-1]}", "remove the tag")
+                self._issue(
+                    node, path, f"`{node.value}` is not a valid {tag.rsplit(':', 1)[-1]}", "remove the tag"
+                )
                 return node.value
-        self._issue(node, path, f"unsupported YAML tag `{short_tag(tag)}`", "remove the tag; manifests use plain YAML")
+        self._issue(
+            node, path, f"unsupported YAML tag `{short_tag(tag)}`", "remove the tag; manifests use plain YAML"
+        )
         return node.value
 
     def _key(self, key: Node, path: Path) -> str | None:
         if not isinstance(key, ScalarNode):
-            self._issue(key, path, "a mapping key must be a plain name, not a list or mapping", "use a string key")
+            self._issue(
+                key, path, "a mapping key must be a plain name, not a list or mapping", "use a string key"
+            )
             return None
         return key.value
 
@@ -285,7 +311,9 @@ class Converter:
             items = source.value if isinstance(source, SequenceNode) else [source]
             for item in items:
                 if not isinstance(item, MappingNode):
-                    self._issue(item, path, "`<<` must merge a mapping (or a list of mappings)", "`<<: *anchor`")
+                    self._issue(
+                        item, path, "`<<` must merge a mapping (or a list of mappings)", "`<<: *anchor`"
+                    )
                     continue
                 # convert the source aside, then keep only what the explicit keys did not set
                 own_sites, self.sites = self.sites, {}
