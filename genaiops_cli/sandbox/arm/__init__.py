@@ -61,7 +61,6 @@ def start_arm(
     faults = faults or FaultTable()
     store = ResourceStore(state_dir)
     # The API needs the final URL for Location headers; bind first, then attach the API.
-    api_holder: dict[str, ArmApi] = {}
     server = ArmServer(
         port,
         api=None,
@@ -85,7 +84,6 @@ def start_arm(
         runtime_error=runtime_error,
     )
     server.api = api
-    api_holder["api"] = api
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="sandbox-arm", daemon=True
     )

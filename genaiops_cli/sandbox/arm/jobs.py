@@ -164,7 +164,9 @@ class JobsMixin:
                     "The sandbox has no container runtime, so it cannot "
                     f"start job '{name}': {self.runtime_error or 'not configured'}.",
                 )
-            template = (body or {}).get("containers") and body or record["spec"]["properties"]["template"]
+            # Jobs_Start may carry a JobExecutionTemplate overriding the job's containers for this run
+            override = body if isinstance(body, dict) and body.get("containers") else None
+            template = override or record["spec"]["properties"]["template"]
             execution = f"{record['body']['name']}-{random_suffix()}".lower()
             timeout = int(record["spec"]["properties"]["configuration"].get("replicaTimeout") or 1800)
             exec_template = {"containers": template.get("containers") or []}
