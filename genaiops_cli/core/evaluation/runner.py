@@ -1,0 +1,163 @@
+"""The async HTTP runner: bounded concurrency, per-request timeout, retries honouring Retry-After on
+429/5xx and on connection failures. A row whose call fails after its retries is returned with
+`error` set — never dropped — so error_rate and the quality metrics see it.
+
+The runner gets its HTTP clients from a factory (providers/http.py's async_http_client in the CLI),
+so this module has no I/O dependency of its own beyond the client's `request()` coroutine."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from genaiops_cli.core.evaluation.calls import Call, Outcome
+from genaiops_cli.core.evaluation.jsonpath import JsonPathError, Missing, extract
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an evaluation sends its requests: a base URL plus how to reach and trust it."""
+
+    base_url: str
+    resolve: Mapping[str, str] = field(default_factory=dict)
+    ca_bundle: str | None = None
+    label: str | None = None
+
+    def url(self, path: str) -> str:
+        return self.base_url.rstrip("/") + path
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    concurrency: int = 8
+    timeout: float = 30.0
+    retries: int = 3  # extra attempts after the first
+    backoff: float = 0.25  # seconds, doubled per attempt, when no Retry-After is given
+    max_retry_after: float = 30.0  # a server asking for longer than this is waited for this long
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After as delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+
+
+def _decode(content: bytes, content_type: str) -> Any:
+    text = content.decode("utf-8", errors="replace")
+    if "json" in content_type or text[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
+
+
+def answer_of(body: Any, response_path: str | None) -> str:
+    """The answer text: the JSONPath's value (strings as is, anything else as JSON) or the whole body."""
+    value = extract(body, response_path) if response_path else body
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+async def call_once(client: Any, target: Target, call: Call, response_path: str | None, options: RunOptions) -> Outcome:
+    out = Outcome(call)
+    req = call.request
+    kwargs: dict[str, Any] = {"headers": dict(req.headers), "timeout": options.timeout}
+    if req.json is not None:
+        kwargs["json"] = req.json
+    elif req.body is not None:
+        kwargs["content"] = req.body.encode()
+    url = target.url(req.path)
+    for attempt in range(options.retries + 1):
+        out.attempts = attempt + 1
+        started = time.perf_counter()
+        delay: float | None = None
+        try:
+            response = await client.request(req.method, url, **kwargs)
+            content = response.content
+        except Exception as exc:  # transport failures (connect, timeout, reset) are retried, then recorded
+            out.latency_ms = None
+            out.status = None
+            out.error = f"{type(exc).__name__}: {exc}".rstrip(": ") or type(exc).__name__
+        else:
+            out.latency_ms = round((time.perf_counter() - started) * 1000, 3)
+            out.status = response.status_code
+            out.body = _decode(content, response.headers.get("content-type", ""))
+            if 200 <= response.status_code < 300:
+                out.error = None
+                try:
+                    out.answer = answer_of(out.body, response_path)
+                except (Missing, JsonPathError) as exc:
+                    out.error = f"answer not found: {exc}"
+                return out
+            out.error = f"HTTP {response.status_code}"
+            if response.status_code not in RETRY_STATUSES:
+                return out
+            delay = retry_after_seconds(response.headers.get("retry-after"))
+        if attempt < options.retries:
+            if delay is None:
+                delay = options.backoff * (2**attempt) * (1 + random.random() / 2)
+            await asyncio.sleep(min(delay, options.max_retry_after))
+    return out
+
+
+@dataclass
+class Side:
+    """One set of calls to one target (the candidate, or the baseline of an A/B)."""
+
+    name: str
+    target: Target
+    calls: Sequence[Call]
+    response_path: str | None
+
+
+async def execute(
+    sides: Sequence[Side],
+    client_factory: Callable[[Target], Any],
+    options: RunOptions,
+    on_done: Callable[[Outcome], None] | None = None,
+) -> dict[str, list[Outcome]]:
+    """Run every side's calls under one concurrency bound, interleaved row by row so that candidate and
+    baseline see the same load at the same time. Results keep the calls' order."""
+    sem = asyncio.Semaphore(max(1, options.concurrency))
+    results: dict[str, list[Outcome | None]] = {s.name: [None] * len(s.calls) for s in sides}
+    clients: dict[int, Any] = {}
+    opened: list[Any] = []
+    for side in sides:
+        key = id(side)
+        client = client_factory(side.target)
+        clients[key] = client
+        opened.append(client)
+    try:
+        async def one(side: Side, i: int) -> None:
+            async with sem:
+                outcome = await call_once(clients[id(side)], side.target, side.calls[i], side.response_path, options)
+            results[side.name][i] = outcome
+            if on_done:
+                on_done(outcome)
+
+        longest = max((len(s.calls) for s in sides), default=0)
+        tasks = [one(s, i) for i in range(longest) for s in sides if i < len(s.calls)]
+        await asyncio.gather(*tasks)
+    finally:
+        for client in opened:
+            await client.aclose()
+    return {name: [o for o in outs if o is not None] for name, outs in results.items()}
