@@ -8,6 +8,7 @@ stand-in keys derived from the id; they are never returned by any GET and never 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import uuid
 from typing import Any
@@ -28,6 +29,7 @@ def materialise(resource_id: str, rtype: str, name: str, body: dict[str, Any], *
     """The GET body after a PUT of `body` (a full replace, as ARM PUT semantics are)."""
     out: dict[str, Any] = {"id": resource_id, "name": _tail(name) if "/" not in rtype.split("/", 1)[1] else name,
                            "type": rtype}
+    body = copy.deepcopy(body)  # the caller's request must not change when the stored resource does
     for key, value in body.items():
         out[key] = value
     props = dict(body.get("properties") or {})
