@@ -209,3 +209,24 @@ def test_secret_in_outputs_is_refused() -> None:
     assert result.provisioning_state == "Failed"
     assert "leak" in json.dumps(result.error) and "secret" in json.dumps(result.error)
     assert generic.list_keys(result.error["target"], WORKSPACE)["primarySharedKey"] not in json.dumps(result.error)
+
+
+def test_operations_and_what_if_match_the_official_schemas() -> None:
+    from genaiops_cli.sandbox.specs import shared_index, specs_root
+
+    spec = (specs_root() / "specification/resources/resource-manager/Microsoft.Resources/deployments/stable/"
+            "2026-06-01/deployments.json")
+    if not spec.exists():
+        pytest.skip("azure specs not available")
+    index = shared_index()
+    arm = FakeArm(fail_type="Microsoft.Storage/storageAccounts")
+    result = deploy(_template(), _params("dev"), CTX, arm.apply, list_keys=arm.list_keys)
+    listing = {"value": result.operations}
+    assert index.validate({"$ref": "#/definitions/DeploymentOperationsListResult"}, spec, listing, request=False) == []
+    props = {"provisioningState": result.provisioning_state, "outputs": result.outputs, "error": result.error,
+             "parameters": result.parameters, "outputResources": result.output_resources,
+             "dependencies": result.dependencies, "timestamp": result.timestamp, "duration": result.duration,
+             "mode": "Incremental"}
+    assert index.validate({"$ref": "#/definitions/DeploymentPropertiesExtended"}, spec, props, request=False) == []
+    changes = what_if(_template(), _params("dev"), CTX, arm.store)
+    assert index.validate({"$ref": "#/definitions/WhatIfOperationResult"}, spec, changes, request=False) == []
