@@ -23,7 +23,9 @@ ANYWHERE_NOISE = {"provisioningstate"}
 
 
 def is_unevaluated(value: Any) -> bool:
-    return isinstance(value, str) and len(value) > 1 and value[0] == "[" and value[-1] == "]" and value[1] != "["
+    return (
+        isinstance(value, str) and len(value) > 1 and value[0] == "[" and value[-1] == "]" and value[1] != "["
+    )
 
 
 def _same_scalar(before: Any, after: Any, key: str) -> bool:
@@ -37,8 +39,13 @@ def _same_scalar(before: Any, after: Any, key: str) -> bool:
     return before == after
 
 
-def property_changes(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str = "",
-                     top: bool = True, owned: bool = False) -> list[dict[str, Any]]:
+def property_changes(
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    prefix: str = "",
+    top: bool = True,
+    owned: bool = False,
+) -> list[dict[str, Any]]:
     """The WhatIfPropertyChange list turning `before` into `after` (objects compared key by key)."""
     out: list[dict[str, Any]] = []
     for key, new in after.items():
@@ -48,8 +55,14 @@ def property_changes(before: Mapping[str, Any], after: Mapping[str, Any], prefix
         in_tags = owned or (top and key == "tags")
         if is_unevaluated(new):
             if key not in before or before[key] != new:
-                out.append({"path": path, "propertyChangeType": "NoEffect", "after": new,
-                            **({"before": before[key]} if key in before else {})})
+                out.append(
+                    {
+                        "path": path,
+                        "propertyChangeType": "NoEffect",
+                        "after": new,
+                        **({"before": before[key]} if key in before else {}),
+                    }
+                )
             continue
         if key not in before or (before[key] is None and new is not None):
             if new is None:
@@ -61,8 +74,13 @@ def property_changes(before: Mapping[str, Any], after: Mapping[str, Any], prefix
     if owned:  # only user-owned maps (tags) can lose keys; elsewhere extra keys are server-populated
         for key, old in before.items():
             if key not in after:
-                out.append({"path": f"{prefix}.{key}" if prefix else key, "propertyChangeType": "Delete",
-                            "before": old})
+                out.append(
+                    {
+                        "path": f"{prefix}.{key}" if prefix else key,
+                        "propertyChangeType": "Delete",
+                        "before": old,
+                    }
+                )
     return out
 
 
@@ -90,9 +108,13 @@ def _array_changes(old: list[Any], new: list[Any]) -> list[dict[str, Any]]:
                 children.append({"path": str(i), "propertyChangeType": "Modify", "children": inner})
         elif is_unevaluated(new[i]):
             if old[i] != new[i]:
-                children.append({"path": str(i), "propertyChangeType": "NoEffect", "before": old[i], "after": new[i]})
+                children.append(
+                    {"path": str(i), "propertyChangeType": "NoEffect", "before": old[i], "after": new[i]}
+                )
         elif not _same_scalar(old[i], new[i], ""):
-            children.append({"path": str(i), "propertyChangeType": "Modify", "before": old[i], "after": new[i]})
+            children.append(
+                {"path": str(i), "propertyChangeType": "Modify", "before": old[i], "after": new[i]}
+            )
     return children
 
 
@@ -100,8 +122,12 @@ def _effective(delta: Iterable[dict[str, Any]]) -> bool:
     return any(c["propertyChangeType"] != "NoEffect" for c in delta)
 
 
-def what_if_changes(current: Mapping[str, Mapping[str, Any]], desired: Iterable[Mapping[str, Any]], *,
-                    mode: str = "Incremental") -> list[dict[str, Any]]:
+def what_if_changes(
+    current: Mapping[str, Mapping[str, Any]],
+    desired: Iterable[Mapping[str, Any]],
+    *,
+    mode: str = "Incremental",
+) -> list[dict[str, Any]]:
     """`current`: resource id -> GET body of everything in scope; `desired`: the bodies the template would PUT
     (each with `id`, `type`, `name`, `apiVersion`)."""
     if mode not in ("Incremental", "Complete"):
@@ -118,10 +144,19 @@ def what_if_changes(current: Mapping[str, Mapping[str, Any]], desired: Iterable[
             continue
         delta = property_changes(before, after)
         if _effective(delta):
-            changes.append({"resourceId": rid, "changeType": "Modify", "before": dict(before), "after": dict(after),
-                            "delta": delta})
+            changes.append(
+                {
+                    "resourceId": rid,
+                    "changeType": "Modify",
+                    "before": dict(before),
+                    "after": dict(after),
+                    "delta": delta,
+                }
+            )
         else:
-            changes.append({"resourceId": rid, "changeType": "NoChange", "before": dict(before), "after": dict(after)})
+            changes.append(
+                {"resourceId": rid, "changeType": "NoChange", "before": dict(before), "after": dict(after)}
+            )
     for key, before in existing.items():
         if key in seen:
             continue
@@ -132,8 +167,12 @@ def what_if_changes(current: Mapping[str, Mapping[str, Any]], desired: Iterable[
     return changes
 
 
-def what_if_result(current: Mapping[str, Mapping[str, Any]], desired: Iterable[Mapping[str, Any]], *,
-                   mode: str = "Incremental") -> dict[str, Any]:
+def what_if_result(
+    current: Mapping[str, Mapping[str, Any]],
+    desired: Iterable[Mapping[str, Any]],
+    *,
+    mode: str = "Incremental",
+) -> dict[str, Any]:
     """The WhatIfOperationResult body (status + properties.changes)."""
     return {"status": "Succeeded", "properties": {"changes": what_if_changes(current, desired, mode=mode)}}
 
@@ -150,14 +189,23 @@ def flatten_delta(delta: Iterable[Mapping[str, Any]], prefix: str = "") -> list[
     """One row per leaf property change (`path`, `change`, `before`, `after`) for a readable table."""
     rows: list[dict[str, Any]] = []
     for change in delta:
-        path = f"{prefix}[{change['path']}]" if prefix and change["path"].isdigit() else (
-            f"{prefix}.{change['path']}" if prefix else change["path"])
+        path = (
+            f"{prefix}[{change['path']}]"
+            if prefix and change["path"].isdigit()
+            else (f"{prefix}.{change['path']}" if prefix else change["path"])
+        )
         children = change.get("children")
         if children:
             rows.extend(flatten_delta(children, path))
         else:
-            rows.append({"path": path, "change": change["propertyChangeType"], "before": change.get("before"),
-                         "after": change.get("after")})
+            rows.append(
+                {
+                    "path": path,
+                    "change": change["propertyChangeType"],
+                    "before": change.get("before"),
+                    "after": change.get("after"),
+                }
+            )
     return rows
 
 

@@ -9,15 +9,27 @@ from typing import Any
 
 import pytest
 
-from genaiops_cli.sandbox.templates import (DeploymentContext, ResourceApplyError, ResourceRequest, TemplateError,
-                                            deploy, generic, validate, what_if)
+from genaiops_cli.sandbox.templates import (
+    DeploymentContext,
+    ResourceApplyError,
+    ResourceRequest,
+    TemplateError,
+    deploy,
+    generic,
+    validate,
+    what_if,
+)
 from genaiops_cli.sandbox.templates.hashing import unique_string
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "templates" / "infra"
-CTX = DeploymentContext(subscription_id="00000000-0000-0000-0000-000000000001", resource_group="rg-dev",
-                        resource_group_location="eastus2", deployment_name="genaiops-dev",
-                        tenant_id="11111111-1111-1111-1111-111111111111")
+CTX = DeploymentContext(
+    subscription_id="00000000-0000-0000-0000-000000000001",
+    resource_group="rg-dev",
+    resource_group_location="eastus2",
+    deployment_name="genaiops-dev",
+    tenant_id="11111111-1111-1111-1111-111111111111",
+)
 WORKSPACE = "Microsoft.OperationalInsights/workspaces"
 
 
@@ -97,11 +109,13 @@ def test_order_respects_explicit_and_implicit_dependencies() -> None:
     # implicit: reference()/listKeys() of the workspace, no dependsOn written in the template
     assert any(d.endswith(f"/workspaces/{env.name.replace('cae', 'log')}") for d in env.depends_on)
     project = by_type["Microsoft.CognitiveServices/accounts/projects"]
-    assert project.name.count("/") == 1 and project.resource_id.endswith(f"/accounts/{project.name.split('/')[0]}"
-                                                                       f"/projects/{project.name.split('/')[1]}")
+    assert project.name.count("/") == 1 and project.resource_id.endswith(
+        f"/accounts/{project.name.split('/')[0]}/projects/{project.name.split('/')[1]}"
+    )
     assigns = [r for r in arm.requests if r.type == "Microsoft.Authorization/roleAssignments"]
-    assert len(assigns) == 3 and all(r.scope and r.resource_id.startswith(r.scope + "/providers/Microsoft.Authorization/")
-                                     for r in assigns)
+    assert len(assigns) == 3 and all(
+        r.scope and r.resource_id.startswith(r.scope + "/providers/Microsoft.Authorization/") for r in assigns
+    )
     roles = {r.body["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] for r in assigns}
     assert roles == {"7f951dda-4ed3-4680-a7ca-43fe172d538d", "53ca6127-db72-4b80-b1b0-d745d6d5456d"}
     project_principal = arm.store[project.resource_id]["identity"]["principalId"]
@@ -124,11 +138,12 @@ def test_failed_resource_stops_dependents_and_reports_arm_error() -> None:
     assert result.provisioning_state == "Failed"
     assert result.error["code"] == "DeploymentFailed"
     detail = result.error["details"][0]
-    assert detail["code"] == "SkuNotAvailable" and detail["target"].endswith("/accounts/genaiops-ai-"
-                                                                              + unique_string(CTX.resource_group_id))
+    assert detail["code"] == "SkuNotAvailable" and detail["target"].endswith(
+        "/accounts/genaiops-ai-" + unique_string(CTX.resource_group_id)
+    )
     attempted = {r.type for r in arm.requests}
-    assert "Microsoft.CognitiveServices/accounts/projects" not in attempted      # depends on the failed account
-    assert "Microsoft.Storage/storageAccounts" in attempted                      # independent: still deployed
+    assert "Microsoft.CognitiveServices/accounts/projects" not in attempted  # depends on the failed account
+    assert "Microsoft.Storage/storageAccounts" in attempted  # independent: still deployed
     failed = [o for o in result.operations if o["properties"]["provisioningState"] == "Failed"]
     assert failed[0]["properties"]["statusCode"] == "Conflict"
     assert result.outputs == {}
@@ -146,7 +161,9 @@ def test_missing_parameter_is_invalid_template_with_line() -> None:
     assert '"environment"' in text[e.line - 1]
 
 
-@pytest.mark.parametrize("value,words", [("qa", "not part of the allowed value"), (3, "Expected 'String, Uri'")])
+@pytest.mark.parametrize(
+    "value,words", [("qa", "not part of the allowed value"), (3, "Expected 'String, Uri'")]
+)
 def test_bad_parameter_values(value: Any, words: str) -> None:
     params = _params("dev")
     params["parameters"]["environment"]["value"] = value
@@ -165,7 +182,9 @@ def test_syntax_error_reports_line() -> None:
     broken = _template().replace('"resources": [', '"resources": [,', 1)
     with pytest.raises(TemplateError) as err:
         validate(broken, _params("dev"), CTX)
-    assert err.value.code == "InvalidTemplate" and err.value.message.startswith("Deployment template parse failed")
+    assert err.value.code == "InvalidTemplate" and err.value.message.startswith(
+        "Deployment template parse failed"
+    )
     assert '"resources": [,' in broken.splitlines()[err.value.line - 1]
     assert err.value.to_arm()["additionalInfo"][0]["info"]["lineNumber"] == err.value.line
 
@@ -182,51 +201,83 @@ def test_what_if_create_then_nochange_then_modify_on_sku_change() -> None:
     params["parameters"]["registrySku"] = {"value": "Premium"}
     changed = what_if(_template(), params, CTX, arm.store)
     modified = [c for c in changed["properties"]["changes"] if c["changeType"] == "Modify"]
-    assert len(modified) == 1 and modified[0]["resourceId"].endswith("/registries/genaiopscr"
-                                                                     + unique_string(CTX.resource_group_id))
-    assert modified[0]["delta"] == [{"path": "sku.name", "propertyChangeType": "Modify",
-                                     "before": "Basic", "after": "Premium"}]
+    assert len(modified) == 1 and modified[0]["resourceId"].endswith(
+        "/registries/genaiopscr" + unique_string(CTX.resource_group_id)
+    )
+    assert modified[0]["delta"] == [
+        {"path": "sku.name", "propertyChangeType": "Modify", "before": "Basic", "after": "Premium"}
+    ]
 
 
 def test_what_if_ignores_or_deletes_resources_outside_the_template() -> None:
     arm = FakeArm()
     deploy(_template(), _params("dev"), CTX, arm.apply, list_keys=arm.list_keys)
     app_id = f"{CTX.resource_group_id}/providers/Microsoft.App/containerApps/agent"
-    current = dict(arm.store) | {app_id: {"id": app_id, "type": "Microsoft.App/containerApps", "name": "agent",
-                                          "location": "eastus2", "properties": {}}}
+    current = dict(arm.store) | {
+        app_id: {
+            "id": app_id,
+            "type": "Microsoft.App/containerApps",
+            "name": "agent",
+            "location": "eastus2",
+            "properties": {},
+        }
+    }
     incremental = what_if(_template(), _params("dev"), CTX, current)
-    assert [c["changeType"] for c in incremental["properties"]["changes"] if c["resourceId"] == app_id] == ["Ignore"]
+    assert [c["changeType"] for c in incremental["properties"]["changes"] if c["resourceId"] == app_id] == [
+        "Ignore"
+    ]
     complete = what_if(_template(), _params("dev"), CTX, current, mode="Complete")
-    assert [c["changeType"] for c in complete["properties"]["changes"] if c["resourceId"] == app_id] == ["Delete"]
+    assert [c["changeType"] for c in complete["properties"]["changes"] if c["resourceId"] == app_id] == [
+        "Delete"
+    ]
 
 
 def test_secret_in_outputs_is_refused() -> None:
     template = json.loads(_template())
-    template["outputs"]["leak"] = {"type": "string", "value": f"[listKeys(variables('logAnalyticsId'), "
-                                                             f"'2023-09-01').primarySharedKey]"}
+    template["outputs"]["leak"] = {
+        "type": "string",
+        "value": "[listKeys(variables('logAnalyticsId'), '2023-09-01').primarySharedKey]",
+    }
     arm = FakeArm()
     result = deploy(template, _params("dev"), CTX, arm.apply, list_keys=arm.list_keys)
     assert result.provisioning_state == "Failed"
     assert "leak" in json.dumps(result.error) and "secret" in json.dumps(result.error)
-    assert generic.list_keys(result.error["target"], WORKSPACE)["primarySharedKey"] not in json.dumps(result.error)
+    assert generic.list_keys(result.error["target"], WORKSPACE)["primarySharedKey"] not in json.dumps(
+        result.error
+    )
 
 
 def test_operations_and_what_if_match_the_official_schemas() -> None:
     from genaiops_cli.sandbox.specs import shared_index, specs_root
 
-    spec = (specs_root() / "specification/resources/resource-manager/Microsoft.Resources/deployments/stable/"
-            "2026-06-01/deployments.json")
+    spec = (
+        specs_root() / "specification/resources/resource-manager/Microsoft.Resources/deployments/stable/"
+        "2026-06-01/deployments.json"
+    )
     if not spec.exists():
         pytest.skip("azure specs not available")
     index = shared_index()
     arm = FakeArm(fail_type="Microsoft.Storage/storageAccounts")
     result = deploy(_template(), _params("dev"), CTX, arm.apply, list_keys=arm.list_keys)
     listing = {"value": result.operations}
-    assert index.validate({"$ref": "#/definitions/DeploymentOperationsListResult"}, spec, listing, request=False) == []
-    props = {"provisioningState": result.provisioning_state, "outputs": result.outputs, "error": result.error,
-             "parameters": result.parameters, "outputResources": result.output_resources,
-             "dependencies": result.dependencies, "timestamp": result.timestamp, "duration": result.duration,
-             "mode": "Incremental"}
-    assert index.validate({"$ref": "#/definitions/DeploymentPropertiesExtended"}, spec, props, request=False) == []
+    assert (
+        index.validate({"$ref": "#/definitions/DeploymentOperationsListResult"}, spec, listing, request=False)
+        == []
+    )
+    props = {
+        "provisioningState": result.provisioning_state,
+        "outputs": result.outputs,
+        "error": result.error,
+        "parameters": result.parameters,
+        "outputResources": result.output_resources,
+        "dependencies": result.dependencies,
+        "timestamp": result.timestamp,
+        "duration": result.duration,
+        "mode": "Incremental",
+    }
+    assert (
+        index.validate({"$ref": "#/definitions/DeploymentPropertiesExtended"}, spec, props, request=False)
+        == []
+    )
     changes = what_if(_template(), _params("dev"), CTX, arm.store)
     assert index.validate({"$ref": "#/definitions/WhatIfOperationResult"}, spec, changes, request=False) == []

@@ -13,22 +13,37 @@ from typing import Any
 
 from ...core.whatif import what_if_result
 from .deploy import deploy, desired_resources, order, prepare
-from .engine import (DeploymentContext, DeploymentResult, ResourceApplyError, ResourceRequest, Template,
-                     normalize_parameters)
+from .engine import (
+    DeploymentContext,
+    DeploymentResult,
+    ResourceApplyError,
+    ResourceRequest,
+    Template,
+    normalize_parameters,
+)
 from .errors import TemplateError
 from .functions import FUNCTIONS
 
 
-def validate(template: dict[str, Any] | str, parameters: Mapping[str, Any] | None,
-             context: DeploymentContext) -> list[dict[str, str]]:
+def validate(
+    template: dict[str, Any] | str, parameters: Mapping[str, Any] | None, context: DeploymentContext
+) -> list[dict[str, str]]:
     """Everything ARM checks before deploying; returns the resources in deployment order (id, type, name)."""
     ev = prepare(template, parameters, context, mode="whatif")
-    return [{"id": p.resource_id, "resourceType": p.type, "resourceName": p.name, "apiVersion": p.api_version}
-            for p in order(ev)]
+    return [
+        {"id": p.resource_id, "resourceType": p.type, "resourceName": p.name, "apiVersion": p.api_version}
+        for p in order(ev)
+    ]
 
 
-def what_if(template: dict[str, Any] | str, parameters: Mapping[str, Any] | None, context: DeploymentContext,
-            current: Mapping[str, dict[str, Any]], *, mode: str = "Incremental") -> dict[str, Any]:
+def what_if(
+    template: dict[str, Any] | str,
+    parameters: Mapping[str, Any] | None,
+    context: DeploymentContext,
+    current: Mapping[str, dict[str, Any]],
+    *,
+    mode: str = "Incremental",
+) -> dict[str, Any]:
     """`current`: every resource now in the resource group (id -> GET body). Raises TemplateError when the
     template is invalid (ARM answers what-if of an invalid template with the same InvalidTemplate error)."""
     desired = desired_resources(template, parameters, context, current)
@@ -39,5 +54,16 @@ def what_if(template: dict[str, Any] | str, parameters: Mapping[str, Any] | None
 
 SUPPORTED_FUNCTIONS = tuple(sorted(FUNCTIONS))
 
-__all__ = ["DeploymentContext", "DeploymentResult", "ResourceApplyError", "ResourceRequest", "SUPPORTED_FUNCTIONS",
-           "Template", "TemplateError", "deploy", "normalize_parameters", "validate", "what_if"]
+__all__ = [
+    "DeploymentContext",
+    "DeploymentResult",
+    "ResourceApplyError",
+    "ResourceRequest",
+    "SUPPORTED_FUNCTIONS",
+    "Template",
+    "TemplateError",
+    "deploy",
+    "normalize_parameters",
+    "validate",
+    "what_if",
+]

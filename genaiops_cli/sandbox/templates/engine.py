@@ -11,24 +11,47 @@ import copy as copylib
 import datetime as dt
 import json
 import re
-import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Deferred, ExpressionError, TemplateError
-from .expressions import Call, Node, evaluate, is_expression, literal_text, parse, type_name, walk_calls
+from .expressions import Node, evaluate, is_expression, literal_text, parse, type_name, walk_calls
 from .functions import FUNCTIONS, check_known
 from .jsonpos import Path, parse_with_positions
 
 VALIDATION_FAILED = "Deployment template validation failed: '{0}'."
-PARAM_TYPES = {"string": (str,), "securestring": (str,), "int": (int,), "bool": (bool,), "object": (dict,),
-               "secureobject": (dict,), "array": (list,)}
-OUTPUT_TYPE_NAMES = {"string": "String", "securestring": "SecureString", "int": "Int", "bool": "Bool",
-                     "object": "Object", "secureobject": "SecureObject", "array": "Array"}
-RESOURCE_BODY_KEYS = ("location", "tags", "sku", "kind", "identity", "properties", "plan", "zones",
-                      "extendedLocation", "managedBy", "etag")
+PARAM_TYPES = {
+    "string": (str,),
+    "securestring": (str,),
+    "int": (int,),
+    "bool": (bool,),
+    "object": (dict,),
+    "secureobject": (dict,),
+    "array": (list,),
+}
+OUTPUT_TYPE_NAMES = {
+    "string": "String",
+    "securestring": "SecureString",
+    "int": "Int",
+    "bool": "Bool",
+    "object": "Object",
+    "secureobject": "SecureObject",
+    "array": "Array",
+}
+RESOURCE_BODY_KEYS = (
+    "location",
+    "tags",
+    "sku",
+    "kind",
+    "identity",
+    "properties",
+    "plan",
+    "zones",
+    "extendedLocation",
+    "managedBy",
+    "etag",
+)
 
 
 @dataclass(frozen=True)
@@ -53,9 +76,10 @@ class DeploymentContext:
 @dataclass(frozen=True)
 class ResourceRequest:
     """One resource PUT the engine asks the ARM server to perform."""
+
     resource_id: str
-    type: str            # full type, e.g. Microsoft.CognitiveServices/accounts/projects
-    name: str            # full name, e.g. myaccount/myproject
+    type: str  # full type, e.g. Microsoft.CognitiveServices/accounts/projects
+    name: str  # full name, e.g. myaccount/myproject
     api_version: str
     body: dict[str, Any]  # the PUT body: location, tags, sku, kind, identity, properties, ...
     depends_on: tuple[str, ...] = ()
@@ -78,8 +102,9 @@ ListKeys = Callable[[str, str], dict[str, Any]]
 @dataclass
 class PlannedResource:
     """A template resource after copy expansion and name/type/id evaluation."""
-    index: int                 # position in the expanded list, for stable ordering
-    path: Path                 # JSON path of the resource definition (for line info)
+
+    index: int  # position in the expanded list, for stable ordering
+    path: Path  # JSON path of the resource definition (for line info)
     definition: dict[str, Any]
     type: str
     name: str
@@ -94,12 +119,12 @@ class PlannedResource:
 
 @dataclass
 class DeploymentResult:
-    provisioning_state: str                       # Succeeded | Failed
-    outputs: dict[str, dict[str, Any]]            # ARM shape: {name: {"type": "String", "value": ...}}
-    operations: list[dict[str, Any]]              # DeploymentOperation bodies (spec shape)
-    output_resources: list[dict[str, str]]        # [{"id": ...}]
-    error: dict[str, Any] | None                  # ErrorResponse body when Failed
-    parameters: dict[str, dict[str, Any]]         # echo; secure values replaced by their type only
+    provisioning_state: str  # Succeeded | Failed
+    outputs: dict[str, dict[str, Any]]  # ARM shape: {name: {"type": "String", "value": ...}}
+    operations: list[dict[str, Any]]  # DeploymentOperation bodies (spec shape)
+    output_resources: list[dict[str, str]]  # [{"id": ...}]
+    error: dict[str, Any] | None  # ErrorResponse body when Failed
+    parameters: dict[str, dict[str, Any]]  # echo; secure values replaced by their type only
     timestamp: str = ""
     duration: str = ""
     dependencies: list[dict[str, Any]] = field(default_factory=list)
@@ -117,9 +142,17 @@ def _iso_duration(seconds: float) -> str:
 class Evaluator:
     """Evaluation state for one template: parameters, variables, copy indexes and resource state."""
 
-    def __init__(self, template: dict[str, Any], positions: dict[Path, tuple[int, int]],
-                 parameter_values: Mapping[str, Any], context: DeploymentContext, *, mode: str,
-                 get_resource: GetResource | None = None, list_keys: ListKeys | None = None) -> None:
+    def __init__(
+        self,
+        template: dict[str, Any],
+        positions: dict[Path, tuple[int, int]],
+        parameter_values: Mapping[str, Any],
+        context: DeploymentContext,
+        *,
+        mode: str,
+        get_resource: GetResource | None = None,
+        list_keys: ListKeys | None = None,
+    ) -> None:
         self.template = template
         self.positions = positions
         self.context = context
@@ -175,15 +208,26 @@ class Evaluator:
 
     def resource_group_object(self) -> dict[str, Any]:
         c = self.context
-        return {"id": c.resource_group_id, "name": c.resource_group, "type": "Microsoft.Resources/resourceGroups",
-                "location": c.resource_group_location, "tags": dict(c.resource_group_tags),
-                "properties": {"provisioningState": "Succeeded"}}
+        return {
+            "id": c.resource_group_id,
+            "name": c.resource_group,
+            "type": "Microsoft.Resources/resourceGroups",
+            "location": c.resource_group_location,
+            "tags": dict(c.resource_group_tags),
+            "properties": {"provisioningState": "Succeeded"},
+        }
 
     def deployment_object(self) -> dict[str, Any]:
-        return {"name": self.context.deployment_name,
-                "properties": {"template": {"contentVersion": self.template.get("contentVersion", "1.0.0.0")},
-                               "templateHash": template_hash(self.template), "parameters": {}, "mode": "Incremental",
-                               "provisioningState": "Accepted"}}
+        return {
+            "name": self.context.deployment_name,
+            "properties": {
+                "template": {"contentVersion": self.template.get("contentVersion", "1.0.0.0")},
+                "templateHash": template_hash(self.template),
+                "parameters": {},
+                "mode": "Incremental",
+                "provisioningState": "Accepted",
+            },
+        }
 
     # -- parameters --------------------------------------------------------------------------------
     def load_parameters(self) -> None:
@@ -191,20 +235,29 @@ class Evaluator:
         lower = {k.lower(): k for k in declared}
         extra = [k for k in self.supplied if k.lower() not in lower]
         if extra:
-            raise TemplateError(VALIDATION_FAILED.format(
-                f"The template parameters '{', '.join(extra)}' in the parameters file are not valid; they are not "
-                f"present in the original template and can therefore not be provided at deployment time. The only "
-                f"supported parameters for this template are '{', '.join(declared)}'. Please see "
-                f"https://aka.ms/arm-pass-parameter-values for usage details."))
+            raise TemplateError(
+                VALIDATION_FAILED.format(
+                    f"The template parameters '{', '.join(extra)}' in the parameters file are not valid; they are not "
+                    f"present in the original template and can therefore not be provided at deployment time. The only "
+                    f"supported parameters for this template are '{', '.join(declared)}'. Please see "
+                    f"https://aka.ms/arm-pass-parameter-values for usage details."
+                )
+            )
         supplied = {k.lower(): v for k, v in self.supplied.items()}
         for name, spec in declared.items():
             path: Path = ("parameters", name)
             line, col = self.where(path)
             ptype = str(spec.get("type", "")).lower()
             if ptype not in PARAM_TYPES:
-                raise TemplateError(VALIDATION_FAILED.format(
-                    f"The template parameter '{name}' at line '{line}' and column '{col}' has an invalid type "
-                    f"'{spec.get('type')}'."), line=line, column=col, target=name)
+                raise TemplateError(
+                    VALIDATION_FAILED.format(
+                        f"The template parameter '{name}' at line '{line}' and column '{col}' has an invalid type "
+                        f"'{spec.get('type')}'."
+                    ),
+                    line=line,
+                    column=col,
+                    target=name,
+                )
             if name.lower() in supplied:
                 value = supplied[name.lower()]
             elif "defaultValue" in spec:
@@ -212,63 +265,99 @@ class Evaluator:
                     self.forbid_runtime = "parameter default"
                     value = self.value(spec["defaultValue"])
                 except ExpressionError as exc:
-                    raise TemplateError(VALIDATION_FAILED.format(
-                        f"The template parameter '{name}' at line '{line}' and column '{col}' is not valid: "
-                        f"{exc.message}"), line=line, column=col, target=name) from None
+                    raise TemplateError(
+                        VALIDATION_FAILED.format(
+                            f"The template parameter '{name}' at line '{line}' and column '{col}' is not valid: "
+                            f"{exc.message}"
+                        ),
+                        line=line,
+                        column=col,
+                        target=name,
+                    ) from None
                 finally:
                     self.forbid_runtime = None
             else:
-                raise TemplateError(VALIDATION_FAILED.format(
-                    f"The value for the template parameter '{name}' at line '{line}' and column '{col}' is not "
-                    f"provided. Please see https://aka.ms/arm-create-parameter-file for usage details."),
-                    line=line, column=col, target=name)
+                raise TemplateError(
+                    VALIDATION_FAILED.format(
+                        f"The value for the template parameter '{name}' at line '{line}' and column '{col}' is not "
+                        f"provided. Please see https://aka.ms/arm-create-parameter-file for usage details."
+                    ),
+                    line=line,
+                    column=col,
+                    target=name,
+                )
             value = _coerce(value, ptype)
             if not isinstance(value, PARAM_TYPES[ptype]) or (ptype == "int" and isinstance(value, bool)):
-                raise TemplateError(VALIDATION_FAILED.format(
-                    f"Template parameter JToken type is not valid. Expected '{_expected(ptype)}'. Actual "
-                    f"'{type_name(value)}'. Please see https://aka.ms/arm-create-parameter-file for usage details."),
-                    line=line, column=col, target=name)
+                raise TemplateError(
+                    VALIDATION_FAILED.format(
+                        f"Template parameter JToken type is not valid. Expected '{_expected(ptype)}'. Actual "
+                        f"'{type_name(value)}'. Please see https://aka.ms/arm-create-parameter-file for usage details."
+                    ),
+                    line=line,
+                    column=col,
+                    target=name,
+                )
             self._check_constraints(name, spec, value, line, col)
             self.params[name] = value
 
     def _check_constraints(self, name: str, spec: dict[str, Any], value: Any, line: int, col: int) -> None:
         allowed = spec.get("allowedValues")
         if allowed is not None:
-            ok = (all(v in allowed for v in value) if isinstance(value, list) else value in allowed)
+            ok = all(v in allowed for v in value) if isinstance(value, list) else value in allowed
             if not ok:
-                raise TemplateError(VALIDATION_FAILED.format(
-                    f"The provided value '{value}' for the template parameter '{name}' at line '{line}' and column "
-                    f"'{col}' is not valid. The parameter value is not part of the allowed value(s): "
-                    f"'{','.join(str(a) for a in allowed)}'."), line=line, column=col, target=name)
-        checks = [("minLength", lambda v, n: len(v) >= n, "is less than the minimum length"),
-                  ("maxLength", lambda v, n: len(v) <= n, "exceeds the maximum length"),
-                  ("minValue", lambda v, n: v >= n, "is less than the minimum value"),
-                  ("maxValue", lambda v, n: v <= n, "exceeds the maximum value")]
+                raise TemplateError(
+                    VALIDATION_FAILED.format(
+                        f"The provided value '{value}' for the template parameter '{name}' at line '{line}' and column "
+                        f"'{col}' is not valid. The parameter value is not part of the allowed value(s): "
+                        f"'{','.join(str(a) for a in allowed)}'."
+                    ),
+                    line=line,
+                    column=col,
+                    target=name,
+                )
+        checks = [
+            ("minLength", lambda v, n: len(v) >= n, "is less than the minimum length"),
+            ("maxLength", lambda v, n: len(v) <= n, "exceeds the maximum length"),
+            ("minValue", lambda v, n: v >= n, "is less than the minimum value"),
+            ("maxValue", lambda v, n: v <= n, "exceeds the maximum value"),
+        ]
         for key, ok, words in checks:
             if key in spec and not ok(value, spec[key]):
-                raise TemplateError(VALIDATION_FAILED.format(
-                    f"The provided value for the template parameter '{name}' at line '{line}' and column '{col}' "
-                    f"is not valid. The value {words} '{spec[key]}'."), line=line, column=col, target=name)
+                raise TemplateError(
+                    VALIDATION_FAILED.format(
+                        f"The provided value for the template parameter '{name}' at line '{line}' and column '{col}' "
+                        f"is not valid. The value {words} '{spec[key]}'."
+                    ),
+                    line=line,
+                    column=col,
+                    target=name,
+                )
 
     def parameter(self, name: str) -> Any:
         for k, v in self.params.items():
             if k.lower() == name.lower():
                 return copylib.deepcopy(v)
-        raise ExpressionError(f"The template parameter '{name}' is not found. Please see "
-                              f"https://aka.ms/arm-syntax-parameters for usage details.")
+        raise ExpressionError(
+            f"The template parameter '{name}' is not found. Please see "
+            f"https://aka.ms/arm-syntax-parameters for usage details."
+        )
 
     # -- variables ---------------------------------------------------------------------------------
     def variable(self, name: str) -> Any:
         declared = self._declared_variables()
         key = next((k for k in declared if k.lower() == name.lower()), None)
         if key is None:
-            raise ExpressionError(f"The template variable '{name}' is not found. Please see "
-                                  f"https://aka.ms/arm-syntax-variables for usage details.")
+            raise ExpressionError(
+                f"The template variable '{name}' is not found. Please see "
+                f"https://aka.ms/arm-syntax-variables for usage details."
+            )
         if key in self.vars:
             return copylib.deepcopy(self.vars[key])
         if key in self._var_stack:
-            raise ExpressionError(f"The template variable '{key}' has a circular reference: "
-                                  f"{' -> '.join(self._var_stack + [key])}.")
+            raise ExpressionError(
+                f"The template variable '{key}' has a circular reference: "
+                f"{' -> '.join(self._var_stack + [key])}."
+            )
         self._var_stack.append(key)
         saved, self.forbid_runtime = self.forbid_runtime, "variable"
         try:
@@ -314,20 +403,26 @@ class Evaluator:
                 return next(iter(self.copy_indexes.values()))
         elif loop in self.copy_indexes:
             return self.copy_indexes[loop]
-        raise ExpressionError("The template function 'copyIndex' is not expected at this location. The function "
-                              "can only be used in a resource with copy specified.")
+        raise ExpressionError(
+            "The template function 'copyIndex' is not expected at this location. The function "
+            "can only be used in a resource with copy specified."
+        )
 
     # -- resource ids --------------------------------------------------------------------------------
     def build_resource_id(self, fn: str, args: list[str], *, scope: str) -> str:
         type_at = next((i for i, a in enumerate(args) if re.match(r"^[A-Za-z0-9]+\.[A-Za-z0-9.]+/", a)), None)
         if type_at is None:
-            raise ExpressionError(f"Unable to evaluate template language function '{fn}': no resource type "
-                                  f"(Namespace.Provider/type) among its arguments.")
-        rtype, names, lead = args[type_at], args[type_at + 1:], args[:type_at]
+            raise ExpressionError(
+                f"Unable to evaluate template language function '{fn}': no resource type "
+                f"(Namespace.Provider/type) among its arguments."
+            )
+        rtype, names, lead = args[type_at], args[type_at + 1 :], args[:type_at]
         segments = rtype.split("/")[1:]
         if len(names) != len(segments):
-            raise ExpressionError(f"Unable to evaluate template language function '{fn}': the type '{rtype}' "
-                                  f"requires '{len(segments)}' resource name argument(s).")
+            raise ExpressionError(
+                f"Unable to evaluate template language function '{fn}': the type '{rtype}' "
+                f"requires '{len(segments)}' resource name argument(s)."
+            )
         sub, rg = self.context.subscription_id, self.context.resource_group
         if scope == "resourceGroup":
             if len(lead) == 1:
@@ -335,8 +430,10 @@ class Evaluator:
             elif len(lead) == 2:
                 sub, rg = lead
             elif lead:
-                raise ExpressionError(f"Unable to evaluate template language function '{fn}': too many arguments "
-                                      f"before the resource type.")
+                raise ExpressionError(
+                    f"Unable to evaluate template language function '{fn}': too many arguments "
+                    f"before the resource type."
+                )
             base = f"/subscriptions/{sub}/resourceGroups/{rg}"
         elif scope == "subscription":
             if len(lead) == 1:
@@ -357,31 +454,43 @@ class Evaluator:
         if len(matches) == 1:
             return matches[0].resource_id
         if len(matches) > 1:
-            raise ExpressionError(f"The resource name '{target}' is ambiguous in this template; use resourceId().")
-        raise ExpressionError(f"The template resource '{target}' is not found. Please see "
-                              f"https://aka.ms/arm-function-reference for usage details.")
+            raise ExpressionError(
+                f"The resource name '{target}' is ambiguous in this template; use resourceId()."
+            )
+        raise ExpressionError(
+            f"The template resource '{target}' is not found. Please see "
+            f"https://aka.ms/arm-function-reference for usage details."
+        )
 
     # -- runtime functions -------------------------------------------------------------------------------
     def reference(self, target: str, api_version: Any, full: bool) -> Any:
         if self.forbid_runtime:
-            raise ExpressionError("The template function 'reference' is not expected at this location. Please see "
-                                  "https://aka.ms/arm-function-reference for usage details.")
+            raise ExpressionError(
+                "The template function 'reference' is not expected at this location. Please see "
+                "https://aka.ms/arm-function-reference for usage details."
+            )
         rid = self.resolve_target(target)
         body = self.deployed.get(rid.lower())
         if body is None:
             planned = self.by_id.get(rid.lower())
             if planned is not None and self.mode == "deploy":
-                raise ExpressionError(f"The resource '{rid}' is referenced before it is deployed; add it to dependsOn.")
+                raise ExpressionError(
+                    f"The resource '{rid}' is referenced before it is deployed; add it to dependsOn."
+                )
             version = api_version or (planned.api_version if planned else None)
             if version is None:
-                raise ExpressionError(f"Unable to evaluate template language function 'reference': the api-version "
-                                      f"is required for resource '{rid}' that is not defined in this template.")
+                raise ExpressionError(
+                    f"Unable to evaluate template language function 'reference': the api-version "
+                    f"is required for resource '{rid}' that is not defined in this template."
+                )
             body = self.get_resource(rid, str(version)) if self.get_resource else None
             if body is None:
                 if self.mode == "whatif":
                     raise Deferred(rid)
-                raise ExpressionError(f"The Resource '{rid}' was not found. Please see "
-                                      f"https://aka.ms/arm-function-reference for usage details.")
+                raise ExpressionError(
+                    f"The Resource '{rid}' was not found. Please see "
+                    f"https://aka.ms/arm-function-reference for usage details."
+                )
         body = copylib.deepcopy(body)
         if full:
             body.setdefault("apiVersion", api_version)
@@ -390,13 +499,17 @@ class Evaluator:
 
     def list_keys(self, target: str, api_version: str) -> Any:
         if self.forbid_runtime:
-            raise ExpressionError("The template function 'listKeys' is not expected at this location. Please see "
-                                  "https://aka.ms/arm-function-list for usage details.")
+            raise ExpressionError(
+                "The template function 'listKeys' is not expected at this location. Please see "
+                "https://aka.ms/arm-function-list for usage details."
+            )
         if self.mode == "whatif":
             raise Deferred(target)  # what-if never fetches (or shows) secrets
         rid = self.resolve_target(target)
         if self.list_keys_fn is None:
-            raise ExpressionError(f"The resource '{rid}' does not support the 'listKeys' action in the stand-in.")
+            raise ExpressionError(
+                f"The resource '{rid}' does not support the 'listKeys' action in the stand-in."
+            )
         keys = self.list_keys_fn(rid, api_version)
         self._remember_secrets(keys)
         return keys
@@ -415,7 +528,7 @@ class Evaluator:
 def _interleave(rtype: str, names: list[str]) -> str:
     namespace, *segments = rtype.split("/")
     parts = [namespace]
-    for seg, name in zip(segments, names):
+    for seg, name in zip(segments, names, strict=True):
         parts += [seg, name]
     return "/".join(parts)
 
@@ -430,12 +543,20 @@ def _coerce(value: Any, ptype: str) -> Any:
 
 
 def _expected(ptype: str) -> str:
-    return {"string": "String, Uri", "securestring": "String", "int": "Integer", "bool": "Boolean",
-            "object": "Object", "secureobject": "Object", "array": "Array"}[ptype]
+    return {
+        "string": "String, Uri",
+        "securestring": "String",
+        "int": "Integer",
+        "bool": "Boolean",
+        "object": "Object",
+        "secureobject": "Object",
+        "array": "Array",
+    }[ptype]
 
 
 def template_hash(template: dict[str, Any]) -> str:
     import hashlib
+
     digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
     return str(int.from_bytes(digest[:8], "big"))
 
@@ -449,8 +570,10 @@ def normalize_parameters(parameters: Mapping[str, Any] | None) -> dict[str, Any]
     out: dict[str, Any] = {}
     for k, v in parameters.items():
         if isinstance(v, dict) and "reference" in v:
-            raise TemplateError(f"The parameter '{k}' uses a Key Vault reference, which the stand-in does not "
-                                f"support.", code="InvalidParameter")
+            raise TemplateError(
+                f"The parameter '{k}' uses a Key Vault reference, which the stand-in does not support.",
+                code="InvalidParameter",
+            )
         out[k] = v["value"] if isinstance(v, dict) and set(v) <= {"value", "metadata"} and "value" in v else v
     return out
 
@@ -465,14 +588,21 @@ class Template:
         if not isinstance(self.body, dict):
             raise TemplateError("Deployment template parse failed: the template must be a JSON object.")
         if not isinstance(self.body.get("resources", []), list):
-            raise TemplateError(VALIDATION_FAILED.format(
-                "The template 'resources' property must be an array (symbolic-name templates, languageVersion "
-                "2.0, are not supported by the stand-in)."))
+            raise TemplateError(
+                VALIDATION_FAILED.format(
+                    "The template 'resources' property must be an array (symbolic-name templates, languageVersion "
+                    "2.0, are not supported by the stand-in)."
+                )
+            )
         if self.body.get("functions"):
             line, col = self._where(("functions",))
-            raise TemplateError(VALIDATION_FAILED.format(
-                f"User-defined functions at line '{line}' and column '{col}' are not supported by the stand-in."),
-                line=line, column=col)
+            raise TemplateError(
+                VALIDATION_FAILED.format(
+                    f"User-defined functions at line '{line}' and column '{col}' are not supported by the stand-in."
+                ),
+                line=line,
+                column=col,
+            )
         self._check_function_names()
 
     def _where(self, path: Path) -> tuple[int, int]:
@@ -490,9 +620,15 @@ class Template:
                 for call in walk_calls(parse(text)):
                     check_known(call.name)
             except ExpressionError as exc:
-                raise TemplateError(VALIDATION_FAILED.format(
-                    f"The template {_describe(path, self.body)} at line '{line}' and column '{col}' is not valid: "
-                    f"{exc.message}"), line=line, column=col, target=_target(path, self.body)) from None
+                raise TemplateError(
+                    VALIDATION_FAILED.format(
+                        f"The template {_describe(path, self.body)} at line '{line}' and column '{col}' is not valid: "
+                        f"{exc.message}"
+                    ),
+                    line=line,
+                    column=col,
+                    target=_target(path, self.body),
+                ) from None
 
 
 def _strings(value: Any, path: Path) -> list[tuple[Path, str]]:

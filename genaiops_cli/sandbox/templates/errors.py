@@ -12,9 +12,16 @@ EXPRESSIONS_HELP = "Please see https://aka.ms/arm-template-expressions for usage
 class TemplateError(Exception):
     """An InvalidTemplate (or other ARM validation) error. `target` names the failing resource when known."""
 
-    def __init__(self, message: str, *, code: str = "InvalidTemplate", target: str | None = None,
-                 details: list[dict[str, Any]] | None = None, line: int | None = None,
-                 column: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "InvalidTemplate",
+        target: str | None = None,
+        details: list[dict[str, Any]] | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -30,9 +37,16 @@ class TemplateError(Exception):
         if self.details:
             out["details"] = self.details
         if self.line is not None:
-            out["additionalInfo"] = [{"type": "TemplateViolation",
-                                      "info": {"lineNumber": self.line, "linePosition": self.column or 0,
-                                               "path": self.target or ""}}]
+            out["additionalInfo"] = [
+                {
+                    "type": "TemplateViolation",
+                    "info": {
+                        "lineNumber": self.line,
+                        "linePosition": self.column or 0,
+                        "path": self.target or "",
+                    },
+                }
+            ]
         return out
 
 
@@ -54,4 +68,6 @@ def unknown_function(name: str) -> ExpressionError:
 
 
 def bad_arguments(name: str, detail: str) -> ExpressionError:
-    return ExpressionError(f"Unable to evaluate template language function '{name}': {detail} {FUNCTIONS_HELP}")
+    return ExpressionError(
+        f"Unable to evaluate template language function '{name}': {detail} {FUNCTIONS_HELP}"
+    )

@@ -33,7 +33,9 @@ class Access:
 
 Node = Literal | Call | Access
 
-_TOKEN = re.compile(r"\s*(?:(?P<num>-?\d+)|(?P<name>[A-Za-z_$][A-Za-z0-9_$]*)|(?P<str>'(?:[^']|'')*')|(?P<sym>[(),.\[\]]))")
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>-?\d+)|(?P<name>[A-Za-z_$][A-Za-z0-9_$]*)|(?P<str>'(?:[^']|'')*')|(?P<sym>[(),.\[\]]))"
+)
 
 
 def is_expression(text: str) -> bool:
@@ -53,8 +55,10 @@ def _tokens(source: str) -> list[tuple[str, str]]:
             break
         m = _TOKEN.match(source, pos)
         if not m or m.end() == pos:
-            raise ExpressionError(f"The language expression '{source}' is not valid: the string character "
-                                  f"'{source[pos:].strip()[:1]}' at position '{pos}' is not expected. {EXPRESSIONS_HELP}")
+            raise ExpressionError(
+                f"The language expression '{source}' is not valid: the string character "
+                f"'{source[pos:].strip()[:1]}' at position '{pos}' is not expected. {EXPRESSIONS_HELP}"
+            )
         kind = m.lastgroup or "sym"
         out.append((kind, m.group(kind)))
         pos = m.end()
@@ -68,12 +72,16 @@ def parse(text: str) -> Node:
     parser = _Parser(tokens, source)
     node = parser.expression()
     if parser.pos != len(tokens):
-        raise ExpressionError(f"The language expression '{source}' is not valid: unexpected '{tokens[parser.pos][1]}' "
-                              f"after the end of the expression. {EXPRESSIONS_HELP}")
+        raise ExpressionError(
+            f"The language expression '{source}' is not valid: unexpected '{tokens[parser.pos][1]}' "
+            f"after the end of the expression. {EXPRESSIONS_HELP}"
+        )
     if isinstance(node, Literal):
         # ARM requires a function call at the top level ("[ 'abc' ]" is not a valid expression).
-        raise ExpressionError(f"The language expression '{source}' is not valid: the expression must be a "
-                              f"function call. {EXPRESSIONS_HELP}")
+        raise ExpressionError(
+            f"The language expression '{source}' is not valid: the expression must be a "
+            f"function call. {EXPRESSIONS_HELP}"
+        )
     return node
 
 
@@ -90,15 +98,19 @@ class _Parser:
         tok = self._peek()
         if tok != ("sym", symbol):
             got = tok[1] if tok else "end of expression"
-            raise ExpressionError(f"The language expression '{self.source}' is not valid: expected '{symbol}' but "
-                                  f"found '{got}'. {EXPRESSIONS_HELP}")
+            raise ExpressionError(
+                f"The language expression '{self.source}' is not valid: expected '{symbol}' but "
+                f"found '{got}'. {EXPRESSIONS_HELP}"
+            )
         self.pos += 1
 
     def expression(self) -> Node:
         tok = self._peek()
         if tok is None:
-            raise ExpressionError(f"The language expression '{self.source}' is not valid: the expression is "
-                                  f"incomplete. {EXPRESSIONS_HELP}")
+            raise ExpressionError(
+                f"The language expression '{self.source}' is not valid: the expression is "
+                f"incomplete. {EXPRESSIONS_HELP}"
+            )
         kind, value = tok
         self.pos += 1
         node: Node
@@ -119,16 +131,20 @@ class _Parser:
             self._expect(")")
             node = Call(value, tuple(args))
         else:
-            raise ExpressionError(f"The language expression '{self.source}' is not valid: unexpected '{value}'. "
-                                  f"{EXPRESSIONS_HELP}")
+            raise ExpressionError(
+                f"The language expression '{self.source}' is not valid: unexpected '{value}'. "
+                f"{EXPRESSIONS_HELP}"
+            )
         while True:
             tok = self._peek()
             if tok == ("sym", "."):
                 self.pos += 1
                 name = self._peek()
                 if not name or name[0] != "name":
-                    raise ExpressionError(f"The language expression '{self.source}' is not valid: a property name "
-                                          f"must follow '.'. {EXPRESSIONS_HELP}")
+                    raise ExpressionError(
+                        f"The language expression '{self.source}' is not valid: a property name "
+                        f"must follow '.'. {EXPRESSIONS_HELP}"
+                    )
                 self.pos += 1
                 node = Access(node, Literal(name[1]))
             elif tok == ("sym", "["):
@@ -159,24 +175,32 @@ def evaluate(node: Node, scope: Scope) -> Any:
 def access(target: Any, key: Any) -> Any:
     if isinstance(target, dict):
         if not isinstance(key, str):
-            raise ExpressionError(f"The language expression property array index '{key}' is not valid: an object "
-                                  f"needs a property name. {EXPRESSIONS_HELP}")
+            raise ExpressionError(
+                f"The language expression property array index '{key}' is not valid: an object "
+                f"needs a property name. {EXPRESSIONS_HELP}"
+            )
         if key in target:
             return target[key]
         for k, v in target.items():  # ARM property access is case-insensitive
             if k.lower() == key.lower():
                 return v
-        raise ExpressionError(f"The language expression property '{key}' doesn't exist, available properties are "
-                              f"'{', '.join(target)}'.")
+        raise ExpressionError(
+            f"The language expression property '{key}' doesn't exist, available properties are "
+            f"'{', '.join(target)}'."
+        )
     if isinstance(target, list):
         if isinstance(key, bool) or not isinstance(key, int):
-            raise ExpressionError(f"The language expression property '{key}' can't be evaluated, property name must "
-                                  f"be a string for an object and an integer index for an array.")
+            raise ExpressionError(
+                f"The language expression property '{key}' can't be evaluated, property name must "
+                f"be a string for an object and an integer index for an array."
+            )
         if not 0 <= key < len(target):
             raise ExpressionError(f"The language expression property array index '{key}' is out of bounds.")
         return target[key]
-    raise ExpressionError(f"The language expression property '{key}' can't be evaluated: the value is of type "
-                          f"'{type_name(target)}'.")
+    raise ExpressionError(
+        f"The language expression property '{key}' can't be evaluated: the value is of type "
+        f"'{type_name(target)}'."
+    )
 
 
 def type_name(value: Any) -> str:

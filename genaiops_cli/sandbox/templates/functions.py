@@ -27,19 +27,29 @@ def lazy(name: str) -> Callable[[Impl], Impl]:
     def register(fn: Impl) -> Impl:
         FUNCTIONS[name.lower()] = fn
         return fn
+
     return register
 
 
-def eager(name: str, min_args: int = 0, max_args: int | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def eager(
+    name: str, min_args: int = 0, max_args: int | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         def impl(ev: Evaluator, nodes: tuple[Any, ...]) -> Any:
             if len(nodes) < min_args or (max_args is not None and len(nodes) > max_args):
-                expected = str(min_args) if max_args == min_args else (
-                    f"at least {min_args}" if max_args is None else f"{min_args} to {max_args}")
-                raise bad_arguments(name, f"the function expects {expected} argument(s) but got {len(nodes)}.")
+                expected = (
+                    str(min_args)
+                    if max_args == min_args
+                    else (f"at least {min_args}" if max_args is None else f"{min_args} to {max_args}")
+                )
+                raise bad_arguments(
+                    name, f"the function expects {expected} argument(s) but got {len(nodes)}."
+                )
             return fn(ev, *[evaluate(n, ev) for n in nodes])
+
         FUNCTIONS[name.lower()] = impl
         return fn
+
     return register
 
 
@@ -60,8 +70,12 @@ def _resource_group(ev: Evaluator) -> dict[str, Any]:
 @eager("subscription", 0, 0)
 def _subscription(ev: Evaluator) -> dict[str, Any]:
     c = ev.context
-    return {"id": f"/subscriptions/{c.subscription_id}", "subscriptionId": c.subscription_id,
-            "tenantId": c.tenant_id, "displayName": c.subscription_display_name}
+    return {
+        "id": f"/subscriptions/{c.subscription_id}",
+        "subscriptionId": c.subscription_id,
+        "tenantId": c.tenant_id,
+        "displayName": c.subscription_display_name,
+    }
 
 
 @eager("tenant", 0, 0)
@@ -160,6 +174,7 @@ def _format(ev: Evaluator, fmt: Any, *args: Any) -> str:
             text = _to_string(value)
         width = int(m.group(2) or 0)
         return text.rjust(width) if width > 0 else text.ljust(-width)
+
     return _FORMAT_ITEM.sub(item, fmt)
 
 
@@ -208,11 +223,15 @@ def _substring(ev: Evaluator, s: Any, start: Any, length: Any = None) -> str:
     if length is None:
         length = len(s) - start
     if start < 0 or start > len(s):
-        raise bad_arguments("substring", f"the index parameter '{start}' is out of the range of the string length.")
+        raise bad_arguments(
+            "substring", f"the index parameter '{start}' is out of the range of the string length."
+        )
     if length < 0 or start + length > len(s):
-        raise bad_arguments("substring", f"the length parameter '{length}' with index '{start}' exceeds the string "
-                                         f"length '{len(s)}'.")
-    return s[start:start + length]
+        raise bad_arguments(
+            "substring",
+            f"the length parameter '{length}' with index '{start}' exceeds the string length '{len(s)}'.",
+        )
+    return s[start : start + length]
 
 
 @eager("replace", 3, 3)
@@ -316,7 +335,9 @@ def _create_array(ev: Evaluator, *items: Any) -> list[Any]:
 @eager("createObject", 0)
 def _create_object(ev: Evaluator, *items: Any) -> dict[str, Any]:
     if len(items) % 2:
-        raise bad_arguments("createObject", "the function expects an even number of arguments (name, value pairs).")
+        raise bad_arguments(
+            "createObject", "the function expects an even number of arguments (name, value pairs)."
+        )
     return {str(items[i]): items[i + 1] for i in range(0, len(items), 2)}
 
 
@@ -450,13 +471,13 @@ def _last(ev: Evaluator, value: Any) -> Any:
 @eager("take", 2, 2)
 def _take(ev: Evaluator, value: Any, count: Any) -> Any:
     _need("take", value, str, list, what="a string or array")
-    return value[:max(0, _need("take", count, int, what="an integer count"))]
+    return value[: max(0, _need("take", count, int, what="an integer count"))]
 
 
 @eager("skip", 2, 2)
 def _skip(ev: Evaluator, value: Any, count: Any) -> Any:
     _need("skip", value, str, list, what="a string or array")
-    return value[max(0, _need("skip", count, int, what="an integer count")):]
+    return value[max(0, _need("skip", count, int, what="an integer count")) :]
 
 
 @eager("range", 2, 2)
@@ -542,6 +563,7 @@ def is_known(name: str) -> bool:
 def check_known(name: str) -> None:
     if not is_known(name):
         from .errors import unknown_function
+
         raise unknown_function(name)
 
 

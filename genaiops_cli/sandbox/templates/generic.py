@@ -24,39 +24,63 @@ def _tail(name: str) -> str:
     return name.split("/")[-1]
 
 
-def materialise(resource_id: str, rtype: str, name: str, body: dict[str, Any], *, tenant_id: str,
-                existing: dict[str, Any] | None = None) -> dict[str, Any]:
+def materialise(
+    resource_id: str,
+    rtype: str,
+    name: str,
+    body: dict[str, Any],
+    *,
+    tenant_id: str,
+    existing: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The GET body after a PUT of `body` (a full replace, as ARM PUT semantics are)."""
-    out: dict[str, Any] = {"id": resource_id, "name": _tail(name) if "/" not in rtype.split("/", 1)[1] else name,
-                           "type": rtype}
+    out: dict[str, Any] = {
+        "id": resource_id,
+        "name": _tail(name) if "/" not in rtype.split("/", 1)[1] else name,
+        "type": rtype,
+    }
     body = copy.deepcopy(body)  # the caller's request must not change when the stored resource does
     for key, value in body.items():
         out[key] = value
     props = dict(body.get("properties") or {})
     t = rtype.lower()
     identity = out.get("identity")
-    if isinstance(identity, dict) and "systemassigned" in str(identity.get("type", "")).lower().replace(",", ""):
+    if isinstance(identity, dict) and "systemassigned" in str(identity.get("type", "")).lower().replace(
+        ",", ""
+    ):
         out["identity"] = {**identity, "principalId": _uuid(resource_id, "principal"), "tenantId": tenant_id}
     if t == "microsoft.managedidentity/userassignedidentities":
-        props.update(tenantId=tenant_id, principalId=_uuid(resource_id, "principal"),
-                     clientId=_uuid(resource_id, "client"))
+        props.update(
+            tenantId=tenant_id,
+            principalId=_uuid(resource_id, "principal"),
+            clientId=_uuid(resource_id, "client"),
+        )
     elif t == "microsoft.operationalinsights/workspaces":
         props["customerId"] = _uuid(resource_id, "customer")
     elif t == "microsoft.insights/components":
         key = _uuid(resource_id, "ikey")
-        props.update(AppId=_uuid(resource_id, "app"), InstrumentationKey=key,
-                     ConnectionString=f"InstrumentationKey={key};IngestionEndpoint=https://{SANDBOX_SUFFIX}/")
+        props.update(
+            AppId=_uuid(resource_id, "app"),
+            InstrumentationKey=key,
+            ConnectionString=f"InstrumentationKey={key};IngestionEndpoint=https://{SANDBOX_SUFFIX}/",
+        )
     elif t == "microsoft.storage/storageaccounts":
         short = _tail(name)
-        props["primaryEndpoints"] = {s: f"https://{short}.{s}.{SANDBOX_SUFFIX}/" for s in ("blob", "queue", "table", "file", "dfs")}
+        props["primaryEndpoints"] = {
+            s: f"https://{short}.{s}.{SANDBOX_SUFFIX}/" for s in ("blob", "queue", "table", "file", "dfs")
+        }
     elif t == "microsoft.cognitiveservices/accounts":
         sub = props.get("customSubDomainName") or _tail(name)
         props["endpoint"] = f"https://{sub}.cognitiveservices.{SANDBOX_SUFFIX}/"
-        props["endpoints"] = {"AI Foundry API": f"https://{sub}.services.ai.{SANDBOX_SUFFIX}/",
-                              "OpenAI Language Model Instance API": f"https://{sub}.openai.{SANDBOX_SUFFIX}/"}
+        props["endpoints"] = {
+            "AI Foundry API": f"https://{sub}.services.ai.{SANDBOX_SUFFIX}/",
+            "OpenAI Language Model Instance API": f"https://{sub}.openai.{SANDBOX_SUFFIX}/",
+        }
     elif t == "microsoft.cognitiveservices/accounts/projects":
         account, project = name.split("/")[0], _tail(name)
-        props["endpoints"] = {"AI Foundry API": f"https://{account}.services.ai.{SANDBOX_SUFFIX}/api/projects/{project}"}
+        props["endpoints"] = {
+            "AI Foundry API": f"https://{account}.services.ai.{SANDBOX_SUFFIX}/api/projects/{project}"
+        }
     elif t == "microsoft.authorization/roleassignments":
         props["scope"] = resource_id.split("/providers/Microsoft.Authorization/")[0]
     props["provisioningState"] = "Succeeded"
@@ -71,6 +95,10 @@ def list_keys(resource_id: str, rtype: str) -> dict[str, Any]:
     if t == "microsoft.operationalinsights/workspaces":
         return {"primarySharedKey": seed[:44], "secondarySharedKey": seed[20:64]}
     if t == "microsoft.storage/storageaccounts":
-        return {"keys": [{"keyName": "key1", "value": seed[:44], "permissions": "FULL"},
-                         {"keyName": "key2", "value": seed[20:64], "permissions": "FULL"}]}
+        return {
+            "keys": [
+                {"keyName": "key1", "value": seed[:44], "permissions": "FULL"},
+                {"keyName": "key2", "value": seed[20:64], "permissions": "FULL"},
+            ]
+        }
     return {"key1": seed[:32], "key2": seed[32:64]}

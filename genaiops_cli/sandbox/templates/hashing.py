@@ -34,7 +34,7 @@ def _fmix(h: int) -> int:
 
 
 def _word(data: bytes, start: int, count: int) -> int:
-    return int.from_bytes(data[start:start + count], "little")
+    return int.from_bytes(data[start : start + count], "little")
 
 
 def murmur_hash64(data: bytes, seed: int = 0) -> int:

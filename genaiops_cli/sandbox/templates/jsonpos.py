@@ -17,7 +17,9 @@ def parse_with_positions(text: str) -> tuple[Any, dict[Path, tuple[int, int]]]:
     except json.JSONDecodeError as exc:
         raise TemplateError(
             f"Deployment template parse failed: '{exc.msg}. Path '', line {exc.lineno}, position {exc.colno}.'.",
-            line=exc.lineno, column=exc.colno) from None
+            line=exc.lineno,
+            column=exc.colno,
+        ) from None
     positions: dict[Path, tuple[int, int]] = {}
     line_starts = [0]
     for i, ch in enumerate(text):
@@ -39,6 +41,7 @@ class _Scanner:
 
     def _where(self, offset: int) -> tuple[int, int]:
         import bisect
+
         line = bisect.bisect_right(self.line_starts, offset)
         return line, offset - self.line_starts[line - 1] + 1
 
