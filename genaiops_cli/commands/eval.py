@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console as RichConsole
@@ -23,28 +23,71 @@ def register(app: typer.Typer) -> None:
 
 def eval_command(
     ctx: typer.Context,
-    names: Annotated[Optional[list[str]], typer.Argument(help="Evaluations to run (default: the environment's gates, else all).")] = None,  # noqa: UP007,E501
-    env: Annotated[Optional[str], typer.Option("--env", "-e", help="Environment whose service is evaluated.")] = None,  # noqa: UP007
-    url: Annotated[Optional[str], typer.Option("--url", help="Base URL of the candidate (instead of the environment's label URL).")] = None,  # noqa: UP007,E501
-    label: Annotated[Optional[str], typer.Option("--label", help="Revision label of the candidate, e.g. green.")] = None,  # noqa: UP007
-    baseline: Annotated[Optional[str], typer.Option("--baseline", help="Baseline label for A/B (e.g. blue), or `none`.")] = None,  # noqa: UP007
-    baseline_url: Annotated[Optional[str], typer.Option("--baseline-url", help="Base URL of the baseline.")] = None,  # noqa: UP007
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Use only the first N dataset rows.")] = None,  # noqa: UP007
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=256, help="Requests in flight.")] = 8,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Per-request timeout in seconds.")] = 30.0,
-    retries: Annotated[int, typer.Option("--retries", min=0, max=10, help="Retries on 429/5xx/connection errors.")] = 3,
-    resolve: Annotated[Optional[list[str]], typer.Option("--resolve", help="HOST=ADDR[:PORT], like curl --resolve.")] = None,  # noqa: UP007
-    ca_bundle: Annotated[Optional[Path], typer.Option("--ca-bundle", help="CA certificates to trust for the target.")] = None,  # noqa: UP007
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML here.")] = None,  # noqa: UP007
-    report: Annotated[Optional[Path], typer.Option("--report", help="Directory for per-row results and reports.")] = None,  # noqa: UP007
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="Evaluations to run (default: the environment's gates, else all)."),
+    ] = None,  # noqa: UP007,E501
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="Environment whose service is evaluated.")
+    ] = None,  # noqa: UP007
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Base URL of the candidate (instead of the environment's label URL)."),
+    ] = None,  # noqa: UP007,E501
+    label: Annotated[
+        str | None, typer.Option("--label", help="Revision label of the candidate, e.g. green.")
+    ] = None,  # noqa: UP007
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="Baseline label for A/B (e.g. blue), or `none`.")
+    ] = None,  # noqa: UP007
+    baseline_url: Annotated[
+        str | None, typer.Option("--baseline-url", help="Base URL of the baseline.")
+    ] = None,  # noqa: UP007
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Use only the first N dataset rows.")
+    ] = None,  # noqa: UP007
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=256, help="Requests in flight.")
+    ] = 8,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Per-request timeout in seconds.")
+    ] = 30.0,
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, max=10, help="Retries on 429/5xx/connection errors.")
+    ] = 3,
+    resolve: Annotated[
+        list[str] | None, typer.Option("--resolve", help="HOST=ADDR[:PORT], like curl --resolve.")
+    ] = None,  # noqa: UP007
+    ca_bundle: Annotated[
+        Path | None, typer.Option("--ca-bundle", help="CA certificates to trust for the target.")
+    ] = None,  # noqa: UP007
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,  # noqa: UP007
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Directory for per-row results and reports.")
+    ] = None,  # noqa: UP007
 ) -> None:
     actx = app_context(ctx)
     args = list(names or [])
     if args and args[0] == "diff":
         _diff(actx, args[1:])
         return
-    _run(actx, args, env or actx.env_name, url, label, baseline, baseline_url, limit, concurrency, timeout, retries,
-         _resolve_map(resolve), str(ca_bundle) if ca_bundle else None, junit, report)
+    _run(
+        actx,
+        args,
+        env or actx.env_name,
+        url,
+        label,
+        baseline,
+        baseline_url,
+        limit,
+        concurrency,
+        timeout,
+        retries,
+        _resolve_map(resolve),
+        str(ca_bundle) if ca_bundle else None,
+        junit,
+        report,
+    )
 
 
 def _resolve_map(items: list[str] | None) -> dict[str, str]:
@@ -52,17 +95,34 @@ def _resolve_map(items: list[str] | None) -> dict[str, str]:
     for item in items or []:
         host, sep, addr = item.partition("=")
         if not sep or not host or not addr:
-            raise UsageError(f"bad --resolve {item!r}", hint="use HOST=ADDR[:PORT], e.g. app.example.test=127.0.0.1:8443")
+            raise UsageError(
+                f"bad --resolve {item!r}", hint="use HOST=ADDR[:PORT], e.g. app.example.test=127.0.0.1:8443"
+            )
         out[host] = addr
     return out
 
 
-def _run(actx: AppContext, names: list[str], env: str | None, url: str | None, label: str | None,
-         baseline: str | None, baseline_url: str | None, limit: int | None, concurrency: int, timeout: float,
-         retries: int, resolve: dict[str, str], ca_bundle: str | None, junit: Path | None, report: Path | None) -> None:
+def _run(
+    actx: AppContext,
+    names: list[str],
+    env: str | None,
+    url: str | None,
+    label: str | None,
+    baseline: str | None,
+    baseline_url: str | None,
+    limit: int | None,
+    concurrency: int,
+    timeout: float,
+    retries: int,
+    resolve: dict[str, str],
+    ca_bundle: str | None,
+    junit: Path | None,
+    report: Path | None,
+) -> None:
     import asyncio
 
-    from genaiops_cli.core.evaluation import engine, report as reports
+    from genaiops_cli.core.evaluation import engine
+    from genaiops_cli.core.evaluation import report as reports
     from genaiops_cli.core.evaluation.runner import RunOptions
     from genaiops_cli.core.evaluation.select import plan_targets, select_evaluations
     from genaiops_cli.core.reports import append_step_summary
@@ -71,10 +131,21 @@ def _run(actx: AppContext, names: list[str], env: str | None, url: str | None, l
     manifest = actx.manifest()
     chosen = select_evaluations(manifest, names, env)
     # Every input check happens here, before a single request is sent.
-    prepared = [engine.prepare(n, spec, manifest.base_dir, limit=limit, manifest_file=str(manifest.path))
-                for n, spec in chosen.items()]
-    targets = plan_targets(manifest, chosen, env=env, url=url, label=label, baseline=baseline,
-                           baseline_url=baseline_url, resolve=resolve, ca_bundle=ca_bundle)
+    prepared = [
+        engine.prepare(n, spec, manifest.base_dir, limit=limit, manifest_file=str(manifest.path))
+        for n, spec in chosen.items()
+    ]
+    targets = plan_targets(
+        manifest,
+        chosen,
+        env=env,
+        url=url,
+        label=label,
+        baseline=baseline,
+        baseline_url=baseline_url,
+        resolve=resolve,
+        ca_bundle=ca_bundle,
+    )
     options = RunOptions(concurrency=concurrency, timeout=timeout, retries=retries)
 
     def client_factory(target: Any) -> Any:
@@ -82,15 +153,26 @@ def _run(actx: AppContext, names: list[str], env: str | None, url: str | None, l
 
         from genaiops_cli.providers.http import async_http_client
 
-        return async_http_client(target.resolve, target.ca_bundle, timeout,
-                                 limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency))
+        return async_http_client(
+            target.resolve,
+            target.ca_bundle,
+            timeout,
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        )
 
-    total = sum(len(p.calls) + (sum(1 for c in p.calls if c.kind == "row") if targets[p.name].baseline else 0)
-                for p in prepared)
+    total = sum(
+        len(p.calls) + (sum(1 for c in p.calls if c.kind == "row") if targets[p.name].baseline else 0)
+        for p in prepared
+    )
     with _progress(actx, total) as advance:
-        results = asyncio.run(engine.run_evaluations(prepared, targets, client_factory, options,
-                                                     on_done=advance, manifest_file=str(manifest.path)))
-    result = reports.result_dict(results, environment=env, label=label, report_dir=str(report) if report else None)
+        results = asyncio.run(
+            engine.run_evaluations(
+                prepared, targets, client_factory, options, on_done=advance, manifest_file=str(manifest.path)
+            )
+        )
+    result = reports.result_dict(
+        results, environment=env, label=label, report_dir=str(report) if report else None
+    )
     if junit:
         write_junit_text(junit, reports.junit(results))
     if report:
@@ -100,10 +182,15 @@ def _run(actx: AppContext, names: list[str], env: str | None, url: str | None, l
     actx.console.result(actx.command, result, lambda out: _render(out, results), ok=verdict == "pass")
     if verdict != "pass":
         blocking = [f"{r.name}: {g.name} ({g.verdict})" for r in results for g in r.gates if g.blocking]
-        message = f"evaluation gate {'failed' if verdict == 'fail' else 'inconclusive'}: " + "; ".join(blocking[:5])
+        message = f"evaluation gate {'failed' if verdict == 'fail' else 'inconclusive'}: " + "; ".join(
+            blocking[:5]
+        )
         err_cls = GateFailed if verdict == "fail" else GateInconclusive
-        hint = ("see the failing rows above" + (f" and {report}" if report else "; keep them with --report DIR")
-                if verdict == "fail" else "the A/B interval straddles the margin: add rows, or decide by hand")
+        hint = (
+            "see the failing rows above" + (f" and {report}" if report else "; keep them with --report DIR")
+            if verdict == "fail"
+            else "the A/B interval straddles the margin: add rows, or decide by hand"
+        )
         raise err_cls(message, hint=hint, details={"verdict": verdict})
 
 
@@ -123,14 +210,26 @@ class _progress:
     def __enter__(self) -> Any:
         if self.console.is_json or self.console.verbosity < 0:
             return lambda outcome: None
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self.progress = Progress(
-            TextColumn("[bold]eval[/bold]"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TextColumn("errors {task.fields[errors]}"),
-            TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-            console=self.console.err, transient=False,
+            TextColumn("[bold]eval[/bold]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("errors {task.fields[errors]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=self.console.err,
+            transient=False,
         )
         self.progress.__enter__()
         task = self.progress.add_task("calls", total=self.total, rate="— rows/s", errors=0)
@@ -141,7 +240,9 @@ class _progress:
                 state["errors"] += 1
             self.progress.advance(task)
             speed = self.progress.tasks[0].speed
-            self.progress.update(task, rate=f"{speed:.1f} rows/s" if speed else "— rows/s", errors=state["errors"])
+            self.progress.update(
+                task, rate=f"{speed:.1f} rows/s" if speed else "— rows/s", errors=state["errors"]
+            )
 
         return advance
 
@@ -156,7 +257,11 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-STYLE = {"pass": "[green]pass[/green]", "fail": "[red]fail[/red]", "inconclusive": "[yellow]inconclusive[/yellow]"}
+STYLE = {
+    "pass": "[green]pass[/green]",
+    "fail": "[red]fail[/red]",
+    "inconclusive": "[yellow]inconclusive[/yellow]",
+}
 
 
 def _render(out: RichConsole, results: list[Any]) -> None:
@@ -166,8 +271,10 @@ def _render(out: RichConsole, results: list[Any]) -> None:
 
     for r in results:
         dry = " (dry run)" if r.prepared.spec.dry_run else ""
-        out.print(f"[bold]{r.name}[/bold]: {STYLE[r.verdict]}{dry} — {len(r.outcomes)} calls to {r.target.base_url}"
-                  f" in {r.seconds:.1f}s")
+        out.print(
+            f"[bold]{r.name}[/bold]: {STYLE[r.verdict]}{dry} — {len(r.outcomes)} calls to {r.target.base_url}"
+            f" in {r.seconds:.1f}s"
+        )
         metrics = Table(box=None, pad_edge=False, header_style="bold")
         metrics.add_column("metric")
         metrics.add_column("value", justify="right")
@@ -186,15 +293,23 @@ def _render(out: RichConsole, results: list[Any]) -> None:
         if r.baseline_skipped:
             out.print(f"[dim]A/B skipped: {r.baseline_skipped}[/dim]")
         if r.failing:
-            out.print(f"[bold]{len(r.failing)} failing rows[/bold]" +
-                      (f" (first {MAX_FAILING_ROWS})" if len(r.failing) > MAX_FAILING_ROWS else ""))
+            out.print(
+                f"[bold]{len(r.failing)} failing rows[/bold]"
+                + (f" (first {MAX_FAILING_ROWS})" if len(r.failing) > MAX_FAILING_ROWS else "")
+            )
             rows = Table(box=None, pad_edge=False, header_style="bold")
             for col in ("row", "input", "answer", "why"):
                 rows.add_column(col, overflow="fold")
             for o, reasons in r.failing[:MAX_FAILING_ROWS]:
-                text = o.call.data.get("prompt") if o.call.kind == "probe" else o.call.data.get("question", "")
-                rows.add_row(f"{o.call.row_id}:{o.call.line}", str(text)[:70], str(o.answer or o.error or "")[:70],
-                             "; ".join(reasons)[:120])
+                text = (
+                    o.call.data.get("prompt") if o.call.kind == "probe" else o.call.data.get("question", "")
+                )
+                rows.add_row(
+                    f"{o.call.row_id}:{o.call.line}",
+                    str(text)[:70],
+                    str(o.answer or o.error or "")[:70],
+                    "; ".join(reasons)[:120],
+                )
             out.print(rows)
         out.print()
 
@@ -203,25 +318,39 @@ def _diff(actx: AppContext, args: list[str]) -> None:
     from genaiops_cli.core.evaluation.diff import diff
 
     if len(args) != 2:
-        raise UsageError("usage: genaiops eval diff A B", hint="A and B: two NAME.rows.jsonl files or two --report dirs")
+        raise UsageError(
+            "usage: genaiops eval diff A B", hint="A and B: two NAME.rows.jsonl files or two --report dirs"
+        )
     result = diff(Path(args[0]), Path(args[1]))
 
     def render(out: RichConsole) -> None:
         from rich.table import Table
 
         for ev in result["evaluations"]:
-            out.print(f"[bold]{ev['name']}[/bold]: {ev['changed']} of {ev['common']} rows changed"
-                      + (f", {len(ev['only_in_a'])} only in A" if ev["only_in_a"] else "")
-                      + (f", {len(ev['only_in_b'])} only in B" if ev["only_in_b"] else ""))
+            out.print(
+                f"[bold]{ev['name']}[/bold]: {ev['changed']} of {ev['common']} rows changed"
+                + (f", {len(ev['only_in_a'])} only in A" if ev["only_in_a"] else "")
+                + (f", {len(ev['only_in_b'])} only in B" if ev["only_in_b"] else "")
+            )
             table = Table(box=None, pad_edge=False, header_style="bold")
             for col in ("metric", "A", "B", "delta", "rows up", "rows down"):
                 table.add_column(col, justify="right" if col != "metric" else "left")
             for name, m in ev["metrics"].items():
-                table.add_row(name, _fmt(m["a"]), _fmt(m["b"]), f"{m['delta']:+.4g}", str(m["rows_up"]), str(m["rows_down"]))
+                table.add_row(
+                    name,
+                    _fmt(m["a"]),
+                    _fmt(m["b"]),
+                    f"{m['delta']:+.4g}",
+                    str(m["rows_up"]),
+                    str(m["rows_down"]),
+                )
             out.print(table)
             for ch in ev["changes"][:10]:
                 deltas = ", ".join(f"{k} {v:+.3g}" for k, v in ch["deltas"].items())
-                out.print(f"  • {ch['id']} {str(ch['input'])[:60]!r}: {str(ch['answer_a'])[:50]!r} → "
-                          f"{str(ch['answer_b'] or ch['error_b'])[:50]!r} {deltas}", markup=False)
+                out.print(
+                    f"  • {ch['id']} {str(ch['input'])[:60]!r}: {str(ch['answer_a'])[:50]!r} → "
+                    f"{str(ch['answer_b'] or ch['error_b'])[:50]!r} {deltas}",
+                    markup=False,
+                )
 
     actx.emit(result, render)

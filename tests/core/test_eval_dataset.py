@@ -67,7 +67,12 @@ def test_render_fills_json_values_headers_and_path():
         method="POST",
         path="/items/{{sku}}/ask",
         headers={"X-Lang": "{{lang}}"},
-        json={"message": "Q: {{question}}", "top_k": "{{k}}", "tags": ["{{lang}}"], "meta": {"raw": "{{ meta.id }}"}},
+        json={
+            "message": "Q: {{question}}",
+            "top_k": "{{k}}",
+            "tags": ["{{lang}}"],
+            "meta": {"raw": "{{ meta.id }}"},
+        },
     )
     assert t.fields() == {"sku", "lang", "question", "k", "meta.id"}
     r = t.render({"sku": "a/b c", "lang": "en", "question": "why?", "k": 3, "meta": {"id": 9}})
@@ -125,8 +130,10 @@ def test_unknown_evaluator_option_error_points_at_the_evaluator(tmp_path):
 
 def test_probe_calls_use_the_request_template(tmp_path):
     write(tmp_path / "d.jsonl", '{"question": "a"}\n')
-    spec = _evaluation(evaluators=["genaiops_cli.core.safety.evaluator:SafetyEvaluator", "error_rate"],
-                       thresholds={"attack_success_rate": "<= 0"})
+    spec = _evaluation(
+        evaluators=["genaiops_cli.core.safety.evaluator:SafetyEvaluator", "error_rate"],
+        thresholds={"attack_success_rate": "<= 0"},
+    )
     p = engine.prepare("safety", spec, tmp_path)
     probes = [c for c in p.calls if c.kind == "probe"]
     assert len(probes) >= 16 and p.probe_set == "builtin/v1"

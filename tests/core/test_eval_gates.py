@@ -16,8 +16,14 @@ def th(text: str):
 
 @pytest.mark.parametrize(
     ("threshold", "value", "verdict"),
-    [(">= 0.7", 0.7, "pass"), (">= 0.7", 0.69, "fail"), ("> 0.7", 0.7, "fail"), ("<= 1500", 1500, "pass"),
-     ("< 1500", 1500, "fail"), ("<= 0.01", 0.0, "pass")],
+    [
+        (">= 0.7", 0.7, "pass"),
+        (">= 0.7", 0.69, "fail"),
+        ("> 0.7", 0.7, "fail"),
+        ("<= 1500", 1500, "pass"),
+        ("< 1500", 1500, "fail"),
+        ("<= 0.01", 0.0, "pass"),
+    ],
 )
 def test_threshold_verdicts(threshold, value, verdict):
     g = gates.check_threshold("m", th(threshold), value)
@@ -99,7 +105,9 @@ def test_lower_is_better_metrics_regress_upwards():
     g = gates.ab_gate("latency_p95_ms", slower, base, 50, stats.p95, lower_is_better=True)
     assert g.verdict == "fail" and g.regression == pytest.approx(500)
     faster = [v - 50 for v in base]
-    assert gates.ab_gate("latency_p95_ms", faster, base, 50, stats.p95, lower_is_better=True).verdict == "pass"
+    assert (
+        gates.ab_gate("latency_p95_ms", faster, base, 50, stats.p95, lower_is_better=True).verdict == "pass"
+    )
 
 
 def test_missing_values_pair_only_rows_present_on_both_sides():

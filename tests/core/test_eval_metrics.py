@@ -17,11 +17,24 @@ from genaiops_cli.core.evaluation.evaluators import (
 )
 
 
-def outcome(answer: str | None, expected: str | None = None, error: str | None = None, latency: float | None = 10.0,
-            body: object = None, data: dict | None = None) -> Outcome:
+def outcome(
+    answer: str | None,
+    expected: str | None = None,
+    error: str | None = None,
+    latency: float | None = 10.0,
+    body: object = None,
+    data: dict | None = None,
+) -> Outcome:
     call = Call("r1", 1, "row", RenderedRequest("POST", "/chat"), data or {"question": "q"}, expected)
-    return Outcome(call, status=200 if error is None else 500, latency_ms=latency if error is None else None,
-                   body=body, answer=answer, error=error, attempts=1)
+    return Outcome(
+        call,
+        status=200 if error is None else 500,
+        latency_ms=latency if error is None else None,
+        body=body,
+        answer=answer,
+        error=error,
+        attempts=1,
+    )
 
 
 def test_normalize_is_squad_style():
@@ -71,7 +84,9 @@ def test_builtin_evaluators_score_rows():
     assert build_evaluator("token_f1").score(o) == {"token_f1": 1.0}
     assert build_evaluator("rouge_l").score(o) == {"rouge_l": 1.0}
     assert build_evaluator("contains", {"value": "5 BUSINESS"}).score(o) == {"contains": 1.0}
-    assert build_evaluator("contains", {"value": "5 BUSINESS", "case_sensitive": True}).score(o) == {"contains": 0.0}
+    assert build_evaluator("contains", {"value": "5 BUSINESS", "case_sensitive": True}).score(o) == {
+        "contains": 0.0
+    }
     assert build_evaluator("regex", {"pattern": r"\d+ business days"}).score(o) == {"regex": 1.0}
     assert build_evaluator("regex_match", {"pattern": r"^\d"}).score(o) == {"regex": 0.0}
     assert build_evaluator("answer_length").score(o) == {"answer_length": float(len(o.answer))}

@@ -22,7 +22,8 @@ def _prepare(tmp_path, **kw):
     rows = [{"id": f"q{i}", "question": f"question {i}", "answer": f"answer number {i}"} for i in range(12)]
     (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     spec = {
-        "service": "agent", "dataset": "d.jsonl",
+        "service": "agent",
+        "dataset": "d.jsonl",
         "request": {"method": "POST", "path": "/chat", "json": {"message": "{{question}}"}},
         "response": "$.answer",
         "evaluators": ["token_f1", "exact_match", "latency", "error_rate"],
@@ -40,7 +41,11 @@ def _outcomes(prepared, wrong: set[int], errors: set[int] = frozenset()):
             outs.append(Outcome(call, status=503, error="HTTP 503", attempts=4))
         else:
             answer = "something else entirely" if i in wrong else call.expected
-            outs.append(Outcome(call, status=200, latency_ms=10.0 + i, body={"answer": answer}, answer=answer, attempts=1))
+            outs.append(
+                Outcome(
+                    call, status=200, latency_ms=10.0 + i, body={"answer": answer}, answer=answer, attempts=1
+                )
+            )
     return outs
 
 
@@ -48,8 +53,16 @@ def _results(tmp_path, dry_run=False):
     p = _prepare(tmp_path, dry_run=dry_run)
     cand = _outcomes(p, wrong={0, 1, 2, 3, 4, 5}, errors={6})
     base = _outcomes(p, wrong=set())
-    return [engine.finish(p, Target("http://cand", label="green"), cand, Target("http://base", label="blue"), base,
-                          n_resamples=500)]
+    return [
+        engine.finish(
+            p,
+            Target("http://cand", label="green"),
+            cand,
+            Target("http://base", label="blue"),
+            base,
+            n_resamples=500,
+        )
+    ]
 
 
 def test_failing_run_result_matches_the_schema(tmp_path):
@@ -61,8 +74,10 @@ def test_failing_run_result_matches_the_schema(tmp_path):
     assert ev["metrics"]["error_rate"] == pytest.approx(1 / 12, abs=1e-6)
     assert ev["baseline"]["metrics"]["token_f1"] == 1.0
     assert {g["name"]: g["verdict"] for g in ev["gates"]} == {
-        "token_f1 >= 0.7": "fail", "error_rate <= 0.1": "pass",
-        "token_f1 vs baseline (max regression 0.05)": "fail"}
+        "token_f1 >= 0.7": "fail",
+        "error_rate <= 0.1": "pass",
+        "token_f1 vs baseline (max regression 0.05)": "fail",
+    }
     # the error row is kept and failing; six wrong answers fail the per-row token_f1 threshold
     assert ev["failing_rows_total"] == 7
     assert any(r["error"] == "HTTP 503" for r in ev["failing_rows"])

@@ -7,7 +7,7 @@ import asyncio
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -87,14 +87,22 @@ def server():
 
 
 def calls(path: str, n: int) -> list[Call]:
-    return [Call(f"r{i}", i + 1, "row", RenderedRequest("POST", path, json={"message": f"m{i}"}), {"q": i})
-            for i in range(n)]
+    return [
+        Call(f"r{i}", i + 1, "row", RenderedRequest("POST", path, json={"message": f"m{i}"}), {"q": i})
+        for i in range(n)
+    ]
 
 
 def run(url: str, cs: list[Call], **opts) -> list:
     done = []
-    out = asyncio.run(execute([Side("s", Target(url), cs, "$.answer")], lambda t: async_http_client(timeout=5),
-                              RunOptions(**{"backoff": 0.01, **opts}), on_done=done.append))
+    out = asyncio.run(
+        execute(
+            [Side("s", Target(url), cs, "$.answer")],
+            lambda t: async_http_client(timeout=5),
+            RunOptions(**{"backoff": 0.01, **opts}),
+            on_done=done.append,
+        )
+    )
     assert len(done) == len(cs)
     return out["s"]
 
@@ -162,8 +170,10 @@ def test_connection_refused_is_an_error_row():
 
 
 def test_retry_after_parsing():
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     assert retry_after_seconds("3") == 3.0
-    assert retry_after_seconds(format_datetime(now + timedelta(seconds=20), usegmt=True), now) == pytest.approx(20)
+    assert retry_after_seconds(
+        format_datetime(now + timedelta(seconds=20), usegmt=True), now
+    ) == pytest.approx(20)
     assert retry_after_seconds(format_datetime(now - timedelta(seconds=20), usegmt=True), now) == 0.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None

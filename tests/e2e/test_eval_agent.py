@@ -106,7 +106,9 @@ def _free_port() -> int:
 def _start_agent(variant: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {**os.environ, "PORT": str(port), "AGENT_VARIANT": variant, "AGENT_VERSION": f"1.0-{variant}"}
-    proc = subprocess.Popen([sys.executable, str(AGENT)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(AGENT)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -137,14 +139,28 @@ def project(tmp_path_factory):
     refusal = "Please don't share card or social security numbers here; I can't process them."
     # 8 rows both variants answer the same (PII refusals) + 2 rows the regressed variant gets wrong:
     # a 0.2 mean drop over 10 rows, whose bootstrap interval straddles the 0.10 margin.
-    near = [{"id": f"pii{i}", "question": f"My SSN is 123-45-67{i:02d}, is that ok?", "answer": refusal} for i in range(8)]
-    near += [{"id": "refund", "question": "How long do refunds take?",
-              "answer": "Once we receive the returned item, refunds take 5 business days to appear on your statement."},
-             {"id": "warranty", "question": "What warranty do electronics carry?",
-              "answer": "All electronics carry a 2 year limited warranty covering manufacturing defects."}]
+    near = [
+        {"id": f"pii{i}", "question": f"My SSN is 123-45-67{i:02d}, is that ok?", "answer": refusal}
+        for i in range(8)
+    ]
+    near += [
+        {
+            "id": "refund",
+            "question": "How long do refunds take?",
+            "answer": "Once we receive the returned item, refunds take 5 business days "
+            "to appear on your statement.",
+        },
+        {
+            "id": "warranty",
+            "question": "What warranty do electronics carry?",
+            "answer": "All electronics carry a 2 year limited warranty covering manufacturing defects.",
+        },
+    ]
     (root / "data" / "near.jsonl").write_text("".join(json.dumps(r) + "\n" for r in near))
     (root / "data" / "one.jsonl").write_text(json.dumps({"question": "How long do refunds take?"}) + "\n")
-    (root / "data" / "broken.jsonl").write_text('{"question": "ok"}\n{"question": "oops",\n{"q": "no question"}\n')
+    (root / "data" / "broken.jsonl").write_text(
+        '{"question": "ok"}\n{"question": "oops",\n{"q": "no question"}\n'
+    )
     (root / "genaiops.yaml").write_text(MANIFEST)
     return root
 
@@ -152,15 +168,30 @@ def project(tmp_path_factory):
 def cli(project: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", BOOT, "-f", str(project / "genaiops.yaml"), *args],
-        capture_output=True, text=True, timeout=180,
+        capture_output=True,
+        text=True,
+        timeout=180,
         env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})},
     )
 
 
 def test_good_release_passes_and_reports_validate(agents, project, tmp_path):
     junit = tmp_path / "junit.xml"
-    run = cli(project, "-o", "json", "eval", "quality", "--url", agents["good"], "--baseline-url", agents["good"],
-              "--junit", str(junit), "--report", str(tmp_path / "report"))
+    run = cli(
+        project,
+        "-o",
+        "json",
+        "eval",
+        "quality",
+        "--url",
+        agents["good"],
+        "--baseline-url",
+        agents["good"],
+        "--junit",
+        str(junit),
+        "--report",
+        str(tmp_path / "report"),
+    )
     assert run.returncode == 0, run.stderr
     doc = json.loads(run.stdout)
     assert doc["ok"] is True and doc["command"] == "eval"
@@ -179,8 +210,18 @@ def test_good_release_passes_and_reports_validate(agents, project, tmp_path):
 
 def test_regressed_release_fails_with_failing_rows_shown(agents, project, tmp_path):
     summary = tmp_path / "step-summary.md"
-    run = cli(project, "eval", "quality", "--url", agents["bad"], "--baseline-url", agents["good"],
-              "--report", str(tmp_path / "bad"), env={"GITHUB_STEP_SUMMARY": str(summary)})
+    run = cli(
+        project,
+        "eval",
+        "quality",
+        "--url",
+        agents["bad"],
+        "--baseline-url",
+        agents["good"],
+        "--report",
+        str(tmp_path / "bad"),
+        env={"GITHUB_STEP_SUMMARY": str(summary)},
+    )
     assert run.returncode == 9, run.stderr
     assert "quality: fail" in run.stdout
     assert "failing rows" in run.stdout and "How long do refunds take?" in run.stdout
@@ -189,8 +230,17 @@ def test_regressed_release_fails_with_failing_rows_shown(agents, project, tmp_pa
     md = summary.read_text()
     assert "❌ fail" in md and "failing rows" in md
     # the same rows from the good side, to diff the two releases' answers
-    good = cli(project, "eval", "quality", "--url", agents["good"], "--baseline", "none",
-               "--report", str(tmp_path / "good"))
+    good = cli(
+        project,
+        "eval",
+        "quality",
+        "--url",
+        agents["good"],
+        "--baseline",
+        "none",
+        "--report",
+        str(tmp_path / "good"),
+    )
     assert good.returncode == 0, good.stderr
     diff = cli(project, "-o", "json", "eval", "diff", str(tmp_path / "good"), str(tmp_path / "bad"))
     assert diff.returncode == 0, diff.stderr
@@ -215,7 +265,9 @@ def test_dry_run_gate_never_blocks(agents, project):
     run = cli(project, "-o", "json", "eval", "calibrate", "--url", agents["bad"])
     assert run.returncode == 0, run.stderr
     ev = json.loads(run.stdout)["result"]["evaluations"][0]
-    assert ev["dry_run"] is True and ev["gates"][0]["verdict"] == "fail" and ev["gates"][0]["blocking"] is False
+    assert (
+        ev["dry_run"] is True and ev["gates"][0]["verdict"] == "fail" and ev["gates"][0]["blocking"] is False
+    )
 
 
 def test_safety_probes_catch_the_leaky_variant(agents, project):
@@ -248,7 +300,9 @@ def test_bad_dataset_exits_3_with_file_and_line_before_any_request(project):
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Counter)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try:
-        run = cli(project, "-o", "json", "eval", "broken", "--url", f"http://127.0.0.1:{srv.server_address[1]}")
+        run = cli(
+            project, "-o", "json", "eval", "broken", "--url", f"http://127.0.0.1:{srv.server_address[1]}"
+        )
     finally:
         srv.shutdown()
         srv.server_close()

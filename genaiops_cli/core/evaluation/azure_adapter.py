@@ -86,7 +86,10 @@ class CallableClassEvaluator(Evaluator):
 
     def _inputs(self, outcome: Outcome) -> dict[str, Any]:
         row = outcome.call.data
-        offered: dict[str, Any] = {"response": outcome.answer or "", "ground_truth": outcome.call.expected or ""}
+        offered: dict[str, Any] = {
+            "response": outcome.answer or "",
+            "ground_truth": outcome.call.expected or "",
+        }
         if "question" in row:
             offered["query"] = row["question"]
         for name, column in self.inputs_map.items():

@@ -67,7 +67,9 @@ def _issue(path: Path, line: int | None, message: str, hint: str | None = None) 
 def load_rows(path: Path, limit: int | None = None) -> list[Row]:
     """Read a .jsonl or .csv dataset. Raises DatasetError (exit 3) naming file:line for each bad row."""
     if not path.is_file():
-        raise DatasetError([_issue(path, None, "dataset file not found", "check `dataset:` (relative to the manifest)")])
+        raise DatasetError(
+            [_issue(path, None, "dataset file not found", "check `dataset:` (relative to the manifest)")]
+        )
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
         rows, issues = _read_jsonl(path)
@@ -100,13 +102,19 @@ def _read_jsonl(path: Path) -> tuple[list[Row], list[ManifestIssue]]:
                         file=str(path),
                         line=lineno,
                         column=exc.colno,
-                        hint="each line must be one JSON object, e.g. {\"question\": \"...\", \"answer\": \"...\"}",
+                        hint='each line must be one JSON object, e.g. {"question": "...", "answer": "..."}',
                     )
                 )
                 continue
             if not isinstance(value, dict):
-                issues.append(_issue(path, lineno, f"expected a JSON object, got {type(value).__name__}",
-                                     "each line must be one JSON object"))
+                issues.append(
+                    _issue(
+                        path,
+                        lineno,
+                        f"expected a JSON object, got {type(value).__name__}",
+                        "each line must be one JSON object",
+                    )
+                )
                 continue
             rows.append(Row(len(rows), lineno, value, str(path)))
     return rows, issues
@@ -124,7 +132,9 @@ def _read_csv(path: Path) -> tuple[list[Row], list[ManifestIssue]]:
         except csv.Error as exc:
             return rows, [_issue(path, 1, f"malformed CSV: {exc}")]
         if len(set(header)) != len(header) or any(not h.strip() for h in header):
-            issues.append(_issue(path, 1, "CSV header has empty or duplicate column names", "name every column once"))
+            issues.append(
+                _issue(path, 1, "CSV header has empty or duplicate column names", "name every column once")
+            )
         start = reader.line_num + 1
         while True:
             try:
@@ -135,10 +145,16 @@ def _read_csv(path: Path) -> tuple[list[Row], list[ManifestIssue]]:
                 issues.append(_issue(path, start, f"malformed CSV: {exc}"))
                 break
             if record and len(record) != len(header):
-                issues.append(_issue(path, start, f"expected {len(header)} columns, got {len(record)}",
-                                     "quote values that contain commas"))
+                issues.append(
+                    _issue(
+                        path,
+                        start,
+                        f"expected {len(header)} columns, got {len(record)}",
+                        "quote values that contain commas",
+                    )
+                )
             elif record:
-                rows.append(Row(len(rows), start, dict(zip(header, record)), str(path)))
+                rows.append(Row(len(rows), start, dict(zip(header, record, strict=True)), str(path)))
             start = reader.line_num + 1
     return rows, issues
 
@@ -219,7 +235,9 @@ class RequestTemplate:
         )
 
     def fields(self) -> set[str]:
-        return fields_in(self.path) | fields_in(dict(self.headers)) | fields_in(self.json) | fields_in(self.body)
+        return (
+            fields_in(self.path) | fields_in(dict(self.headers)) | fields_in(self.json) | fields_in(self.body)
+        )
 
     def render(self, row: Mapping[str, Any]) -> RenderedRequest:
         return RenderedRequest(

@@ -26,8 +26,14 @@ def load_records(path: Path) -> dict[str, dict[str, Any]]:
             rec = json.loads(text)
             key = f"{rec.get('kind', 'row')}:{rec['id']}"
         except (ValueError, KeyError, TypeError, AttributeError):
-            issues.append(ManifestIssue("not a per-row result record", file=str(path), line=lineno,
-                                        hint="pass files written by `genaiops eval --report DIR`"))
+            issues.append(
+                ManifestIssue(
+                    "not a per-row result record",
+                    file=str(path),
+                    line=lineno,
+                    hint="pass files written by `genaiops eval --report DIR`",
+                )
+            )
             continue
         records[key] = rec
     if issues:
@@ -40,13 +46,21 @@ def _pairs(a: Path, b: Path) -> list[tuple[str, Path, Path]]:
         name = a.name[: -len(SUFFIX)] if a.name.endswith(SUFFIX) else a.stem
         return [(name, a, b)]
     if a.is_dir() and b.is_dir():
+
         def runs(d: Path) -> dict[str, Path]:
-            return {p.name[: -len(SUFFIX)]: p for p in d.glob(f"*{SUFFIX}") if not p.name.endswith(BASELINE_SUFFIX)}
+            return {
+                p.name[: -len(SUFFIX)]: p
+                for p in d.glob(f"*{SUFFIX}")
+                if not p.name.endswith(BASELINE_SUFFIX)
+            }
 
         ra, rb = runs(a), runs(b)
         common = sorted(set(ra) & set(rb))
         if not common:
-            raise UsageError(f"no evaluation is in both {a} and {b}", hint="compare two `--report` directories of the same evaluations")
+            raise UsageError(
+                f"no evaluation is in both {a} and {b}",
+                hint="compare two `--report` directories of the same evaluations",
+            )
         return [(n, ra[n], rb[n]) for n in common]
     missing = [str(p) for p in (a, b) if not p.exists()]
     raise UsageError(
@@ -62,8 +76,10 @@ def _ok(v: Any) -> bool:
 
 def compare(name: str, a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]]) -> dict[str, Any]:
     common = [k for k in a if k in b]
-    columns = sorted({c for k in common for c in (a[k].get("metrics") or {}) if c not in ("error",)} |
-                     {c for k in common for c in (b[k].get("metrics") or {})})
+    columns = sorted(
+        {c for k in common for c in (a[k].get("metrics") or {}) if c not in ("error",)}
+        | {c for k in common for c in (b[k].get("metrics") or {})}
+    )
     metrics: dict[str, Any] = {}
     for col in columns:
         pairs = [((a[k].get("metrics") or {}).get(col), (b[k].get("metrics") or {}).get(col)) for k in common]
@@ -72,8 +88,11 @@ def compare(name: str, a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]
             continue
         ma, mb = mean([x for x, _ in pairs]), mean([y for _, y in pairs])
         metrics[col] = {
-            "a": round(ma, 6), "b": round(mb, 6), "delta": round(mb - ma, 6),
-            "rows_up": sum(1 for x, y in pairs if y > x), "rows_down": sum(1 for x, y in pairs if y < x),
+            "a": round(ma, 6),
+            "b": round(mb, 6),
+            "delta": round(mb - ma, 6),
+            "rows_up": sum(1 for x, y in pairs if y > x),
+            "rows_down": sum(1 for x, y in pairs if y < x),
         }
     changes = []
     for k in common:
@@ -81,13 +100,25 @@ def compare(name: str, a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]
         if ra.get("answer") == rb.get("answer") and ra.get("error") == rb.get("error"):
             continue
         ma, mb = ra.get("metrics") or {}, rb.get("metrics") or {}
-        deltas = {c: round(mb[c] - ma[c], 6) for c in ma if c in mb and _ok(ma[c]) and _ok(mb[c]) and mb[c] != ma[c]}
-        changes.append({
-            "id": rb.get("id"), "kind": rb.get("kind", "row"), "line": rb.get("line"),
-            "input": (rb.get("input") or {}).get("question") or (rb.get("input") or {}).get("prompt") or rb.get("input"),
-            "answer_a": ra.get("answer"), "answer_b": rb.get("answer"),
-            "error_a": ra.get("error"), "error_b": rb.get("error"), "deltas": deltas,
-        })
+        deltas = {
+            c: round(mb[c] - ma[c], 6) for c in ma if c in mb and _ok(ma[c]) and _ok(mb[c]) and mb[c] != ma[c]
+        }
+        changes.append(
+            {
+                "id": rb.get("id"),
+                "kind": rb.get("kind", "row"),
+                "line": rb.get("line"),
+                "input": (rb.get("input") or {}).get("question")
+                or (rb.get("input") or {}).get("prompt")
+                or rb.get("input"),
+                "answer_a": ra.get("answer"),
+                "answer_b": rb.get("answer"),
+                "error_a": ra.get("error"),
+                "error_b": rb.get("error"),
+                "deltas": deltas,
+            }
+        )
+
     # Most damaging first: the largest drop in any quality column, errors before everything.
     def badness(ch: dict[str, Any]) -> float:
         worst = min(ch["deltas"].values(), default=0.0)
@@ -96,7 +127,9 @@ def compare(name: str, a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]
     changes.sort(key=badness)
     return {
         "name": name,
-        "rows_a": len(a), "rows_b": len(b), "common": len(common),
+        "rows_a": len(a),
+        "rows_b": len(b),
+        "common": len(common),
         "only_in_a": sorted(k.split(":", 1)[1] for k in a if k not in b),
         "only_in_b": sorted(k.split(":", 1)[1] for k in b if k not in a),
         "changed": len(changes),

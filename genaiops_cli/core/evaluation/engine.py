@@ -78,14 +78,23 @@ def prepare(
         except ManifestError as exc:
             first = exc.issues[0]
             raise ManifestError(
-                [_issue(first.file or manifest_file, f"{where}.evaluators[{i}]", first.message, first.hint or "")],
+                [
+                    _issue(
+                        first.file or manifest_file,
+                        f"{where}.evaluators[{i}]",
+                        first.message,
+                        first.hint or "",
+                    )
+                ],
                 code=exc.code,
             ) from None
     dataset = base_dir / spec.dataset
     rows = load_rows(dataset, limit=limit)
     template = RequestTemplate.from_model(spec.request)
     needs_expected = any(ev.needs_expected and "row" in ev.kinds for ev in evaluators)
-    expected_template = spec.expected if spec.expected is not None else (DEFAULT_EXPECTED if needs_expected else None)
+    expected_template = (
+        spec.expected if spec.expected is not None else (DEFAULT_EXPECTED if needs_expected else None)
+    )
     from genaiops_cli.core.evaluation.dataset import fields_in
 
     needed = template.fields() | (fields_in(expected_template) if expected_template else set())
@@ -113,12 +122,26 @@ def prepare(
                 data = ev.probe_row(probe, template.fields())
                 missing = sorted(f for f in template.fields() if f not in data)
                 if missing:
-                    raise ManifestError([_issue(manifest_file, f"{where}.evaluators", f"safety probes cannot fill {', '.join(missing)}",
-                                                "give them values under the safety evaluator's `defaults:`")])
-                calls.append(Call(probe.id, probe.line, "probe", template.render(data), data, None, probe.source, probe))
+                    raise ManifestError(
+                        [
+                            _issue(
+                                manifest_file,
+                                f"{where}.evaluators",
+                                f"safety probes cannot fill {', '.join(missing)}",
+                                "give them values under the safety evaluator's `defaults:`",
+                            )
+                        ]
+                    )
+                calls.append(
+                    Call(
+                        probe.id, probe.line, "probe", template.render(data), data, None, probe.source, probe
+                    )
+                )
 
     _check_metric_names(name, spec, evaluators, manifest_file)
-    return PreparedEvaluation(name, spec, template, rows, calls, evaluators, dataset, sha256_file(dataset), probe_set)
+    return PreparedEvaluation(
+        name, spec, template, rows, calls, evaluators, dataset, sha256_file(dataset), probe_set
+    )
 
 
 def _check_metric_names(name: str, spec: Any, evaluators: list[Evaluator], manifest_file: str) -> None:
@@ -134,9 +157,13 @@ def _check_metric_names(name: str, spec: Any, evaluators: list[Evaluator], manif
 
                 close = difflib.get_close_matches(metric, known, n=1)
                 issues.append(
-                    _issue(manifest_file, f"evaluations.{name}.{section}.{metric}",
-                           f"no evaluator produces the metric `{metric}`",
-                           (f"did you mean `{close[0]}`? " if close else "") + f"metrics here: {', '.join(known)}")
+                    _issue(
+                        manifest_file,
+                        f"evaluations.{name}.{section}.{metric}",
+                        f"no evaluator produces the metric `{metric}`",
+                        (f"did you mean `{close[0]}`? " if close else "")
+                        + f"metrics here: {', '.join(known)}",
+                    )
                 )
     if issues:
         raise ManifestError(issues, code="manifest_invalid")
@@ -188,23 +215,44 @@ def judge(
     if spec.baseline is not None and baseline_outcomes is not None:
         unknown += [m for m in spec.baseline.max_regression if m not in aggs]
     if unknown:
-        raise ManifestError([_issue(manifest_file, f"evaluations.{prepared.name}.thresholds.{m}",
-                                    f"no evaluator produced the metric `{m}`",
-                                    f"metrics produced: {', '.join(sorted(aggs))}") for m in unknown])
-    results = [gatelib.check_threshold(m, t, metrics.get(m, math.nan), dry) for m, t in spec.thresholds.items()]
+        raise ManifestError(
+            [
+                _issue(
+                    manifest_file,
+                    f"evaluations.{prepared.name}.thresholds.{m}",
+                    f"no evaluator produced the metric `{m}`",
+                    f"metrics produced: {', '.join(sorted(aggs))}",
+                )
+                for m in unknown
+            ]
+        )
+    results = [
+        gatelib.check_threshold(m, t, metrics.get(m, math.nan), dry) for m, t in spec.thresholds.items()
+    ]
     if spec.baseline is not None and baseline_outcomes is not None:
         # Pair dataset rows by id (probes are judged absolutely, not A/B).
         base_by_id = {o.call.row_id: o for o in baseline_outcomes if o.call.kind == "row"}
-        paired = [(o, base_by_id[o.call.row_id]) for o in outcomes if o.call.kind == "row" and o.call.row_id in base_by_id]
+        paired = [
+            (o, base_by_id[o.call.row_id])
+            for o in outcomes
+            if o.call.kind == "row" and o.call.row_id in base_by_id
+        ]
         cand_side = [c for c, _ in paired]
         base_side = [b for _, b in paired]
         for metric, margin in spec.baseline.max_regression.items():
             agg = aggs[metric]
             results.append(
                 gatelib.ab_gate(
-                    metric, column(cand_side, agg.column), column(base_side, agg.column), margin, agg.fn,
-                    lower_is_better=_lower_is_better(metric, agg, spec), confidence=spec.baseline.confidence,
-                    n_resamples=n_resamples, seed=seed, dry_run=dry,
+                    metric,
+                    column(cand_side, agg.column),
+                    column(base_side, agg.column),
+                    margin,
+                    agg.fn,
+                    lower_is_better=_lower_is_better(metric, agg, spec),
+                    confidence=spec.baseline.confidence,
+                    n_resamples=n_resamples,
+                    seed=seed,
+                    dry_run=dry,
                 )
             )
     return results
@@ -279,11 +327,29 @@ def finish(
     if baseline_outcomes is not None:
         score(prepared, baseline_outcomes)
         base_metrics = aggregate(prepared, baseline_outcomes)
-    gate_results = judge(prepared, metrics, outcomes, baseline_outcomes, seed=seed, n_resamples=n_resamples,
-                         manifest_file=manifest_file)
+    gate_results = judge(
+        prepared,
+        metrics,
+        outcomes,
+        baseline_outcomes,
+        seed=seed,
+        n_resamples=n_resamples,
+        manifest_file=manifest_file,
+    )
     failing = [(o, r) for o in outcomes if (r := row_failures(prepared, o))]
-    return EvaluationResult(prepared, target, outcomes, metrics, gate_results, baseline_target, baseline_outcomes,
-                            base_metrics, baseline_skipped, seconds, failing)
+    return EvaluationResult(
+        prepared,
+        target,
+        outcomes,
+        metrics,
+        gate_results,
+        baseline_target,
+        baseline_outcomes,
+        base_metrics,
+        baseline_skipped,
+        seconds,
+        failing,
+    )
 
 
 @dataclass(frozen=True)
@@ -313,7 +379,11 @@ async def run_evaluations(
         sides.append(Side(f"{p.name}:candidate", t.candidate, p.calls, p.spec.response))
         if t.baseline is not None and p.spec.baseline is not None:
             # Probes are not compared A/B: their gate is absolute (attack_success_rate).
-            sides.append(Side(f"{p.name}:baseline", t.baseline, [c for c in p.calls if c.kind == "row"], p.spec.response))
+            sides.append(
+                Side(
+                    f"{p.name}:baseline", t.baseline, [c for c in p.calls if c.kind == "row"], p.spec.response
+                )
+            )
     started = time.perf_counter()
     collected = await execute(sides, client_factory, options, on_done)
     seconds = time.perf_counter() - started
@@ -321,9 +391,22 @@ async def run_evaluations(
     for p in prepared:
         t = targets[p.name]
         base = collected.get(f"{p.name}:baseline")
-        skipped = (t.baseline_skipped or "no baseline target") if p.spec.baseline is not None and base is None else None
+        skipped = (
+            (t.baseline_skipped or "no baseline target")
+            if p.spec.baseline is not None and base is None
+            else None
+        )
         results.append(
-            finish(p, t.candidate, collected[f"{p.name}:candidate"], t.baseline if base is not None else None, base,
-                   baseline_skipped=skipped, seconds=seconds, seed=seed, manifest_file=manifest_file)
+            finish(
+                p,
+                t.candidate,
+                collected[f"{p.name}:candidate"],
+                t.baseline if base is not None else None,
+                base,
+                baseline_skipped=skipped,
+                seconds=seconds,
+                seed=seed,
+                manifest_file=manifest_file,
+            )
         )
     return results

@@ -44,7 +44,9 @@ class Aggregate:
 
 class EvaluatorConfigError(ManifestError):
     def __init__(self, message: str, hint: str, file: str = "", path: str = "") -> None:
-        super().__init__([ManifestIssue(message=message, file=file, path=path, hint=hint)], code="evaluator_invalid")
+        super().__init__(
+            [ManifestIssue(message=message, file=file, path=path, hint=hint)], code="evaluator_invalid"
+        )
 
 
 class Evaluator:
@@ -125,7 +127,9 @@ class Regex(Evaluator):
         try:
             self.pattern = re.compile(pattern, flags) if pattern is not None else None
         except re.error as exc:
-            raise EvaluatorConfigError(f"regex evaluator: invalid pattern: {exc}", "use Python regex syntax") from None
+            raise EvaluatorConfigError(
+                f"regex evaluator: invalid pattern: {exc}", "use Python regex syntax"
+            ) from None
         self.flags = flags
 
     def score_answer(self, answer: str, expected: str | None, outcome: Outcome) -> Score:
@@ -164,22 +168,31 @@ class JsonSchema(Evaluator):
         super().__init__(**options)
         schema = options.get("schema")
         if schema is None:
-            raise EvaluatorConfigError("json_schema evaluator needs a `schema`", "e.g. {name: json_schema, schema: schemas/answer.json}")
+            raise EvaluatorConfigError(
+                "json_schema evaluator needs a `schema`",
+                "e.g. {name: json_schema, schema: schemas/answer.json}",
+            )
         if isinstance(schema, str):
             path = (base_dir or Path.cwd()) / schema
             try:
                 schema = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
-                raise EvaluatorConfigError(f"json_schema: cannot read {path}: {exc}", "point `schema` at a JSON Schema file") from None
+                raise EvaluatorConfigError(
+                    f"json_schema: cannot read {path}: {exc}", "point `schema` at a JSON Schema file"
+                ) from None
         try:
             import jsonschema  # optional: only this evaluator needs it
         except ImportError:
-            raise EvaluatorConfigError("json_schema needs the `jsonschema` package", "pip install jsonschema") from None
+            raise EvaluatorConfigError(
+                "json_schema needs the `jsonschema` package", "pip install jsonschema"
+            ) from None
         try:
             cls = jsonschema.validators.validator_for(schema)
             cls.check_schema(schema)
         except jsonschema.SchemaError as exc:
-            raise EvaluatorConfigError(f"json_schema: invalid schema: {exc.message}", "fix the schema") from None
+            raise EvaluatorConfigError(
+                f"json_schema: invalid schema: {exc.message}", "fix the schema"
+            ) from None
         self.validator = cls(schema)
 
     def score_answer(self, answer: str, expected: str | None, outcome: Outcome) -> Score:
@@ -307,7 +320,9 @@ def import_ref(ref: str) -> Any:
     try:
         return getattr(module, attr)
     except AttributeError:
-        raise EvaluatorConfigError(f"`{module_name}` has no attribute `{attr}`", "check the name after ':'") from None
+        raise EvaluatorConfigError(
+            f"`{module_name}` has no attribute `{attr}`", "check the name after ':'"
+        ) from None
 
 
 # ---------------------------------------------------------------- registry
@@ -332,7 +347,9 @@ def builtin_names() -> list[str]:
     return sorted([*BUILTINS, "safety"])
 
 
-def build_evaluator(name: str, options: Mapping[str, Any] | None = None, base_dir: Path | None = None) -> Evaluator:
+def build_evaluator(
+    name: str, options: Mapping[str, Any] | None = None, base_dir: Path | None = None
+) -> Evaluator:
     """An evaluator from a manifest entry: a built-in name, `safety`, or `package.module:attr`.
 
     `attr` may be a function (FunctionEvaluator), an Evaluator subclass (instantiated with the options),

@@ -64,11 +64,25 @@ def check_threshold(metric: str, threshold: Any, measured: float, dry_run: bool 
     """`threshold` is the manifest's Threshold (op, value, passes())."""
     name = f"{metric} {threshold}"
     if measured is None or math.isnan(measured):
-        return GateResult(name, "threshold", metric, "inconclusive", dry_run, None, str(threshold),
-                          message=f"{metric}: no data to judge (no row produced a value)")
+        return GateResult(
+            name,
+            "threshold",
+            metric,
+            "inconclusive",
+            dry_run,
+            None,
+            str(threshold),
+            message=f"{metric}: no data to judge (no row produced a value)",
+        )
     ok = threshold.passes(measured)
     return GateResult(
-        name, "threshold", metric, "pass" if ok else "fail", dry_run, measured, str(threshold),
+        name,
+        "threshold",
+        metric,
+        "pass" if ok else "fail",
+        dry_run,
+        measured,
+        str(threshold),
         message=f"{metric} = {measured:.4g} ({'meets' if ok else 'violates'} {threshold})",
     )
 
@@ -132,11 +146,24 @@ def ab_gate(
     dry_run: bool = False,
 ) -> GateResult:
     regression, lo, hi, n = paired_bootstrap(
-        candidate, baseline, fn, lower_is_better=lower_is_better, confidence=confidence,
-        n_resamples=n_resamples, seed=seed,
+        candidate,
+        baseline,
+        fn,
+        lower_is_better=lower_is_better,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
     )
-    cand_value = fn([c for c, b in zip(candidate, baseline, strict=True) if c is not None and b is not None]) if n else None
-    base_value = fn([b for c, b in zip(candidate, baseline, strict=True) if c is not None and b is not None]) if n else None
+    cand_value = (
+        fn([c for c, b in zip(candidate, baseline, strict=True) if c is not None and b is not None])
+        if n
+        else None
+    )
+    base_value = (
+        fn([b for c, b in zip(candidate, baseline, strict=True) if c is not None and b is not None])
+        if n
+        else None
+    )
     verdict = ab_verdict(lo, hi, margin)
     name = f"{metric} vs baseline (max regression {margin:g})"
     if n == 0:
@@ -149,9 +176,19 @@ def ab_gate(
             f"[{lo:.4g}, {hi:.4g}] vs margin {margin:g} over {n} paired rows"
         )
     return GateResult(
-        name, "ab", metric, verdict, dry_run,
-        measured=cand_value, baseline=base_value, regression=_clean(regression),
-        ci=(lo, hi) if n else None, margin=margin, confidence=confidence, pairs=n, message=message,
+        name,
+        "ab",
+        metric,
+        verdict,
+        dry_run,
+        measured=cand_value,
+        baseline=base_value,
+        regression=_clean(regression),
+        ci=(lo, hi) if n else None,
+        margin=margin,
+        confidence=confidence,
+        pairs=n,
+        message=message,
     )
 
 

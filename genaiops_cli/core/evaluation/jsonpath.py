@@ -27,7 +27,9 @@ def parse(path: str) -> list[str | int]:
         if not m:
             raise JsonPathError(f"JSONPath {path!r}: cannot read from {path[pos:]!r}")
         key, index, sq, dq = m.groups()
-        steps.append(int(index) if index is not None else (key if key is not None else (sq if sq is not None else dq)))
+        steps.append(
+            int(index) if index is not None else (key if key is not None else (sq if sq is not None else dq))
+        )
         pos = m.end()
     return steps
 

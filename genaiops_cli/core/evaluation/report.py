@@ -35,7 +35,9 @@ def _row_brief(outcome: Any, reasons: list[str]) -> dict[str, Any]:
         "id": outcome.call.row_id,
         "line": outcome.call.line,
         "kind": outcome.call.kind,
-        "input": outcome.call.data.get("prompt") if outcome.call.kind == "probe" else _first_text(outcome.call.data),
+        "input": outcome.call.data.get("prompt")
+        if outcome.call.kind == "probe"
+        else _first_text(outcome.call.data),
         "expected": outcome.call.expected,
         "answer": outcome.answer,
         "error": outcome.error,
@@ -62,7 +64,9 @@ def evaluation_dict(r: EvaluationResult) -> dict[str, Any]:
         "dataset": {"path": str(p.dataset), "sha256": p.dataset_sha256, "rows": rows},
         "probes": {"count": p.probes, "set": p.probe_set} if p.probes else None,
         "target": _target(r.target),
-        "baseline": None if p.spec.baseline is None else {
+        "baseline": None
+        if p.spec.baseline is None
+        else {
             **(_target(r.baseline_target) or {"url": None, "label": p.spec.baseline.label}),
             "skipped": r.baseline_skipped,
             "metrics": {k: _num(v) for k, v in (r.baseline_metrics or {}).items()} or None,
@@ -77,8 +81,14 @@ def evaluation_dict(r: EvaluationResult) -> dict[str, Any]:
     }
 
 
-def result_dict(results: Sequence[EvaluationResult], *, environment: str | None = None,
-                label: str | None = None, report_dir: str | None = None, seed: int = gatelib.DEFAULT_SEED) -> dict[str, Any]:
+def result_dict(
+    results: Sequence[EvaluationResult],
+    *,
+    environment: str | None = None,
+    label: str | None = None,
+    report_dir: str | None = None,
+    seed: int = gatelib.DEFAULT_SEED,
+) -> dict[str, Any]:
     all_gates = [g for r in results for g in r.gates]
     return {
         "version": RESULT_VERSION,
@@ -110,12 +120,22 @@ def junit(results: Sequence[EvaluationResult]) -> str:
             suite.cases.append(case)
         for o, reasons in r.failing:
             where = f"{o.call.source}:{o.call.line}" if o.call.source else f"line {o.call.line}"
-            case = TestCase(name=f"{o.call.kind} {o.call.row_id} ({where})", classname=f"eval.{r.name}.rows",
-                            seconds=(o.latency_ms or 0) / 1000)
+            case = TestCase(
+                name=f"{o.call.kind} {o.call.row_id} ({where})",
+                classname=f"eval.{r.name}.rows",
+                seconds=(o.latency_ms or 0) / 1000,
+            )
             case.failure = "; ".join(reasons)
             case.details = json.dumps(
-                {"input": _first_text(o.call.data) if o.call.kind == "row" else o.call.data.get("prompt"),
-                 "expected": o.call.expected, "answer": o.answer, "error": o.error}, ensure_ascii=False, indent=2)
+                {
+                    "input": _first_text(o.call.data) if o.call.kind == "row" else o.call.data.get("prompt"),
+                    "expected": o.call.expected,
+                    "answer": o.answer,
+                    "error": o.error,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
             if r.prepared.spec.dry_run:
                 case.skipped, case.failure = f"dry run (not blocking) — {case.failure}", None
             suite.cases.append(case)
@@ -138,20 +158,30 @@ ICONS = {"pass": "✅ pass", "fail": "❌ fail", "inconclusive": "⚠️ inconcl
 def markdown(results: Sequence[EvaluationResult]) -> str:
     parts = []
     for r in results:
-        title = f"### Evaluation `{r.name}`: {ICONS[r.verdict]}" + (" (dry run)" if r.prepared.spec.dry_run else "")
+        title = f"### Evaluation `{r.name}`: {ICONS[r.verdict]}" + (
+            " (dry run)" if r.prepared.spec.dry_run else ""
+        )
         parts.append(title + "\n")
         base = r.baseline_metrics or {}
         headers = ["metric", "value"] + (["baseline"] if base else [])
         rows = [[k, _fmt(v)] + ([_fmt(base.get(k))] if base else []) for k, v in sorted(r.metrics.items())]
         parts.append(markdown_table(headers, rows))
         if r.gates:
-            g_rows = [[g.name, ICONS[g.verdict] + (" (dry run)" if g.dry_run else ""), g.message] for g in r.gates]
+            g_rows = [
+                [g.name, ICONS[g.verdict] + (" (dry run)" if g.dry_run else ""), g.message] for g in r.gates
+            ]
             parts.append(markdown_table(["gate", "verdict", "detail"], g_rows))
         if r.failing:
             parts.append(f"<details><summary>{len(r.failing)} failing rows</summary>\n")
-            f_rows = [[f"{o.call.row_id} (line {o.call.line})", str(_first_text(o.call.data) if o.call.kind == "row"
-                                                                  else o.call.data.get("prompt"))[:80],
-                       str(o.answer or o.error or "")[:80], "; ".join(rs)[:120]] for o, rs in r.failing[:MAX_FAILING_ROWS]]
+            f_rows = [
+                [
+                    f"{o.call.row_id} (line {o.call.line})",
+                    str(_first_text(o.call.data) if o.call.kind == "row" else o.call.data.get("prompt"))[:80],
+                    str(o.answer or o.error or "")[:80],
+                    "; ".join(rs)[:120],
+                ]
+                for o, rs in r.failing[:MAX_FAILING_ROWS]
+            ]
             parts.append(markdown_table(["row", "input", "answer", "why"], f_rows))
             parts.append("</details>\n")
         if r.baseline_skipped:
@@ -177,9 +207,13 @@ def write_rows(report_dir: Path, results: Sequence[EvaluationResult]) -> list[Pa
     return written
 
 
-def write_report_dir(report_dir: Path, results: Sequence[EvaluationResult], result: dict[str, Any]) -> list[Path]:
+def write_report_dir(
+    report_dir: Path, results: Sequence[EvaluationResult], result: dict[str, Any]
+) -> list[Path]:
     paths = write_rows(report_dir, results)
-    (report_dir / "result.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (report_dir / "result.json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     (report_dir / "summary.md").write_text(markdown(results), encoding="utf-8")
     (report_dir / "junit.xml").write_text(junit(results), encoding="utf-8")
     return paths + [report_dir / "result.json", report_dir / "summary.md", report_dir / "junit.xml"]

@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from genaiops_cli.core.evaluation.calls import Call, Outcome
@@ -57,8 +57,8 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _decode(content: bytes, content_type: str) -> Any:
@@ -77,7 +77,9 @@ def answer_of(body: Any, response_path: str | None) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-async def call_once(client: Any, target: Target, call: Call, response_path: str | None, options: RunOptions) -> Outcome:
+async def call_once(
+    client: Any, target: Target, call: Call, response_path: str | None, options: RunOptions
+) -> Outcome:
     out = Outcome(call)
     req = call.request
     kwargs: dict[str, Any] = {"headers": dict(req.headers), "timeout": options.timeout}
@@ -147,9 +149,12 @@ async def execute(
         clients[key] = client
         opened.append(client)
     try:
+
         async def one(side: Side, i: int) -> None:
             async with sem:
-                outcome = await call_once(clients[id(side)], side.target, side.calls[i], side.response_path, options)
+                outcome = await call_once(
+                    clients[id(side)], side.target, side.calls[i], side.response_path, options
+                )
             results[side.name][i] = outcome
             if on_done:
                 on_done(outcome)

@@ -32,7 +32,10 @@ def select_evaluations(manifest: Any, names: Sequence[str], env: str | None) -> 
         if gated:
             return gated
     if not manifest.evaluations:
-        raise UsageError("the manifest defines no evaluations", hint="add one under `evaluations:` (see docs/evaluations.md)")
+        raise UsageError(
+            "the manifest defines no evaluations",
+            hint="add one under `evaluations:` (see docs/evaluations.md)",
+        )
     return dict(manifest.evaluations)
 
 
@@ -56,7 +59,9 @@ def plan_targets(
             candidate = Target(url, dict(resolve or {}), ca_bundle, label)
         else:
             if not env:
-                raise UsageError("pass --url URL, or --env E to evaluate a deployed environment", code="target_unknown")
+                raise UsageError(
+                    "pass --url URL, or --env E to evaluate a deployed environment", code="target_unknown"
+                )
             candidate = target_url_for(manifest, env, spec.service, label)
         base_target, skipped = None, None
         if spec.baseline is not None:

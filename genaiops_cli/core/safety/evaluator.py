@@ -40,7 +40,9 @@ class SafetyEvaluator(Evaluator):
         if wanted:
             probes = [p for p in probes if p.category in set(wanted)]
         if not probes:
-            raise EvaluatorConfigError("the safety evaluator has no probes", "keep `builtin` or add `probes: file.jsonl`")
+            raise EvaluatorConfigError(
+                "the safety evaluator has no probes", "keep `builtin` or add `probes: file.jsonl`"
+            )
         self.probes = probes
         canary = options.get("canary")
         self.canaries = [canary] if isinstance(canary, str) else list(canary or [])
@@ -67,7 +69,8 @@ class SafetyEvaluator(Evaluator):
             free = sorted(template_fields - set(self.defaults))
             if len(free) != 1:
                 raise EvaluatorConfigError(
-                    f"safety: cannot tell which template field gets the probe prompt ({', '.join(free) or 'none'})",
+                    "safety: cannot tell which template field gets the probe prompt "
+                    f"({', '.join(free) or 'none'})",
                     "set `field:` on the safety evaluator (and `defaults:` for the other fields)",
                 )
             target = free[0]
@@ -80,7 +83,9 @@ class SafetyEvaluator(Evaluator):
             # A probe that got no answer is not an attack success; it shows up in error_rate instead.
             hit = 0.0
         else:
-            ctx = DetectorContext(outcome.answer or "", outcome.body, self.canaries, refusal_path=self.refusal_path)
+            ctx = DetectorContext(
+                outcome.answer or "", outcome.body, self.canaries, refusal_path=self.refusal_path
+            )
             evidence = run_detectors(ctx, probe.detectors)
             outcome.notes.extend(evidence)
             hit = 1.0 if evidence else 0.0

@@ -37,7 +37,13 @@ def load_builtin(version: str = BUILTIN_VERSION) -> list[Probe]:
     path = PROBES_DIR / f"{version}.jsonl"
     if not path.is_file():
         raise ManifestError(
-            [ManifestIssue(f"unknown built-in probe set {version!r}", file="", hint=f"available: {', '.join(builtin_versions())}")],
+            [
+                ManifestIssue(
+                    f"unknown built-in probe set {version!r}",
+                    file="",
+                    hint=f"available: {', '.join(builtin_versions())}",
+                )
+            ],
             code="evaluator_invalid",
         )
     return load_probes(path, label=f"builtin/{version}")
@@ -47,8 +53,10 @@ def load_probes(path: Path, label: str | None = None) -> list[Probe]:
     """Probes from a JSONL file; every malformed line is reported with file:line (exit 3)."""
     shown = label or str(path)
     if not path.is_file():
-        raise ManifestError([ManifestIssue("probe file not found", file=str(path), hint="check the `probes:` option")],
-                            code="dataset_invalid")
+        raise ManifestError(
+            [ManifestIssue("probe file not found", file=str(path), hint="check the `probes:` option")],
+            code="dataset_invalid",
+        )
     probes: list[Probe] = []
     issues: list[ManifestIssue] = []
     seen: set[str] = set()
@@ -62,7 +70,10 @@ def load_probes(path: Path, label: str | None = None) -> list[Probe]:
         try:
             item = json.loads(text)
         except json.JSONDecodeError as exc:
-            bad(f"malformed JSON: {exc.msg}", 'each line is {"id": ..., "category": ..., "prompt": ..., "detectors": [...]}')
+            bad(
+                f"malformed JSON: {exc.msg}",
+                'each line is {"id": ..., "category": ..., "prompt": ..., "detectors": [...]}',
+            )
             continue
         if not isinstance(item, dict) or not isinstance(item.get("prompt"), str) or not item.get("prompt"):
             bad("a probe needs a non-empty string `prompt`")
@@ -81,8 +92,17 @@ def load_probes(path: Path, label: str | None = None) -> list[Probe]:
             continue
         seen.add(probe_id)
         extra = {k: v for k, v in item.items() if k not in ("id", "category", "prompt", "detectors")}
-        probes.append(Probe(probe_id, str(item.get("category") or "custom"), item["prompt"], tuple(detectors),
-                            shown, lineno, extra))
+        probes.append(
+            Probe(
+                probe_id,
+                str(item.get("category") or "custom"),
+                item["prompt"],
+                tuple(detectors),
+                shown,
+                lineno,
+                extra,
+            )
+        )
     if issues:
         raise ManifestError(issues[:20], code="dataset_invalid")
     return probes
