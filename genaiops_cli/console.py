@@ -18,6 +18,7 @@ from rich.console import Console as RichConsole
 from genaiops_cli.errors import GenAIOpsError
 
 SCHEMA_ID = "genaiops/v1"
+PIPE_WIDTH = 200
 
 
 class OutputMode(str, Enum):
@@ -48,6 +49,9 @@ class Console:
         no_color = not color or "NO_COLOR" in os.environ
         self.err = RichConsole(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
         self.out = RichConsole(no_color=no_color, highlight=False, soft_wrap=True)
+        for console in (self.err, self.out):
+            if not console.is_terminal and "COLUMNS" not in os.environ:
+                console.width = PIPE_WIDTH  # logs and CI output: never truncate digests and URLs
         self._emitted = False
 
     @property

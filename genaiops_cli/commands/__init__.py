@@ -3,6 +3,7 @@ command bodies so that building the command tree (and `--help`) loads no SDK."""
 
 # Order here is the order in `genaiops --help`.
 COMMAND_MODULES = [
+    "init",
     "validate",
     "schema",
     "config",

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
 
 def rollback(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = None,
              timeout: TimeoutOption = 300) -> None:
-    from genaiops_cli.commands.smoke import run_smoke
+    from genaiops_cli.commands.smoke import run_smoke, smoke_table
     from genaiops_cli.core.deploy import rollback_service
     from genaiops_cli.core.targets import containerapps_host
     from genaiops_cli.errors import SmokeFailed
@@ -31,9 +31,11 @@ def rollback(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = 
     host = containerapps_host(manifest, env_name)
     with service_progress(actx.console, names) as on_event:
         results = [rollback_service(host, manifest, resolved, n, timeout, on_event) for n in names]
-    smoke, _ = run_smoke(actx, manifest, env_name, names, label="live", host=host)
+    smoke, checks = run_smoke(actx, manifest, env_name, names, label="live", host=host)
     result = {"environment": env_name, "rollbacks": results, "smoke": smoke}
     if not smoke["passed"]:
+        if not actx.console.is_json:
+            actx.console.err.print(smoke_table(checks))
         raise SmokeFailed("rolled back, but the smoke checks fail on the restored revision",
                           hint="investigate the previous revision; traffic stays on it", details=result)
     actx.emit(result, lambda out: [out.print(f"[green]✓[/green] {r['service']}: back on {r['live']}")

@@ -50,6 +50,26 @@ def _endpoints_table(view: dict[str, Any]) -> Table:
     return table
 
 
+BASE_IMAGE = "genaiops/python-base:3.11"
+
+
+def _ensure_base_image(actx: Any, profile: Any, directory: Path) -> str | None:
+    """Machines with no public registry get a local Python base image; elsewhere it is optional."""
+    from subprocess import SubprocessError
+
+    from docker.errors import DockerException
+
+    from genaiops_cli.errors import GenAIOpsError
+    from genaiops_cli.sandbox.baseimage import ensure_base_image
+
+    try:
+        ensure_base_image(profile.docker_host, directory / "cache", name=BASE_IMAGE)
+    except (GenAIOpsError, OSError, SubprocessError, DockerException) as exc:
+        actx.console.warn(f"could not assemble {BASE_IMAGE} ({exc}); builds need BASE_IMAGE from a registry")
+        return None
+    return BASE_IMAGE
+
+
 @sandbox_app.command("up", help="Start the stand-in in the background (idempotent) and print its endpoints.")
 def up(
     ctx: typer.Context,
@@ -58,6 +78,11 @@ def up(
         Optional[int],  # noqa: UP007
         typer.Option("--retry-after", help="Retry-After seconds on long-running operations (default 0)."),
     ] = None,
+    base_image: Annotated[
+        bool,
+        typer.Option("--base-image/--no-base-image",
+                     help=f"Assemble the offline Python base image ({BASE_IMAGE}) when missing."),
+    ] = True,
 ) -> None:
     from genaiops_cli.sandbox import control
 
@@ -66,6 +91,8 @@ def up(
     actx.console.info(f"starting the stand-in in {directory} …")
     profile = control.up(directory, retry_after=retry_after)
     view = _profile_view(profile)
+    if base_image:
+        view["base_image"] = _ensure_base_image(actx, profile, directory)
 
     def render(out: RichConsole) -> None:
         out.print("[green]✓[/green] sandbox is up")

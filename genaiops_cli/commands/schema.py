@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 from rich.console import Console as RichConsole
 
@@ -15,13 +13,13 @@ def register(app: typer.Typer) -> None:
 
 
 def schema(ctx: typer.Context) -> None:
-    from genaiops_cli.core.manifest.schema import manifest_json_schema
+    from genaiops_cli.core.manifest.schema import manifest_json_schema, manifest_json_schema_text
 
     actx = app_context(ctx)
     document = manifest_json_schema()
 
     def render(out: RichConsole) -> None:
         # Raw JSON, not rich-highlighted, so `genaiops schema > file.json` is byte-stable.
-        out.file.write(json.dumps(document, indent=2) + "\n")
+        out.file.write(manifest_json_schema_text())
 
     actx.emit(document, render)

@@ -45,6 +45,18 @@ def run_smoke(actx: AppContext, manifest: Any, env_name: str, names: list[str], 
     return report, results
 
 
+def smoke_table(results: dict) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("service", "check", "result", "status", "latency", "why"):
+        table.add_column(column)
+    for svc, rs in results.items():
+        for r in rs:
+            table.add_row(svc, r.name, "[green]pass[/green]" if r.passed else "[red]FAIL[/red]",
+                          str(r.status or "—"), f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "—",
+                          "; ".join(r.failures))
+    return table
+
+
 def smoke(
     ctx: typer.Context,
     services: ServicesArg = None,
@@ -68,20 +80,12 @@ def smoke(
     append_step_summary(core.markdown(results))
 
     def render(out: RichConsole) -> None:
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("service", "check", "result", "status", "latency", "why"):
-            table.add_column(column)
-        for svc, rs in results.items():
-            for r in rs:
-                table.add_row(svc, r.name, "[green]pass[/green]" if r.passed else "[red]FAIL[/red]",
-                              str(r.status or "—"), f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "—",
-                              "; ".join(r.failures))
-        out.print(table)
+        out.print(smoke_table(results))
 
     if not report["passed"]:
         if not actx.console.is_json:
-            render(actx.console.out)
+            actx.console.err.print(smoke_table(results))
         failed = [f"{svc}/{r.name}" for svc, rs in results.items() for r in rs if not r.passed]
-        raise SmokeFailed(f"smoke checks failed: {', '.join(failed)}", hint="see the table above",
+        raise SmokeFailed(f"smoke checks failed: {', '.join(failed)}", hint="see the failed checks above",
                           details={"environment": env_name, **report})
     actx.emit({"environment": env_name, **report}, render)

@@ -23,7 +23,7 @@ def swap(
     skip_smoke: Annotated[Optional[str], typer.Option("--skip-smoke", metavar="REASON",  # noqa: UP007
                                                       help="Swap without smoke checks; the reason is recorded.")] = None,
 ) -> None:
-    from genaiops_cli.commands.smoke import run_smoke
+    from genaiops_cli.commands.smoke import run_smoke, smoke_table
     from genaiops_cli.core.deploy import swap_service
     from genaiops_cli.core.targets import containerapps_host
     from genaiops_cli.errors import SmokeFailed
@@ -38,10 +38,12 @@ def swap(
     if skip_smoke:
         actx.console.warn(f"skipping smoke checks: {skip_smoke}")
     else:
-        smoke, _ = run_smoke(actx, manifest, env_name, names, label="staged", host=host)
+        smoke, results = run_smoke(actx, manifest, env_name, names, label="staged", host=host)
         if not smoke["passed"]:
+            if not actx.console.is_json:
+                actx.console.err.print(smoke_table(results))
             raise SmokeFailed("smoke checks failed against the staged revision; traffic not moved",
-                              hint="see the failed checks above; fix and redeploy", details=smoke)
+                              hint="fix the release and deploy again; live traffic is unchanged", details=smoke)
     with service_progress(actx.console, names) as on_event:
         swaps = [swap_service(host, manifest, resolved, n, on_event) for n in names]
     result = {"environment": env_name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke}

@@ -121,7 +121,7 @@ def _fail_safely(
                 on_event(service, f"deactivated failed revision {revision}")
             except DeployError:
                 pass  # best effort: the live revision is untouched either way
-    if reason and reason not in error.message:
+    if reason and reason not in error.message and revision not in error.message:
         error.message = f"{error.message} — revision {revision}: {reason}"
         error.args = (error.message,)
     return error

@@ -21,6 +21,7 @@ services:
 environments:
   dev:
     cloud: sandbox
+    subscription: 00000000-0000-0000-0000-000000000000
     resource_group: rg-dev
     location: eastus2
     registry: crdev
@@ -64,7 +65,7 @@ def test_broken_manifest_exit_3_with_location(tmp_path: Path) -> None:
     run = run_cli("-f", str(manifest), "validate")
     assert run.code == ExitCode.MANIFEST
     assert "Traceback" not in run.stderr
-    assert f"{manifest}:15:" in run.stderr
+    assert f"{manifest}:16:" in run.stderr
     assert "environments.dev.strategy" in run.stderr
     js = run_cli("-f", str(manifest), "-o", "json", "validate")
     assert js.code == ExitCode.MANIFEST
@@ -73,7 +74,7 @@ def test_broken_manifest_exit_3_with_location(tmp_path: Path) -> None:
     assert doc["error"]["code"] == "manifest_invalid"
     assert doc["error"]["hint"]
     issue = doc["error"]["details"]["issues"][0]
-    assert (issue["line"], issue["path"]) == (15, "environments.dev.strategy")
+    assert (issue["line"], issue["path"]) == (16, "environments.dev.strategy")
     assert js.stderr.strip() == ""  # in JSON mode the error is only in the envelope... and not twice
 
 

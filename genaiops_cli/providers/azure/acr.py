@@ -45,8 +45,14 @@ def login_server(target: AzureTarget, resource_group: str, registry: str) -> str
 def refresh_token(target: AzureTarget, server: str) -> str:
     """Exchange an Entra access token for an ACR refresh token (usable as a docker password)."""
     import httpx
+    from azure.core.exceptions import ClientAuthenticationError
 
-    aad = clients.credential(target).get_token(ARM_SCOPE)
+    try:
+        aad = clients.credential(target).get_token(ARM_SCOPE)
+    except ClientAuthenticationError as exc:
+        who = target.client_id or "the signed-in identity"
+        raise AuthError(f"cannot sign in to Azure as {who} for registry {server}",
+                        hint="check `az login` / the service principal's secret, tenant and authority") from exc
     form: dict[str, Any] = {"grant_type": "access_token", "service": server, "access_token": aad.token}
     if target.tenant_id:
         form["tenant"] = target.tenant_id
