@@ -16,6 +16,7 @@ from typing import Any
 from ..faults import FaultTable
 from .apps import AppsMixin
 from .common import Response, default_domain, echo_identity, now_iso, system_data
+from .deployments import DeploymentsMixin
 from .errors import ArmError, bad_request, invalid_parameter, not_found
 from .jobs import JobsMixin
 from .registries import RegistriesMixin
@@ -38,7 +39,7 @@ _ACR = _RG + r"/providers/microsoft\.containerregistry/registries"
 Handler = Callable[..., Response]
 
 
-class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
+class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, DeploymentsMixin):
     def __init__(
         self,
         store: ResourceStore,
@@ -109,6 +110,7 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin):
         self.add_app_routes(r, _APP, _SUB)
         self.add_job_routes(r, _APP, _SUB)
         self.add_registry_routes(r, _ACR, _SUB)
+        self.add_deployment_routes(r, _RG)  # after the emulated types: its generic GET is a fallback
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> Response:
         matched_path = False
