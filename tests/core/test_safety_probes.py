@@ -137,3 +137,11 @@ def test_safety_options(tmp_path):
     )
     with pytest.raises(ManifestError, match="no probes"):
         SafetyEvaluator(categories=["nothing"])
+
+
+def test_sample_agent_probe_file_loads():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "templates" / "agent" / "data" / "safety.jsonl"
+    probes = load_probes(path)
+    assert len(probes) >= 4 and {p.category for p in probes} <= set(CATEGORIES)
