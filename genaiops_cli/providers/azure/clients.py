@@ -13,9 +13,13 @@ if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.mgmt.appcontainers import ContainerAppsAPIClient
     from azure.mgmt.containerregistry import ContainerRegistryManagementClient
+    from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+    from azure.mgmt.resource.resources import ResourceManagementClient
 
 # Seconds between LRO polls when the service sends no Retry-After (the SDK default is 30).
 POLLING_INTERVAL = 2
+# The stand-in answers Retry-After: 0; poll deployments often there so per-resource progress is live.
+SANDBOX_POLLING_INTERVAL = 0.25
 
 
 def _transport_kwargs(target: AzureTarget) -> dict[str, Any]:
@@ -44,11 +48,9 @@ def credential(target: AzureTarget) -> TokenCredential:
     return DefaultAzureCredential(**_transport_kwargs(target))
 
 
-@lru_cache(maxsize=8)
-def container_apps(target: AzureTarget) -> ContainerAppsAPIClient:
-    from azure.mgmt.appcontainers import ContainerAppsAPIClient
-
-    return ContainerAppsAPIClient(
+def arm_client(client_class: Any, target: AzureTarget) -> Any:
+    """Any azure-mgmt-* client for `target`: same credential, endpoint, CA and polling everywhere."""
+    return client_class(
         credential(target),
         target.subscription_id,
         base_url=target.arm_endpoint,
@@ -56,20 +58,20 @@ def container_apps(target: AzureTarget) -> ContainerAppsAPIClient:
         polling_interval=POLLING_INTERVAL,
         **_transport_kwargs(target),
     )
+
+
+@lru_cache(maxsize=8)
+def container_apps(target: AzureTarget) -> ContainerAppsAPIClient:
+    from azure.mgmt.appcontainers import ContainerAppsAPIClient
+
+    return arm_client(ContainerAppsAPIClient, target)
 
 
 @lru_cache(maxsize=8)
 def registry_management(target: AzureTarget) -> ContainerRegistryManagementClient:
     from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
-    return ContainerRegistryManagementClient(
-        credential(target),
-        target.subscription_id,
-        base_url=target.arm_endpoint,
-        credential_scopes=[ARM_SCOPE],
-        polling_interval=POLLING_INTERVAL,
-        **_transport_kwargs(target),
-    )
+    return arm_client(ContainerRegistryManagementClient, target)
 
 
 @lru_cache(maxsize=16)
@@ -80,5 +82,39 @@ def registry_data(target: AzureTarget, login_server: str) -> ContainerRegistryCl
         f"https://{login_server}",
         credential(target),
         audience="https://containerregistry.azure.net",
+        **_transport_kwargs(target),
+    )
+
+
+def _polling_interval(target: AzureTarget) -> float:
+    return SANDBOX_POLLING_INTERVAL if target.cloud == "sandbox" else POLLING_INTERVAL
+
+
+@lru_cache(maxsize=8)
+def deployments(target: AzureTarget) -> DeploymentsMgmtClient:
+    """Microsoft.Resources deployments (azure-mgmt-resource-deployments, api-version 2026-06-01)."""
+    from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+
+    return DeploymentsMgmtClient(
+        credential(target),
+        target.subscription_id,
+        base_url=target.arm_endpoint,
+        credential_scopes=[ARM_SCOPE],
+        polling_interval=_polling_interval(target),
+        **_transport_kwargs(target),
+    )
+
+
+@lru_cache(maxsize=8)
+def resource_groups(target: AzureTarget) -> ResourceManagementClient:
+    """Resource groups (azure-mgmt-resource: deployments moved to their own package)."""
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+    return ResourceManagementClient(
+        credential(target),
+        target.subscription_id,
+        base_url=target.arm_endpoint,
+        credential_scopes=[ARM_SCOPE],
+        polling_interval=_polling_interval(target),
         **_transport_kwargs(target),
     )
