@@ -143,3 +143,13 @@ def test_probe_calls_use_the_request_template(tmp_path):
 def test_namespace_template_adapter():
     req = SimpleNamespace(method="GET", path="/q/{{x}}", headers={}, json_=None, body=None)
     assert RequestTemplate.from_model(req).render({"x": 1}).path == "/q/1"
+
+
+def test_duplicate_row_ids_are_rejected(tmp_path):
+    write(
+        tmp_path / "d.jsonl",
+        '{"id": "a", "question": "x", "answer": "y"}\n{"id": "a", "question": "z", "answer": "w"}\n',
+    )
+    with pytest.raises(DatasetError) as err:
+        engine.prepare("quality", _evaluation(), tmp_path)
+    assert err.value.issues[0].line == 2 and "duplicate row id 'a'" in err.value.issues[0].message

@@ -13,7 +13,14 @@ from typing import Any
 
 from genaiops_cli.core.evaluation import gates as gatelib
 from genaiops_cli.core.evaluation.calls import Call, Outcome
-from genaiops_cli.core.evaluation.dataset import RequestTemplate, Row, check_fields, load_rows, render_text
+from genaiops_cli.core.evaluation.dataset import (
+    DatasetError,
+    RequestTemplate,
+    Row,
+    check_fields,
+    load_rows,
+    render_text,
+)
 from genaiops_cli.core.evaluation.evaluators import Aggregate, Evaluator, build_evaluator
 from genaiops_cli.core.evaluation.gates import GateResult, Verdict
 from genaiops_cli.core.evaluation.runner import RunOptions, Side, Target, execute
@@ -100,6 +107,7 @@ def prepare(
     needed = template.fields() | (fields_in(expected_template) if expected_template else set())
     check_fields(rows, needed, what="the request template" + (" and `expected`" if expected_template else ""))
 
+    _check_unique_ids(rows)
     calls = [
         Call(
             row_id=row.id,
@@ -142,6 +150,26 @@ def prepare(
     return PreparedEvaluation(
         name, spec, template, rows, calls, evaluators, dataset, sha256_file(dataset), probe_set
     )
+
+
+def _check_unique_ids(rows: list[Row]) -> None:
+    """Rows pair across runs by id (A/B, `eval diff`): two rows with one id would pair wrongly."""
+    first: dict[str, int] = {}
+    issues = []
+    for row in rows:
+        if row.id in first:
+            issues.append(
+                ManifestIssue(
+                    f"duplicate row id {row.id!r} (first on line {first[row.id]})",
+                    file=row.source,
+                    line=row.line,
+                    hint="give every row its own `id`",
+                )
+            )
+        else:
+            first[row.id] = row.line
+    if issues:
+        raise DatasetError(issues[:20])
 
 
 def _check_metric_names(name: str, spec: Any, evaluators: list[Evaluator], manifest_file: str) -> None:
