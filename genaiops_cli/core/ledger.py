@@ -1,0 +1,268 @@
+"""The release ledger's model: release records, deployment records (with their step journal) and
+pointers, stored by a LedgerStore as JSON documents under tags. Pure: no SDK here.
+
+Layout per environment registry, repository `genaiops/ledger` (see docs/ledger.md):
+  release-<id>                 ReleaseRecord   (immutable content; rewritten identical)
+  promote-<env>-<id>           DeploymentRecord being run (the journal; updated after every step)
+  deploy-<env>-<stamp>-<id>    DeploymentRecord as finished (history; never rewritten)
+  lkg-<env>                    Pointer to the last-known-good deployment
+  lock-<env>                   LockRecord (core/lock.py)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+LEDGER_REPOSITORY = "genaiops/ledger"
+ARTIFACT_TYPES = {
+    "release": "application/vnd.genaiops.ledger.release.v1+json",
+    "deployment": "application/vnd.genaiops.ledger.deployment.v1+json",
+    "pointer": "application/vnd.genaiops.ledger.pointer.v1+json",
+    "lock": "application/vnd.genaiops.ledger.lock.v1+json",
+}
+
+# Step status values in a deployment's journal.
+DONE, FAILED, SKIPPED, RUNNING = "done", "failed", "skipped", "running"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(moment: dt.datetime | None = None) -> str:
+    return (moment or now()).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def stamp(moment: dt.datetime | None = None) -> str:
+    """Sortable, tag-safe time: 20250102T030405123Z."""
+    return (moment or now()).strftime("%Y%m%dT%H%M%S%f")[:-3] + "Z"
+
+
+def actor() -> str:
+    """Who acts: GENAIOPS_ACTOR, else the CI's actor, else the local user."""
+    for var in ("GENAIOPS_ACTOR", "GITHUB_ACTOR", "BUILD_REQUESTEDFOR", "USER", "USERNAME"):
+        if os.environ.get(var):
+            return os.environ[var]
+    return "unknown"
+
+
+def origin() -> dict[str, str]:
+    """Where the run happened: host, and the CI run when there is one."""
+    out = {"host": socket.gethostname()}
+    if os.environ.get("GITHUB_RUN_ID"):
+        server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+        out["ci"] = f"{server}/{os.environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
+    elif os.environ.get("BUILD_BUILDID"):
+        out["ci"] = f"azure-pipelines build {os.environ['BUILD_BUILDID']}"
+    elif os.environ.get("CI"):
+        out["ci"] = "ci"
+    return out
+
+
+# ---------------------------------------------------------------------------- tags
+
+
+def release_tag(release_id: str) -> str:
+    return f"release-{release_id}"
+
+
+def journal_tag(env: str, release_id: str) -> str:
+    return f"promote-{env}-{release_id}"
+
+
+def history_tag(env: str, when: str, release_id: str) -> str:
+    return f"deploy-{env}-{when}-{release_id}"
+
+
+def history_prefix(env: str) -> str:
+    return f"deploy-{env}-"
+
+
+def lkg_tag(env: str) -> str:
+    return f"lkg-{env}"
+
+
+def lock_tag(env: str) -> str:
+    return f"lock-{env}"
+
+
+# ---------------------------------------------------------------------------- records
+
+
+@dataclass
+class ReleaseRecord:
+    release_id: str
+    spec: dict[str, Any]
+    created_at: str = field(default_factory=iso)
+    created_by: str = field(default_factory=actor)
+    kind: str = "release"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReleaseRecord:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass
+class Step:
+    name: str
+    status: str
+    at: str = field(default_factory=iso)
+    attempt: int = 1
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class DeploymentRecord:
+    """One promotion (or verification) of a release into an environment, with its journal."""
+
+    environment: str
+    release_id: str
+    operation: str = "promote"  # promote | verify
+    source: str | None = None
+    status: str = "running"  # running | live | failed | refused
+    actor: str = field(default_factory=actor)
+    origin: dict[str, str] = field(default_factory=origin)
+    started_at: str = field(default_factory=iso)
+    finished_at: str | None = None
+    attempt: int = 1
+    previous_release: str | None = None
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)  # image, revision, previous revision
+    environment_config: dict[str, Any] = field(default_factory=dict)  # env overrides as deployed
+    gates: list[dict[str, Any]] = field(default_factory=list)  # {name, kind, verdict, evidence}
+    overrides: list[dict[str, Any]] = field(default_factory=list)  # {what, reason, actor, at}
+    steps: list[Step] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    kind: str = "deployment"
+
+    # journal ---------------------------------------------------------------------------------
+    def step(self, name: str) -> Step | None:
+        for s in reversed(self.steps):
+            if s.name == name:
+                return s
+        return None
+
+    def is_done(self, name: str) -> bool:
+        found = self.step(name)
+        return found is not None and found.status == DONE
+
+    def mark(self, name: str, status: str, **detail: Any) -> Step:
+        found = self.step(name)
+        if found is not None and found.attempt == self.attempt:
+            found.status, found.at, found.detail = status, iso(), detail
+            return found
+        new = Step(name, status, attempt=self.attempt, detail=detail)
+        self.steps.append(new)
+        return new
+
+    def gates_passed(self) -> bool:
+        """Every gate recorded and none blocking (an evaluation not run is not a pass)."""
+        return bool(self.gates) and all(g.get("verdict") == "pass" for g in self.gates)
+
+    def override(self, what: str, reason: str) -> None:
+        self.overrides.append({"what": what, "reason": reason, "actor": actor(), "at": iso()})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DeploymentRecord:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        known["steps"] = [Step(**s) for s in data.get("steps") or []]
+        return cls(**known)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "release": self.release_id,
+            "operation": self.operation,
+            "source": self.source,
+            "status": self.status,
+            "actor": self.actor,
+            "origin": self.origin,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "attempt": self.attempt,
+            "previous_release": self.previous_release,
+            "gates": [{"name": g.get("name"), "verdict": g.get("verdict")} for g in self.gates],
+            "overrides": self.overrides,
+            "digests": {s: v.get("digest") for s, v in self.services.items()},
+        }
+
+
+class LedgerStore(Protocol):
+    """JSON documents under tags in one environment's ledger (an OCI repository on Azure)."""
+
+    location: str
+
+    def put(self, tag: str, kind: str, document: dict[str, Any]) -> str: ...
+
+    def get(self, tag: str) -> dict[str, Any] | None: ...
+
+    def tags(self, prefix: str = "") -> list[str]: ...
+
+
+# ---------------------------------------------------------------------------- operations
+
+
+def load_deployment(store: LedgerStore, tag: str) -> DeploymentRecord | None:
+    doc = store.get(tag)
+    return DeploymentRecord.from_dict(doc) if doc else None
+
+
+def load_release(store: LedgerStore, release_id: str) -> ReleaseRecord | None:
+    doc = store.get(release_tag(release_id))
+    return ReleaseRecord.from_dict(doc) if doc else None
+
+
+def last_known_good(store: LedgerStore, env: str) -> dict[str, Any] | None:
+    return store.get(lkg_tag(env))
+
+
+def evidence_for(store: LedgerStore, env: str, release_id: str) -> DeploymentRecord | None:
+    """The latest finished deployment of `release_id` in `env` whose gates all passed."""
+    pointer = last_known_good(store, env)
+    if pointer and pointer.get("release") == release_id and pointer.get("record"):
+        found = load_deployment(store, pointer["record"])
+        if found and found.gates_passed():
+            return found
+    for tag in sorted(store.tags(history_prefix(env)), reverse=True):
+        if not tag.endswith("-" + release_id):
+            continue
+        found = load_deployment(store, tag)
+        if found and found.status == "live" and found.gates_passed():
+            return found
+    return None
+
+
+def history(store: LedgerStore, env: str, limit: int) -> list[DeploymentRecord]:
+    out = []
+    for tag in sorted(store.tags(history_prefix(env)), reverse=True)[:limit]:
+        found = load_deployment(store, tag)
+        if found:
+            out.append(found)
+    return out
+
+
+def finish(store: LedgerStore, record: DeploymentRecord) -> str:
+    """Write the finished record to history (and the journal); live ones become last-known-good."""
+    record.finished_at = iso()
+    store.put(journal_tag(record.environment, record.release_id), "deployment", record.to_dict())
+    tag = history_tag(record.environment, stamp(), record.release_id)
+    store.put(tag, "deployment", record.to_dict())
+    if record.status == "live" and record.gates_passed():
+        store.put(
+            lkg_tag(record.environment),
+            "pointer",
+            {"environment": record.environment, "release": record.release_id, "record": tag, "at": iso()},
+        )
+    return tag
