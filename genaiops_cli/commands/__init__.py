@@ -7,6 +7,7 @@ COMMAND_MODULES = [
     "validate",
     "schema",
     "config",
+    "provision",
     "build",
     "push",
     "deploy",
@@ -14,5 +15,10 @@ COMMAND_MODULES = [
     "swap",
     "rollback",
     "status",
+    "promote",
+    "plan",
+    "history",
+    "diff",
+    "eval",
     "sandbox",
 ]

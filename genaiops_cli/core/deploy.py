@@ -284,7 +284,9 @@ def swap_service(
     env: ResolvedEnvironment,
     service_name: str,
     on_event: EventFn,
+    extra_tags: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """`extra_tags` ride on the same traffic write (promote records the live release there)."""
     name = ca.app_name(manifest.name, service_name)
     app = host.get_app(name)
     if app is None:
@@ -308,7 +310,8 @@ def swap_service(
     new_state = state.swap()
     location = app.get("location") or env.config.location
     on_event(service_name, f"swapping traffic: {new_state.live} → 100 %")
-    host.patch_app(name, ca.traffic_patch(location, new_state.traffic(), new_state.tags()))
+    tags = {**new_state.tags(), **(extra_tags or {})}
+    host.patch_app(name, ca.traffic_patch(location, new_state.traffic(), tags))
     deactivated = prune(host, name, new_state, env.config.keep_previous, service_name, on_event)
     return {
         "service": service_name,

@@ -1,0 +1,31 @@
+"""`genaiops plan --env DST [--from SRC]`: what a promotion would change, changing nothing."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from genaiops_cli.commands._options import EnvOption
+from genaiops_cli.commands.promote import FromOption, render_plan, source_env
+from genaiops_cli.context import app_context
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan", help="Show what promoting into an environment would change (digests, revisions, traffic, gates).")(plan)
+
+
+def plan(
+    ctx: typer.Context,
+    env: EnvOption = None,
+    from_: FromOption = None,
+    release: Annotated[Optional[str], typer.Option("--release", help="Plan this release id.")] = None,  # noqa: UP007
+) -> None:
+    from genaiops_cli.core import promote as core
+
+    actx = app_context(ctx)
+    manifest = actx.manifest()
+    dst_name = actx.require_env(env)
+    src_name = source_env(actx, manifest, dst_name, from_)
+    result = core.plan(manifest, core.open_env(manifest, src_name), core.open_env(manifest, dst_name), release)
+    actx.emit(result, lambda out: render_plan(out, result))
