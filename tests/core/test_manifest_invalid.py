@@ -297,14 +297,6 @@ CASES = [
         "may not be named `smoke`",
     ),
     (
-        "env-missing-registry",
-        edit(("    registry: crdev\n", "")),
-        "environments.dev.registry",
-        22,
-        3,
-        "missing required key `registry`",
-    ),
-    (
         "env-bad-subscription",
         edit(("subscription: 00000000-0000-0000-0000-000000000000", "subscription: my-sub")),
         "environments.dev.subscription",
@@ -359,14 +351,6 @@ CASES = [
         29,
         20,
         "did you mean `quality`",
-    ),
-    (
-        "env-no-cae",
-        edit(("    containerapps_environment: cae-dev\n", "")),
-        "environments.dev.containerapps_environment",
-        22,
-        3,
-        "runs on Container Apps",
     ),
     (
         "env-both-cae",

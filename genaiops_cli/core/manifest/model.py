@@ -37,7 +37,11 @@ MANIFEST_VERSION = 1
 MANIFEST_FILENAMES = ("genaiops.yaml", "genaiops.yml")
 
 # Evaluators shipped with genaiops; anything else must be a `package.module:function` reference.
-BUILTIN_EVALUATORS = ("exact_match", "token_f1", "contains", "regex_match", "latency", "error_rate")
+# Names the evaluation engine knows (core/evaluation/evaluators.py; a test keeps the two in step).
+BUILTIN_EVALUATORS = (
+    "exact_match", "token_f1", "rouge_l", "contains", "regex", "regex_match", "json_valid", "json_schema",
+    "latency", "error_rate", "answer_length", "safety",
+)
 # The gate name that means "the service's smoke checks"; every other gate names an evaluation.
 SMOKE_GATE = "smoke"
 
@@ -413,6 +417,17 @@ class Evaluation(_Model):
 # ---------------------------------------------------------------- environments
 
 
+class Infra(_Model):
+    """The infrastructure-as-code `genaiops provision` deploys for an environment."""
+
+    template: NonEmpty = Field(
+        description="ARM JSON (or .bicep, compiled with the bicep CLI) template, relative to this file."
+    )
+    parameters: NonEmpty | None = Field(
+        None, description="ARM parameters file (JSON), relative to this file."
+    )
+
+
 class Environment(_Model):
     """Where and how services are deployed."""
 
@@ -422,15 +437,25 @@ class Environment(_Model):
     subscription: Annotated[str, _pattern(GUID_PATTERN)] = Field(description="Subscription id (GUID).")
     resource_group: Annotated[str, _pattern(RESOURCE_GROUP_PATTERN)]
     location: Annotated[str, _pattern(LOCATION_PATTERN)] = Field(examples=["eastus2"])
-    registry: Annotated[str, _pattern(REGISTRY_PATTERN)] = Field(description="Registry name or login server.")
+    registry: Annotated[str, _pattern(REGISTRY_PATTERN)] | None = Field(
+        None,
+        description="Registry name or login server (default: the one `genaiops provision` created).",
+    )
     containerapps_environment: NonEmpty | None = Field(
-        None, description="Managed environment name or resource id."
+        None,
+        description="Managed environment name or resource id (default: the provisioned one).",
     )
     connected_environment: NonEmpty | None = Field(
         None,
         description="Connected environment (Azure Arc) name or resource id; alternative to the managed one.",
     )
-    identity: NonEmpty | None = Field(None, description="User-assigned managed identity used to pull images.")
+    identity: NonEmpty | None = Field(
+        None,
+        description="User-assigned managed identity used to pull images (default: the provisioned one).",
+    )
+    infra: Infra | None = Field(
+        None, description="ARM template provisioning this environment (default: the shipped one)."
+    )
     strategy: Literal["direct", "bluegreen"] = Field("direct")
     keep_previous: int = Field(1, ge=0, le=20, description="Previous revisions kept for rollback.")
     promote_from: Name | None = Field(None, description="Environment whose releases are promoted here.")

@@ -74,14 +74,20 @@ def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
     return out
 
 
+RESERVED_EVALUATION_NAMES = {
+    SMOKE_GATE: "`smoke` is the gate name of smoke checks; rename it",
+    "diff": "`genaiops eval diff` is a subcommand; rename the evaluation",
+}
+
+
 def evaluation_rules(name: str, ev: Evaluation, service_names: list[str], at: Locator) -> list[ManifestIssue]:
     out = []
-    if name == SMOKE_GATE:
+    if name in RESERVED_EVALUATION_NAMES:
         out.append(
             at.issue(
                 (),
-                "an evaluation may not be named `smoke`",
-                "`smoke` is the gate name of smoke checks; rename it",
+                f"an evaluation may not be named `{name}`",
+                RESERVED_EVALUATION_NAMES[name],
                 at_key=True,
             )
         )
@@ -142,8 +148,7 @@ def environment_rules(
 def hosting_rules(
     name: str, env: Environment, services: dict[str, Service], at: Locator
 ) -> list[ManifestIssue]:
-    """A Container App needs exactly one place to run: a managed or a connected environment."""
-    apps = [n for n, s in services.items() if s.host == "containerapp"]
+    """A Container App runs in at most one place: a managed or a connected environment."""
     if env.containerapps_environment and env.connected_environment:
         return [
             at.issue(
@@ -153,16 +158,7 @@ def hosting_rules(
                 at_key=True,
             )
         ]
-    if apps and not (env.containerapps_environment or env.connected_environment):
-        return [
-            at.issue(
-                ("containerapps_environment",),
-                f"missing `containerapps_environment` (service `{apps[0]}` runs on Container Apps)",
-                "add `containerapps_environment: cae-"
-                + name
-                + "` (or `connected_environment:` for Azure Arc)",
-            )
-        ]
+    # Neither set is fine: `genaiops provision` supplies the managed environment (checked at use time).
     return []
 
 
