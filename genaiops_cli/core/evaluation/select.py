@@ -8,7 +8,7 @@ from typing import Any
 
 from genaiops_cli.core.evaluation.engine import Targets
 from genaiops_cli.core.evaluation.runner import Target
-from genaiops_cli.core.evaluation.target import has_target_resolver, target_url_for
+from genaiops_cli.core.evaluation.target import target_url_for
 from genaiops_cli.errors import UsageError
 
 
@@ -52,7 +52,7 @@ def plan_targets(
     ca_bundle: str | None = None,
 ) -> dict[str, Targets]:
     """Candidate and baseline targets per evaluation. `baseline` is a label, or "none" to skip A/B.
-    Explicit URLs win; otherwise the registered deploy resolver (target.py) is asked."""
+    Explicit URLs win; otherwise the deployed environment's URLs are looked up (target.py)."""
     out: dict[str, Targets] = {}
     for name, spec in evaluations.items():
         if url:
@@ -70,9 +70,9 @@ def plan_targets(
                 skipped = "--baseline none"
             elif baseline_url:
                 base_target = Target(baseline_url, dict(resolve or {}), ca_bundle, base_label)
-            elif env and has_target_resolver():
+            elif env:
                 base_target = target_url_for(manifest, env, spec.service, base_label)
             else:
-                skipped = "no baseline URL (pass --baseline-url, or --env once deploy provides label URLs)"
+                skipped = "no baseline URL (pass --baseline-url, or --env to compare with a deployed side)"
         out[name] = Targets(candidate, base_target, skipped)
     return out

@@ -1,37 +1,18 @@
-"""How `genaiops eval` finds the URL of an environment's label (e.g. the `green` side of a blue/green
-deployment). The deploy provider plugs itself in here; until it does, `--url` is required.
-
-Hook for the deploy command: `register_target_resolver(fn)` where
-`fn(manifest, env_name, service, label) -> Target` (base URL + resolve map + CA bundle). It must do
-no network call beyond reading the app's current state."""
+"""How `genaiops eval` finds the URL of a side of a deployed service: `live` (the app URL), `staged`,
+or a literal label (`blue`/`green`), through the same Container Apps state deploy and swap use."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from genaiops_cli.core.evaluation.runner import Target
-from genaiops_cli.errors import UsageError
-
-TargetResolver = Callable[[Any, str, str, "str | None"], Target]
-_resolver: TargetResolver | None = None
-
-
-def register_target_resolver(fn: TargetResolver | None) -> None:
-    global _resolver
-    _resolver = fn
-
-
-def has_target_resolver() -> bool:
-    return _resolver is not None
 
 
 def target_url_for(manifest: Any, env: str, service: str, label: str | None) -> Target:
-    """The Target serving `service` at `label` (None = the app's main URL) in environment `env`."""
-    if _resolver is None:
-        raise UsageError(
-            f"cannot find the URL of {service}{'@' + label if label else ''} in `{env}` yet",
-            hint="pass --url https://… (and --baseline-url for an A/B comparison)",
-            code="target_unknown",
-        )
-    return _resolver(manifest, env, service, label)
+    """The Target serving `service` at `label` (None = the live app URL) in environment `env`."""
+    from genaiops_cli.core.deploy import service_url
+    from genaiops_cli.core.targets import containerapps_host, environment_target
+
+    azure = environment_target(manifest, env)
+    url = service_url(containerapps_host(manifest, env), manifest, service, label or "live")
+    return Target(base_url=url, resolve=dict(azure.resolve), ca_bundle=azure.ca_bundle, label=label or "live")

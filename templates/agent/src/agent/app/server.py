@@ -104,6 +104,12 @@ def answer(question: str) -> dict:
     return {"answer": text, "sources": [{"id": p["id"], "title": p["title"]} for p in passages], "refused": False}
 
 
+class Server(ThreadingHTTPServer):
+    # A deep accept queue and daemon threads: evaluation runs send bursts of concurrent requests.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "contoso-agent"
 
@@ -148,7 +154,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def main() -> None:
     port = int(os.environ.get("PORT", "8080"))
-    server = ThreadingHTTPServer(("0.0.0.0", port), Handler)
+    server = Server(("0.0.0.0", port), Handler)
     print(f"contoso agent {VERSION} ({VARIANT}) listening on :{port}", flush=True)
     server.serve_forever()
 
