@@ -362,7 +362,11 @@ def _promote_locked(manifest: Manifest, src: Env, dst: Env, candidate: Candidate
     from genaiops_cli.core.gates_run import run_gates
 
     strategy = dst.resolved.config.strategy
-    already_live = all(dst_live[s].live == journal.services[s]["revision"] for s in dst.services)
+    # A first release (nothing live before) or a direct strategy goes live at deploy: gate it there.
+    already_live = all(
+        (outcomes[s].action in ("created", "live")) or dst_live[s].live == journal.services[s]["revision"]
+        for s in dst.services
+    )
     if not journal.is_done("gates"):
         label = "live" if (strategy == "direct" or already_live) else "staged"
         baseline = None
@@ -383,8 +387,8 @@ def _promote_locked(manifest: Manifest, src: Env, dst: Env, candidate: Candidate
                       if label == "staged" else f"gates failed in {dst.name} for release {rid}: {names}",
                       hint="fix the release and promote again; `genaiops history` keeps the evidence",
                       details={"gates": journal.gates})
-            if label == "live" and strategy == "direct":
-                _roll_back(manifest, dst, on_event)
+            if label == "live":
+                _roll_back(manifest, dst, on_event)  # back to the previous revision, when there is one
             raise fail("gates", err)
         journal.mark("gates", lg.DONE, verdicts={g["name"]: g["verdict"] for g in journal.gates})
         save()
