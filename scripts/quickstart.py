@@ -110,6 +110,15 @@ def main() -> int:
        why="same digest copied, staged as green, smoke + quality + safety gates, then swapped")
     do("Promote staging → prod", "-y", "promote", "--from", "staging", "--to", "prod")
     do("Status of prod", "status", "-e", "prod")
+
+    # A second, good release: a code change goes through the same path; prod keeps v1 warm.
+    server = project / "src" / "agent" / "app" / "server.py"
+    server.write_text(server.read_text().replace('"AGENT_VERSION", "1.0.0"', '"AGENT_VERSION", "1.1.0"'))
+    do("Build v1.1", "build", "--push", "-e", "dev", why="only what changed is rebuilt and pushed")
+    do("Deploy v1.1 to dev", "deploy", "-e", "dev")
+    do("Promote v1.1 dev → staging", "-y", "promote", "--from", "dev", "--to", "staging")
+    do("Promote v1.1 staging → prod", "-y", "promote", "--from", "staging", "--to", "prod",
+       why="blue/green in prod: v1.1 staged under a label, gated, swapped; v1.0 stays warm")
     do("Release history", "history")
 
     # A regressed release: same image, a configuration switch that makes retrieval worse.
@@ -121,8 +130,8 @@ def main() -> int:
     do("Promote the regression: the gates block it", "-y", "promote", "--from", "dev", "--to", "staging",
        expect=9, why="dev's smoke gate fails, so no evidence: staging keeps serving the good release")
     manifest.write_text(text)
-    do("Roll prod back to its previous revision", "-y", "rollback", "-e", "prod",
-       why="one traffic write back to the previous release, verified by smoke checks")
+    do("Roll prod back to v1.0", "-y", "rollback", "-e", "prod",
+       why="one traffic write back to the previous release (still warm), verified by smoke checks")
     do("Status of prod after the rollback", "status", "-e", "prod")
     summary(steps, failed=False)
     return 0

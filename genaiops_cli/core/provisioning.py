@@ -133,6 +133,11 @@ def _parameters_file(path: Path) -> dict[str, dict[str, Any]]:
     }
 
 
+def _is_reference(value: str) -> bool:
+    """A login server or resource id names an existing resource; only plain names are created."""
+    return "/" in value or "." in value or ":" in value
+
+
 def infra_plan(
     manifest: Manifest, env_name: str, template: Path | None = None, parameters: Path | None = None
 ) -> InfraPlan:
@@ -167,6 +172,11 @@ def infra_plan(
         values["tags"] = {"value": tags}
     if "namePrefix" in declared and (shipped or "namePrefix" not in values):
         values["namePrefix"] = {"value": name_prefix(manifest.name)}
+    # Names the manifest fixes are the names provisioning creates (else the template generates them).
+    for parameter, value in (("registryName", config.registry), ("identityName", config.identity),
+                             ("containerAppsEnvironmentName", config.containerapps_environment)):
+        if parameter in declared and parameter not in values and value and not _is_reference(value):
+            values[parameter] = {"value": value}
     allowed = (declared.get("environment") or {}).get("allowedValues")
     if "environment" in declared and "environment" not in values and (not allowed or env_name in allowed):
         values["environment"] = {"value": env_name}

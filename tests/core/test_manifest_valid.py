@@ -109,9 +109,9 @@ def test_anchors_and_merge_keys(tmp_path: Path) -> None:
 
 def test_summary(tmp_path: Path) -> None:
     s = load_manifest(TEMPLATE, environ={}).summary()
-    assert s["counts"] == {"services": 1, "evaluations": 1, "environments": 3, "smoke_checks": 2, "gates": 5}
+    assert s["counts"] == {"services": 1, "evaluations": 2, "environments": 3, "smoke_checks": 2, "gates": 6}
     assert s["promotion_chains"] == [["dev", "staging", "prod"]]
-    assert s["environments"]["staging"]["gates"] == ["smoke", "quality"]
+    assert s["environments"]["staging"]["gates"] == ["smoke", "quality", "safety"]
 
 
 def test_unknown_environment_suggests(tmp_path: Path) -> None:

@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 # Seconds between LRO polls when the service sends no Retry-After (the SDK default is 30).
 POLLING_INTERVAL = 2
-# The stand-in answers Retry-After: 0; poll deployments often there so per-resource progress is live.
-SANDBOX_POLLING_INTERVAL = 0.25
 
 
 def _transport_kwargs(target: AzureTarget) -> dict[str, Any]:
@@ -86,23 +84,12 @@ def registry_data(target: AzureTarget, login_server: str) -> ContainerRegistryCl
     )
 
 
-def _polling_interval(target: AzureTarget) -> float:
-    return SANDBOX_POLLING_INTERVAL if target.cloud == "sandbox" else POLLING_INTERVAL
-
-
 @lru_cache(maxsize=8)
 def deployments(target: AzureTarget) -> DeploymentsMgmtClient:
     """Microsoft.Resources deployments (azure-mgmt-resource-deployments, api-version 2026-06-01)."""
     from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 
-    return DeploymentsMgmtClient(
-        credential(target),
-        target.subscription_id,
-        base_url=target.arm_endpoint,
-        credential_scopes=[ARM_SCOPE],
-        polling_interval=_polling_interval(target),
-        **_transport_kwargs(target),
-    )
+    return arm_client(DeploymentsMgmtClient, target)
 
 
 @lru_cache(maxsize=8)
@@ -110,11 +97,4 @@ def resource_groups(target: AzureTarget) -> ResourceManagementClient:
     """Resource groups (azure-mgmt-resource: deployments moved to their own package)."""
     from azure.mgmt.resource.resources import ResourceManagementClient
 
-    return ResourceManagementClient(
-        credential(target),
-        target.subscription_id,
-        base_url=target.arm_endpoint,
-        credential_scopes=[ARM_SCOPE],
-        polling_interval=_polling_interval(target),
-        **_transport_kwargs(target),
-    )
+    return arm_client(ResourceManagementClient, target)
