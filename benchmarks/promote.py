@@ -32,16 +32,16 @@ def main(digest: str) -> None:
     t = target_for("sandbox", None)
     src = acr.login_server(t, "rg-dev", "crdev")
     dst = acr.login_server(t, "rg-prod", "crprod")
+    # each contender copies into its own cold registry: prod (blobs), staging (import), crqaone (skopeo)
     results = {}
-    for i, method in enumerate(("blobs", "import")):
-        repo = f"bench/agent{i}{int(time.time())}"
-        # seed the source repo (same registry: a retag by digest into a fresh repository is not
-        # possible without a blob mount, so copy within dev once, untimed)
-        copy_image(RegistryRef(t, src), RegistryRef(t, dst), "contoso/agent", digest, None, "blobs")  # warm
+    for method, (rg, name) in {"blobs": ("rg-prod", "crprod"), "import": ("rg-staging", "crstaging")}.items():
+        server = acr.login_server(t, rg, name)
         start = time.perf_counter()
-        r = copy_image(RegistryRef(t, src, "rg-dev", "crdev"), RegistryRef(t, dst, "rg-prod", "crprod"),
+        r = copy_image(RegistryRef(t, src, "rg-dev", "crdev"), RegistryRef(t, server, rg, name),
                        "contoso/agent", digest, f"bench-{method}", method)
-        results[method] = round(time.perf_counter() - start, 3), r.method, repo
+        results[method] = {"seconds": round(time.perf_counter() - start, 3), "method": r.method,
+                           "blobs": r.blobs_copied, "bytes": r.bytes_copied}
+    dst = acr.login_server(t, "rg-qa", "crqaone")
     # fair comparison: both tools into a registry that lacks the blobs → use a fresh target repo each
     with tempfile.TemporaryDirectory() as tmp:
         policy = Path(tmp, "policy.json")
