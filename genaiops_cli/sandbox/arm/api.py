@@ -21,12 +21,15 @@ from .errors import ArmError, bad_request, invalid_parameter, not_found
 from .jobs import JobsMixin
 from .registries import RegistriesMixin
 from .store import ResourceStore
+from .tasks import NAMESPACE as TASKS_NAMESPACE
+from .tasks import TasksMixin
 
 log = logging.getLogger("genaiops.sandbox.arm")
 
 API_VERSIONS = {
     "microsoft.app": {"2026-07-01"},
     "microsoft.containerregistry": {"2025-11-01"},
+    TASKS_NAMESPACE: {"2025-03-01-preview"},  # ACR Tasks (azure-mgmt-containerregistrytasks)
 }
 # azure-mgmt-resource and az send various versions for resource groups; ARM accepts many.
 RESOURCES_API_VERSION = re.compile(r"^20\d\d-\d\d-\d\d(-preview)?$")
@@ -39,7 +42,7 @@ _ACR = _RG + r"/providers/microsoft\.containerregistry/registries"
 Handler = Callable[..., Response]
 
 
-class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, DeploymentsMixin):
+class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin):
     def __init__(
         self,
         store: ResourceStore,
@@ -110,6 +113,7 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, DeploymentsMixin):
         self.add_app_routes(r, _APP, _SUB)
         self.add_job_routes(r, _APP, _SUB)
         self.add_registry_routes(r, _ACR, _SUB)
+        self.add_task_routes(r, _ACR)
         self.add_deployment_routes(r, _RG)  # after the emulated types: its generic GET is a fallback
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> Response:
@@ -374,7 +378,10 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, DeploymentsMixin):
         rtype = record.get("type", "").lower()
         try:
             if rtype == "microsoft.app/containerapps" and self.runtime is not None:
-                self.runtime.remove_app(record["body"]["name"])
+                fqdn = (((record["body"].get("properties") or {}).get("configuration") or {})
+                        .get("ingress") or {}).get("fqdn") or ""
+                domain = fqdn.split(".", 1)[1] if "." in fqdn else None
+                self.runtime.remove_app(record["body"]["name"], domain)
             elif rtype == "microsoft.containerregistry/registries" and self.fleet is not None:
                 self.fleet.delete(record["body"]["name"])
         except Exception:  # a stuck backend must not keep ARM state from being deleted
