@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console as RichConsole
@@ -10,6 +10,10 @@ from rich.table import Table
 
 from genaiops_cli.commands._progress import service_progress
 from genaiops_cli.context import app_context
+
+if TYPE_CHECKING:
+    from genaiops_cli.core.build import RegistryAccess
+    from genaiops_cli.core.manifest.model import Manifest
 
 
 def register(app: typer.Typer) -> None:
@@ -32,6 +36,10 @@ def build(
     push: Annotated[bool, typer.Option("--push", help="Push after building (needs --env).")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild even when up to date.")] = False,
     platform: Annotated[Optional[str], typer.Option("--platform", help="Target platform, e.g. linux/amd64.")] = None,  # noqa: UP007
+    remote: Annotated[
+        bool,
+        typer.Option("--remote", help="Build and push in the registry (ACR Tasks); no local Docker needed."),
+    ] = False,
 ) -> None:
     from genaiops_cli.core import build as core
     from genaiops_cli.core.targets import registry_access
@@ -39,21 +47,39 @@ def build(
     actx = app_context(ctx)
     manifest = actx.manifest()
     env_name = env or actx.env_name
-    if push and not env_name:
-        actx.require_env(None)
     resolved = manifest.environment(env_name).services if env_name else manifest.services
     names = core.select_services(resolved, list(services or []))
+    in_registry = {n for n in names if remote or resolved[n].build.remote}  # type: ignore[union-attr]
+    if (push or in_registry) and not env_name:
+        actx.require_env(None)
     plans = [core.plan_build(manifest.base_dir, n, resolved[n], platform) for n in names]
     registry = registry_access(manifest, env_name) if env_name else None
+    resource = _registry_resource(manifest, env_name, registry) if in_registry else None
+
+    def work(plan: core.BuildPlan) -> object:
+        if plan.service in in_registry:
+            return core.build_remote(plan, manifest, registry, resource, no_cache, on_event)  # type: ignore[arg-type]
+        return core.build_one(plan, manifest, registry, no_cache, on_event)
+
     with service_progress(actx.console, names) as on_event:
-        records = core.run_parallel(plans, lambda p: core.build_one(p, manifest, registry, no_cache, on_event))
-        if push and registry is not None:
+        records = core.run_parallel(plans, work)  # type: ignore[arg-type]
+        local = [r for r in records if r.status != "pushed"]  # remote builds pushed already
+        if push and registry is not None and local:
             from genaiops_cli.providers.azure import acr
 
             token = acr.refresh_token(registry.target, registry.login_server)
-            records = [core.push_one(r, registry, token, manifest, on_event) for r in records]
+            done = {r.service: core.push_one(r, registry, token, manifest, on_event) for r in local}
+            records = [done.get(r.service, r) for r in records]
 
     def render(out: RichConsole) -> None:
         out.print(records_table(records))
 
     actx.emit({"builds": [r.to_dict() for r in records]}, render)
+
+
+def _registry_resource(manifest: Manifest, env_name: str, registry: RegistryAccess) -> tuple[str, str]:
+    """(resource group, registry name) that ACR Tasks runs are scheduled on."""
+    from genaiops_cli.providers.azure import acr_tasks
+
+    config = manifest.environment(env_name).config
+    return acr_tasks.registry_resource(registry.target, config.resource_group, config.registry)

@@ -196,6 +196,67 @@ def build_one(
     return record
 
 
+def build_remote(
+    plan: BuildPlan,
+    manifest: Manifest,
+    registry: RegistryAccess,
+    resource: tuple[str, str],
+    no_cache: bool,
+    on_event: EventFn,
+) -> BuildRecord:
+    """Build and push in the registry with ACR Tasks (`build.remote` / `--remote`): no local engine.
+    `resource` is the registry's (resource group, name). The digest the run reports is read back from
+    the registry before it is recorded, as after a local push."""
+    from genaiops_cli.providers.azure import acr, acr_tasks
+
+    wanted = plan.reference(registry.login_server)
+    record = BuildRecord(
+        service=plan.service,
+        source_hash=plan.source_hash,
+        repository=plan.repository,
+        tag=plan.tag,
+        image=wanted,
+        status="pushed",
+        registry=registry.login_server,
+        git_commit=plan.git.commit if plan.git else None,
+    )
+    if not no_cache:
+        digest = acr.manifest_digest(registry.target, registry.login_server, plan.repository, plan.tag)
+        if digest:
+            on_event(plan.service, f"up to date (already in {registry.login_server} as {digest[:19]})")
+            record.status, record.digest = "in_registry", digest
+            save_record(manifest.base_dir, record)
+            return record
+    images = [f"{plan.repository}:{plan.tag}"]
+    if plan.git_tag():
+        images.append(f"{plan.repository}:{plan.git_tag()}")
+        record.extra_tags = [plan.git_tag() or ""]
+    on_event(plan.service, f"building {wanted} in {resource[1]} (ACR Tasks)")
+    built = acr_tasks.remote_build(
+        registry.target,
+        resource[0],
+        resource[1],
+        plan.context,
+        images,
+        plan.build_args,
+        plan.platform,
+        plan.target,
+        no_cache,
+        on_line=lambda line: on_event(plan.service, line),
+    )
+    found = acr.manifest_digest(registry.target, registry.login_server, plan.repository, plan.tag)
+    if found != built.digest:
+        raise BuildError(
+            f"digest mismatch for {wanted}: run {built.run_id} pushed {built.digest}, the registry has {found}",
+            hint="another push raced this one; build again",
+        )
+    record.digest, record.built_at = built.digest, _now()
+    record.pushed_at = record.built_at
+    save_record(manifest.base_dir, record)
+    on_event(plan.service, f"pushed {record.pinned} (run {built.run_id})")
+    return record
+
+
 def push_one(
     record: BuildRecord, registry: RegistryAccess, token: str, manifest: Manifest, on_event: EventFn
 ) -> BuildRecord:
