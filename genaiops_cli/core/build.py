@@ -247,7 +247,8 @@ def build_remote(
     found = acr.manifest_digest(registry.target, registry.login_server, plan.repository, plan.tag)
     if found != built.digest:
         raise BuildError(
-            f"digest mismatch for {wanted}: run {built.run_id} pushed {built.digest}, the registry has {found}",
+            f"digest mismatch for {wanted}: run {built.run_id} pushed {built.digest}, "
+            f"the registry has {found}",
             hint="another push raced this one; build again",
         )
     record.digest, record.built_at = built.digest, _now()
