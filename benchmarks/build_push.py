@@ -1,0 +1,245 @@
+"""Build/push benchmarks against the stand-in, each side by side with plain docker in the same run.
+
+1. No-op build of an unchanged service: `genaiops build` (already built) vs `docker build` of the same
+   context hitting its cache (classic builder, as genaiops uses), interleaved; medians. Engine calls are
+   counted by pointing genaiops at a counting unix-socket proxy in front of the engine: every
+   `POST /…/build` request is one engine build call (must be zero for the no-op build).
+2. Push of the sample image: `genaiops push -e bench` vs `docker push` of the same image, each trial into
+   its own freshly created stand-in registry (no blob exists there yet, so both upload everything);
+   interleaved; medians. genaiops' time includes its CLI start, the Entra→ACR token exchange and the
+   digest read-back; docker's `docker login` is done before its timer starts.
+
+Usage: python benchmarks/build_push.py [--runs 7]   (starts its own sandbox and stops it at the end)"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BASE_IMAGE = "genaiops/python-base:3.11"
+BUILD_CALL = re.compile(rb"POST /(v[\d.]+/)?build\b")
+REQUEST_LINE = re.compile(rb"(GET|POST|PUT|DELETE|HEAD) (/\S*) HTTP/1\.[01]\r\n")
+
+
+class CountingProxy:
+    """A unix socket that forwards to the engine and counts the HTTP requests going through it."""
+
+    def __init__(self, engine_socket: str, path: Path) -> None:
+        self.engine_socket, self.path = engine_socket, path
+        self.requests: list[str] = []
+        self.lock = threading.Lock()
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(self.engine_socket)
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, count: bool) -> None:
+        try:
+            while data := src.recv(65536):
+                if count:
+                    with self.lock:
+                        self.requests += [
+                            f"{m.group(1).decode()} {m.group(2).decode()}"
+                            for m in REQUEST_LINE.finditer(data)
+                        ]
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def take(self) -> list[str]:
+        with self.lock:
+            out, self.requests = self.requests, []
+            return out
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "genaiops_cli", *args], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"genaiops {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return elapsed
+
+
+def run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd[:3]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return elapsed
+
+
+def create_registry(target: object, name: str) -> str:
+    from genaiops_cli.providers.azure import acr, clients
+
+    clients.registry_management(target).registries.begin_create(  # type: ignore[arg-type]
+        "rg-bench", name, {"location": "eastus2", "sku": {"name": "Standard"}}
+    ).result()
+    return acr.login_server(target, "rg-bench", name)  # type: ignore[arg-type]
+
+
+def median_ms(values: list[float]) -> float:
+    return round(statistics.median(values) * 1000, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    runs = parser.parse_args().runs
+
+    work = Path(tempfile.mkdtemp(prefix="gops-bench-build-"))
+    state = work / "sandbox"
+    env = {
+        **os.environ,
+        "GENAIOPS_SANDBOX_DIR": str(state),
+        "NO_COLOR": "1",
+        "BASE_IMAGE": BASE_IMAGE,
+        "DOCKER_BUILDKIT": "0",
+        "DOCKER_CONFIG": str(work / "docker-config"),
+    }
+    env.pop("GENAIOPS_SANDBOX_VALIDATE", None)
+    os.environ.update({k: env[k] for k in ("GENAIOPS_SANDBOX_DIR",)})
+    subprocess.run(
+        [sys.executable, "-m", "genaiops_cli", "sandbox", "up"], env=env, check=True, capture_output=True
+    )
+    proxy = None
+    try:
+        from genaiops_cli.core.cloud import target_for
+        from genaiops_cli.providers.azure import acr, clients
+        from genaiops_cli.sandbox.baseimage import ensure_base_image
+        from genaiops_cli.sandbox.profile import Profile
+
+        profile = Profile.load(state)
+        assert profile is not None and profile.docker_host.startswith("unix://"), "needs a unix-socket engine"
+        env["DOCKER_HOST"] = os.environ["DOCKER_HOST"] = profile.docker_host
+        ensure_base_image(profile.docker_host, work / "cache")
+        target = target_for("sandbox", None)
+        clients.resource_groups(target).resource_groups.create_or_update("rg-bench", {"location": "eastus2"})
+
+        project = work / "project"
+        shutil.copytree(REPO / "templates" / "agent", project)
+        manifest = project / "genaiops.yaml"
+        manifest.write_text(
+            manifest.read_text().replace(
+                "environments:\n",
+                'environments:\n  bench:\n    cloud: sandbox\n    subscription: "${AZURE_SUBSCRIPTION_ID:-'
+                '00000000-0000-0000-0000-000000000000}"\n    resource_group: rg-bench\n    location: eastus2\n'
+                '    registry: "${BENCH_REGISTRY:-crbenchg0}"\n    strategy: direct\n',
+                1,
+            )
+        )
+        context = project / "src" / "agent"
+
+        # ---- 1. no-op build
+        cli("build", cwd=project, env=env)  # the first (real) build
+        tag = json.loads((project / ".genaiops/builds/agent.json").read_text())["tag"]
+        docker_cmd = [
+            "docker",
+            "build",
+            "-q",
+            "--build-arg",
+            f"BASE_IMAGE={BASE_IMAGE}",
+            "-t",
+            "bench/agent:docker",
+            str(context),
+        ]
+        run(docker_cmd, env)  # warm docker's cache too
+        proxy = CountingProxy(profile.docker_host.removeprefix("unix://"), work / "count.sock")
+        counted_env = {**env, "DOCKER_HOST": f"unix://{proxy.path}"}
+        ours, theirs, build_calls, engine_requests = [], [], 0, []
+        for _ in range(runs):
+            proxy.take()
+            ours.append(cli("build", cwd=project, env=counted_env))
+            seen = proxy.take()
+            engine_requests = seen
+            build_calls += sum(1 for r in seen if BUILD_CALL.match(r.encode()))
+            theirs.append(run(docker_cmd, env))
+        noop = {
+            "genaiops_ms": median_ms(ours),
+            "docker_build_cached_ms": median_ms(theirs),
+            "ratio": round(statistics.median(ours) / statistics.median(theirs), 2),
+            "engine_build_calls": build_calls,
+            "engine_requests_per_noop_build": engine_requests,
+        }
+
+        # ---- 2. push into fresh registries
+        image_size = json.loads(
+            subprocess.run(
+                ["docker", "image", "inspect", f"contoso/agent:{tag}"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )[0]["Size"]
+        ours, theirs = [], []
+        for i in range(runs):
+            server = create_registry(target, f"crbenchg{i}")
+            ours.append(
+                cli("push", "-e", "bench", cwd=project, env={**env, "BENCH_REGISTRY": f"crbenchg{i}"})
+            )
+            server = create_registry(target, f"crbenchd{i}")
+            token = acr.refresh_token(target, server)
+            subprocess.run(
+                ["docker", "login", "-u", acr.ACR_TOKEN_USER, "--password-stdin", server],
+                env=env,
+                input=token,
+                text=True,
+                check=True,
+                capture_output=True,
+            )
+            run(["docker", "tag", f"contoso/agent:{tag}", f"{server}/contoso/agent:{tag}"], env)
+            theirs.append(run(["docker", "push", f"{server}/contoso/agent:{tag}"], env))
+        push = {
+            "genaiops_ms": median_ms(ours),
+            "docker_push_ms": median_ms(theirs),
+            "ratio": round(statistics.median(ours) / statistics.median(theirs), 2),
+            "image_mb": round(image_size / 1e6, 1),
+        }
+        print(json.dumps({"runs": runs, "noop_build": noop, "push": push}, indent=1))
+    finally:
+        if proxy:
+            proxy.close()
+        subprocess.run(
+            [sys.executable, "-m", "genaiops_cli", "sandbox", "down"], env=env, capture_output=True
+        )
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
