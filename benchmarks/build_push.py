@@ -157,8 +157,9 @@ def main() -> None:
         manifest.write_text(
             manifest.read_text().replace(
                 "environments:\n",
-                'environments:\n  bench:\n    cloud: sandbox\n    subscription: "${AZURE_SUBSCRIPTION_ID:-'
-                '00000000-0000-0000-0000-000000000000}"\n    resource_group: rg-bench\n    location: eastus2\n'
+                "environments:\n  bench:\n    cloud: sandbox\n"
+                '    subscription: "${AZURE_SUBSCRIPTION_ID:-00000000-0000-0000-0000-000000000000}"\n'
+                "    resource_group: rg-bench\n    location: eastus2\n"
                 '    registry: "${BENCH_REGISTRY:-crbenchg0}"\n    strategy: direct\n',
                 1,
             )
