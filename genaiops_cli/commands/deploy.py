@@ -8,13 +8,21 @@ import typer
 from rich.console import Console as RichConsole
 from rich.table import Table
 
-from genaiops_cli.commands._options import EnvOption, ServicesArg, TimeoutOption
+from genaiops_cli.commands._options import (
+    BreakLockOption,
+    EnvOption,
+    ServicesArg,
+    environment_locked,
+    TimeoutOption,
+)
 from genaiops_cli.commands._progress import service_progress
 from genaiops_cli.context import app_context
 
 
 def register(app: typer.Typer) -> None:
-    app.command("deploy", help="Deploy by digest: direct (100 % when healthy) or blue/green (staged at 0 %).")(deploy)
+    app.command(
+        "deploy", help="Deploy by digest: direct (100 % when healthy) or blue/green (staged at 0 %)."
+    )(deploy)
 
 
 def containerapp_services(env_services: dict, names: list[str]) -> list[str]:
@@ -30,8 +38,11 @@ def deploy(
     ctx: typer.Context,
     services: ServicesArg = None,
     env: EnvOption = None,
-    digest: Annotated[Optional[str], typer.Option("--digest", help="Deploy this sha256 digest (one service).")] = None,  # noqa: UP007
+    digest: Annotated[
+        Optional[str], typer.Option("--digest", help="Deploy this sha256 digest (one service).")
+    ] = None,  # noqa: UP007
     timeout: TimeoutOption = 300,
+    break_lock: BreakLockOption = None,
 ) -> None:
     from genaiops_cli.core.deploy import deploy_service
     from genaiops_cli.core.targets import containerapps_host, pinned_image, registry_access
@@ -43,15 +54,31 @@ def deploy(
     resolved = manifest.environment(env_name)
     names = containerapp_services(resolved.services, list(services or []))
     if digest and len(names) != 1:
-        raise UsageError("--digest applies to exactly one service", hint="name the service: deploy SERVICE --digest …")
+        raise UsageError(
+            "--digest applies to exactly one service", hint="name the service: deploy SERVICE --digest …"
+        )
     registry = registry_access(manifest, env_name)
     host = containerapps_host(manifest, env_name)
     outcomes = []
-    with service_progress(actx.console, names) as on_event:
+    with (
+        environment_locked(manifest, env_name, "deploy", break_lock),
+        service_progress(actx.console, names) as on_event,
+    ):
         for name in names:
             image = pinned_image(manifest, env_name, name, registry, digest)
-            outcomes.append(deploy_service(host, manifest, resolved, name, image, registry.login_server,
-                                           registry.target.subscription_id, timeout, on_event))
+            outcomes.append(
+                deploy_service(
+                    host,
+                    manifest,
+                    resolved,
+                    name,
+                    image,
+                    registry.login_server,
+                    registry.target.subscription_id,
+                    timeout,
+                    on_event,
+                )
+            )
 
     def render(out: RichConsole) -> None:
         table = Table(box=None, pad_edge=False, header_style="bold")

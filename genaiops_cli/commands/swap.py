@@ -6,22 +6,31 @@ from typing import Annotated, Optional
 
 import typer
 
-from genaiops_cli.commands._options import EnvOption, ServicesArg
+from genaiops_cli.commands._options import BreakLockOption, EnvOption, ServicesArg, environment_locked
 from genaiops_cli.commands._progress import service_progress
 from genaiops_cli.commands.deploy import containerapp_services
 from genaiops_cli.context import app_context
 
 
 def register(app: typer.Typer) -> None:
-    app.command("swap", help="Blue/green swap: staged revision takes 100 % after its smoke checks pass.")(swap)
+    app.command("swap", help="Blue/green swap: staged revision takes 100 % after its smoke checks pass.")(
+        swap
+    )
 
 
 def swap(
     ctx: typer.Context,
     services: ServicesArg = None,
     env: EnvOption = None,
-    skip_smoke: Annotated[Optional[str], typer.Option("--skip-smoke", metavar="REASON",  # noqa: UP007
-                                                      help="Swap without smoke checks; the reason is recorded.")] = None,
+    skip_smoke: Annotated[
+        Optional[str],
+        typer.Option(
+            "--skip-smoke",
+            metavar="REASON",  # noqa: UP007
+            help="Swap without smoke checks; the reason is recorded.",
+        ),
+    ] = None,
+    break_lock: BreakLockOption = None,
 ) -> None:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
     from genaiops_cli.core.deploy import swap_service
@@ -34,18 +43,29 @@ def swap(
     resolved = manifest.environment(env_name)
     names = containerapp_services(resolved.services, list(services or []))
     host = containerapps_host(manifest, env_name)
-    smoke = None
-    if skip_smoke:
-        actx.console.warn(f"skipping smoke checks: {skip_smoke}")
-    else:
-        smoke, results = run_smoke(actx, manifest, env_name, names, label="staged", host=host)
-        if not smoke["passed"]:
-            if not actx.console.is_json:
-                actx.console.err.print(smoke_table(results))
-            raise SmokeFailed("smoke checks failed against the staged revision; traffic not moved",
-                              hint="fix the release and deploy again; live traffic is unchanged", details=smoke)
-    with service_progress(actx.console, names) as on_event:
-        swaps = [swap_service(host, manifest, resolved, n, on_event) for n in names]
+    with environment_locked(manifest, env_name, "swap", break_lock):
+        smoke = None
+        if skip_smoke:
+            actx.console.warn(f"skipping smoke checks: {skip_smoke}")
+        else:
+            smoke, results = run_smoke(actx, manifest, env_name, names, label="staged", host=host)
+            if not smoke["passed"]:
+                if not actx.console.is_json:
+                    actx.console.err.print(smoke_table(results))
+                raise SmokeFailed(
+                    "smoke checks failed against the staged revision; traffic not moved",
+                    hint="fix the release and deploy again; live traffic is unchanged",
+                    details=smoke,
+                )
+        with service_progress(actx.console, names) as on_event:
+            swaps = [swap_service(host, manifest, resolved, n, on_event) for n in names]
     result = {"environment": env_name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke}
-    actx.emit(result, lambda out: [out.print(f"[green]✓[/green] {s['service']}: {s['live']} is live "
-                                             f"(previous {s['previous']} kept warm)") for s in swaps])
+    actx.emit(
+        result,
+        lambda out: [
+            out.print(
+                f"[green]✓[/green] {s['service']}: {s['live']} is live (previous {s['previous']} kept warm)"
+            )
+            for s in swaps
+        ],
+    )

@@ -22,6 +22,8 @@ TAG_LIVE = "genaiops-live"
 TAG_STAGED = "genaiops-staged"
 TAG_PREVIOUS = "genaiops-previous"
 TAG_SERVICE = "genaiops-service"
+TAG_RELEASE = "genaiops-release"  # the release live in this app (written by promote)
+TAG_PREVIOUS_RELEASE = "genaiops-release-previous"
 MAX_APP_NAME = 32
 
 
@@ -62,9 +64,13 @@ def container_template(service_name: str, service: Service, image: str) -> dict[
     }
 
 
-def revision_suffix(template: dict[str, Any]) -> str:
-    """Derived from the template's content, so the same release always maps to the same revision."""
-    canonical = json.dumps({k: v for k, v in template.items() if k != "revisionSuffix"}, sort_keys=True)
+def revision_suffix(template: dict[str, Any], scope: str = "") -> str:
+    """Derived from the template's content (and the environment it runs in), so the same release
+    always maps to the same revision there, and never to another environment's revision name."""
+    canonical = json.dumps(
+        {"scope": scope.lower(), "template": {k: v for k, v in template.items() if k != "revisionSuffix"}},
+        sort_keys=True,
+    )
     return "r" + hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
@@ -124,11 +130,17 @@ def app_body(
     return body
 
 
-def traffic_patch(location: str, traffic: list[dict[str, Any]], tags: dict[str, str]) -> dict[str, Any]:
-    """The one request that moves traffic: the complete list, plus the state tags."""
+def traffic_patch(
+    location: str,
+    traffic: list[dict[str, Any]],
+    tags: dict[str, str],
+    current_tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The one request that moves traffic: the complete list, plus the state tags merged over the
+    app's current tags (a PATCH replaces the whole tags object)."""
     return {
         "location": location,
-        "tags": tags,
+        "tags": {**(current_tags or {}), **tags},
         "properties": {"configuration": {"ingress": {"traffic": traffic}}},
     }
 

@@ -76,6 +76,16 @@ def identity_id(env: ResolvedEnvironment, subscription_id: str) -> str:
     )
 
 
+def planned_revision(
+    manifest: Manifest, env: ResolvedEnvironment, service_name: str, image: str, where: ca.Placement
+) -> tuple[str, dict[str, Any]]:
+    """(revision name, revision template) this image gets with this environment's configuration."""
+    template = ca.container_template(service_name, env.services[service_name], image)
+    suffix = ca.revision_suffix(template, where.environment_id)
+    template["revisionSuffix"] = suffix
+    return f"{ca.app_name(manifest.name, service_name)}--{suffix}", template
+
+
 def wait_ready(
     host: ContainerAppsHost, app: str, revision: str, timeout: float, service: str, on_event: EventFn
 ) -> None:
@@ -142,10 +152,7 @@ def deploy_service(
     strategy = env.config.strategy
     name = ca.app_name(manifest.name, service_name)
     where = placement(host, env)
-    template = ca.container_template(service_name, service, image)
-    suffix = ca.revision_suffix(template)
-    template["revisionSuffix"] = suffix
-    revision = f"{name}--{suffix}"
+    revision, template = planned_revision(manifest, env, service_name, image, where)
     registry = ca.RegistryAuth(registry_server, identity_id(env, subscription_id))
     outcome = DeployOutcome(service_name, name, revision, image, "unchanged", strategy)
 
@@ -167,10 +174,20 @@ def deploy_service(
         except DeployError as exc:
             raise _fail_safely(host, name, revision, exc, on_event, service_name) from exc
         state = ca.TrafficState().go_live_first(revision)
-        app = host.patch_app(name, ca.traffic_patch(where.location, state.traffic(), state.tags()))
+        app = host.patch_app(
+            name, ca.traffic_patch(where.location, state.traffic(), state.tags(), app.get("tags"))
+        )
         outcome.action = "created"
         return _finish(host, env, app, state, outcome, where, on_event)
 
+    current_env = str((app.get("properties") or {}).get("environmentId") or "")
+    if current_env and current_env.lower() != where.environment_id.lower():
+        raise DeployError(
+            f"container app {name} already exists in another environment ({current_env.rsplit('/', 1)[-1]})",
+            hint="an app cannot move between Container Apps environments: delete it, or deploy to another "
+            "resource group",
+            code="environment_mismatch",
+        )
     state = ca.TrafficState.from_app(app)
     if revision in (state.live, state.staged):
         found = host.revision(name, revision)
@@ -214,7 +231,9 @@ def deploy_service(
     else:
         new_state = state.replace_live(revision)
         outcome.action = "live"
-    app = host.patch_app(name, ca.traffic_patch(where.location, new_state.traffic(), new_state.tags()))
+    app = host.patch_app(
+        name, ca.traffic_patch(where.location, new_state.traffic(), new_state.tags(), app.get("tags"))
+    )
     return _finish(host, env, app, new_state, outcome, where, on_event)
 
 
@@ -311,7 +330,7 @@ def swap_service(
     location = app.get("location") or env.config.location
     on_event(service_name, f"swapping traffic: {new_state.live} → 100 %")
     tags = {**new_state.tags(), **(extra_tags or {})}
-    host.patch_app(name, ca.traffic_patch(location, new_state.traffic(), tags))
+    host.patch_app(name, ca.traffic_patch(location, new_state.traffic(), tags, app.get("tags")))
     deactivated = prune(host, name, new_state, env.config.keep_previous, service_name, on_event)
     return {
         "service": service_name,
@@ -347,8 +366,22 @@ def rollback_service(
     new_state = state.roll_back()
     location = app.get("location") or env.config.location
     on_event(service_name, f"rolling back: {new_state.live} → 100 %")
-    host.patch_app(name, ca.traffic_patch(location, new_state.traffic(), new_state.tags()))
-    return {"service": service_name, "app": name, "live": new_state.live, "rolled_back_from": state.live}
+    tags = dict(app.get("tags") or {})
+    releases = {
+        ca.TAG_RELEASE: tags.get(ca.TAG_PREVIOUS_RELEASE, ""),
+        ca.TAG_PREVIOUS_RELEASE: tags.get(ca.TAG_RELEASE, ""),
+    }
+    host.patch_app(
+        name, ca.traffic_patch(location, new_state.traffic(), {**new_state.tags(), **releases}, tags)
+    )
+    return {
+        "service": service_name,
+        "app": name,
+        "live": new_state.live,
+        "rolled_back_from": state.live,
+        "release": releases[ca.TAG_RELEASE] or None,
+        "rolled_back_release": releases[ca.TAG_PREVIOUS_RELEASE] or None,
+    }
 
 
 # --------------------------------------------------------------------------- status

@@ -50,7 +50,12 @@ def actor() -> str:
     for var in ("GENAIOPS_ACTOR", "GITHUB_ACTOR", "BUILD_REQUESTEDFOR", "USER", "USERNAME"):
         if os.environ.get(var):
             return os.environ[var]
-    return "unknown"
+    import getpass
+
+    try:
+        return getpass.getuser()  # the login name from the password database when no variable is set
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def origin() -> dict[str, str]:
@@ -58,7 +63,9 @@ def origin() -> dict[str, str]:
     out = {"host": socket.gethostname()}
     if os.environ.get("GITHUB_RUN_ID"):
         server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
-        out["ci"] = f"{server}/{os.environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
+        out["ci"] = (
+            f"{server}/{os.environ.get('GITHUB_REPOSITORY', '')}/actions/runs/{os.environ['GITHUB_RUN_ID']}"
+        )
     elif os.environ.get("BUILD_BUILDID"):
         out["ci"] = f"azure-pipelines build {os.environ['BUILD_BUILDID']}"
     elif os.environ.get("CI"):
@@ -127,7 +134,7 @@ class DeploymentRecord:
 
     environment: str
     release_id: str
-    operation: str = "promote"  # promote | verify
+    operation: str = "promote"  # promote | verify | rollback
     source: str | None = None
     status: str = "running"  # running | live | failed | refused
     actor: str = field(default_factory=actor)
@@ -251,6 +258,21 @@ def history(store: LedgerStore, env: str, limit: int) -> list[DeploymentRecord]:
         if found:
             out.append(found)
     return out
+
+
+def record_event(store: LedgerStore, record: DeploymentRecord) -> str:
+    """A change made outside a promotion (a rollback): history and last-known-good only, so the
+    release's promotion journal and evidence stay as they were."""
+    record.finished_at = iso()
+    tag = history_tag(record.environment, stamp(), record.release_id)
+    store.put(tag, "deployment", record.to_dict())
+    if record.status == "live" and record.gates_passed():
+        store.put(
+            lkg_tag(record.environment),
+            "pointer",
+            {"environment": record.environment, "release": record.release_id, "record": tag, "at": iso()},
+        )
+    return tag
 
 
 def finish(store: LedgerStore, record: DeploymentRecord) -> str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core import containerapps as ca
 from genaiops_cli.core import ledger as lg
+from genaiops_cli.core.deploy import placement, planned_revision
 from genaiops_cli.core.release import digest_of, release_id, release_spec, spec_delta
 from genaiops_cli.errors import DeployError, GateFailed, GateInconclusive, GenAIOpsError, UsageError
 
@@ -21,8 +22,8 @@ if TYPE_CHECKING:
     from genaiops_cli.core.manifest.model import Manifest
 
 EventFn = Callable[[str, str], None]
-RELEASE_TAG = "genaiops-release"
-PREVIOUS_RELEASE_TAG = "genaiops-release-previous"
+RELEASE_TAG = ca.TAG_RELEASE
+PREVIOUS_RELEASE_TAG = ca.TAG_PREVIOUS_RELEASE
 
 
 @dataclass
@@ -42,12 +43,20 @@ def open_env(manifest: Manifest, name: str, timeout: float = 600) -> Env:
     from genaiops_cli.providers.azure.ledger_store import RegistryLedgerStore
 
     if name not in manifest.environments:
-        raise UsageError(f"unknown environment {name!r}", hint=f"environments: {', '.join(manifest.environments)}")
+        raise UsageError(
+            f"unknown environment {name!r}", hint=f"environments: {', '.join(manifest.environments)}"
+        )
     resolved = manifest.environment(name)
     access = registry_access(manifest, name)
     services = [n for n, s in resolved.services.items() if s.host == "containerapp"]
-    return Env(name, resolved, containerapps_host(manifest, name, timeout), access,
-               RegistryLedgerStore(access.target, access.login_server), services)
+    return Env(
+        name,
+        resolved,
+        containerapps_host(manifest, name, timeout),
+        access,
+        RegistryLedgerStore(access.target, access.login_server),
+        services,
+    )
 
 
 # ------------------------------------------------------------------------------ what is live
@@ -75,11 +84,19 @@ def live_state(manifest: Manifest, env: Env) -> dict[str, LiveService]:
             out[name] = LiveService(name, app_name, False)
             continue
         state = ca.TrafficState.from_app(app)
-        item = LiveService(name, app_name, True, state.live, state.staged,
-                           release=(app.get("tags") or {}).get(RELEASE_TAG) or None)
+        item = LiveService(
+            name,
+            app_name,
+            True,
+            state.live,
+            state.staged,
+            release=(app.get("tags") or {}).get(RELEASE_TAG) or None,
+        )
         if state.live:
             rev = env.host.revision(app_name, state.live)
-            containers = (((rev or {}).get("properties") or {}).get("template") or {}).get("containers") or [{}]
+            containers = (((rev or {}).get("properties") or {}).get("template") or {}).get("containers") or [
+                {}
+            ]
             item.image = containers[0].get("image")
             item.digest = digest_of(item.image)
             if item.image:
@@ -90,8 +107,7 @@ def live_state(manifest: Manifest, env: Env) -> dict[str, LiveService]:
 
 def expected_revision(manifest: Manifest, env: Env, service: str, image: str) -> str:
     """The revision name core/deploy gives this image with this environment's configuration."""
-    template = ca.container_template(service, env.resolved.services[service], image)
-    return f"{ca.app_name(manifest.name, service)}--{ca.revision_suffix(template)}"
+    return planned_revision(manifest, env.resolved, service, image, placement(env.host, env.resolved))[0]
 
 
 # ------------------------------------------------------------------------------ the release
@@ -113,15 +129,22 @@ def resolve_release(manifest: Manifest, src: Env, wanted: str | None) -> Candida
     if wanted is None and missing:
         raise DeployError(
             f"nothing deployed by digest in {src.name} for {', '.join(missing)}",
-            hint=f"deploy to {src.name} first (`genaiops deploy -e {src.name}`)", code="nothing_live",
+            hint=f"deploy to {src.name} first (`genaiops deploy -e {src.name}`)",
+            code="nothing_live",
         )
     if wanted:
         record = lg.load_release(src.store, wanted)
         if record is None:
-            raise UsageError(f"release {wanted} is not in {src.name}'s ledger ({src.store.location})",
-                             hint=f"see `genaiops history --env {src.name}`", code="release_unknown")
+            raise UsageError(
+                f"release {wanted} is not in {src.name}'s ledger ({src.store.location})",
+                hint=f"see `genaiops history --env {src.name}`",
+                code="release_unknown",
+            )
         digests = {s: v["digest"] for s, v in record.spec["services"].items()}
-        images = {s: f"{src.registry.login_server}/{manifest.services[s].repository}@{d}" for s, d in digests.items()}
+        images = {
+            s: f"{src.registry.login_server}/{manifest.services[s].repository}@{d}"
+            for s, d in digests.items()
+        }
     else:
         record = None
         digests = {s: str(item.digest) for s, item in live.items()}
@@ -134,7 +157,8 @@ def resolve_release(manifest: Manifest, src: Env, wanted: str | None) -> Candida
             f"the manifest no longer describes release {record.release_id} "
             f"({len(delta)} difference(s), first: {delta[0]['path'] if delta else '?'})",
             hint="promote the release that matches this manifest, or deploy the changed configuration first",
-            code="release_mismatch", details={"delta": delta[:20]},
+            code="release_mismatch",
+            details={"delta": delta[:20]},
         )
     candidate = Candidate(rid, spec, images, record)
     if wanted is None:
@@ -174,26 +198,34 @@ def plan(manifest: Manifest, src: Env, dst: Env, wanted: str | None = None) -> d
             traffic = f"stage {revision} at 0 % on a label, gates, then 100 % {now.live} → {revision}"
         else:
             traffic = f"{revision} takes 100 %"
-        services.append({
-            "service": name,
-            "app": now.app,
-            "from_digest": now.digest,
-            "to_digest": digest,
-            "changed": now.digest != digest,
-            "image": image,
-            "copy": "none (digest present)" if present else (
-                "retag" if src.registry.login_server == dst.registry.login_server else "copy missing blobs"),
-            "revision": revision,
-            "revision_exists": exists,
-            "live_revision": now.live,
-            "traffic": traffic,
-        })
+        services.append(
+            {
+                "service": name,
+                "app": now.app,
+                "from_digest": now.digest,
+                "to_digest": digest,
+                "changed": now.digest != digest,
+                "image": image,
+                "copy": "none (digest present)"
+                if present
+                else (
+                    "retag"
+                    if src.registry.login_server == dst.registry.login_server
+                    else "copy missing blobs"
+                ),
+                "revision": revision,
+                "revision_exists": exists,
+                "live_revision": now.live,
+                "traffic": traffic,
+            }
+        )
     lkg = lg.last_known_good(dst.store, dst.name)
     return {
         "source": src.name,
         "target": dst.name,
         "release": candidate.release_id,
-        "target_release": (lkg or {}).get("release") or next((s.release for s in dst_live.values() if s.release), None),
+        "target_release": (lkg or {}).get("release")
+        or next((s.release for s in dst_live.values() if s.release), None),
         "source_evidence": evidence.summary() if evidence else None,
         "evidence_ok": bool(evidence),
         "services": services,
@@ -215,39 +247,60 @@ class Options:
     lock_settle: float | None = None
 
 
-def verify_entry(manifest: Manifest, src: Env, candidate: Candidate, on_event: EventFn) -> lg.DeploymentRecord:
+def verify_entry(
+    manifest: Manifest, src: Env, candidate: Candidate, on_event: EventFn
+) -> lg.DeploymentRecord:
     """Evidence for an entry environment (no promote_from): run its gates against its live side now."""
     from genaiops_cli.core.gates_run import run_gates
 
     record = lg.DeploymentRecord(src.name, candidate.release_id, operation="verify", status="live")
     record.gates = run_gates(manifest, src.name, src.host, src.services, "live", None, on_event)
-    record.services = {s: {"image": candidate.images[s], "digest": candidate.spec["services"][s]["digest"]}
-                       for s in src.services}
+    record.services = {
+        s: {"image": candidate.images[s], "digest": candidate.spec["services"][s]["digest"]}
+        for s in src.services
+    }
     record.status = "live" if record.gates_passed() else "failed"
-    src.store.put(lg.release_tag(candidate.release_id), "release",
-                  (candidate.record or lg.ReleaseRecord(candidate.release_id, candidate.spec)).to_dict())
+    src.store.put(
+        lg.release_tag(candidate.release_id),
+        "release",
+        (candidate.record or lg.ReleaseRecord(candidate.release_id, candidate.spec)).to_dict(),
+    )
     lg.finish(src.store, record)
     return record
 
 
-def promote(manifest: Manifest, src: Env, dst: Env, wanted: str | None, options: Options,
-            on_event: EventFn) -> dict[str, Any]:
+def promote(
+    manifest: Manifest, src: Env, dst: Env, wanted: str | None, options: Options, on_event: EventFn
+) -> dict[str, Any]:
     from genaiops_cli.core import lock as locks
 
     if src.name == dst.name:
         raise UsageError("--from and --to name the same environment")
     candidate = resolve_release(manifest, src, wanted)
     settle = options.lock_settle if options.lock_settle is not None else locks.DEFAULT_SETTLE
-    held = locks.acquire(dst.store, dst.name, "promote", reason=f"promote {candidate.release_id} from {src.name}",
-                         break_lock=options.break_lock, settle=settle)
+    held = locks.acquire(
+        dst.store,
+        dst.name,
+        "promote",
+        reason=f"promote {candidate.release_id} from {src.name}",
+        break_lock=options.break_lock,
+        settle=settle,
+    )
     try:
         return _promote_locked(manifest, src, dst, candidate, options, on_event, held)
     finally:
         locks.release(held)
 
 
-def _promote_locked(manifest: Manifest, src: Env, dst: Env, candidate: Candidate, options: Options,
-                    on_event: EventFn, held: Any) -> dict[str, Any]:
+def _promote_locked(
+    manifest: Manifest,
+    src: Env,
+    dst: Env,
+    candidate: Candidate,
+    options: Options,
+    on_event: EventFn,
+    held: Any,
+) -> dict[str, Any]:
     rid = candidate.release_id
     journal = lg.load_deployment(dst.store, lg.journal_tag(dst.name, rid))
     resumed = False
@@ -258,11 +311,19 @@ def _promote_locked(manifest: Manifest, src: Env, dst: Env, candidate: Candidate
         journal.error = None
         resumed = True
     else:
-        if journal is not None and journal.status == "live" and all(
-            dst_live[s].digest == candidate.spec["services"][s]["digest"] for s in dst.services
+        if (
+            journal is not None
+            and journal.status == "live"
+            and all(dst_live[s].digest == candidate.spec["services"][s]["digest"] for s in dst.services)
         ):
-            return {"release": rid, "source": src.name, "target": dst.name, "status": "unchanged",
-                    "message": f"release {rid} is already live in {dst.name}", "record": journal.summary()}
+            return {
+                "release": rid,
+                "source": src.name,
+                "target": dst.name,
+                "status": "unchanged",
+                "message": f"release {rid} is already live in {dst.name}",
+                "record": journal.summary(),
+            }
         previous = (lg.last_known_good(dst.store, dst.name) or {}).get("release")
         journal = lg.DeploymentRecord(dst.name, rid, source=src.name, previous_release=previous)
     if held.claim.broke and held.claim.broke.get("reason") != "expired":
@@ -279,8 +340,12 @@ def _promote_locked(manifest: Manifest, src: Env, dst: Env, candidate: Candidate
         journal.status = "failed"
         journal.error = {"step": step, **exc.to_dict()}
         lg.finish(store, journal)
-        exc.details = {**(exc.details or {}), "release": rid, "failed_step": step,
-                       "resume": f"re-run the same promote to continue from {step}"}
+        exc.details = {
+            **(exc.details or {}),
+            "release": rid,
+            "failed_step": step,
+            "resume": f"re-run the same promote to continue from {step}",
+        }
         return exc
 
     # 1. evidence from the source ------------------------------------------------------------
@@ -295,7 +360,7 @@ def _promote_locked(manifest: Manifest, src: Env, dst: Env, candidate: Candidate
             if not options.force_reason:
                 err = GateFailed(
                     f"release {rid} has no passing gate evidence in {src.name}",
-                    hint=f"promote it into {src.name} through its gates first, or --force --reason \"…\" (recorded)",
+                    hint=f'promote it into {src.name} through its gates first, or --force --reason "…" (recorded)',
                     code="no_evidence",
                 )
                 journal.status = "refused"
@@ -309,8 +374,9 @@ def _promote_locked(manifest: Manifest, src: Env, dst: Env, candidate: Candidate
             journal.mark("evidence", lg.DONE, record=evidence.summary())
         save()
 
-    store.put(lg.release_tag(rid), "release",
-              (candidate.record or lg.ReleaseRecord(rid, candidate.spec)).to_dict())
+    store.put(
+        lg.release_tag(rid), "release", (candidate.record or lg.ReleaseRecord(rid, candidate.spec)).to_dict()
+    )
 
     # 2. copy images by digest ---------------------------------------------------------------
     from genaiops_cli.providers.azure.registry_copy import RegistryRef, copy_image
@@ -331,8 +397,14 @@ def _promote_locked(manifest: Manifest, src: Env, dst: Env, candidate: Candidate
         src_server = candidate.images[name].split("/", 1)[0]
         on_event(name, f"copying {repo}@{digest[:19]} {src_server} → {dst.registry.login_server}")
         try:
-            copied = copy_image(ref(src, src_server), ref(dst, dst.registry.login_server), repo, digest,
-                                f"rel-{rid}", options.copy_method)
+            copied = copy_image(
+                ref(src, src_server),
+                ref(dst, dst.registry.login_server),
+                repo,
+                digest,
+                f"rel-{rid}",
+                options.copy_method,
+            )
         except GenAIOpsError as exc:
             raise fail(step, exc) from exc
         journal.mark(step, lg.DONE, **copied.to_dict())
@@ -346,15 +418,27 @@ def _promote_locked(manifest: Manifest, src: Env, dst: Env, candidate: Candidate
         step = f"deploy:{name}"
         before = dst_live[name]
         try:
-            outcome = deploy_service(dst.host, manifest, dst.resolved, name, images[name],
-                                     dst.registry.login_server, dst.registry.target.subscription_id,
-                                     options.timeout, on_event)
+            outcome = deploy_service(
+                dst.host,
+                manifest,
+                dst.resolved,
+                name,
+                images[name],
+                dst.registry.login_server,
+                dst.registry.target.subscription_id,
+                options.timeout,
+                on_event,
+            )
         except GenAIOpsError as exc:
             raise fail(step, exc) from exc
         outcomes[name] = outcome
-        journal.services[name] = {"image": images[name], "digest": candidate.spec["services"][name]["digest"],
-                                  "revision": outcome.revision, "previous_revision": before.live,
-                                  "app": outcome.app}
+        journal.services[name] = {
+            "image": images[name],
+            "digest": candidate.spec["services"][name]["digest"],
+            "revision": outcome.revision,
+            "previous_revision": before.live,
+            "app": outcome.app,
+        }
         journal.mark(step, lg.DONE, action=outcome.action, revision=outcome.revision, label=outcome.label)
         save()
 
@@ -383,10 +467,13 @@ def _promote_locked(manifest: Manifest, src: Env, dst: Env, candidate: Candidate
             names = ", ".join(f"{g['name']} ({g['verdict']})" for g in blocking)
             inconclusive = all(g["verdict"] == "inconclusive" for g in blocking)
             cls = GateInconclusive if inconclusive else GateFailed
-            err = cls(f"gates failed in {dst.name} for release {rid}: {names}; live traffic unchanged"
-                      if label == "staged" else f"gates failed in {dst.name} for release {rid}: {names}",
-                      hint="fix the release and promote again; `genaiops history` keeps the evidence",
-                      details={"gates": journal.gates})
+            err = cls(
+                f"gates failed in {dst.name} for release {rid}: {names}; live traffic unchanged"
+                if label == "staged"
+                else f"gates failed in {dst.name} for release {rid}: {names}",
+                hint="fix the release and promote again; `genaiops history` keeps the evidence",
+                details={"gates": journal.gates},
+            )
             if label == "live":
                 _roll_back(manifest, dst, on_event)  # back to the previous revision, when there is one
             raise fail("gates", err)
@@ -406,8 +493,10 @@ def _promote_locked(manifest: Manifest, src: Env, dst: Env, candidate: Candidate
         try:
             if state.live == journal.services[name]["revision"]:
                 location = app.get("location") or dst.resolved.config.location
-                dst.host.patch_app(ca.app_name(manifest.name, name),
-                                   ca.traffic_patch(location, state.traffic(), {**state.tags(), **tags}))
+                dst.host.patch_app(
+                    ca.app_name(manifest.name, name),
+                    ca.traffic_patch(location, state.traffic(), {**state.tags(), **tags}, app.get("tags")),
+                )
                 journal.mark(step, lg.DONE, live=state.live, note="already live")
             else:
                 swapped = swap_service(dst.host, manifest, dst.resolved, name, on_event, extra_tags=tags)
@@ -470,15 +559,19 @@ def diff(manifest: Manifest, a: Env, b: Env) -> dict[str, Any]:
         sa, sb = live_a.get(name), live_b.get(name)
         cfg_a = a.resolved.services[name].model_dump(mode="json") if name in a.resolved.services else None
         cfg_b = b.resolved.services[name].model_dump(mode="json") if name in b.resolved.services else None
-        services.append({
-            "service": name,
-            "digest_a": sa.digest if sa else None,
-            "digest_b": sb.digest if sb else None,
-            "same_digest": bool(sa and sb and sa.digest and sa.digest == sb.digest),
-            "revision_a": sa.live if sa else None,
-            "revision_b": sb.live if sb else None,
-            "config": [d for d in spec_delta(cfg_a, cfg_b) if not d["path"].startswith(("smoke", "build"))],
-        })
+        services.append(
+            {
+                "service": name,
+                "digest_a": sa.digest if sa else None,
+                "digest_b": sb.digest if sb else None,
+                "same_digest": bool(sa and sb and sa.digest and sa.digest == sb.digest),
+                "revision_a": sa.live if sa else None,
+                "revision_b": sb.live if sb else None,
+                "config": [
+                    d for d in spec_delta(cfg_a, cfg_b) if not d["path"].startswith(("smoke", "build"))
+                ],
+            }
+        )
     env_a = a.resolved.config.model_dump(mode="json", exclude={"services", "resolve"})
     env_b = b.resolved.config.model_dump(mode="json", exclude={"services", "resolve"})
     return {

@@ -72,6 +72,12 @@ def job_container_name(execution: str) -> str:
     return f"gops-job-{execution}"
 
 
+def _route_key(app: str, domain: str) -> str:
+    # Container app names are unique per resource group only: the environment domain tells apart
+    # `contoso-agent` in staging from `contoso-agent` in prod.
+    return f"{app}@{domain}"
+
+
 @dataclass
 class _Revision:
     revision: str
@@ -316,14 +322,20 @@ class DockerRuntime:
 
         threading.Thread(target=restart, name=f"restart-{revision}", daemon=True).start()
 
-    def remove_app(self, app: str) -> None:
+    def remove_app(self, app: str, default_domain: str | None = None) -> None:
+        """Remove an app's revisions and routes; with `default_domain`, only in that environment
+        (apps in different resource groups may share a name, as in Azure)."""
         with self._lock:
-            names = [r.revision for r in self._revisions.values() if r.app == app]
+            names = [r.revision for r in self._revisions.values()
+                     if r.app == app and default_domain in (None, r.domain)]
             for name in names:
                 self._revisions.pop(name, None)
-            self._routes.pop(app, None)
+            for key in [k for k, r in self._routes.items()
+                        if r.app == app and default_domain in (None, r.default_domain)]:
+                self._routes.pop(key, None)
             self._save_routes()
-        for ctr in self._labelled(kind="revision", extra={L_APP: app}):
+        extra = {L_APP: app} if default_domain is None else {L_APP: app, L_DOMAIN: default_domain}
+        for ctr in self._labelled(kind="revision", extra=extra):
             self._remove_container(ctr.name)
         self._notify()
 
@@ -346,7 +358,7 @@ class DockerRuntime:
 
     def set_routes(self, routes: AppRoutes) -> None:
         with self._lock:
-            self._routes[routes.app] = routes
+            self._routes[_route_key(routes.app, routes.default_domain)] = routes
             self._save_routes()
         self._notify()
 
@@ -733,15 +745,16 @@ class DockerRuntime:
             data = json.loads(self._routes_file().read_text())
         except (OSError, json.JSONDecodeError):
             return {}
-        return {
-            app: AppRoutes(
+        routes = [
+            AppRoutes(
                 app=r["app"],
                 default_domain=r["default_domain"],
                 traffic=[TrafficRoute(**t) for t in r["traffic"]],
                 revisions=list(r["revisions"]),
             )
-            for app, r in data.items()
-        }
+            for r in data.values()
+        ]
+        return {_route_key(r.app, r.default_domain): r for r in routes}
 
 
 # ---------------------------------------------------------------- module helpers

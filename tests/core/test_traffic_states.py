@@ -79,3 +79,5 @@ def test_revision_suffix_is_content_derived() -> None:
     t2 = {"containers": [{"image": "r/a@sha256:2"}]}
     assert revision_suffix(t1) == revision_suffix(dict(t1, revisionSuffix="x"))
     assert revision_suffix(t1) != revision_suffix(t2)
+    assert revision_suffix(t1, "/envs/staging") != revision_suffix(t1, "/envs/prod"), "unique per environment"
+    assert revision_suffix(t1, "/envs/prod") == revision_suffix(t1, "/envs/prod")

@@ -75,7 +75,7 @@ class FakeRuntime:
         with self.lock:
             self.routes[routes.app] = routes
 
-    def remove_app(self, app: str) -> None:
+    def remove_app(self, app: str, default_domain: str | None = None) -> None:
         with self.lock:
             self.removed.append(app)
             self.routes.pop(app, None)
