@@ -37,10 +37,20 @@ def main(digest: str) -> None:
     for method, (rg, name) in {"blobs": ("rg-prod", "crprod"), "import": ("rg-staging", "crstaging")}.items():
         server = acr.login_server(t, rg, name)
         start = time.perf_counter()
-        r = copy_image(RegistryRef(t, src, "rg-dev", "crdev"), RegistryRef(t, server, rg, name),
-                       "contoso/agent", digest, f"bench-{method}", method)
-        results[method] = {"seconds": round(time.perf_counter() - start, 3), "method": r.method,
-                           "blobs": r.blobs_copied, "bytes": r.bytes_copied}
+        r = copy_image(
+            RegistryRef(t, src, "rg-dev", "crdev"),
+            RegistryRef(t, server, rg, name),
+            "contoso/agent",
+            digest,
+            f"bench-{method}",
+            method,
+        )
+        results[method] = {
+            "seconds": round(time.perf_counter() - start, 3),
+            "method": r.method,
+            "blobs": r.blobs_copied,
+            "bytes": r.bytes_copied,
+        }
     dst = acr.login_server(t, "rg-qa", "crqaone")
     # fair comparison: both tools into a registry that lacks the blobs → use a fresh target repo each
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,17 +61,33 @@ def main(digest: str) -> None:
         Path(certs, "ca.crt").write_text(Path(t.ca_bundle).read_text())
         token = acr.refresh_token(t, src)
         token_dst = acr.refresh_token(t, dst)
-        cmd = ["skopeo", "--policy", str(policy), "copy", "--src-cert-dir", str(certs), "--dest-cert-dir", str(certs),
-               "--src-creds", f"{acr.ACR_TOKEN_USER}:{token}", "--dest-creds", f"{acr.ACR_TOKEN_USER}:{token_dst}",
-               f"docker://{src}/contoso/agent@{digest}", f"docker://{dst}/skopeo/agent:bench"]
+        cmd = [
+            "skopeo",
+            "--policy",
+            str(policy),
+            "copy",
+            "--src-cert-dir",
+            str(certs),
+            "--dest-cert-dir",
+            str(certs),
+            "--src-creds",
+            f"{acr.ACR_TOKEN_USER}:{token}",
+            "--dest-creds",
+            f"{acr.ACR_TOKEN_USER}:{token_dst}",
+            f"docker://{src}/contoso/agent@{digest}",
+            f"docker://{dst}/skopeo/agent:bench",
+        ]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         skopeo = time.perf_counter() - start
     request_log(src, t.ca_bundle, clear=True)
     copy_image(RegistryRef(t, src), RegistryRef(t, src), "contoso/agent", digest, "bench-retag")
     same = [(r["method"], r["path"]) for r in request_log(src, t.ca_bundle)]
-    print(json.dumps({"copy": results, "skopeo_seconds": round(skopeo, 3),
-                      "same_registry_requests": same}, indent=1))
+    print(
+        json.dumps(
+            {"copy": results, "skopeo_seconds": round(skopeo, 3), "same_registry_requests": same}, indent=1
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import importlib
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -36,19 +36,23 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     manifest: Annotated[
-        Optional[Path],  # noqa: UP007 - typer needs Optional on 3.11
-        typer.Option("--manifest", "-f", help="Path to genaiops.yaml (default: found by walking up from cwd)."),
+        Path | None,  # noqa: UP007 - typer needs Optional on 3.11
+        typer.Option(
+            "--manifest", "-f", help="Path to genaiops.yaml (default: found by walking up from cwd)."
+        ),
     ] = None,
     env: Annotated[
-        Optional[str],  # noqa: UP007
+        str | None,  # noqa: UP007
         typer.Option("--env", "-e", envvar="GENAIOPS_ENV", help="Environment name from the manifest."),
     ] = None,
-    output: Annotated[OutputMode, typer.Option("--output", "-o", help="text for humans, json for machines.")] = (
-        OutputMode.text
-    ),
+    output: Annotated[
+        OutputMode, typer.Option("--output", "-o", help="text for humans, json for machines.")
+    ] = (OutputMode.text),
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr.")] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="Plain output (NO_COLOR is honoured too).")] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="Plain output (NO_COLOR is honoured too).")
+    ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for failures.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Assume yes to confirmations.")] = False,
     version: Annotated[
@@ -125,7 +129,9 @@ def _usage_error(exc: typer.TyperException, mode: OutputMode, debug: bool, comma
         exc.show()  # type: ignore[attr-defined]  # the help text is the useful answer here
         return ExitCode.USAGE
     hint = f"see `{usage_ctx.command_path} --help`" if usage_ctx is not None else "see `genaiops --help`"
-    message = exc.format_message() if type(exc).__name__ != "NoArgsIsHelpError" else "a subcommand is required"
+    message = (
+        exc.format_message() if type(exc).__name__ != "NoArgsIsHelpError" else "a subcommand is required"
+    )
     return _report(UsageError(message, hint=hint), mode, debug, command)
 
 

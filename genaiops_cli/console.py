@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from rich.console import Console as RichConsole
@@ -21,7 +21,7 @@ SCHEMA_ID = "genaiops/v1"
 PIPE_WIDTH = 200
 
 
-class OutputMode(str, Enum):
+class OutputMode(StrEnum):
     text = "text"
     json = "json"
 
@@ -88,7 +88,9 @@ class Console:
     ) -> None:
         """Emit a command's result: the envelope in JSON mode, `render` on stdout in text mode."""
         if self.is_json:
-            self._write_envelope({"schema": SCHEMA_ID, "command": command, "ok": ok, "result": _jsonable(result)})
+            self._write_envelope(
+                {"schema": SCHEMA_ID, "command": command, "ok": ok, "result": _jsonable(result)}
+            )
         elif render is not None:
             render(self.out)
 
@@ -96,7 +98,12 @@ class Console:
         if self.is_json:
             if not self._emitted:
                 self._write_envelope(
-                    {"schema": SCHEMA_ID, "command": command, "ok": False, "error": _jsonable(error.to_dict())}
+                    {
+                        "schema": SCHEMA_ID,
+                        "command": command,
+                        "ok": False,
+                        "error": _jsonable(error.to_dict()),
+                    }
                 )
         else:
             issues = error.details.get("issues") if error.details else None

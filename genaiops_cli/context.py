@@ -37,7 +37,9 @@ class AppContext:
     def require_env(self, explicit: str | None = None) -> str:
         name = explicit or self.env_name
         if not name:
-            raise UsageError("this command needs an environment", hint="pass --env NAME (or set GENAIOPS_ENV)")
+            raise UsageError(
+                "this command needs an environment", hint="pass --env NAME (or set GENAIOPS_ENV)"
+            )
         return name
 
     def emit(self, result: Any, render: Any = None) -> None:

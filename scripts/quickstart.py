@@ -65,14 +65,21 @@ def run(step: Step, cwd: Path, env: dict[str, str]) -> Step:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--dir", type=Path, default=Path(os.environ.get("GENAIOPS_QUICKSTART_DIR", REPO / ".quickstart")),
-                        help="where the sample project is created (default: .quickstart/)")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(os.environ.get("GENAIOPS_QUICKSTART_DIR", REPO / ".quickstart")),
+        help="where the sample project is created (default: .quickstart/)",
+    )
     parser.add_argument("--fresh", action="store_true", help="wipe the sandbox state and the project first")
     args = parser.parse_args()
 
     work = args.dir.resolve()
     project = work / "contoso-support"
-    env = {**os.environ, "GENAIOPS_SANDBOX_DIR": os.environ.get("GENAIOPS_SANDBOX_DIR", str(work / "sandbox"))}
+    env = {
+        **os.environ,
+        "GENAIOPS_SANDBOX_DIR": os.environ.get("GENAIOPS_SANDBOX_DIR", str(work / "sandbox")),
+    }
     env.setdefault("BASE_IMAGE", BASE_IMAGE)  # offline machines: the base image `sandbox up` assembles
     env.setdefault("COLUMNS", "140")
     if args.fresh and work.exists():
@@ -92,22 +99,61 @@ def main() -> int:
 
     console.print(Rule("[bold]genaiops quickstart[/bold]"))
     console.print(f"project: {project}\nsandbox state: {env['GENAIOPS_SANDBOX_DIR']}\n")
-    do("Start the local Azure stand-in", "sandbox", "up", cwd=work,
-       why="Docker engine, one real OCI registry per ACR, the ARM endpoint and the ingress router")
-    do("Scaffold the sample agent", "init", str(project), "--force", cwd=work,
-       why="a support agent with retrieval, smoke checks, an evaluation dataset and safety probes")
+    do(
+        "Start the local Azure stand-in",
+        "sandbox",
+        "up",
+        cwd=work,
+        why="Docker engine, one real OCI registry per ACR, the ARM endpoint and the ingress router",
+    )
+    do(
+        "Scaffold the sample agent",
+        "init",
+        str(project),
+        "--force",
+        cwd=work,
+        why="a support agent with retrieval, smoke checks, an evaluation dataset and safety probes",
+    )
     do("Validate the manifest", "validate")
     for env_name in ("dev", "staging", "prod"):
-        do(f"Provision {env_name}", "-y", "provision", "-e", env_name,
-           why="ARM template: registry, identity, Container Apps environment, monitoring, Foundry project")
-    do("Build and push the image", "build", "--push", "-e", "dev",
-       why="content-addressed: the source hash decides; the digest is read back from the registry")
+        do(
+            f"Provision {env_name}",
+            "-y",
+            "provision",
+            "-e",
+            env_name,
+            why="ARM template: registry, identity, Container Apps environment, monitoring, Foundry project",
+        )
+    do(
+        "Build and push the image",
+        "build",
+        "--push",
+        "-e",
+        "dev",
+        why="content-addressed: the source hash decides; the digest is read back from the registry",
+    )
     do("Deploy to dev", "deploy", "-e", "dev", why="by digest; dev uses the direct strategy")
     do("Smoke-test dev", "smoke", "-e", "dev")
-    do("Evaluate dev", "eval", "quality", "-e", "dev", "--baseline", "none",
-       why="54 questions with ground truth: token F1, latency, error rate, as gates")
-    do("Promote dev → staging", "-y", "promote", "--from", "dev", "--to", "staging",
-       why="same digest copied, staged as green, smoke + quality + safety gates, then swapped")
+    do(
+        "Evaluate dev",
+        "eval",
+        "quality",
+        "-e",
+        "dev",
+        "--baseline",
+        "none",
+        why="54 questions with ground truth: token F1, latency, error rate, as gates",
+    )
+    do(
+        "Promote dev → staging",
+        "-y",
+        "promote",
+        "--from",
+        "dev",
+        "--to",
+        "staging",
+        why="same digest copied, staged as green, smoke + quality + safety gates, then swapped",
+    )
     do("Promote staging → prod", "-y", "promote", "--from", "staging", "--to", "prod")
     do("Status of prod", "status", "-e", "prod")
 
@@ -117,22 +163,51 @@ def main() -> int:
     do("Build v1.1", "build", "--push", "-e", "dev", why="only what changed is rebuilt and pushed")
     do("Deploy v1.1 to dev", "deploy", "-e", "dev")
     do("Promote v1.1 dev → staging", "-y", "promote", "--from", "dev", "--to", "staging")
-    do("Promote v1.1 staging → prod", "-y", "promote", "--from", "staging", "--to", "prod",
-       why="blue/green in prod: v1.1 staged under a label, gated, swapped; v1.0 stays warm")
+    do(
+        "Promote v1.1 staging → prod",
+        "-y",
+        "promote",
+        "--from",
+        "staging",
+        "--to",
+        "prod",
+        why="blue/green in prod: v1.1 staged under a label, gated, swapped; v1.0 stays warm",
+    )
     do("Release history", "history")
 
     # A regressed release: same image, a configuration switch that makes retrieval worse.
     manifest = project / "genaiops.yaml"
     text = manifest.read_text()
     manifest.write_text(text.replace("LOG_LEVEL: info", "LOG_LEVEL: info\n      AGENT_VARIANT: regressed", 1))
-    do("Deploy a regressed change to dev", "deploy", "-e", "dev",
-       why="AGENT_VARIANT=regressed: the agent now retrieves the wrong passages and leaks its prompt")
-    do("Promote the regression: the gates block it", "-y", "promote", "--from", "dev", "--to", "staging",
-       expect=9, why="dev's smoke gate fails, so no evidence: staging keeps serving the good release")
+    do(
+        "Deploy a regressed change to dev",
+        "deploy",
+        "-e",
+        "dev",
+        why="AGENT_VARIANT=regressed: the agent now retrieves the wrong passages and leaks its prompt",
+    )
+    do(
+        "Promote the regression: the gates block it",
+        "-y",
+        "promote",
+        "--from",
+        "dev",
+        "--to",
+        "staging",
+        expect=9,
+        why="dev's smoke gate fails, so no evidence: staging keeps serving the good release",
+    )
     manifest.write_text(text)
-    do("Roll prod back to v1.0", "-y", "rollback", "-e", "prod",
-       why="one traffic write back to the previous release (still warm), verified by smoke checks")
+    do(
+        "Roll prod back to v1.0",
+        "-y",
+        "rollback",
+        "-e",
+        "prod",
+        why="one traffic write back to the previous release (still warm), verified by smoke checks",
+    )
     do("Status of prod after the rollback", "status", "-e", "prod")
+    do("History of prod, rollback included", "history", "-e", "prod")
     summary(steps, failed=False)
     return 0
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-EnvOption = Annotated[Optional[str], typer.Option("--env", "-e", help="Environment name.")]  # noqa: UP007
-ServicesArg = Annotated[Optional[list[str]], typer.Argument(help="Services (default: all).")]  # noqa: UP007
+EnvOption = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]  # noqa: UP007
+ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all).")]  # noqa: UP007
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for a revision to be ready.")
 ]
 BreakLockOption = Annotated[
-    Optional[str],  # noqa: UP007
+    str | None,  # noqa: UP007
     typer.Option(
         "--break-lock", metavar="REASON", help="Take the environment's lock from its holder (recorded)."
     ),

@@ -15,6 +15,7 @@ MAX_LINE = 90
 def service_progress(console: Console, services: list[str]) -> Iterator[callable]:  # type: ignore[valid-type]
     lock = threading.Lock()
     if console.is_json or console.verbosity < 0 or not console.err.is_terminal:
+
         def plain(service: str, message: str) -> None:
             # Non-interactive logs keep milestones only; engine chatter goes to -v.
             if message.startswith(("building", "built", "pushing", "pushed", "up to date", "already")):
@@ -27,9 +28,14 @@ def service_progress(console: Console, services: list[str]) -> Iterator[callable
 
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.fields[service]}[/bold]"),
-                  TextColumn("{task.description}"), TimeElapsedColumn(), console=console.err,
-                  transient=False) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.fields[service]}[/bold]"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console.err,
+        transient=False,
+    ) as progress:
         tasks = {s: progress.add_task("waiting", service=s) for s in services}
 
         def update(service: str, message: str) -> None:

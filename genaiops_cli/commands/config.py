@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console as RichConsole
@@ -17,10 +17,12 @@ def register(app: typer.Typer) -> None:
     app.add_typer(config_app, name="config")
 
 
-@config_app.command("show", help="Show one environment's merged configuration (secret-looking values masked).")
+@config_app.command(
+    "show", help="Show one environment's merged configuration (secret-looking values masked)."
+)
 def show(
     ctx: typer.Context,
-    env: Annotated[Optional[str], typer.Option("--env", "-e", help="Environment name.")] = None,  # noqa: UP007
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")] = None,  # noqa: UP007
 ) -> None:
     from genaiops_cli.core.config_view import effective_config
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console as RichConsole
@@ -12,8 +12,8 @@ from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
     ServicesArg,
-    environment_locked,
     TimeoutOption,
+    environment_locked,
 )
 from genaiops_cli.commands._progress import service_progress
 from genaiops_cli.context import app_context
@@ -39,7 +39,7 @@ def deploy(
     services: ServicesArg = None,
     env: EnvOption = None,
     digest: Annotated[
-        Optional[str], typer.Option("--digest", help="Deploy this sha256 digest (one service).")
+        str | None, typer.Option("--digest", help="Deploy this sha256 digest (one service).")
     ] = None,  # noqa: UP007
     timeout: TimeoutOption = 300,
     break_lock: BreakLockOption = None,

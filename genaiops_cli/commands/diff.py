@@ -11,7 +11,9 @@ from genaiops_cli.context import app_context
 
 
 def register(app: typer.Typer) -> None:
-    app.command("diff", help="Compare two environments: live release ids, image digests, configuration.")(diff)
+    app.command("diff", help="Compare two environments: live release ids, image digests, configuration.")(
+        diff
+    )
 
 
 def diff(
@@ -26,11 +28,20 @@ def diff(
     result = core.diff(manifest, core.open_env(manifest, env_a), core.open_env(manifest, env_b))
 
     def render(out: RichConsole) -> None:
-        out.print(f"release: {env_a}={result['release_a'] or '—'}  {env_b}={result['release_b'] or '—'}"
-                  + ("  [green](same)[/green]" if result["release_a"] and result["release_a"] == result["release_b"] else ""))
+        out.print(
+            f"release: {env_a}={result['release_a'] or '—'}  {env_b}={result['release_b'] or '—'}"
+            + (
+                "  [green](same)[/green]"
+                if result["release_a"] and result["release_a"] == result["release_b"]
+                else ""
+            )
+        )
         for s in result["services"]:
             same = "[green]same digest[/green]" if s["same_digest"] else "[yellow]different digest[/yellow]"
-            out.print(f"[bold]{s['service']}[/bold]: {same}  {(s['digest_a'] or '—')[:19]} vs {(s['digest_b'] or '—')[:19]}")
+            out.print(
+                f"[bold]{s['service']}[/bold]: {same}  "
+                f"{(s['digest_a'] or '—')[:19]} vs {(s['digest_b'] or '—')[:19]}"
+            )
             for d in s["config"]:
                 out.print(f"  {d['path']}: {d['a']!r} → {d['b']!r}", markup=False)
         for d in result["environment"]:

@@ -13,7 +13,9 @@ from genaiops_cli.context import app_context
 
 
 def register(app: typer.Typer) -> None:
-    app.command("history", help="Releases and deployments recorded in the ledger (who, when, gates, overrides).")(history)
+    app.command(
+        "history", help="Releases and deployments recorded in the ledger (who, when, gates, overrides)."
+    )(history)
 
 
 def history(
@@ -41,8 +43,17 @@ def history(
         for r in rows:
             gates = ", ".join(f"{g['name']}={g['verdict']}" for g in r["gates"])
             overrides = "; ".join(f"{o['what']}: {o['reason']}" for o in r["overrides"])
-            table.add_row((r["finished_at"] or r["started_at"])[:19], r["environment"], r["release"], r["operation"],
-                          r["status"], r["source"] or "", r["actor"], gates, overrides)
+            table.add_row(
+                (r["finished_at"] or r["started_at"])[:19],
+                r["environment"],
+                r["release"],
+                r["operation"],
+                r["status"],
+                r["source"] or "",
+                r["actor"],
+                gates,
+                overrides,
+            )
         out.print(table)
         out.print("last known good: " + ", ".join(f"{k}={v or '—'}" for k, v in last_good.items()))
 

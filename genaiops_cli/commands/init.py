@@ -32,9 +32,21 @@ def init(
             out.print(f"  overwrote: {', '.join(result.overwritten)}")
         out.print("next steps:")
         cd = f"cd {directory} && " if str(directory) != "." else ""
-        for step in (f"{cd}genaiops validate", "genaiops sandbox up", "genaiops build --push -e dev",
-                     "genaiops deploy -e dev", "genaiops smoke -e dev"):
+        for step in (
+            f"{cd}genaiops validate",
+            "genaiops sandbox up",
+            "genaiops build --push -e dev",
+            "genaiops deploy -e dev",
+            "genaiops smoke -e dev",
+        ):
             out.print(f"  {step}")
 
-    actx.emit({"directory": str(result.directory), "template": template, "files": result.written,
-               "overwritten": result.overwritten}, render)
+    actx.emit(
+        {
+            "directory": str(result.directory),
+            "template": template,
+            "files": result.written,
+            "overwritten": result.overwritten,
+        },
+        render,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,14 +12,17 @@ from genaiops_cli.context import app_context
 
 
 def register(app: typer.Typer) -> None:
-    app.command("plan", help="Show what promoting into an environment would change (digests, revisions, traffic, gates).")(plan)
+    app.command(
+        "plan",
+        help="Show what promoting into an environment would change (digests, revisions, traffic, gates).",
+    )(plan)
 
 
 def plan(
     ctx: typer.Context,
     env: EnvOption = None,
     from_: FromOption = None,
-    release: Annotated[Optional[str], typer.Option("--release", help="Plan this release id.")] = None,  # noqa: UP007
+    release: Annotated[str | None, typer.Option("--release", help="Plan this release id.")] = None,  # noqa: UP007
 ) -> None:
     from genaiops_cli.core import promote as core
 
@@ -27,5 +30,7 @@ def plan(
     manifest = actx.manifest()
     dst_name = actx.require_env(env)
     src_name = source_env(actx, manifest, dst_name, from_)
-    result = core.plan(manifest, core.open_env(manifest, src_name), core.open_env(manifest, dst_name), release)
+    result = core.plan(
+        manifest, core.open_env(manifest, src_name), core.open_env(manifest, dst_name), release
+    )
     actx.emit(result, lambda out: render_plan(out, result))

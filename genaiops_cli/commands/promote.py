@@ -3,7 +3,7 @@ through DST's gates with blue/green, recording evidence in DST's ledger."""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console as RichConsole
@@ -12,18 +12,24 @@ from rich.table import Table
 from genaiops_cli.commands._options import TimeoutOption
 from genaiops_cli.context import AppContext, app_context
 
-FromOption = Annotated[Optional[str], typer.Option("--from", help="Source environment (default: DST's promote_from).")]  # noqa: UP007
+FromOption = Annotated[
+    str | None, typer.Option("--from", help="Source environment (default: DST's promote_from).")
+]  # noqa: UP007
 
 
 def register(app: typer.Typer) -> None:
-    app.command("promote", help="Promote the release live in SRC to DST by digest: copy, stage, gates, swap, record.")(promote)
+    app.command(
+        "promote", help="Promote the release live in SRC to DST by digest: copy, stage, gates, swap, record."
+    )(promote)
 
 
 def source_env(actx: AppContext, manifest, dst: str, src: str | None) -> str:  # noqa: ANN001
     from genaiops_cli.errors import UsageError
 
     if dst not in manifest.environments:
-        raise UsageError(f"unknown environment {dst!r}", hint=f"environments: {', '.join(manifest.environments)}")
+        raise UsageError(
+            f"unknown environment {dst!r}", hint=f"environments: {', '.join(manifest.environments)}"
+        )
     src = src or manifest.environments[dst].promote_from
     if not src:
         raise UsageError(f"environment {dst!r} has no promote_from", hint="pass --from SRC")
@@ -31,20 +37,36 @@ def source_env(actx: AppContext, manifest, dst: str, src: str | None) -> str:  #
 
 
 def render_plan(out: RichConsole, plan: dict) -> None:
-    out.print(f"[bold]promote[/bold] {plan['source']} → {plan['target']}: release [bold]{plan['release']}[/bold]"
-              f" (now {plan['target_release'] or 'none'} in {plan['target']}), strategy {plan['strategy']}")
+    out.print(
+        f"[bold]promote[/bold] {plan['source']} → {plan['target']}: release [bold]{plan['release']}[/bold]"
+        f" (now {plan['target_release'] or 'none'} in {plan['target']}), strategy {plan['strategy']}"
+    )
     ev = plan["source_evidence"]
-    out.print(f"evidence in {plan['source']}: " + (
-        f"[green]{', '.join(g['name'] + '=' + g['verdict'] for g in ev['gates'])}[/green] "
-        f"({ev['actor']}, {ev['finished_at']})" if ev else "[yellow]none recorded[/yellow]"))
+    out.print(
+        f"evidence in {plan['source']}: "
+        + (
+            f"[green]{', '.join(g['name'] + '=' + g['verdict'] for g in ev['gates'])}[/green] "
+            f"({ev['actor']}, {ev['finished_at']})"
+            if ev
+            else "[yellow]none recorded[/yellow]"
+        )
+    )
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("service", "digest", "copy", "revision", "traffic"):
         table.add_column(column, overflow="fold")
     for s in plan["services"]:
-        digest = (f"{(s['from_digest'] or 'none')[:19]} → {s['to_digest'][:19]}" if s["changed"]
-                  else f"{s['to_digest'][:19]} (same)")
-        table.add_row(s["service"], digest, s["copy"],
-                      s["revision"] + (" (exists)" if s["revision_exists"] else " (new)"), s["traffic"])
+        digest = (
+            f"{(s['from_digest'] or 'none')[:19]} → {s['to_digest'][:19]}"
+            if s["changed"]
+            else f"{s['to_digest'][:19]} (same)"
+        )
+        table.add_row(
+            s["service"],
+            digest,
+            s["copy"],
+            s["revision"] + (" (exists)" if s["revision_exists"] else " (new)"),
+            s["traffic"],
+        )
     out.print(table)
     out.print(f"gates in {plan['target']}: {', '.join(plan['gates']) or 'none'}")
 
@@ -53,11 +75,19 @@ def promote(
     ctx: typer.Context,
     to: Annotated[str, typer.Option("--to", help="Target environment.")],
     from_: FromOption = None,
-    release: Annotated[Optional[str], typer.Option("--release", help="Promote this release id instead of SRC's live one.")] = None,  # noqa: UP007
+    release: Annotated[
+        str | None, typer.Option("--release", help="Promote this release id instead of SRC's live one.")
+    ] = None,  # noqa: UP007
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; change nothing.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Promote without SRC gate evidence (needs --reason).")] = False,
-    reason: Annotated[Optional[str], typer.Option("--reason", help="Why --force / --break-lock (recorded).")] = None,  # noqa: UP007
-    break_lock: Annotated[bool, typer.Option("--break-lock", help="Take DST's lock from its holder (needs --reason).")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Promote without SRC gate evidence (needs --reason).")
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="Why --force / --break-lock (recorded).")
+    ] = None,  # noqa: UP007
+    break_lock: Annotated[
+        bool, typer.Option("--break-lock", help="Take DST's lock from its holder (needs --reason).")
+    ] = False,
     copy_method: Annotated[str, typer.Option("--copy", help="auto | blobs | import")] = "auto",
     timeout: TimeoutOption = 300,
 ) -> None:
@@ -69,7 +99,9 @@ def promote(
     manifest = actx.manifest()
     src_name = source_env(actx, manifest, to, from_)
     if (force or break_lock) and not (reason and reason.strip()):
-        raise UsageError("--force and --break-lock need --reason \"…\"", hint="the reason is recorded in the ledger")
+        raise UsageError(
+            '--force and --break-lock need --reason "…"', hint="the reason is recorded in the ledger"
+        )
     if copy_method not in ("auto", "blobs", "import"):
         raise UsageError(f"--copy {copy_method!r}", hint="auto, blobs or import")
     src = core.open_env(manifest, src_name, timeout)
@@ -80,13 +112,19 @@ def promote(
             actx.emit({"dry_run": True, **plan}, lambda out: render_plan(out, plan))
             return
         if not actx.console.interactive:
-            raise UsageError("promote changes an environment: pass --yes in non-interactive runs",
-                             hint="or --dry-run to see the plan")
+            raise UsageError(
+                "promote changes an environment: pass --yes in non-interactive runs",
+                hint="or --dry-run to see the plan",
+            )
         render_plan(actx.console.err, plan)
         if not typer.confirm(f"promote release {plan['release']} to {to}?", default=False, err=True):
             raise typer.Exit(1)
-    options = core.Options(force_reason=reason if force else None, break_lock=reason if break_lock else None,
-                           timeout=timeout, copy_method=copy_method)
+    options = core.Options(
+        force_reason=reason if force else None,
+        break_lock=reason if break_lock else None,
+        timeout=timeout,
+        copy_method=copy_method,
+    )
     with service_progress(actx.console, dst.services) as on_event:
         result = core.promote(manifest, src, dst, release, options, on_event)
 
@@ -94,8 +132,10 @@ def promote(
         if result["status"] == "unchanged":
             out.print(f"[green]✓[/green] {result['message']}")
             return
-        out.print(f"[green]✓[/green] release [bold]{result['release']}[/bold] is live in {result['target']}"
-                  + (f" (resumed, attempt {result['attempt']})" if result.get("resumed") else ""))
+        out.print(
+            f"[green]✓[/green] release [bold]{result['release']}[/bold] is live in {result['target']}"
+            + (f" (resumed, attempt {result['attempt']})" if result.get("resumed") else "")
+        )
         for name, s in result["services"].items():
             out.print(f"  {name}: {s['revision']} ← {s['image']}")
         out.print("  gates: " + (", ".join(f"{g['name']}={g['verdict']}" for g in result["gates"]) or "none"))

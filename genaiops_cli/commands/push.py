@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console as RichConsole
@@ -14,13 +14,17 @@ from genaiops_cli.errors import BuildError
 
 
 def register(app: typer.Typer) -> None:
-    app.command("push", help="Push built images to the environment's registry (Entra sign-in, no passwords).")(push)
+    app.command(
+        "push", help="Push built images to the environment's registry (Entra sign-in, no passwords)."
+    )(push)
 
 
 def push(
     ctx: typer.Context,
-    services: Annotated[Optional[list[str]], typer.Argument(help="Services to push (default: all).")] = None,  # noqa: UP007
-    env: Annotated[Optional[str], typer.Option("--env", "-e", help="Environment whose registry to push to.")] = None,  # noqa: UP007
+    services: Annotated[list[str] | None, typer.Argument(help="Services to push (default: all).")] = None,  # noqa: UP007
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="Environment whose registry to push to.")
+    ] = None,  # noqa: UP007
 ) -> None:
     from genaiops_cli.core import build as core
     from genaiops_cli.core.records import load_record
@@ -37,8 +41,10 @@ def push(
     for name in names:
         record = load_record(manifest.base_dir, name)
         if record is None or record.source_hash != plans[name].source_hash:
-            raise BuildError(f"service {name!r} has no build for its current sources",
-                             hint=f"run `genaiops build {name} -e {env_name}` (or `build --push`)")
+            raise BuildError(
+                f"service {name!r} has no build for its current sources",
+                hint=f"run `genaiops build {name} -e {env_name}` (or `build --push`)",
+            )
         records.append(record)
     registry = registry_access(manifest, env_name)
     token = acr.refresh_token(registry.target, registry.login_server)

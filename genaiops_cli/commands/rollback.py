@@ -8,8 +8,8 @@ from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
     ServicesArg,
-    environment_locked,
     TimeoutOption,
+    environment_locked,
 )
 from genaiops_cli.commands._progress import service_progress
 from genaiops_cli.commands.deploy import containerapp_services

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console as RichConsole
@@ -13,11 +13,12 @@ from rich.table import Table
 
 from genaiops_cli.context import app_context
 
-sandbox_app = typer.Typer(help="Run the local Azure stand-in: try the whole pipeline with no subscription.",
-                          no_args_is_help=True)
+sandbox_app = typer.Typer(
+    help="Run the local Azure stand-in: try the whole pipeline with no subscription.", no_args_is_help=True
+)
 
 StateDir = Annotated[
-    Optional[Path],  # noqa: UP007
+    Path | None,  # noqa: UP007
     typer.Option("--state-dir", envvar="GENAIOPS_SANDBOX_DIR", help="Where the stand-in keeps its state."),
 ]
 
@@ -75,13 +76,15 @@ def up(
     ctx: typer.Context,
     state_dir: StateDir = None,
     retry_after: Annotated[
-        Optional[int],  # noqa: UP007
+        int | None,  # noqa: UP007
         typer.Option("--retry-after", help="Retry-After seconds on long-running operations (default 0)."),
     ] = None,
     base_image: Annotated[
         bool,
-        typer.Option("--base-image/--no-base-image",
-                     help=f"Assemble the offline Python base image ({BASE_IMAGE}) when missing."),
+        typer.Option(
+            "--base-image/--no-base-image",
+            help=f"Assemble the offline Python base image ({BASE_IMAGE}) when missing.",
+        ),
     ] = True,
 ) -> None:
     from genaiops_cli.sandbox import control
@@ -126,7 +129,9 @@ def status(ctx: typer.Context, state_dir: StateDir = None) -> None:
 def env(
     ctx: typer.Context,
     state_dir: StateDir = None,
-    export: Annotated[bool, typer.Option("--export", help="Print shell `export` lines instead of a table.")] = False,
+    export: Annotated[
+        bool, typer.Option("--export", help="Print shell `export` lines instead of a table.")
+    ] = False,
 ) -> None:
     from genaiops_cli.sandbox import control
 

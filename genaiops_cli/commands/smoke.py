@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console as RichConsole
@@ -15,11 +15,21 @@ from genaiops_cli.context import AppContext, app_context
 
 
 def register(app: typer.Typer) -> None:
-    app.command("smoke", help="Run smoke checks against the live app URL or a label URL (exit 8 on failure).")(smoke)
+    app.command(
+        "smoke", help="Run smoke checks against the live app URL or a label URL (exit 8 on failure)."
+    )(smoke)
 
 
-def run_smoke(actx: AppContext, manifest: Any, env_name: str, names: list[str], label: str = "live",
-              host: Any = None, url: str | None = None, warmup: float = 60) -> tuple[dict[str, Any], dict]:
+def run_smoke(
+    actx: AppContext,
+    manifest: Any,
+    env_name: str,
+    names: list[str],
+    label: str = "live",
+    host: Any = None,
+    url: str | None = None,
+    warmup: float = 60,
+) -> tuple[dict[str, Any], dict]:
     """(JSON-able report, CheckResults per service)."""
     from genaiops_cli.core import smoke as core
     from genaiops_cli.core.deploy import service_url
@@ -40,8 +50,11 @@ def run_smoke(actx: AppContext, manifest: Any, env_name: str, names: list[str], 
             actx.console.info(f"smoke: {name} → {base}")
             results[name] = [core.run_check(client, base, check, warmup) for check in checks]
     passed = all(r.passed for rs in results.values() for r in rs)
-    report = {"passed": passed, "label": label,
-              "services": {svc: [r.to_dict() for r in rs] for svc, rs in results.items()}}
+    report = {
+        "passed": passed,
+        "label": label,
+        "services": {svc: [r.to_dict() for r in rs] for svc, rs in results.items()},
+    }
     return report, results
 
 
@@ -51,9 +64,14 @@ def smoke_table(results: dict) -> Table:
         table.add_column(column)
     for svc, rs in results.items():
         for r in rs:
-            table.add_row(svc, r.name, "[green]pass[/green]" if r.passed else "[red]FAIL[/red]",
-                          str(r.status or "—"), f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "—",
-                          "; ".join(r.failures))
+            table.add_row(
+                svc,
+                r.name,
+                "[green]pass[/green]" if r.passed else "[red]FAIL[/red]",
+                str(r.status or "—"),
+                f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else "—",
+                "; ".join(r.failures),
+            )
     return table
 
 
@@ -62,9 +80,11 @@ def smoke(
     services: ServicesArg = None,
     env: EnvOption = None,
     label: Annotated[str, typer.Option("--label", help="live | staged | blue | green")] = "live",
-    url: Annotated[Optional[str], typer.Option("--url", help="Check this base URL instead.")] = None,  # noqa: UP007
-    junit: Annotated[Optional[Path], typer.Option("--junit", help="Write JUnit XML here.")] = None,  # noqa: UP007
-    warmup: Annotated[float, typer.Option("--warmup", help="Seconds to retry while a revision warms up.")] = 60,
+    url: Annotated[str | None, typer.Option("--url", help="Check this base URL instead.")] = None,  # noqa: UP007
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,  # noqa: UP007
+    warmup: Annotated[
+        float, typer.Option("--warmup", help="Seconds to retry while a revision warms up.")
+    ] = 60,
 ) -> None:
     from genaiops_cli.core import smoke as core
     from genaiops_cli.core.reports import append_step_summary, write_junit
@@ -86,6 +106,9 @@ def smoke(
         if not actx.console.is_json:
             actx.console.err.print(smoke_table(results))
         failed = [f"{svc}/{r.name}" for svc, rs in results.items() for r in rs if not r.passed]
-        raise SmokeFailed(f"smoke checks failed: {', '.join(failed)}", hint="see the failed checks above",
-                          details={"environment": env_name, **report})
+        raise SmokeFailed(
+            f"smoke checks failed: {', '.join(failed)}",
+            hint="see the failed checks above",
+            details={"environment": env_name, **report},
+        )
     actx.emit({"environment": env_name, **report}, render)

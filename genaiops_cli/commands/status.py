@@ -43,8 +43,15 @@ def status(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = No
                 image = str(r["image"] or "")
                 image = image.split("@")[-1][:19] if "@" in image else image
                 role = r["role"]
-                table.add_row(r["name"], f"[{ROLE_STYLE.get(role, '')}]{role}[/]" if role else "",
-                              f"{r['traffic']}%", r["label"] or "", state, image, str(r["created"] or "")[:19])
+                table.add_row(
+                    r["name"],
+                    f"[{ROLE_STYLE.get(role, '')}]{role}[/]" if role else "",
+                    f"{r['traffic']}%",
+                    r["label"] or "",
+                    state,
+                    image,
+                    str(r["created"] or "")[:19],
+                )
             out.print(table)
 
     actx.emit({"environment": env_name, "services": report}, render)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,7 +23,7 @@ def swap(
     services: ServicesArg = None,
     env: EnvOption = None,
     skip_smoke: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--skip-smoke",
             metavar="REASON",  # noqa: UP007

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console as RichConsole
@@ -12,12 +12,14 @@ from genaiops_cli.context import app_context
 
 
 def register(app: typer.Typer) -> None:
-    app.command("validate", help="Check the manifest (schema, interpolation, references) and summarise it.")(validate)
+    app.command("validate", help="Check the manifest (schema, interpolation, references) and summarise it.")(
+        validate
+    )
 
 
 def validate(
     ctx: typer.Context,
-    env: Annotated[Optional[str], typer.Option("--env", "-e", help="Also resolve this environment.")] = None,  # noqa: UP007
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Also resolve this environment.")] = None,  # noqa: UP007
 ) -> None:
     actx = app_context(ctx)
     manifest = actx.manifest()

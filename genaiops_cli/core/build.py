@@ -290,7 +290,8 @@ def push_one(
     )
     if registry_digest != engine_digest:
         raise BuildError(
-            f"digest mismatch for {wanted}: the engine pushed {engine_digest}, the registry has {registry_digest}",
+            f"digest mismatch for {wanted}: the engine pushed {engine_digest}, "
+            f"the registry has {registry_digest}",
             hint="another push raced this one; push again",
         )
     record.registry, record.digest, record.image, record.pushed_at = (

@@ -15,8 +15,14 @@ EventFn = Any
 
 
 def run_gates(
-    manifest: Manifest, env_name: str, host: Any, services: list[str], label: str, baseline_label: str | None,
-    on_event: EventFn, warmup: float = 60,
+    manifest: Manifest,
+    env_name: str,
+    host: Any,
+    services: list[str],
+    label: str,
+    baseline_label: str | None,
+    on_event: EventFn,
+    warmup: float = 60,
 ) -> list[dict[str, Any]]:
     resolved = manifest.environment(env_name)
     out: list[dict[str, Any]] = []
@@ -28,8 +34,15 @@ def run_gates(
     return out
 
 
-def _smoke(manifest: Manifest, env_name: str, host: Any, services: list[str], label: str, on_event: EventFn,
-           warmup: float) -> dict[str, Any]:
+def _smoke(
+    manifest: Manifest,
+    env_name: str,
+    host: Any,
+    services: list[str],
+    label: str,
+    on_event: EventFn,
+    warmup: float,
+) -> dict[str, Any]:
     from genaiops_cli.core import smoke as core
     from genaiops_cli.core.deploy import service_url
     from genaiops_cli.core.targets import environment_target
@@ -49,12 +62,24 @@ def _smoke(manifest: Manifest, env_name: str, host: Any, services: list[str], la
             rs = [core.run_check(client, base, check, warmup) for check in checks]
             passed = passed and all(r.passed for r in rs)
             results[name] = [r.to_dict() for r in rs]
-    return {"name": "smoke", "kind": "smoke", "label": label, "verdict": "pass" if passed else "fail",
-            "evidence": results}
+    return {
+        "name": "smoke",
+        "kind": "smoke",
+        "label": label,
+        "verdict": "pass" if passed else "fail",
+        "evidence": results,
+    }
 
 
-def _evaluation(manifest: Manifest, env_name: str, host: Any, name: str, label: str,
-                baseline_label: str | None, on_event: EventFn) -> dict[str, Any]:
+def _evaluation(
+    manifest: Manifest,
+    env_name: str,
+    host: Any,
+    name: str,
+    label: str,
+    baseline_label: str | None,
+    on_event: EventFn,
+) -> dict[str, Any]:
     record: dict[str, Any] = {"name": name, "kind": "evaluation", "label": label}
     spec = manifest.evaluations.get(name)
     if spec is None:
@@ -69,17 +94,26 @@ def _evaluation(manifest: Manifest, env_name: str, host: Any, name: str, label: 
         from genaiops_cli.core.targets import environment_target
         from genaiops_cli.providers.http import async_http_client
     except ImportError as exc:  # the evaluation engine is optional at this layer
-        return {**record, "verdict": "not_run", "evidence": {"reason": f"evaluation engine unavailable: {exc}"}}
+        return {
+            **record,
+            "verdict": "not_run",
+            "evidence": {"reason": f"evaluation engine unavailable: {exc}"},
+        }
     target = environment_target(manifest, env_name)
     prepared = engine.prepare(name, spec, manifest.base_dir, manifest_file=str(manifest.path))
-    candidate = Target(service_url(host, manifest, spec.service, label), dict(target.resolve), target.ca_bundle,
-                       label)
+    candidate = Target(
+        service_url(host, manifest, spec.service, label), dict(target.resolve), target.ca_bundle, label
+    )
     baseline = None
     skipped = None
     if spec.baseline is not None:
         if baseline_label:
-            baseline = Target(service_url(host, manifest, spec.service, baseline_label), dict(target.resolve),
-                              target.ca_bundle, baseline_label)
+            baseline = Target(
+                service_url(host, manifest, spec.service, baseline_label),
+                dict(target.resolve),
+                target.ca_bundle,
+                baseline_label,
+            )
         else:
             skipped = "no live side to compare with (first release in this environment)"
     targets = {name: engine.Targets(candidate, baseline, skipped)}
@@ -88,8 +122,9 @@ def _evaluation(manifest: Manifest, env_name: str, host: Any, name: str, label: 
     def factory(t: Any) -> Any:
         return async_http_client(t.resolve, t.ca_bundle, 30)
 
-    results = asyncio.run(engine.run_evaluations([prepared], targets, factory, RunOptions(),
-                                                 manifest_file=str(manifest.path)))
+    results = asyncio.run(
+        engine.run_evaluations([prepared], targets, factory, RunOptions(), manifest_file=str(manifest.path))
+    )
     summary = result_dict(results, environment=env_name, label=label, report_dir=None)
     verdict = str(summary.get("verdict"))
     evidence = {

@@ -29,7 +29,7 @@ DONE, FAILED, SKIPPED, RUNNING = "done", "failed", "skipped", "running"
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def iso(moment: dt.datetime | None = None) -> str:

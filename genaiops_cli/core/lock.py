@@ -80,7 +80,7 @@ def read(store: LedgerStore, env: str) -> LockRecord | None:
 def locked_error(env: str, holder: LockRecord) -> LockedError:
     return LockedError(
         f"environment {env!r} is locked by {holder.describe()}",
-        hint="wait for it to finish, or take over with --break-lock --reason \"…\" (recorded)",
+        hint='wait for it to finish, or take over with --break-lock --reason "…" (recorded)',
         details={"lock": holder.to_dict()},
     )
 
@@ -115,7 +115,7 @@ def acquire(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Held:
     if break_lock is not None and not break_lock.strip():
-        raise UsageError("--break-lock needs --reason \"…\"", hint="the reason is recorded in the ledger")
+        raise UsageError('--break-lock needs --reason "…"', hint="the reason is recorded in the ledger")
     current = read(store, env)
     claim = new_claim(env, operation, reason, ttl)
     if current and current.is_active():

@@ -360,7 +360,8 @@ def _promote_locked(
             if not options.force_reason:
                 err = GateFailed(
                     f"release {rid} has no passing gate evidence in {src.name}",
-                    hint=f'promote it into {src.name} through its gates first, or --force --reason "…" (recorded)',
+                    hint=f"promote it into {src.name} through its gates first, "
+                    'or --force --reason "…" (recorded)',
                     code="no_evidence",
                 )
                 journal.status = "refused"

@@ -173,8 +173,11 @@ def infra_plan(
     if "namePrefix" in declared and (shipped or "namePrefix" not in values):
         values["namePrefix"] = {"value": name_prefix(manifest.name)}
     # Names the manifest fixes are the names provisioning creates (else the template generates them).
-    for parameter, value in (("registryName", config.registry), ("identityName", config.identity),
-                             ("containerAppsEnvironmentName", config.containerapps_environment)):
+    for parameter, value in (
+        ("registryName", config.registry),
+        ("identityName", config.identity),
+        ("containerAppsEnvironmentName", config.containerapps_environment),
+    ):
         if parameter in declared and parameter not in values and value and not _is_reference(value):
             values[parameter] = {"value": value}
     allowed = (declared.get("environment") or {}).get("allowedValues")

@@ -54,8 +54,10 @@ def scaffold(directory: Path, template: str, force: bool) -> ScaffoldResult:
     existing = [str(rel) for rel, _ in files if (directory / rel).exists()]
     if existing and not force:
         shown = ", ".join(existing[:5]) + (" …" if len(existing) > 5 else "")
-        raise UsageError(f"{len(existing)} file(s) already exist in {directory}: {shown}",
-                         hint="choose an empty directory, or pass --force to overwrite them")
+        raise UsageError(
+            f"{len(existing)} file(s) already exist in {directory}: {shown}",
+            hint="choose an empty directory, or pass --force to overwrite them",
+        )
     for rel, source in files:
         target = directory / rel
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -326,12 +326,18 @@ class DockerRuntime:
         """Remove an app's revisions and routes; with `default_domain`, only in that environment
         (apps in different resource groups may share a name, as in Azure)."""
         with self._lock:
-            names = [r.revision for r in self._revisions.values()
-                     if r.app == app and default_domain in (None, r.domain)]
+            names = [
+                r.revision
+                for r in self._revisions.values()
+                if r.app == app and default_domain in (None, r.domain)
+            ]
             for name in names:
                 self._revisions.pop(name, None)
-            for key in [k for k, r in self._routes.items()
-                        if r.app == app and default_domain in (None, r.default_domain)]:
+            for key in [
+                k
+                for k, r in self._routes.items()
+                if r.app == app and default_domain in (None, r.default_domain)
+            ]:
                 self._routes.pop(key, None)
             self._save_routes()
         extra = {L_APP: app} if default_domain is None else {L_APP: app, L_DOMAIN: default_domain}

@@ -35,7 +35,9 @@ class RevisionSpec:
 
 @dataclass(frozen=True)
 class RevisionStatus:
-    running_state: str  # Azure RevisionRunningState: Running | Processing | Stopped | Degraded | Failed | Unknown
+    running_state: (
+        str  # Azure RevisionRunningState: Running | Processing | Stopped | Degraded | Failed | Unknown
+    )
     health_state: str  # Healthy | Unhealthy | None
     provisioning_state: str  # Provisioning | Provisioned | Failed | Deprovisioning | Deprovisioned
     reason: str | None = None  # why Failed/Unhealthy (exit code, last log lines)

@@ -177,18 +177,45 @@ class SpecIndex:
         key = "request" if request else "response"
         with self._lock:
             if key not in self._registries:
-                resources = []
-                for uri, doc in self._raw.items():
-                    rewritten = self._rewrite(doc, uri, request)
-                    self._add_discriminator_dispatch(uri, rewritten)
-                    resources.append((uri, Resource.from_contents(rewritten, default_specification=DRAFT4)))
+                rewritten = {uri: self._rewrite(doc, uri, request) for uri, doc in self._raw.items()}
+                self._split_polymorphic_bases(rewritten)
+                for uri, doc in rewritten.items():
+                    self._add_discriminator_dispatch(uri, doc)
+                resources = [
+                    (uri, Resource.from_contents(doc, default_specification=DRAFT4))
+                    for uri, doc in rewritten.items()
+                ]
                 self._registries[key] = Registry().with_resources(resources)
             return self._registries[key]
+
+    def _split_polymorphic_bases(self, docs: dict[str, dict[str, Any]]) -> None:
+        """Children inherit a polymorphic base through allOf, and the base dispatches to its children:
+        validating would loop. Children get a copy of the base's own properties (`<Base>__props`)
+        instead, so only references to the base from outside dispatch."""
+        import copy
+
+        for uri, doc in self._raw.items():
+            for name, definition in (doc.get("definitions") or {}).items():
+                if not isinstance(definition.get("discriminator"), str):
+                    continue
+                base_uri = f"{uri}#/definitions/{name}"
+                props_name = f"{name}__props"
+                docs[uri]["definitions"][props_name] = copy.deepcopy(docs[uri]["definitions"][name])
+                for child in self._children.get(base_uri, {}).values():
+                    child_doc_uri, fragment = urldefrag(child)
+                    child_def = docs[child_doc_uri]["definitions"][fragment.rsplit("/", 1)[-1]]
+                    for part in child_def.get("allOf") or []:
+                        if (
+                            isinstance(part, dict)
+                            and part.get("$ref")
+                            and urljoin(child_doc_uri, part["$ref"]) == base_uri
+                        ):
+                            part["$ref"] = f"{uri}#/definitions/{props_name}"
 
     def _add_discriminator_dispatch(self, uri: str, doc: dict[str, Any]) -> None:
         """Make a polymorphic base validate the child its discriminator names (draft-04 has no
         `discriminator`): base → allOf[base-props, oneOf-by-value]."""
-        for name, definition in (doc.get("definitions") or {}).items():
+        for name, definition in list((doc.get("definitions") or {}).items()):
             prop = self._raw[uri].get("definitions", {}).get(name, {}).get("discriminator")
             if not isinstance(prop, str):
                 continue

@@ -27,7 +27,9 @@ class Run:
         return json.loads(self.stdout)
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60) -> Run:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 60
+) -> Run:
     full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120", **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "genaiops_cli", *args],

@@ -121,8 +121,17 @@ def test_config_show_masks_secrets(tmp_path: Path) -> None:
     text = TEMPLATE_MANIFEST.read_text()
     manifest = tmp_path / "genaiops.yaml"
     manifest.write_text(text)
-    run = run_cli("-f", str(manifest), "-o", "json", "config", "show", "--env", "dev",
-                  env={"GENAIOPS_TEST_TOKEN": "s3cr3t"})
+    run = run_cli(
+        "-f",
+        str(manifest),
+        "-o",
+        "json",
+        "config",
+        "show",
+        "--env",
+        "dev",
+        env={"GENAIOPS_TEST_TOKEN": "s3cr3t"},
+    )
     assert run.code == 0, run.stderr
     result = run.json()["result"]
     assert result["environment"] == "dev"

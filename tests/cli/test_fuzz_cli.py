@@ -18,8 +18,31 @@ LINES = TEMPLATE_MANIFEST.read_text().splitlines()
 
 junk = st.one_of(
     st.text(max_size=20),
-    st.sampled_from(["{", "}", "[", ": :", "- ", "&a", "*a", "!!python/object:os.system", "${", "${X", "$$", "\t",
-                     "~", "null", "0x1F", "1e999", "'", '"', "\x00", "\ufeff", "<<: *a"]),
+    st.sampled_from(
+        [
+            "{",
+            "}",
+            "[",
+            ": :",
+            "- ",
+            "&a",
+            "*a",
+            "!!python/object:os.system",
+            "${",
+            "${X",
+            "$$",
+            "\t",
+            "~",
+            "null",
+            "0x1F",
+            "1e999",
+            "'",
+            '"',
+            "\x00",
+            "\ufeff",
+            "<<: *a",
+        ]
+    ),
 )
 
 
@@ -27,7 +50,9 @@ junk = st.one_of(
 def mutated(draw: st.DrawFn) -> str:
     lines = list(LINES)
     for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["delete", "duplicate", "insert", "replace_value", "indent", "dedent", "swap"]))
+        op = draw(
+            st.sampled_from(["delete", "duplicate", "insert", "replace_value", "indent", "dedent", "swap"])
+        )
         i = draw(st.integers(0, len(lines) - 1)) if lines else 0
         if not lines:
             lines.append(draw(junk))

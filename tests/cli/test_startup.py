@@ -21,9 +21,9 @@ try:
 except SystemExit:
     pass
 finally:
-    heavy = sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in %r})
+    heavy = sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in HEAVY_NAMES})
     sys.__stderr__.write("\\nHEAVY=" + json.dumps(heavy) + "\\n")
-""" % (HEAVY,)
+""".replace("HEAVY_NAMES", repr(HEAVY))
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_light_commands_import_no_sdk(args: list[str]) -> None:
         [sys.executable, "-c", PROBE, json.dumps(args)], capture_output=True, text=True, timeout=60
     )
     line = [ln for ln in proc.stderr.splitlines() if ln.startswith("HEAVY=")][-1]
-    assert json.loads(line[len("HEAVY="):]) == [], proc.stderr
+    assert json.loads(line[len("HEAVY=") :]) == [], proc.stderr
 
 
 def test_command_and_core_modules_import_nothing_heavy() -> None:

@@ -80,7 +80,9 @@ def test_evidence_and_last_known_good() -> None:
     assert lg.last_known_good(store, "staging")["release"] == "r1"
     assert lg.evidence_for(store, "staging", "r1") is not None
     assert lg.evidence_for(store, "staging", "r2") is None
-    failed = lg.DeploymentRecord("staging", "r2", status="failed", gates=[{"name": "smoke", "verdict": "fail"}])
+    failed = lg.DeploymentRecord(
+        "staging", "r2", status="failed", gates=[{"name": "smoke", "verdict": "fail"}]
+    )
     lg.finish(store, failed)
     assert lg.evidence_for(store, "staging", "r2") is None
     assert lg.last_known_good(store, "staging")["release"] == "r1", "a failure does not move last-known-good"

@@ -97,7 +97,9 @@ def test_bad_build_paths_exit_6(project: Project, field: str, value: str, needle
 
 
 def test_engine_unreachable_is_exit_6_with_hint(project: Project) -> None:
-    run = project.run("-o", "json", "build", "--no-cache", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    run = project.run(
+        "-o", "json", "build", "--no-cache", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
+    )
     assert run.code == ExitCode.BUILD
     assert "DOCKER_HOST" in run.json()["error"]["hint"]
 

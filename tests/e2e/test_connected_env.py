@@ -8,7 +8,9 @@ import pytest
 from .conftest import Project, Sandbox, make_project
 from .test_deploy_bluegreen import version_at
 
-CUSTOM_LOCATION = "/subscriptions/{sub}/resourceGroups/rg-arc/providers/Microsoft.ExtendedLocation/customLocations/cl-edge"
+CUSTOM_LOCATION = (
+    "/subscriptions/{sub}/resourceGroups/rg-arc/providers/Microsoft.ExtendedLocation/customLocations/cl-edge"
+)
 
 
 @pytest.fixture(scope="module")
@@ -20,15 +22,24 @@ def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Proje
     proj = make_project(sandbox, tmp_path_factory.mktemp("arc"), ("arcdev",))
     target = target_for("sandbox", None)
     clients.container_apps(target).connected_environments.begin_create_or_update(
-        "rg-arcdev", "arc-dev",
-        {"location": "eastus2",
-         "extendedLocation": {"type": "CustomLocation", "name": CUSTOM_LOCATION.format(sub=target.subscription_id)},
-         "properties": {}},
+        "rg-arcdev",
+        "arc-dev",
+        {
+            "location": "eastus2",
+            "extendedLocation": {
+                "type": "CustomLocation",
+                "name": CUSTOM_LOCATION.format(sub=target.subscription_id),
+            },
+            "properties": {},
+        },
     ).result()
     manifest = proj.root / "genaiops.yaml"
     text = manifest.read_text()
-    for old, new in (("resource_group: rg-dev", "resource_group: rg-arcdev"), ("registry: crdev", "registry: crarcdev"),
-                     ("containerapps_environment: cae-dev", "connected_environment: arc-dev")):
+    for old, new in (
+        ("resource_group: rg-dev", "resource_group: rg-arcdev"),
+        ("registry: crdev", "registry: crarcdev"),
+        ("containerapps_environment: cae-dev", "connected_environment: arc-dev"),
+    ):
         text = text.replace(old, new, 1)
     manifest.write_text(text)
     return proj
@@ -45,7 +56,11 @@ def test_deploy_to_connected_environment(project: Project) -> None:
     from genaiops_cli.core.cloud import target_for
     from genaiops_cli.providers.azure import clients
 
-    app = clients.container_apps(target_for("sandbox", None)).container_apps.get("rg-arcdev", deployed["app"]).as_dict()
+    app = (
+        clients.container_apps(target_for("sandbox", None))
+        .container_apps.get("rg-arcdev", deployed["app"])
+        .as_dict()
+    )
     assert app["extendedLocation"]["type"] == "CustomLocation"
     assert app["extendedLocation"]["name"].endswith("/customLocations/cl-edge")
     assert app["properties"]["environmentId"].endswith("/connectedEnvironments/arc-dev")

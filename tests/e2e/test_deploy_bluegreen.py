@@ -83,7 +83,9 @@ def test_blue_green_story(project: Project) -> None:
     assert status(project)["live"] == v1["revision"]
 
     # v3 crashes at start: reported with its reason, deactivated, traffic untouched
-    project.edit("src/agent/app/server.py", "def main() -> None:\n", "def main() -> None:\n    raise SystemExit(3)\n")
+    project.edit(
+        "src/agent/app/server.py", "def main() -> None:\n", "def main() -> None:\n    raise SystemExit(3)\n"
+    )
     assert project.run("build", "--push", "-e", "staging").code == 0
     crash = project.run("-o", "json", "deploy", "-e", "staging", "--timeout", "60")
     assert crash.code == ExitCode.DEPLOY
@@ -93,10 +95,14 @@ def test_blue_green_story(project: Project) -> None:
     assert st["live"] == v1["revision"]
     crashed = [r for r in st["revisions"] if r["name"] not in (v1["revision"], v2["revision"])]
     assert crashed and not crashed[0]["active"] and crashed[0]["traffic"] == 0
-    project.edit("src/agent/app/server.py", "def main() -> None:\n    raise SystemExit(3)\n", "def main() -> None:\n")
+    project.edit(
+        "src/agent/app/server.py", "def main() -> None:\n    raise SystemExit(3)\n", "def main() -> None:\n"
+    )
 
     # v4 runs but fails its smoke check: swap refuses (exit 8) and traffic stays
-    project.edit("src/agent/app/knowledge.json", "refunds take 5 business days", "refunds take 10 business days")
+    project.edit(
+        "src/agent/app/knowledge.json", "refunds take 5 business days", "refunds take 10 business days"
+    )
     v4 = ship(project)
     assert v4["action"] == "staged"
     refused = project.run("-o", "json", "swap", "-e", "staging")

@@ -44,8 +44,21 @@ def test_good_candidate_passes_against_live(project: Project, tmp_path) -> None:
     assert project.run("build", "--push", "-e", "staging").code == 0
     stage(project)
     junit = tmp_path / "eval.xml"
-    run = project.run("-o", "json", "eval", "quality", "safety", "-e", "staging", "--label", "staged",
-                      "--junit", str(junit), "--report", str(tmp_path / "report"))
+    run = project.run(
+        "-o",
+        "json",
+        "eval",
+        "quality",
+        "safety",
+        "-e",
+        "staging",
+        "--label",
+        "staged",
+        "--junit",
+        str(junit),
+        "--report",
+        str(tmp_path / "report"),
+    )
     assert run.code == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert junit.exists() and "<testsuite" in junit.read_text()
     assert any((tmp_path / "report").iterdir()), "per-row results are kept for `eval diff`"

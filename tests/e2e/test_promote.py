@@ -70,7 +70,11 @@ def test_promotion_story(project: Project) -> None:
     # v1: dev → staging (first release: live at once) → prod, the same digest in three registries
     ship_dev(project, "1.0.0")
     dry = ok(project.run("-o", "json", "promote", "--to", "staging", "--dry-run"))
-    assert dry["dry_run"] and dry["services"][0]["changed"] and dry["services"][0]["copy"] == "copy missing blobs"
+    assert (
+        dry["dry_run"]
+        and dry["services"][0]["changed"]
+        and dry["services"][0]["copy"] == "copy missing blobs"
+    )
     assert project.run("promote", "--to", "staging").code == ExitCode.USAGE, "non-interactive needs --yes"
     staging = ok(promote(project, "staging"))
     rel1 = staging["release"]
@@ -109,7 +113,12 @@ def test_promotion_story(project: Project) -> None:
     # history and diff
     hist = ok(project.run("-o", "json", "history", "--limit", "50"))
     seen = {(e["environment"], e["release"], e["status"]) for e in hist["entries"]}
-    assert {("staging", rel1, "live"), ("prod", rel1, "live"), ("staging", rel2, "live"), ("prod", rel2, "live")} <= seen
+    assert {
+        ("staging", rel1, "live"),
+        ("prod", rel1, "live"),
+        ("staging", rel2, "live"),
+        ("prod", rel2, "live"),
+    } <= seen
     assert hist["last_known_good"]["prod"] == rel2
     diff = ok(project.run("-o", "json", "diff", "staging", "prod"))
     assert diff["release_a"] == diff["release_b"] == rel2 and diff["services"][0]["same_digest"]
@@ -131,8 +140,19 @@ def test_promotion_story(project: Project) -> None:
     stuck_revision = plan3["services"][0]["revision"]
     try:
         faults.add("*", stuck_revision, "stuck_revision", seconds=0)
-        stuck = project.run("-o", "json", "-y", "promote", "--to", "prod", "--timeout", "6",
-                            "--force", "--reason", "hotfix approved by on-call")
+        stuck = project.run(
+            "-o",
+            "json",
+            "-y",
+            "promote",
+            "--to",
+            "prod",
+            "--timeout",
+            "6",
+            "--force",
+            "--reason",
+            "hotfix approved by on-call",
+        )
     finally:
         faults.clear()
     assert stuck.code == ExitCode.DEPLOY, stuck.stdout + stuck.stderr

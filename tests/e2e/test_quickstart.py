@@ -19,15 +19,29 @@ def test_quickstart_runs_the_whole_pipeline(shared_engine: str | None, tmp_path:
     env = {**os.environ, "GENAIOPS_SANDBOX_DIR": str(state), "NO_COLOR": "1", "COLUMNS": "160"}
     env.pop("GENAIOPS_SANDBOX_VALIDATE", None)  # its own stand-in; spec checks run in the other e2e tests
     try:
-        proc = subprocess.run([sys.executable, str(REPO / "scripts" / "quickstart.py"), "--dir", str(tmp_path)],
-                              env=env, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, str(REPO / "scripts" / "quickstart.py"), "--dir", str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     finally:
-        subprocess.run([sys.executable, "-m", "genaiops_cli", "sandbox", "down"], env=env,
-                       capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "genaiops_cli", "sandbox", "down"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
     log = proc.stderr[-6000:]
     assert proc.returncode == 0, log
-    for step in ("Provision prod", "Promote dev → staging", "Promote v1.1 staging → prod",
-                 "Promote the regression: the gates block it", "Roll prod back to v1.0"):
+    for step in (
+        "Provision prod",
+        "Promote dev → staging",
+        "Promote v1.1 staging → prod",
+        "Promote the regression: the gates block it",
+        "Roll prod back to v1.0",
+    ):
         assert step in proc.stderr
     assert "blocked (exit 9)" in proc.stderr
     assert "release" in proc.stdout and "is live in prod" in proc.stdout

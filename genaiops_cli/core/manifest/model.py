@@ -39,8 +39,18 @@ MANIFEST_FILENAMES = ("genaiops.yaml", "genaiops.yml")
 # Evaluators shipped with genaiops; anything else must be a `package.module:function` reference.
 # Names the evaluation engine knows (core/evaluation/evaluators.py; a test keeps the two in step).
 BUILTIN_EVALUATORS = (
-    "exact_match", "token_f1", "rouge_l", "contains", "regex", "regex_match", "json_valid", "json_schema",
-    "latency", "error_rate", "answer_length", "safety",
+    "exact_match",
+    "token_f1",
+    "rouge_l",
+    "contains",
+    "regex",
+    "regex_match",
+    "json_valid",
+    "json_schema",
+    "latency",
+    "error_rate",
+    "answer_length",
+    "safety",
 )
 # The gate name that means "the service's smoke checks"; every other gate names an evaluation.
 SMOKE_GATE = "smoke"

@@ -33,12 +33,16 @@ def login_server(target: AzureTarget, resource_group: str, registry: str) -> str
             hint="provision the environment first (`genaiops provision`) or fix `registry:` in the manifest",
         ) from exc
     except ClientAuthenticationError as exc:
-        raise AuthError(f"not signed in to Azure for registry {registry!r}: {exc.message}",
-                        hint="sign in (`az login`) or check the service principal") from exc
+        raise AuthError(
+            f"not signed in to Azure for registry {registry!r}: {exc.message}",
+            hint="sign in (`az login`) or check the service principal",
+        ) from exc
     except HttpResponseError as exc:
         raise BuildError(f"could not read registry {registry!r}: {exc.message}") from exc
     if not found.login_server:
-        raise BuildError(f"registry {registry!r} has no login server yet", hint="wait for provisioning to finish")
+        raise BuildError(
+            f"registry {registry!r} has no login server yet", hint="wait for provisioning to finish"
+        )
     return str(found.login_server)
 
 
@@ -51,15 +55,21 @@ def refresh_token(target: AzureTarget, server: str) -> str:
         aad = clients.credential(target).get_token(ARM_SCOPE)
     except ClientAuthenticationError as exc:
         who = target.client_id or "the signed-in identity"
-        raise AuthError(f"cannot sign in to Azure as {who} for registry {server}",
-                        hint="check `az login` / the service principal's secret, tenant and authority") from exc
+        raise AuthError(
+            f"cannot sign in to Azure as {who} for registry {server}",
+            hint="check `az login` / the service principal's secret, tenant and authority",
+        ) from exc
     form: dict[str, Any] = {"grant_type": "access_token", "service": server, "access_token": aad.token}
     if target.tenant_id:
         form["tenant"] = target.tenant_id
     try:
-        response = httpx.post(f"https://{server}/oauth2/exchange", data=form, verify=target.verify, timeout=30)
+        response = httpx.post(
+            f"https://{server}/oauth2/exchange", data=form, verify=target.verify, timeout=30
+        )
     except httpx.HTTPError as exc:
-        raise BuildError(f"registry {server} unreachable: {exc}", hint="check the registry name and network") from exc
+        raise BuildError(
+            f"registry {server} unreachable: {exc}", hint="check the registry name and network"
+        ) from exc
     if response.status_code in (401, 403):
         raise AuthError(
             f"registry {server} refused the identity {target.client_id or 'of the signed-in user'}",
@@ -82,8 +92,10 @@ def manifest_digest(target: AzureTarget, server: str, repository: str, tag: str)
     except ResourceNotFoundError:
         return None
     except ClientAuthenticationError as exc:
-        raise AuthError(f"registry {server} refused to read {repository}:{tag}",
-                        hint="grant AcrPull/AcrPush on the registry to this identity") from exc
+        raise AuthError(
+            f"registry {server} refused to read {repository}:{tag}",
+            hint="grant AcrPull/AcrPush on the registry to this identity",
+        ) from exc
     except HttpResponseError as exc:
         if exc.status_code == 404:
             return None

@@ -15,14 +15,23 @@ def arm_errors(action: str, error_type: type[GenAIOpsError], hint: str | None = 
     try:
         yield
     except ClientAuthenticationError as exc:
-        raise AuthError(f"{action}: not authorised ({_message(exc)})",
-                        hint="check the sign-in (az login / service principal) and its role assignments") from exc
+        raise AuthError(
+            f"{action}: not authorised ({_message(exc)})",
+            hint="check the sign-in (az login / service principal) and its role assignments",
+        ) from exc
     except HttpResponseError as exc:
-        code = getattr(getattr(exc, "error", None), "code", None) or (exc.status_code and f"HTTP{exc.status_code}")
-        raise error_type(f"{action}: {code}: {_message(exc)}", hint=hint,
-                         details={"arm_code": code, "status": exc.status_code}) from exc
+        code = getattr(getattr(exc, "error", None), "code", None) or (
+            exc.status_code and f"HTTP{exc.status_code}"
+        )
+        raise error_type(
+            f"{action}: {code}: {_message(exc)}",
+            hint=hint,
+            details={"arm_code": code, "status": exc.status_code},
+        ) from exc
     except ServiceRequestError as exc:
-        raise error_type(f"{action}: cannot reach Azure ({exc})", hint="check the network or `genaiops sandbox status`") from exc
+        raise error_type(
+            f"{action}: cannot reach Azure ({exc})", hint="check the network or `genaiops sandbox status`"
+        ) from exc
 
 
 def _message(exc: Exception) -> str:
@@ -31,8 +40,13 @@ def _message(exc: Exception) -> str:
     return str(message).splitlines()[0] if message else type(exc).__name__
 
 
-def wait_lro(poller: object, timeout: float, action: str, error_type: type[GenAIOpsError],
-             on_tick: Callable[[], None] | None = None) -> object:
+def wait_lro(
+    poller: object,
+    timeout: float,
+    action: str,
+    error_type: type[GenAIOpsError],
+    on_tick: Callable[[], None] | None = None,
+) -> object:
     """Wait for an LROPoller with a deadline: a stuck operation becomes a clear error, never a hang."""
     import time
 
@@ -40,8 +54,10 @@ def wait_lro(poller: object, timeout: float, action: str, error_type: type[GenAI
     while not poller.done():  # type: ignore[attr-defined]
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise error_type(f"{action}: still running after {timeout:.0f}s",
-                             hint="the operation may finish later; re-run the command to pick it up")
+            raise error_type(
+                f"{action}: still running after {timeout:.0f}s",
+                hint="the operation may finish later; re-run the command to pick it up",
+            )
         poller.wait(min(1.0, remaining))  # type: ignore[attr-defined]
         if on_tick:
             on_tick()

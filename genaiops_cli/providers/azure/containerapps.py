@@ -37,13 +37,19 @@ class ContainerAppsHost:
 
     # -- environments -------------------------------------------------------------------------
     def managed_environment(self, name: str) -> dict[str, Any]:
-        with arm_errors(f"read managed environment {name}", DeployError,
-                        hint="provision it first (`genaiops provision`) or fix containerapps_environment"):
+        with arm_errors(
+            f"read managed environment {name}",
+            DeployError,
+            hint="provision it first (`genaiops provision`) or fix containerapps_environment",
+        ):
             return _as_dict(self._client.managed_environments.get(self.resource_group, name))
 
     def connected_environment(self, name: str) -> dict[str, Any]:
-        with arm_errors(f"read connected environment {name}", DeployError,
-                        hint="create the connected environment on your Arc-enabled cluster first"):
+        with arm_errors(
+            f"read connected environment {name}",
+            DeployError,
+            hint="create the connected environment on your Arc-enabled cluster first",
+        ):
             return _as_dict(self._client.connected_environments.get(self.resource_group, name))
 
     # -- apps -----------------------------------------------------------------------------------
@@ -58,13 +64,17 @@ class ContainerAppsHost:
                 return None
             raise
 
-    def put_app(self, name: str, body: dict[str, Any], on_tick: Callable[[], None] | None = None) -> dict[str, Any]:
+    def put_app(
+        self, name: str, body: dict[str, Any], on_tick: Callable[[], None] | None = None
+    ) -> dict[str, Any]:
         action = f"write container app {name}"
         with arm_errors(action, DeployError):
             poller = self._client.container_apps.begin_create_or_update(self.resource_group, name, body)
             return _as_dict(wait_lro(poller, self.lro_timeout, action, DeployError, on_tick))
 
-    def patch_app(self, name: str, body: dict[str, Any], on_tick: Callable[[], None] | None = None) -> dict[str, Any]:
+    def patch_app(
+        self, name: str, body: dict[str, Any], on_tick: Callable[[], None] | None = None
+    ) -> dict[str, Any]:
         action = f"update container app {name}"
         with arm_errors(action, DeployError):
             poller = self._client.container_apps.begin_update(self.resource_group, name, body)
@@ -75,14 +85,19 @@ class ContainerAppsHost:
     # -- revisions ------------------------------------------------------------------------------
     def revisions(self, app: str) -> list[dict[str, Any]]:
         with arm_errors(f"list revisions of {app}", DeployError):
-            return [_as_dict(r) for r in self._client.container_apps_revisions.list_revisions(self.resource_group, app)]
+            return [
+                _as_dict(r)
+                for r in self._client.container_apps_revisions.list_revisions(self.resource_group, app)
+            ]
 
     def revision(self, app: str, revision: str) -> dict[str, Any] | None:
         from azure.core.exceptions import ResourceNotFoundError
 
         try:
             with arm_errors(f"read revision {revision}", DeployError):
-                return _as_dict(self._client.container_apps_revisions.get_revision(self.resource_group, app, revision))
+                return _as_dict(
+                    self._client.container_apps_revisions.get_revision(self.resource_group, app, revision)
+                )
         except DeployError as exc:
             if isinstance(exc.__cause__, ResourceNotFoundError):
                 return None

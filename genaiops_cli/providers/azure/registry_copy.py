@@ -81,7 +81,12 @@ def copy_image(
 
 def _can_import(src: RegistryRef, dst: RegistryRef) -> bool:
     # Import by resource id needs both registries in one cloud and the source's ARM id.
-    return bool(src.resource_id and dst.name and dst.resource_group and src.target.arm_endpoint == dst.target.arm_endpoint)
+    return bool(
+        src.resource_id
+        and dst.name
+        and dst.resource_group
+        and src.target.arm_endpoint == dst.target.arm_endpoint
+    )
 
 
 def _retag(raw: RawRegistry, repository: str, digest: str, tag: str | None) -> CopyResult:
@@ -97,7 +102,9 @@ def _retag(raw: RawRegistry, repository: str, digest: str, tag: str | None) -> C
     return CopyResult(repository, digest, "retag", tag=tag)
 
 
-def _copy_blobs(src: RawRegistry, dst: RawRegistry, repository: str, digest: str, tag: str | None) -> CopyResult:
+def _copy_blobs(
+    src: RawRegistry, dst: RawRegistry, repository: str, digest: str, tag: str | None
+) -> CopyResult:
     result = CopyResult(repository, digest, "blobs", tag=tag)
     found = src.get_manifest(repository, digest)
     if found is None:

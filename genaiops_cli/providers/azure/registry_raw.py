@@ -65,7 +65,9 @@ class RawRegistry:
                     hint="grant AcrPull (read) or AcrPush (write) on the registry to this identity",
                 )
             if response.status_code != 200:
-                raise BuildError(f"registry {self.login_server} token request failed: HTTP {response.status_code}")
+                raise BuildError(
+                    f"registry {self.login_server} token request failed: HTTP {response.status_code}"
+                )
             token = str(response.json()["access_token"])
             self._tokens[scope] = token
             return token
@@ -99,19 +101,25 @@ class RawRegistry:
     # ---- manifests
     def get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, str] | None:
         """(original bytes, media type, digest) or None when absent."""
-        response = self.send("GET", repo, f"/v2/{repo}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES})
+        response = self.send(
+            "GET", repo, f"/v2/{repo}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES}
+        )
         if response.status_code == 404:
             return None
         self._check(response, f"read manifest {repo}:{reference}")
         raw = response.content
         digest = "sha256:" + hashlib.sha256(raw).hexdigest()
         if reference.startswith("sha256:") and digest != reference:
-            raise BuildError(f"registry {self.login_server} returned a manifest that does not match {reference}")
+            raise BuildError(
+                f"registry {self.login_server} returned a manifest that does not match {reference}"
+            )
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         return raw, media_type, digest
 
     def has_manifest(self, repo: str, reference: str) -> bool:
-        response = self.send("HEAD", repo, f"/v2/{repo}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES})
+        response = self.send(
+            "HEAD", repo, f"/v2/{repo}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES}
+        )
         if response.status_code == 404:
             return False
         self._check(response, f"probe manifest {repo}:{reference}")
@@ -119,7 +127,11 @@ class RawRegistry:
 
     def put_manifest(self, repo: str, reference: str, raw: bytes, media_type: str) -> str:
         response = self.send(
-            "PUT", repo, f"/v2/{repo}/manifests/{reference}", headers={"Content-Type": media_type}, content=raw
+            "PUT",
+            repo,
+            f"/v2/{repo}/manifests/{reference}",
+            headers={"Content-Type": media_type},
+            content=raw,
         )
         self._check(response, f"write manifest {repo}:{reference}")
         expected = "sha256:" + hashlib.sha256(raw).hexdigest()

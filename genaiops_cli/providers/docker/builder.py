@@ -109,8 +109,9 @@ def build(
             if isinstance(aux, dict) and aux.get("ID"):
                 built_id = str(aux["ID"])
     except docker.errors.APIError as exc:
-        raise BuildError(f"the engine rejected the build: {exc.explanation or exc}",
-                         details={"log": list(tail)}) from exc
+        raise BuildError(
+            f"the engine rejected the build: {exc.explanation or exc}", details={"log": list(tail)}
+        ) from exc
     if not built_id:
         raise BuildError("the engine reported no image id for the build", details={"log": list(tail)})
     for extra in tags[1:]:
@@ -132,10 +133,14 @@ def push(repository: str, tag: str, auth: dict[str, str] | None, on_status: Prog
     try:
         for event in client.push(repository, tag=tag, auth_config=auth, stream=True, decode=True):
             if "error" in event or "errorDetail" in event:
-                message = str(event.get("error") or event.get("errorDetail", {}).get("message", "push failed"))
+                message = str(
+                    event.get("error") or event.get("errorDetail", {}).get("message", "push failed")
+                )
                 if "unauthorized" in message.lower() or "authentication required" in message.lower():
-                    raise AuthError(f"push to {repository} unauthorized: {message}",
-                                    hint="grant AcrPush on the registry to this identity")
+                    raise AuthError(
+                        f"push to {repository} unauthorized: {message}",
+                        hint="grant AcrPush on the registry to this identity",
+                    )
                 raise BuildError(f"push of {repository}:{tag} failed: {message}")
             aux = event.get("aux")
             if isinstance(aux, dict) and aux.get("Digest"):

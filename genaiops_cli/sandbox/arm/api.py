@@ -378,8 +378,9 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
         rtype = record.get("type", "").lower()
         try:
             if rtype == "microsoft.app/containerapps" and self.runtime is not None:
-                fqdn = (((record["body"].get("properties") or {}).get("configuration") or {})
-                        .get("ingress") or {}).get("fqdn") or ""
+                fqdn = (
+                    ((record["body"].get("properties") or {}).get("configuration") or {}).get("ingress") or {}
+                ).get("fqdn") or ""
                 domain = fqdn.split(".", 1)[1] if "." in fqdn else None
                 self.runtime.remove_app(record["body"]["name"], domain)
             elif rtype == "microsoft.containerregistry/registries" and self.fleet is not None:

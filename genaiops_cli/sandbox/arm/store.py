@@ -14,6 +14,7 @@ STATE_FILE = "arm-state.json"
 
 class ResourceStore:
     def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
         self._path = state_dir / STATE_FILE
         self.lock = threading.RLock()  # held by handlers for a whole read-modify-write
         self._data: dict[str, dict[str, Any]] = {"resources": {}, "operations": {}}

@@ -69,7 +69,7 @@ class TasksMixin:
                 from ..build_source import BuildSourceStorage
 
                 # The store file sits in the state dir; the daemon and tests keep TLS under state/tls.
-                state_dir = Path(self.store._path).parent  # noqa: SLF001 - the store has no public path
+                state_dir = Path(self.store.state_dir)
                 storage = BuildSourceStorage(state_dir, state_dir / "tls")
                 self._blob_storage = storage
             return storage
