@@ -33,6 +33,11 @@ def main(digest: str) -> None:
     src = acr.login_server(t, "rg-dev", "crdev")
     dst = acr.login_server(t, "rg-prod", "crprod")
     # each contender copies into its own cold registry: prod (blobs), staging (import), crqaone (skopeo)
+    # Sign in before any timer, as skopeo gets its registry credentials before its timer starts.
+    from genaiops_cli.core.cloud import ARM_SCOPE
+    from genaiops_cli.providers.azure import clients
+
+    clients.credential(t).get_token(ARM_SCOPE)
     results = {}
     for method, (rg, name) in {"blobs": ("rg-prod", "crprod"), "import": ("rg-staging", "crstaging")}.items():
         server = acr.login_server(t, rg, name)

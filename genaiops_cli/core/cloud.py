@@ -28,6 +28,7 @@ class AzureTarget:
     client_secret_file: str | None = None
     authority_host: str | None = None
     ca_bundle: str | None = None  # None: the system trust store
+    poll_seconds: float = 2.0  # LRO polling when the service sends no Retry-After (SDK default: 30)
     resolve: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -62,6 +63,7 @@ def target_for(cloud: str, subscription: str | None, resolve: dict[str, str] | N
             client_secret_file=profile.client_secret_file,
             authority_host=profile.authority_host,
             ca_bundle=profile.ca_bundle,
+            poll_seconds=profile.poll_seconds,
             resolve={**profile.resolve, **(resolve or {})},
         )
     if cloud == "azure":

@@ -36,6 +36,9 @@ class Profile:
     router: str  # 127.0.0.1:PORT (HTTPS ingress for every app URL)
     resolve: dict[str, str] = field(default_factory=dict)  # host pattern ("*.domain") → "127.0.0.1:PORT"
     log_file: str = ""
+    # How often clients poll long-running operations when no Retry-After says otherwise (azure-core
+    # reads Retry-After: 0 as "use your own interval"); operations here finish in milliseconds.
+    poll_seconds: float = 0.2
     pid: int = 0
     version: int = 1
 

@@ -16,8 +16,6 @@ if TYPE_CHECKING:
     from azure.mgmt.resource.deployments import DeploymentsMgmtClient
     from azure.mgmt.resource.resources import ResourceManagementClient
 
-# Seconds between LRO polls when the service sends no Retry-After (the SDK default is 30).
-POLLING_INTERVAL = 2
 
 
 def _transport_kwargs(target: AzureTarget) -> dict[str, Any]:
@@ -53,7 +51,7 @@ def arm_client(client_class: Any, target: AzureTarget) -> Any:
         target.subscription_id,
         base_url=target.arm_endpoint,
         credential_scopes=[ARM_SCOPE],
-        polling_interval=POLLING_INTERVAL,
+        polling_interval=target.poll_seconds,
         **_transport_kwargs(target),
     )
 

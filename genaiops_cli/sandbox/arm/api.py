@@ -282,7 +282,10 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
                 status_body["endTime"] = record["endTime"]
             if record.get("error"):
                 status_body["error"] = record["error"]
-            return Response(200, status_body)
+            # ARM repeats Retry-After while an operation runs; without it clients fall back to
+            # their own polling interval (2-30 s) instead of the stand-in's configured pace
+            running = {"Retry-After": str(self.retry_after)} if record["status"] == "InProgress" else {}
+            return Response(200, status_body, running)
         # operationResults: 202 while running, then the operation's final result
         if record["status"] == "InProgress":
             return Response(202, None, self.lro_headers(record, location=True))
