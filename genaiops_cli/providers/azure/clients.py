@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from azure.mgmt.resource.resources import ResourceManagementClient
 
 
-
 def _transport_kwargs(target: AzureTarget) -> dict[str, Any]:
     return {"connection_verify": target.verify}
 
