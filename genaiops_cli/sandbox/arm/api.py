@@ -211,6 +211,15 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
         return out
 
     # long-running operations ------------------------------------------------------------------
+    def finished_operation(
+        self, namespace: str, location: str, target: str, api_version: str
+    ) -> dict[str, Any]:
+        """An operation that is already over (deletes here finish at once) but that clients still poll
+        through its Location, as ARM's 202 contract says."""
+        op = self.start_operation(namespace, location, "done", target, api_version, result_status=200)
+        self.finish_operation(op, "Succeeded")
+        return op
+
     def start_operation(
         self, namespace: str, location: str, kind: str, target: str, api_version: str, **details: Any
     ) -> dict[str, Any]:
@@ -365,15 +374,9 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
                 if child["id"].lower().startswith(record["id"].lower() + "/"):
                     self.release_resource(child)
             self.store.delete(record["id"])
-            op = self.start_operation(
-                "Microsoft.Resources",
-                "global",
-                "done",
-                record["id"],
-                query.get("api-version", ""),
-                result_status=200,
+            op = self.finished_operation(
+                "Microsoft.Resources", "global", record["id"], query.get("api-version", "")
             )
-            self.finish_operation(op, "Succeeded")
         return Response(202, None, self.lro_headers(op, location=True))
 
     def release_resource(self, record: dict[str, Any]) -> None:
@@ -507,13 +510,7 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
                     f"{', '.join(users)}.",
                 )
             self.store.delete(record["id"])
-            op = self.start_operation(
-                "Microsoft.App",
-                record["body"]["location"],
-                "done",
-                record["id"],
-                query["api-version"],
-                result_status=200,
+            op = self.finished_operation(
+                "Microsoft.App", record["body"]["location"], record["id"], query["api-version"]
             )
-            self.finish_operation(op, "Succeeded")
         return Response(202, None, self.lro_headers(op, location=True))

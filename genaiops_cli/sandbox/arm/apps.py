@@ -486,15 +486,9 @@ class AppsMixin:
                 return Response(204, None)
             self.release_resource(record)  # type: ignore[attr-defined]
             self.store.delete(record["id"])
-            op = self.start_operation(
-                "Microsoft.App",
-                record["envelope"]["location"],
-                "done",  # type: ignore[attr-defined]
-                record["id"],
-                query["api-version"],
-                result_status=200,
-            )
-            self.finish_operation(op, "Succeeded")  # type: ignore[attr-defined]
+            op = self.finished_operation(
+                "Microsoft.App", record["envelope"]["location"], record["id"], query["api-version"]
+            )  # type: ignore[attr-defined]
         return Response(202, None, self.lro_headers(op, location=True))  # type: ignore[attr-defined]
 
     # revisions ----------------------------------------------------------------------------------

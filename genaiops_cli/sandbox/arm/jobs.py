@@ -142,15 +142,9 @@ class JobsMixin:
                     except Exception:  # noqa: BLE001 - the job goes away regardless
                         pass
             self.store.delete(record["id"])
-            op = self.start_operation(
-                "Microsoft.App",
-                record["envelope"]["location"],
-                "done",  # type: ignore[attr-defined]
-                record["id"],
-                query["api-version"],
-                result_status=200,
-            )
-            self.finish_operation(op, "Succeeded")  # type: ignore[attr-defined]
+            op = self.finished_operation(
+                "Microsoft.App", record["envelope"]["location"], record["id"], query["api-version"]
+            )  # type: ignore[attr-defined]
         return Response(202, None, self.lro_headers(op, location=True))  # type: ignore[attr-defined]
 
     # executions -----------------------------------------------------------------------------------
@@ -241,13 +235,7 @@ class JobsMixin:
             found = self._require_execution(record, execution)
             if self.runtime is not None:
                 self.runtime.stop_job_execution(found["name"])
-            op = self.start_operation(
-                "Microsoft.App",
-                record["envelope"]["location"],
-                "done",  # type: ignore[attr-defined]
-                record["id"],
-                query["api-version"],
-                result_status=200,
-            )
-            self.finish_operation(op, "Succeeded")  # type: ignore[attr-defined]
+            op = self.finished_operation(
+                "Microsoft.App", record["envelope"]["location"], record["id"], query["api-version"]
+            )  # type: ignore[attr-defined]
         return Response(202, None, self.lro_headers(op, location=True))  # type: ignore[attr-defined]
