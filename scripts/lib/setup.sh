@@ -28,6 +28,11 @@ ensure_system_packages() {
   command -v docker-registry >/dev/null 2>&1 || command -v registry >/dev/null 2>&1 || missing+=(docker-registry)
   command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 &&
+     ! compgen -G "/var/lib/apt/lists/*_Packages" >/dev/null; then
+    say "refreshing the Debian package lists (the offline base image is assembled from .debs)"
+    apt-get update -qq >/dev/null
+  fi
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing Debian packages: ${missing[*]}"
