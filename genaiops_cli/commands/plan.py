@@ -1,4 +1,5 @@
-"""`genaiops plan --env DST [--from SRC]`: what a promotion would change, changing nothing."""
+"""`genaiops plan --env DST [--from SRC]`: what a promotion would change, changing nothing;
+`--infra`: what provisioning would change (ARM what-if)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,20 @@ def plan(
     env: EnvOption = None,
     from_: FromOption = None,
     release: Annotated[str | None, typer.Option("--release", help="Plan this release id.")] = None,  # noqa: UP007
+    infra: Annotated[
+        bool, typer.Option("--infra", help="Plan the environment's infrastructure instead (ARM what-if).")
+    ] = False,
 ) -> None:
     from genaiops_cli.core import promote as core
 
     actx = app_context(ctx)
-    manifest = actx.manifest()
     dst_name = actx.require_env(env)
+    if infra:
+        from genaiops_cli.commands.provision import provision
+
+        provision(ctx, env=dst_name, what_if=True, yes=False, template=None, parameters=None, timeout=1800)
+        return
+    manifest = actx.manifest()
     src_name = source_env(actx, manifest, dst_name, from_)
     result = core.plan(
         manifest, core.open_env(manifest, src_name), core.open_env(manifest, dst_name), release

@@ -92,6 +92,15 @@ def test_staging_provisions_in_text_mode(project: Project) -> None:
     assert "registryLoginServer" in run.stdout and "✓ Microsoft.ContainerRegistry/registries/" in run.stderr
 
 
+def test_plan_infra_is_the_what_if_and_changes_nothing(project: Project) -> None:
+    run = project.run("-o", "json", "plan", "-e", "staging", "--infra")
+    assert run.code == 0, run.stderr
+    doc = run.json()
+    assert doc["command"] == "plan"
+    summary = doc["result"]["what_if"]["summary"]
+    assert summary.get("NoChange", 0) > 0 and "Create" not in summary and "Modify" not in summary
+
+
 def test_unprovisioned_environment_says_how_to_fix(project: Project) -> None:
     run = project.run("-o", "json", "deploy", "-e", "prod")
     assert run.code == ExitCode.PROVISION
