@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, NamedTuple
 
 import typer
 from rich.console import Console as RichConsole
@@ -16,13 +16,31 @@ from genaiops_cli.commands._options import (
     environment_locked,
 )
 from genaiops_cli.commands._progress import service_progress
-from genaiops_cli.context import app_context
+from genaiops_cli.context import AppContext, app_context
 
 
 def register(app: typer.Typer) -> None:
     app.command(
         "deploy", help="Deploy by digest: direct (100 % when healthy) or blue/green (staged at 0 %)."
     )(deploy)
+
+
+class Selection(NamedTuple):
+    actx: AppContext
+    manifest: Any
+    env_name: str
+    env: Any  # the ResolvedEnvironment
+    names: list[str]
+
+
+def select_containerapps(ctx: typer.Context, env: str | None, services: list[str] | None) -> Selection:
+    """What every Container Apps command starts from: the environment and the services it acts on."""
+    actx = app_context(ctx)
+    manifest = actx.manifest()
+    env_name = actx.require_env(env)
+    resolved = manifest.environment(env_name)
+    names = containerapp_services(resolved.services, list(services or []))
+    return Selection(actx, manifest, env_name, resolved, names)
 
 
 def containerapp_services(env_services: dict, names: list[str]) -> list[str]:
@@ -48,11 +66,7 @@ def deploy(
     from genaiops_cli.core.targets import containerapps_host, pinned_image, registry_access
     from genaiops_cli.errors import UsageError
 
-    actx = app_context(ctx)
-    manifest = actx.manifest()
-    env_name = actx.require_env(env)
-    resolved = manifest.environment(env_name)
-    names = containerapp_services(resolved.services, list(services or []))
+    actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
     if digest and len(names) != 1:
         raise UsageError(
             "--digest applies to exactly one service", hint="name the service: deploy SERVICE --digest …"

@@ -12,8 +12,7 @@ from genaiops_cli.commands._options import (
     environment_locked,
 )
 from genaiops_cli.commands._progress import service_progress
-from genaiops_cli.commands.deploy import containerapp_services
-from genaiops_cli.context import app_context
+from genaiops_cli.commands.deploy import select_containerapps
 
 
 def register(app: typer.Typer) -> None:
@@ -66,11 +65,7 @@ def rollback(
     from genaiops_cli.core.targets import containerapps_host
     from genaiops_cli.errors import SmokeFailed
 
-    actx = app_context(ctx)
-    manifest = actx.manifest()
-    env_name = actx.require_env(env)
-    resolved = manifest.environment(env_name)
-    names = containerapp_services(resolved.services, list(services or []))
+    actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
     if not actx.assume_yes and actx.console.interactive:
         typer.confirm(f"Roll back {', '.join(names)} in {env_name}?", abort=True)
     host = containerapps_host(manifest, env_name)

@@ -10,8 +10,8 @@ from rich.console import Console as RichConsole
 from rich.table import Table
 
 from genaiops_cli.commands._options import EnvOption, ServicesArg
-from genaiops_cli.commands.deploy import containerapp_services
-from genaiops_cli.context import AppContext, app_context
+from genaiops_cli.commands.deploy import select_containerapps
+from genaiops_cli.context import AppContext
 
 
 def register(app: typer.Typer) -> None:
@@ -90,10 +90,7 @@ def smoke(
     from genaiops_cli.core.reports import append_step_summary, write_junit
     from genaiops_cli.errors import SmokeFailed
 
-    actx = app_context(ctx)
-    manifest = actx.manifest()
-    env_name = actx.require_env(env)
-    names = containerapp_services(manifest.environment(env_name).services, list(services or []))
+    actx, manifest, env_name, _, names = select_containerapps(ctx, env, services)
     report, results = run_smoke(actx, manifest, env_name, names, label=label, url=url, warmup=warmup)
     if junit:
         write_junit(junit, [core.suite(svc, rs) for svc, rs in results.items()])

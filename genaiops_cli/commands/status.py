@@ -7,8 +7,7 @@ from rich.console import Console as RichConsole
 from rich.table import Table
 
 from genaiops_cli.commands._options import EnvOption, ServicesArg
-from genaiops_cli.commands.deploy import containerapp_services
-from genaiops_cli.context import app_context
+from genaiops_cli.commands.deploy import select_containerapps
 
 ROLE_STYLE = {"live": "bold green", "staged": "cyan", "previous": "yellow"}
 
@@ -21,11 +20,7 @@ def status(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = No
     from genaiops_cli.core.deploy import service_status
     from genaiops_cli.core.targets import containerapps_host
 
-    actx = app_context(ctx)
-    manifest = actx.manifest()
-    env_name = actx.require_env(env)
-    resolved = manifest.environment(env_name)
-    names = containerapp_services(resolved.services, list(services or []))
+    actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
     host = containerapps_host(manifest, env_name)
     report = [service_status(host, manifest, resolved, n) for n in names]
 

@@ -8,8 +8,7 @@ import typer
 
 from genaiops_cli.commands._options import BreakLockOption, EnvOption, ServicesArg, environment_locked
 from genaiops_cli.commands._progress import service_progress
-from genaiops_cli.commands.deploy import containerapp_services
-from genaiops_cli.context import app_context
+from genaiops_cli.commands.deploy import select_containerapps
 
 
 def register(app: typer.Typer) -> None:
@@ -37,11 +36,7 @@ def swap(
     from genaiops_cli.core.targets import containerapps_host
     from genaiops_cli.errors import SmokeFailed
 
-    actx = app_context(ctx)
-    manifest = actx.manifest()
-    env_name = actx.require_env(env)
-    resolved = manifest.environment(env_name)
-    names = containerapp_services(resolved.services, list(services or []))
+    actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
     host = containerapps_host(manifest, env_name)
     with environment_locked(manifest, env_name, "swap", break_lock):
         smoke = None

@@ -32,10 +32,11 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from genaiops_cli.sandbox.tls_server import TLSThreadingHTTPServer
 from genaiops_cli.sandbox.tokens import TokenIssuer
 
 ACR_USER = "00000000-0000-0000-0000-000000000000"
@@ -318,28 +319,14 @@ class Scope:
         return {"type": self.type, "name": self.name, "actions": list(self.actions)}
 
 
-class _TLSThreadingServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _TLSThreadingServer(TLSThreadingHTTPServer):
     request_queue_size = 64
+    handshake_timeout = None  # blob uploads stream for as long as they take
 
     def __init__(self, addr: tuple[str, int], handler: type, ssl_context: ssl.SSLContext, front: AcrFront):
         self.ssl_context = ssl_context
         self.front = front
         super().__init__(addr, handler)
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # TLS handshake in the worker thread, so one slow client never blocks the accept loop.
-        try:
-            tls = self.ssl_context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        try:
-            super().finish_request(tls, client_address)
-        finally:
-            try:
-                tls.close()
-            except OSError:
-                pass
 
 
 class AcrFront:

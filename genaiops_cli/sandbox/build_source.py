@@ -20,10 +20,12 @@ import secrets
 import ssl
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from genaiops_cli.sandbox.tls_server import TLSThreadingHTTPServer
 
 log = logging.getLogger("genaiops.sandbox.build_source")
 
@@ -131,28 +133,14 @@ class BuildSourceStorage:
             return self._complete.get(path)
 
 
-class _StorageServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _StorageServer(TLSThreadingHTTPServer):
     allow_reuse_address = True
+    handshake_timeout = 60.0
 
     def __init__(self, storage: BuildSourceStorage, context: ssl.SSLContext) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.storage = storage
         self.ssl_context = context
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:
-            request.settimeout(60)
-            tls = self.ssl_context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        try:
-            self.RequestHandlerClass(tls, client_address, self)
-        finally:
-            try:
-                tls.close()
-            except OSError:
-                pass
 
 
 def _storage_error(code: str, message: str) -> bytes:

@@ -27,6 +27,7 @@ from typing import Any
 
 from genaiops_cli.sandbox.ca import issue_server_cert
 from genaiops_cli.sandbox.runtime_api import AppRoutes
+from genaiops_cli.sandbox.tls_server import TLSThreadingHTTPServer
 
 log = logging.getLogger("genaiops.sandbox.router")
 
@@ -212,28 +213,15 @@ class Router:
         return self._context_for(None)
 
 
-class _TLSServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _TLSServer(TLSThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], handler: type, router: Router) -> None:
         self.router = router
         super().__init__(address, handler)
 
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        # handshake in the worker thread, so one slow client never blocks accept()
-        request.settimeout(30)
-        try:
-            tls = self.router.server_context().wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError):
-            return
-        try:
-            super().finish_request(tls, client_address)
-        finally:
-            try:
-                tls.close()
-            except OSError:
-                pass
+    def tls_context(self) -> ssl.SSLContext:
+        return self.router.server_context()  # its SNI callback picks each environment's certificate
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -13,12 +13,13 @@ import ssl
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..faults import FaultRule, FaultTable
+from ..tls_server import TLSThreadingHTTPServer
 from ..tokens import TokenIssuer
 from .api import ArmApi
 from .common import Response
@@ -39,8 +40,7 @@ OPENID_RE = re.compile(r"^/(?P<tenant>[^/]+)/v2\.0/\.well-known/openid-configura
 TOKEN_RE = re.compile(r"^/(?P<tenant>[^/]+)/oauth2/v2\.0/token$", re.IGNORECASE)
 
 
-class ArmServer(ThreadingHTTPServer):
-    daemon_threads = True
+class ArmServer(TLSThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(
@@ -68,21 +68,6 @@ class ArmServer(ThreadingHTTPServer):
     @property
     def port(self) -> int:
         return int(self.server_address[1])
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        try:
-            request.settimeout(30)
-            tls = self.ssl_context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as exc:
-            log.debug("TLS handshake from %s failed: %s", client_address, exc)
-            return
-        try:
-            self.RequestHandlerClass(tls, client_address, self)
-        finally:
-            try:
-                tls.close()
-            except OSError:
-                pass
 
     def record_violations(self, entry: dict[str, Any]) -> None:
         if self.validation_log is None:
