@@ -9,7 +9,7 @@ import typer
 EnvOption = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]  # noqa: UP007
 ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all).")]  # noqa: UP007
 TimeoutOption = Annotated[
-    float, typer.Option("--timeout", help="Seconds to wait for a revision to be ready.")
+    float, typer.Option("--timeout", min=0.1, help="Seconds to wait for a revision to be ready.")
 ]
 BreakLockOption = Annotated[
     str | None,  # noqa: UP007

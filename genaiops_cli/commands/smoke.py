@@ -12,6 +12,9 @@ from rich.table import Table
 from genaiops_cli.commands._options import EnvOption, ServicesArg
 from genaiops_cli.commands.deploy import select_containerapps
 from genaiops_cli.context import AppContext
+from genaiops_cli.errors import UsageError
+
+SMOKE_LABELS = ("live", "staged", "blue", "green")
 
 
 def register(app: typer.Typer) -> None:
@@ -83,13 +86,15 @@ def smoke(
     url: Annotated[str | None, typer.Option("--url", help="Check this base URL instead.")] = None,  # noqa: UP007
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,  # noqa: UP007
     warmup: Annotated[
-        float, typer.Option("--warmup", help="Seconds to retry while a revision warms up.")
+        float, typer.Option("--warmup", min=0, help="Seconds to retry while a revision warms up.")
     ] = 60,
 ) -> None:
     from genaiops_cli.core import smoke as core
     from genaiops_cli.core.reports import append_step_summary, write_junit
     from genaiops_cli.errors import SmokeFailed
 
+    if label not in SMOKE_LABELS:  # a usage error, found before any network call
+        raise UsageError(f"unknown label {label!r}", hint=f"one of: {', '.join(SMOKE_LABELS)}")
     actx, manifest, env_name, _, names = select_containerapps(ctx, env, services)
     report, results = run_smoke(actx, manifest, env_name, names, label=label, url=url, warmup=warmup)
     if junit:

@@ -1,0 +1,40 @@
+"""Usage errors are found before any network call: with no stand-in running, a command that
+reached for the network would fail with exit 5 (`sandbox_unavailable`), so exit 2 proves the order."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import REPO, run_cli
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "templates" / "agent", root)
+    return root
+
+
+CASES = {
+    "unknown smoke label": ("smoke", "-e", "dev", "--label", "purple"),
+    "negative deploy timeout": ("deploy", "-e", "dev", "--timeout", "-5"),
+    "negative promote timeout": ("-y", "promote", "--to", "staging", "--timeout", "-1"),
+    "negative smoke warmup": ("smoke", "-e", "dev", "--warmup", "-1"),
+    "promote without --yes, non-interactive": ("promote", "--to", "staging"),
+}
+
+
+@pytest.mark.parametrize("args", list(CASES.values()), ids=list(CASES))
+def test_usage_error_before_network(project: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
+    started = time.monotonic()
+    run = run_cli(
+        "-o", "json", *args, cwd=project, env={"GENAIOPS_SANDBOX_DIR": str(tmp_path / "no-sandbox")}
+    )
+    assert run.code == 2, run.stdout + run.stderr
+    error = run.json()["error"]
+    assert error["code"] == "usage_error" and error["hint"]
+    assert time.monotonic() - started < 5
