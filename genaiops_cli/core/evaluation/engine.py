@@ -24,6 +24,7 @@ from genaiops_cli.core.evaluation.dataset import (
 from genaiops_cli.core.evaluation.evaluators import Aggregate, Evaluator, build_evaluator
 from genaiops_cli.core.evaluation.gates import GateResult, Verdict
 from genaiops_cli.core.evaluation.runner import RunOptions, Side, Target, execute
+from genaiops_cli.core.project_files import FileProblem, check_inside
 from genaiops_cli.errors import ManifestError, ManifestIssue
 
 DEFAULT_EXPECTED = "{{answer}}"
@@ -95,7 +96,10 @@ def prepare(
                 ],
                 code=exc.code,
             ) from None
-    dataset = base_dir / spec.dataset
+    try:  # the manifest may be untrusted: its dataset stays inside the project (validate checks it too)
+        dataset = check_inside(base_dir, spec.dataset)
+    except FileProblem as p:
+        raise ManifestError([_issue(manifest_file, f"{where}.dataset", p.message, p.hint)]) from None
     rows = load_rows(dataset, limit=limit)
     template = RequestTemplate.from_model(spec.request)
     needs_expected = any(ev.needs_expected and "row" in ev.kinds for ev in evaluators)
