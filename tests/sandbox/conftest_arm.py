@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 
-from genaiops_cli.sandbox.arm import ArmEndpoint, start_arm
-from genaiops_cli.sandbox.faults import FaultTable
-from genaiops_cli.sandbox.runtime_api import (
+from genaiops_sandbox.arm import ArmEndpoint, start_arm
+from genaiops_sandbox.faults import FaultTable
+from genaiops_sandbox.runtime_api import (
     AppRoutes,
     JobExecutionSpec,
     JobExecutionStatus,
     RevisionSpec,
     RevisionStatus,
 )
-from genaiops_cli.sandbox.specs import SpecValidator
+from tests.conftest import maybe_spec_validator
 
 
 class FakeRuntime:
@@ -241,7 +241,7 @@ def start_env(tmp: Path, retry_after: int = 0) -> ArmEnv:
         fleet=fleet,
         faults=faults,
         retry_after=retry_after,
-        validator=SpecValidator(),
+        validator=maybe_spec_validator(),
         validation_log=violations,
     )
     return ArmEnv(endpoint, runtime, fleet, faults, state, violations)
