@@ -40,7 +40,7 @@ class Env:
 
 def open_env(manifest: Manifest, name: str, timeout: float = 600) -> Env:
     from genaiops_cli.core.targets import containerapps_host, registry_access
-    from genaiops_cli.providers.azure.ledger_store import RegistryLedgerStore
+    from genaiops_cli.providers.azure.ledger_store import RegistryLedgerStore, with_lease
 
     if name not in manifest.environments:
         raise UsageError(
@@ -54,7 +54,7 @@ def open_env(manifest: Manifest, name: str, timeout: float = 600) -> Env:
         resolved,
         containerapps_host(manifest, name, timeout),
         access,
-        RegistryLedgerStore(access.target, access.login_server),
+        with_lease(RegistryLedgerStore(access.target, access.login_server), manifest, name),
         services,
     )
 

@@ -69,6 +69,7 @@ class Sandbox:
         self.runtime: Any = None
         self.router: Any = None
         self.arm: Any = None
+        self.blobs: Any = None
         self.stopped = threading.Event()
 
     def start(self, log_file: Path) -> Profile:
@@ -105,8 +106,13 @@ class Sandbox:
             ports.get("arm", 0),
         )
         self._reensure_registries()
+        from .blob_leases import BlobLeaseService
 
-        ports = {"arm": self.arm.server.port}
+        self.blobs = _bind_with_fallback(
+            lambda p: BlobLeaseService(self.tls_dir, issuer, port=p), ports.get("blob", 0)
+        )
+
+        ports = {"arm": self.arm.server.port, "blob": self.blobs.port}
         resolve: dict[str, str] = {}
         router_addr = ""
         if self.router is not None:
@@ -128,6 +134,7 @@ class Sandbox:
             resolve=resolve,
             log_file=str(log_file),
             pid=os.getpid(),
+            blob_endpoint=self.blobs.url,
         )
         profile.save(self.state_dir)
         log.info(
@@ -190,6 +197,7 @@ class Sandbox:
     def close(self) -> None:
         for name, part in (
             ("arm", self.arm),
+            ("blob", self.blobs),
             ("router", self.router),
             ("runtime", self.runtime),
             ("fleet", self.fleet),
