@@ -138,7 +138,7 @@ def _run(
     targets = plan_targets(
         manifest,
         chosen,
-        env=env,
+        env=(lambda: actx.environment(env)) if env else None,
         url=url,
         label=label,
         baseline=baseline,
@@ -151,9 +151,9 @@ def _run(
     def client_factory(target: Any) -> Any:
         import httpx
 
-        from genaiops_cli.providers.http import async_http_client
+        from genaiops_cli.wiring import http
 
-        return async_http_client(
+        return http().async_client(
             target.resolve,
             target.ca_bundle,
             timeout,

@@ -104,8 +104,8 @@ def promote(
         )
     if copy_method not in ("auto", "blobs", "import"):
         raise UsageError(f"--copy {copy_method!r}", hint="auto, blobs or import")
-    src = core.open_env(manifest, src_name, timeout)
-    dst = core.open_env(manifest, to, timeout)
+    src = actx.environment(src_name, timeout)
+    dst = actx.environment(to, timeout)
     if dry_run or not actx.assume_yes:
         plan = core.plan(manifest, src, dst, release)
         if dry_run:

@@ -53,7 +53,7 @@ def provision(
     from genaiops_cli.core.targets import environment_target
     from genaiops_cli.core.whatif import has_changes, summarize
     from genaiops_cli.errors import UsageError
-    from genaiops_cli.providers.azure import deployments
+    from genaiops_cli.wiring import arm_deployments
 
     actx = app_context(ctx)
     console = actx.console
@@ -63,6 +63,7 @@ def provision(
     plan = provisioning.infra_plan(manifest, env_name, template, parameters)
     target = environment_target(manifest, env_name)
     rg = config.resource_group
+    deployments = arm_deployments()
     base: dict[str, Any] = {
         "environment": env_name,
         "resource_group": rg,

@@ -8,38 +8,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core import containerapps as ca
+from genaiops_cli.core.ports import ContainerAppsApi, DeployOutcome
 from genaiops_cli.errors import DeployError, UsageError
 
 if TYPE_CHECKING:
     from genaiops_cli.core.manifest.model import Manifest, ResolvedEnvironment, Service
-    from genaiops_cli.providers.azure.containerapps import ContainerAppsHost
 
 EventFn = Callable[[str, str], None]
 POLL_SECONDS = 1.0
 
 
-@dataclass
-class DeployOutcome:
-    service: str
-    app: str
-    revision: str
-    image: str
-    action: str  # created | staged | live | unchanged
-    strategy: str
-    app_url: str | None = None
-    label: str | None = None
-    label_url: str | None = None
-    deactivated: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def placement(host: ContainerAppsHost, env: ResolvedEnvironment) -> ca.Placement:
+def placement(host: ContainerAppsApi, env: ResolvedEnvironment) -> ca.Placement:
     config = env.config
     if config.connected_environment:
         name = config.connected_environment.rsplit("/", 1)[-1]
@@ -87,7 +69,7 @@ def planned_revision(
 
 
 def wait_ready(
-    host: ContainerAppsHost, app: str, revision: str, timeout: float, service: str, on_event: EventFn
+    host: ContainerAppsApi, app: str, revision: str, timeout: float, service: str, on_event: EventFn
 ) -> None:
     deadline = time.monotonic() + timeout
     last = ""
@@ -118,7 +100,7 @@ def wait_ready(
 
 
 def _fail_safely(
-    host: ContainerAppsHost, app: str, revision: str, error: DeployError, on_event: EventFn, service: str
+    host: ContainerAppsApi, app: str, revision: str, error: DeployError, on_event: EventFn, service: str
 ) -> DeployError:
     """Deactivate a revision that failed so it holds no resources; report why it failed."""
     found = host.revision(app, revision)
@@ -138,7 +120,7 @@ def _fail_safely(
 
 
 def deploy_service(
-    host: ContainerAppsHost,
+    host: ContainerAppsApi,
     manifest: Manifest,
     env: ResolvedEnvironment,
     service_name: str,
@@ -238,7 +220,7 @@ def deploy_service(
 
 
 def _finish(
-    host: ContainerAppsHost,
+    host: ContainerAppsApi,
     env: ResolvedEnvironment,
     app: dict[str, Any],
     state: ca.TrafficState,
@@ -260,7 +242,7 @@ def _finish(
 
 
 def prune(
-    host: ContainerAppsHost,
+    host: ContainerAppsApi,
     app: str,
     state: ca.TrafficState,
     keep_previous: int,
@@ -298,7 +280,7 @@ def _created(revision: dict[str, Any]) -> float:
 
 
 def swap_service(
-    host: ContainerAppsHost,
+    host: ContainerAppsApi,
     manifest: Manifest,
     env: ResolvedEnvironment,
     service_name: str,
@@ -342,7 +324,7 @@ def swap_service(
 
 
 def rollback_service(
-    host: ContainerAppsHost,
+    host: ContainerAppsApi,
     manifest: Manifest,
     env: ResolvedEnvironment,
     service_name: str,
@@ -388,7 +370,7 @@ def rollback_service(
 
 
 def service_status(
-    host: ContainerAppsHost, manifest: Manifest, env: ResolvedEnvironment, service_name: str
+    host: ContainerAppsApi, manifest: Manifest, env: ResolvedEnvironment, service_name: str
 ) -> dict[str, Any]:
     name = ca.app_name(manifest.name, service_name)
     app = host.get_app(name)
@@ -447,7 +429,7 @@ def service_status(
     }
 
 
-def service_url(host: ContainerAppsHost, manifest: Manifest, service_name: str, label: str) -> str:
+def service_url(host: ContainerAppsApi, manifest: Manifest, service_name: str, label: str) -> str:
     """URL of a service's `live` (app URL), `staged`, or `blue`/`green` side."""
     name = ca.app_name(manifest.name, service_name)
     app = host.get_app(name)

@@ -249,3 +249,33 @@ def remote_build(
             details={"log": list(logs.tail), "run_id": run_id},
         )
     return RemoteBuild(run_id, str(digest), outputs, list(logs.tail))
+
+
+class AcrTasksBuilder:
+    """core.ports.RemoteBuilder over ACR Tasks for one environment's registry."""
+
+    def __init__(self, target: AzureTarget, resource_group: str, registry: str) -> None:
+        self.target = target
+        self.resource_group = resource_group
+        self.registry = registry
+        self._resource: tuple[str, str] | None = None
+
+    def resource(self) -> tuple[str, str]:
+        if self._resource is None:
+            self._resource = registry_resource(self.target, self.resource_group, self.registry)
+        return self._resource
+
+    def build(
+        self,
+        context: BuildContext,
+        images: list[str],
+        build_args: dict[str, str],
+        platform: str | None,
+        stage: str | None,
+        no_cache: bool,
+        on_line: LineFn | None = None,
+    ) -> RemoteBuild:
+        group, name = self.resource()
+        return remote_build(
+            self.target, group, name, context, images, build_args, platform, stage, no_cache, on_line
+        )
