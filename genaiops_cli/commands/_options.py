@@ -11,13 +11,13 @@ from genaiops_cli.context import AppContext, app_context
 if TYPE_CHECKING:
     from genaiops_cli.core.environment import Environment
 
-EnvOption = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]  # noqa: UP007
-ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all).")]  # noqa: UP007
+EnvOption = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]
+ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all).")]
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for a revision to be ready.")
 ]
 BreakLockOption = Annotated[
-    str | None,  # noqa: UP007
+    str | None,
     typer.Option(
         "--break-lock", metavar="REASON", help="Take the environment's lock from its holder (recorded)."
     ),

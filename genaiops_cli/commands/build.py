@@ -27,15 +27,15 @@ def records_table(records: list) -> Table:
 
 def build(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Services to build (default: all).")] = None,  # noqa: UP007
+    services: Annotated[list[str] | None, typer.Argument(help="Services to build (default: all).")] = None,
     env: Annotated[
         str | None, typer.Option("--env", "-e", help="Tag for this environment's registry.")
-    ] = None,  # noqa: UP007
+    ] = None,
     push: Annotated[bool, typer.Option("--push", help="Push after building (needs --env).")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild even when up to date.")] = False,
     platform: Annotated[
         str | None, typer.Option("--platform", help="Target platform, e.g. linux/amd64.")
-    ] = None,  # noqa: UP007
+    ] = None,
     remote: Annotated[
         bool,
         typer.Option("--remote", help="Build and push in the registry (ACR Tasks); no local Docker needed."),

@@ -31,7 +31,7 @@ def deploy(
     env: EnvOption = None,
     digest: Annotated[
         str | None, typer.Option("--digest", help="Deploy this sha256 digest (one service).")
-    ] = None,  # noqa: UP007
+    ] = None,
     timeout: TimeoutOption = 300,
     break_lock: BreakLockOption = None,
 ) -> None:

@@ -23,7 +23,7 @@ def plan(
     ctx: typer.Context,
     env: EnvOption = None,
     from_: FromOption = None,
-    release: Annotated[str | None, typer.Option("--release", help="Plan this release id.")] = None,  # noqa: UP007
+    release: Annotated[str | None, typer.Option("--release", help="Plan this release id.")] = None,
     infra: Annotated[
         bool, typer.Option("--infra", help="Plan the environment's infrastructure instead (ARM what-if).")
     ] = False,

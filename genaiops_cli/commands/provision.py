@@ -95,6 +95,17 @@ def provision(
         if has_changes(result):
             typer.confirm(f"Deploy these changes to {env_name} ({rg})?", abort=True)
 
+    _deploy_and_report(actx, deployments, target, plan, base, timeout)
+
+
+def _deploy_and_report(
+    actx: Any, deployments: Any, target: Any, plan: Any, base: dict[str, Any], timeout: float
+) -> None:
+    """Run the ARM deployment, showing each resource as it finishes; cache and emit the outputs."""
+    from genaiops_cli.core import provisioning
+
+    console, manifest = actx.console, actx.manifest()
+    env_name, rg = base["environment"], base["resource_group"]
     finished: list[dict[str, Any]] = []
 
     def on_operation(op: dict[str, Any]) -> None:

@@ -21,10 +21,10 @@ def register(app: typer.Typer) -> None:
 
 def push(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Services to push (default: all).")] = None,  # noqa: UP007
+    services: Annotated[list[str] | None, typer.Argument(help="Services to push (default: all).")] = None,
     env: Annotated[
         str | None, typer.Option("--env", "-e", help="Environment whose registry to push to.")
-    ] = None,  # noqa: UP007
+    ] = None,
 ) -> None:
     from genaiops_cli import wiring
     from genaiops_cli.core import build as core

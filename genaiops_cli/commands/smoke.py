@@ -75,8 +75,8 @@ def smoke(
     services: ServicesArg = None,
     env: EnvOption = None,
     label: Annotated[str, typer.Option("--label", help="live | staged | blue | green")] = "live",
-    url: Annotated[str | None, typer.Option("--url", help="Check this base URL instead.")] = None,  # noqa: UP007
-    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,  # noqa: UP007
+    url: Annotated[str | None, typer.Option("--url", help="Check this base URL instead.")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
     warmup: Annotated[
         float, typer.Option("--warmup", help="Seconds to retry while a revision warms up.")
     ] = 60,

@@ -30,7 +30,7 @@ def swap(
         str | None,
         typer.Option(
             "--skip-smoke",
-            metavar="REASON",  # noqa: UP007
+            metavar="REASON",
             help="Swap without smoke checks; the reason is recorded.",
         ),
     ] = None,

@@ -299,7 +299,7 @@ def run_parallel(items: list[BuildPlan], work: Callable[[BuildPlan], BuildRecord
         for future in futures:
             try:
                 results.append(future.result())
-            except Exception as exc:  # noqa: BLE001 - re-raised below, after siblings finish
+            except Exception as exc:
                 first_error = first_error or exc
         if first_error:
             raise first_error

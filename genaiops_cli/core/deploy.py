@@ -6,7 +6,6 @@ the live one keeps 100 %; nothing rollback may need is deleted."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -71,32 +70,39 @@ def planned_revision(
 def wait_ready(
     host: ContainerAppsApi, app: str, revision: str, timeout: float, service: str, on_event: EventFn
 ) -> None:
-    deadline = time.monotonic() + timeout
-    last = ""
-    while True:
+    """Poll the revision until it is provisioned, running and healthy; a failed one raises at once."""
+    from genaiops_cli.core.retrying import poll
+
+    last = {"state": ""}
+
+    def ready() -> bool | None:
         found = host.revision(app, revision)
-        if found is not None:
-            ready, reason = ca.revision_ready(found)
-            if ready:
-                return
-            if reason:
-                raise DeployError(
-                    f"revision {revision} failed: {reason}",
-                    hint="fix the image or its settings; traffic was not changed",
-                    code="revision_failed",
-                )
-            props = found.get("properties") or {}
-            state = f"{props.get('provisioningState')}/{props.get('runningState')}/{props.get('healthState')}"
-            if state != last:
-                on_event(service, f"waiting for {revision}: {state}")
-                last = state
-        if time.monotonic() > deadline:
+        if found is None:
+            return None
+        ok, reason = ca.revision_ready(found)
+        if ok:
+            return True
+        if reason:
             raise DeployError(
-                f"revision {revision} not ready after {timeout:.0f}s (last state {last or 'unknown'})",
-                hint="raise --timeout or look at the revision's logs; traffic was not changed",
-                code="revision_timeout",
+                f"revision {revision} failed: {reason}",
+                hint="fix the image or its settings; traffic was not changed",
+                code="revision_failed",
             )
-        time.sleep(POLL_SECONDS)
+        props = found.get("properties") or {}
+        state = f"{props.get('provisioningState')}/{props.get('runningState')}/{props.get('healthState')}"
+        if state != last["state"]:
+            on_event(service, f"waiting for {revision}: {state}")
+            last["state"] = state
+        return None
+
+    def too_slow() -> DeployError:
+        return DeployError(
+            f"revision {revision} not ready after {timeout:.0f}s (last state {last['state'] or 'unknown'})",
+            hint="raise --timeout or look at the revision's logs; traffic was not changed",
+            code="revision_timeout",
+        )
+
+    poll(ready, timeout=timeout, interval=POLL_SECONDS, on_timeout=too_slow)
 
 
 def _fail_safely(
@@ -150,11 +156,7 @@ def deploy_service(
             traffic=[{"latestRevision": True, "weight": 100}],
             tags={ca.TAG_SERVICE: service_name},
         )
-        try:
-            app = host.put_app(name, body)
-            wait_ready(host, name, revision, timeout, service_name, on_event)
-        except DeployError as exc:
-            raise _fail_safely(host, name, revision, exc, on_event, service_name) from exc
+        app = _write_and_wait(host, name, revision, body, None, timeout, service_name, on_event) or {}
         state = ca.TrafficState().go_live_first(revision)
         app = host.patch_app(
             name, ca.traffic_patch(where.location, state.traffic(), state.tags(), app.get("tags"))
@@ -162,14 +164,7 @@ def deploy_service(
         outcome.action = "created"
         return _finish(host, env, app, state, outcome, where, on_event)
 
-    current_env = str((app.get("properties") or {}).get("environmentId") or "")
-    if current_env and current_env.lower() != where.environment_id.lower():
-        raise DeployError(
-            f"container app {name} already exists in another environment ({current_env.rsplit('/', 1)[-1]})",
-            hint="an app cannot move between Container Apps environments: delete it, or deploy to another "
-            "resource group",
-            code="environment_mismatch",
-        )
+    _check_same_environment(app, name, where)
     state = ca.TrafficState.from_app(app)
     if revision in (state.live, state.staged):
         found = host.revision(name, revision)
@@ -181,42 +176,73 @@ def deploy_service(
             return _finish(host, env, app, state, outcome, where, on_event, write=False)
 
     existing = host.revision(name, revision)
+    body = None
+    if existing is None:
+        on_event(service_name, f"creating revision {revision}")
+        traffic = (((app.get("properties") or {}).get("configuration") or {}).get("ingress") or {}).get(
+            "traffic"
+        )
+        body = ca.app_body(
+            service_name,
+            service,
+            template,
+            where,
+            registry,
+            traffic=traffic or state.traffic(),
+            tags=dict(app.get("tags") or {}),
+        )
+    _write_and_wait(host, name, revision, body, existing, timeout, service_name, on_event)
+
+    new_state, outcome.action = _next_state(state, revision, strategy)
+    app = host.patch_app(
+        name, ca.traffic_patch(where.location, new_state.traffic(), new_state.tags(), app.get("tags"))
+    )
+    return _finish(host, env, app, new_state, outcome, where, on_event)
+
+
+def _check_same_environment(app: dict[str, Any], name: str, where: ca.Placement) -> None:
+    current_env = str((app.get("properties") or {}).get("environmentId") or "")
+    if current_env and current_env.lower() != where.environment_id.lower():
+        raise DeployError(
+            f"container app {name} already exists in another environment ({current_env.rsplit('/', 1)[-1]})",
+            hint="an app cannot move between Container Apps environments: delete it, or deploy to another "
+            "resource group",
+            code="environment_mismatch",
+        )
+
+
+def _next_state(state: ca.TrafficState, revision: str, strategy: str) -> tuple[ca.TrafficState, str]:
+    """(traffic state after deploying `revision`, the outcome's action)."""
+    if state.live is None:
+        return state.go_live_first(revision), "live"
+    if strategy == "bluegreen":
+        return state.stage(revision), "staged"
+    return state.replace_live(revision), "live"
+
+
+def _write_and_wait(
+    host: ContainerAppsApi,
+    name: str,
+    revision: str,
+    body: dict[str, Any] | None,
+    existing: dict[str, Any] | None,
+    timeout: float,
+    service_name: str,
+    on_event: EventFn,
+) -> dict[str, Any] | None:
+    """Create the revision (`body`, returning the app as written) or re-activate it, and wait until
+    it is ready; a revision that fails is deactivated (live keeps its traffic) and the error raised."""
+    written = None
     try:
-        if existing is None:
-            on_event(service_name, f"creating revision {revision}")
-            traffic = (((app.get("properties") or {}).get("configuration") or {}).get("ingress") or {}).get(
-                "traffic"
-            )
-            body = ca.app_body(
-                service_name,
-                service,
-                template,
-                where,
-                registry,
-                traffic=traffic or state.traffic(),
-                tags=dict(app.get("tags") or {}),
-            )
-            host.put_app(name, body)
-        elif not (existing.get("properties") or {}).get("active"):
+        if body is not None:
+            written = host.put_app(name, body)
+        elif existing is not None and not (existing.get("properties") or {}).get("active"):
             on_event(service_name, f"re-activating revision {revision}")
             host.activate(name, revision)
         wait_ready(host, name, revision, timeout, service_name, on_event)
     except DeployError as exc:
         raise _fail_safely(host, name, revision, exc, on_event, service_name) from exc
-
-    if state.live is None:
-        new_state = state.go_live_first(revision)
-        outcome.action = "live"
-    elif strategy == "bluegreen":
-        new_state = state.stage(revision)
-        outcome.action = "staged"
-    else:
-        new_state = state.replace_live(revision)
-        outcome.action = "live"
-    app = host.patch_app(
-        name, ca.traffic_patch(where.location, new_state.traffic(), new_state.tags(), app.get("tags"))
-    )
-    return _finish(host, env, app, new_state, outcome, where, on_event)
+    return written
 
 
 def _finish(

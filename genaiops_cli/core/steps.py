@@ -30,7 +30,7 @@ class Step(Protocol[RunT]):
         ...
 
 
-class Refused(Exception):  # noqa: N818 - a refusal, not an error in the runner
+class Refused(Exception):
     """A step declines to proceed (e.g. no gate evidence): the run is recorded as refused, not
     failed, and is not resumable as is."""
 

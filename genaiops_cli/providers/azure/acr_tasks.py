@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import ssl
-import time
 import urllib.error
 import urllib.request
 from collections import deque
@@ -214,22 +213,28 @@ def remote_build(
         lambda: client.runs.get_log_sas_url(resource_group, registry_name, run_id),
     ).log_link
     logs = _LogTail(str(log_link), target.verify, on_line)
-    deadline = time.monotonic() + timeout + 60
-    while run.status not in TERMINAL:
-        if time.monotonic() > deadline:
-            _azure_call(
-                f"{where}: cancel run {run_id}",
-                lambda: client.runs.cancel(resource_group, registry_name, run_id),
-            )
-            raise BuildError(
-                f"remote build {run_id} did not finish in {timeout} s; canceled",
-                details={"log": list(logs.tail)},
-            )
-        time.sleep(poll_seconds)
+
+    def finished() -> Any:
         logs.read()
-        run = _azure_call(
+        current = _azure_call(
             f"{where}: run {run_id}", lambda: client.runs.get(resource_group, registry_name, run_id)
         )
+        return current if current.status in TERMINAL else None
+
+    def cancel() -> BuildError:
+        _azure_call(
+            f"{where}: cancel run {run_id}",
+            lambda: client.runs.cancel(resource_group, registry_name, run_id),
+        )
+        return BuildError(
+            f"remote build {run_id} did not finish in {timeout} s; canceled",
+            details={"log": list(logs.tail)},
+        )
+
+    if run.status not in TERMINAL:
+        from genaiops_cli.core.retrying import poll
+
+        run = poll(finished, timeout=timeout + 60, interval=poll_seconds, on_timeout=cancel)
     logs.read(final=True)
     if run.status != "Succeeded":
         message = run.run_error_message or "see the run log"

@@ -31,7 +31,7 @@ class ContainerAppsArm:
         self.lro_timeout = lro_timeout
 
     @property
-    def _client(self):  # noqa: ANN202 - SDK type, imported lazily
+    def _client(self):
         return clients.container_apps(self.target)
 
     # -- environments -------------------------------------------------------------------------

@@ -22,7 +22,7 @@ class AzureRegistry:
     def login_server(self) -> str:  # type: ignore[override]
         return acr.login_server(self.target, self.resource_group, self.name)
 
-    def ref(self, server: str | None = None):  # noqa: ANN201 - registry_copy.RegistryRef
+    def ref(self, server: str | None = None):
         from genaiops_cli.providers.azure.registry_copy import RegistryRef
 
         resource = None if acr.is_login_server(self.name) else self.name
