@@ -253,10 +253,10 @@ class MemoryHttp:
         self.requests: list[str] = []
 
     @contextmanager
-    def client(self, resolve: Any, ca_bundle: Any, timeout: float) -> Any:
+    def client(self, resolve: Any, ca_bundle: Any, timeout: float, **options: Any) -> Any:
         yield self
 
-    def async_client(self, resolve: Any, ca_bundle: Any, timeout: float) -> Any:
+    def async_client(self, resolve: Any, ca_bundle: Any, timeout: float, **options: Any) -> Any:
         raise NotImplementedError
 
     def request(self, method: str, url: str, **kwargs: Any) -> FakeResponse:
