@@ -122,12 +122,12 @@ def acquire(
     ttl: float = DEFAULT_TTL,
     settle: float = DEFAULT_SETTLE,
     sleep: Callable[[float], None] = time.sleep,
+    lease: LeaseBackend | None = None,
 ) -> Held | LeaseHeld:
     if break_lock is not None and not break_lock.strip():
         raise UsageError('--break-lock needs --reason "…"', hint="the reason is recorded in the ledger")
-    backend = getattr(store, "lease_backend", None)
-    if backend is not None:
-        return acquire_lease(backend, env, operation, reason=reason, break_lock=break_lock)
+    if lease is not None:
+        return acquire_lease(lease, env, operation, reason=reason, break_lock=break_lock)
     current = read(store, env)
     claim = new_claim(env, operation, reason, ttl)
     if current and current.is_active():
@@ -170,9 +170,12 @@ def environment_lock(
     break_lock: str | None = None,
     ttl: float = DEFAULT_TTL,
     settle: float = DEFAULT_SETTLE,
+    lease: LeaseBackend | None = None,
 ) -> Iterator[Held | LeaseHeld]:
     """The helper deploy/swap/rollback can wrap their work in."""
-    held = acquire(store, env, operation, reason=reason, break_lock=break_lock, ttl=ttl, settle=settle)
+    held = acquire(
+        store, env, operation, reason=reason, break_lock=break_lock, ttl=ttl, settle=settle, lease=lease
+    )
     try:
         yield held
     finally:
@@ -234,7 +237,7 @@ class LeaseHeld:
             except LeaseLost as exc:
                 self.lost = str(exc) or "the lease was broken or taken"
                 return
-            except Exception:  # noqa: BLE001 - a transient failure: the next beat retries within the lease
+            except Exception:
                 continue
 
     def renew(self) -> None:

@@ -133,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "genaiops-sandbox-blob"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.command, self.path.split("?", 1)[0])
 
     # plumbing ---------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def write_project(tmp_path: Path, text: str) -> Path:
     return f
 
 
-def issue_at(f: Path, path: str, environ: dict[str, str] | None = None):  # noqa: ANN201
+def issue_at(f: Path, path: str, environ: dict[str, str] | None = None):
     with pytest.raises(ManifestError) as caught:
         load_manifest(f, environ=environ or {})
     issues = caught.value.issues

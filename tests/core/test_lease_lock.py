@@ -6,60 +6,16 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import pytest
 
 from genaiops_cli.core import lock as locks
 from genaiops_cli.errors import LockedError
-
-
-class MemoryLease:
-    """One blob's lease: atomic acquire, expiry by a clock, renew only by the current id."""
-
-    location = "memory://lock"
-
-    def __init__(self) -> None:
-        self._mutex = threading.Lock()
-        self.lease_id: str | None = None
-        self.expires = 0.0
-        self.record: locks.LockRecord | None = None
-        self.renewals = 0
-
-    def _free(self) -> bool:
-        return self.lease_id is None or time.monotonic() >= self.expires
-
-    def try_acquire(self, claim: locks.LockRecord, seconds: int) -> str | None:
-        with self._mutex:
-            if not self._free():
-                return None
-            self.lease_id, self.expires, self.record = str(uuid.uuid4()), time.monotonic() + seconds, claim
-            return self.lease_id
-
-    def holder(self) -> locks.LockRecord | None:
-        with self._mutex:
-            return None if self._free() else self.record
-
-    def renew(self, lease_id: str) -> None:
-        with self._mutex:
-            if lease_id != self.lease_id:
-                raise locks.LeaseLost("LeaseIdMismatchWithLeaseOperation")
-            self.expires = time.monotonic() + 1.5
-            self.renewals += 1
-
-    def release(self, lease_id: str) -> None:
-        with self._mutex:
-            if lease_id == self.lease_id:
-                self.lease_id = None
-
-    def break_lease(self) -> None:
-        with self._mutex:
-            self.lease_id = None
+from tests.core.fakes import MemoryLease
 
 
 class Store:
-    def __init__(self, backend: MemoryLease) -> None:
-        self.lease_backend = backend
+    """The ledger store: unused when a lease is given (the timed lock would write here)."""
 
 
 def test_racing_acquirers_exactly_one_holds() -> None:
@@ -70,7 +26,7 @@ def test_racing_acquirers_exactly_one_holds() -> None:
     def contend() -> None:
         barrier.wait()
         try:
-            outcomes.append(locks.acquire(Store(backend), "prod", "promote"))
+            outcomes.append(locks.acquire(Store(), "prod", "promote", lease=backend))
         except LockedError as exc:
             outcomes.append(exc)
 

@@ -86,7 +86,7 @@ def test_promote_interrupted_while_gating_staged_side(project: Project, sig: int
     assert live(project, "staging")["live"] == resumed["services"]["agent"]["revision"] != before["live"]
 
 
-def test_build_interrupted(sandbox: Sandbox, tmp_path) -> None:  # noqa: ANN001
+def test_build_interrupted(sandbox: Sandbox, tmp_path) -> None:
     """While the engine runs a slow build step, SIGINT stops the CLI at once (the image cache makes
     the re-run cheap); nothing is recorded as built."""
     fresh = make_project(sandbox, tmp_path, ())

@@ -27,17 +27,15 @@ HOLDER = textwrap.dedent(
 
     target = target_for("sandbox", None)
 
-    class Store:
-        lease_backend = BlobLeaseLock(target, sandbox_account(target, "rg-locktest"), "prod")
-
-    held = locks.acquire(Store(), "prod", "promote", reason="about to be killed")
+    lease = BlobLeaseLock(target, sandbox_account(target, "rg-locktest"), "prod")
+    held = locks.acquire(None, "prod", "promote", reason="about to be killed", lease=lease)
     print("held", flush=True)
     time.sleep(600)
     """
 )
 
 
-def backend():  # noqa: ANN201
+def backend():
     from genaiops_cli.core.cloud import target_for
     from genaiops_cli.providers.azure.blob_lock import BlobLeaseLock, sandbox_account
 

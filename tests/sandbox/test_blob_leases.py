@@ -48,7 +48,7 @@ def lease(client: httpx.Client, url: str, action: str, **headers: str) -> httpx.
     return client.put(url, params={"comp": "lease"}, headers={"x-ms-lease-action": action, **headers})
 
 
-def test_second_acquire_conflicts_and_writes_need_the_lease(service) -> None:  # noqa: ANN001
+def test_second_acquire_conflicts_and_writes_need_the_lease(service) -> None:
     _, client, _ = service
     url = fresh_blob(client)
     first = lease(client, url, "acquire", **{"x-ms-lease-duration": "15"})
@@ -70,7 +70,7 @@ def test_second_acquire_conflicts_and_writes_need_the_lease(service) -> None:  #
     assert client.head(url).headers["x-ms-lease-state"] == "available"
 
 
-def test_durations_outside_15_to_60_seconds_are_rejected(service) -> None:  # noqa: ANN001
+def test_durations_outside_15_to_60_seconds_are_rejected(service) -> None:
     _, client, _ = service
     url = fresh_blob(client)
     for bad in ("14", "61", "0", "abc"):
@@ -78,7 +78,7 @@ def test_durations_outside_15_to_60_seconds_are_rejected(service) -> None:  # no
     assert lease(client, url, "acquire", **{"x-ms-lease-duration": "-1"}).status_code == 201
 
 
-def test_unrenewed_lease_expires_and_break_frees_at_once(service, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_unrenewed_lease_expires_and_break_frees_at_once(service, monkeypatch: pytest.MonkeyPatch) -> None:
     _, client, _ = service
     url = fresh_blob(client)
     held = lease(client, url, "acquire", **{"x-ms-lease-duration": "15"}).headers["x-ms-lease-id"]
@@ -102,7 +102,7 @@ def test_unrenewed_lease_expires_and_break_frees_at_once(service, monkeypatch: p
     assert lease(client, url, "acquire", **{"x-ms-lease-duration": "15"}).status_code == 201
 
 
-def test_bearer_token_for_storage_is_required(service) -> None:  # noqa: ANN001
+def test_bearer_token_for_storage_is_required(service) -> None:
     svc, client, _ = service
     url = fresh_blob(client)
     anonymous = httpx.Client(base_url=svc.url, verify=ssl.create_default_context(cafile=str(svc.ca)))

@@ -168,13 +168,10 @@ class _errors:
         return False
 
 
-def lease_backend(manifest: Any, env_name: str) -> BlobLeaseLock | None:
+def lease_backend(
+    target: AzureTarget, resource_group: str, environment: str, account: str | None
+) -> BlobLeaseLock | None:
     """The environment's lock blob, or None when it has no storage account to lease on."""
-    from genaiops_cli.core.targets import environment_target, provisioned_state
-
-    target = environment_target(manifest, env_name)
-    state = provisioned_state(manifest, env_name)
-    account = (state.outputs.get("storageAccountName") if state else None) or None
     if account is None and target.blob_endpoint:
-        account = sandbox_account(target, manifest.environment(env_name).config.resource_group)
-    return BlobLeaseLock(target, str(account), env_name) if account else None
+        account = sandbox_account(target, resource_group)
+    return BlobLeaseLock(target, account, environment) if account else None

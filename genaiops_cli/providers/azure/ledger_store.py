@@ -30,7 +30,6 @@ class RegistryLedgerStore:
         self.repository = repository
         self.location = f"{login_server}/{repository}"
         self._empty_uploaded = False
-        self.lease_backend: Any = None  # set by with_lease: the atomic lock, when the environment has one
 
     def put(self, tag: str, kind: str, document: dict[str, Any]) -> str:
         blob = canonical_json(document)
@@ -71,18 +70,3 @@ class RegistryLedgerStore:
 
     def tags(self, prefix: str = "") -> list[str]:
         return [n for n in self.raw.tags(self.repository) if n.startswith(prefix)]
-
-
-def ledger_for(manifest: Any, env_name: str) -> RegistryLedgerStore:
-    from genaiops_cli.core.targets import registry_access
-
-    access = registry_access(manifest, env_name)
-    return with_lease(RegistryLedgerStore(access.target, access.login_server), manifest, env_name)
-
-
-def with_lease(store: RegistryLedgerStore, manifest: Any, env_name: str) -> RegistryLedgerStore:
-    """Give the store its environment's blob-lease lock (core/lock.py uses it when present)."""
-    from genaiops_cli.providers.azure.blob_lock import lease_backend
-
-    store.lease_backend = lease_backend(manifest, env_name)
-    return store
