@@ -40,6 +40,13 @@ def select_services(
     return Selection(actx, opened, opened.select(list(services or [])))
 
 
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="In a gated environment: act without its gates (needs --reason; recorded)."),
+]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why --force (recorded in the ledger).")]
+
+
 def environment_locked(env: Environment, operation: str, break_lock: str | None) -> Any:
     """One deploy/promote/swap/rollback per environment at a time: a blob lease on the environment's
     storage account (else a timed lock in its registry; see docs/ledger.md), so every machine and CI

@@ -11,12 +11,15 @@ from rich.table import Table
 from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
+    ForceOption,
+    ReasonOption,
     ServicesArg,
     TimeoutOption,
     environment_locked,
     select_services,
 )
 from genaiops_cli.commands._progress import service_progress
+from genaiops_cli.context import app_context
 
 
 def register(app: typer.Typer) -> None:
@@ -34,10 +37,18 @@ def deploy(
     ] = None,
     timeout: TimeoutOption = 300,
     break_lock: BreakLockOption = None,
+    force: ForceOption = False,
+    reason: ReasonOption = None,
 ) -> None:
+    from genaiops_cli.core import side_doors
     from genaiops_cli.core.targets import pinned_image
     from genaiops_cli.errors import UsageError
 
+    forced = side_doors.force_reason(force, reason)
+    actx = app_context(ctx)
+    env_name = actx.require_env(env)
+    # no ungated release goes live in a promoted-into environment (checked before any network call)
+    side_doors.check_deploy(env_name, actx.manifest().environment(env_name), forced)
     actx, opened, names = select_services(ctx, env, services)
     if digest and len(names) != 1:
         raise UsageError(
@@ -45,6 +56,7 @@ def deploy(
         )
     hosts = {name: opened.host(name) for name in names}  # an unimplemented host kind fails here
     outcomes = []
+    recorded = None
     with (
         environment_locked(opened, "deploy", break_lock),
         service_progress(actx.console, names) as on_event,
@@ -52,6 +64,8 @@ def deploy(
         for name in names:
             image = pinned_image(opened, name, digest)
             outcomes.append(hosts[name].deploy(name, image, timeout, on_event))
+        if forced and side_doors.is_gated(opened.resolved) and opened.config.strategy == "direct":
+            recorded = side_doors.record(opened, "deploy", names, "live", [], forced)[1]
 
     def render(out: RichConsole) -> None:
         table = Table(box=None, pad_edge=False, header_style="bold")
@@ -62,4 +76,7 @@ def deploy(
             table.add_row(o.service, o.revision, o.action + (f" ({o.label})" if o.label else ""), url)
         out.print(table)
 
-    actx.emit({"environment": opened.name, "deployments": [o.to_dict() for o in outcomes]}, render)
+    result = {"environment": opened.name, "deployments": [o.to_dict() for o in outcomes]}
+    if recorded:
+        result.update(ledger=recorded, forced_reason=forced)
+    actx.emit(result, render)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
+    ForceOption,
+    ReasonOption,
     ServicesArg,
     environment_locked,
     select_services,
 )
 from genaiops_cli.commands._progress import service_progress
+
+if TYPE_CHECKING:
+    from genaiops_cli.context import AppContext
+    from genaiops_cli.core.environment import Environment
 
 
 def register(app: typer.Typer) -> None:
@@ -31,16 +37,38 @@ def swap(
         typer.Option(
             "--skip-smoke",
             metavar="REASON",
-            help="Swap without smoke checks; the reason is recorded.",
+            help="Swap without smoke checks; the reason is recorded (in a gated environment: as --force).",
         ),
     ] = None,
     break_lock: BreakLockOption = None,
+    force: ForceOption = False,
+    reason: ReasonOption = None,
 ) -> None:
+    from genaiops_cli.core import side_doors
+
+    forced = side_doors.force_reason(force, reason) or (skip_smoke.strip() if skip_smoke else None)
+    actx, opened, names = select_services(ctx, env, services)
+    if side_doors.is_gated(opened.resolved):
+        result = _gated_swap(actx, opened, names, forced, break_lock)
+    else:
+        result = _smoke_then_swap(actx, opened, names, skip_smoke, break_lock)
+    actx.emit(
+        result,
+        lambda out: [
+            out.print(
+                f"[green]✓[/green] {s['service']}: {s['live']} is live (previous {s['previous']} kept warm)"
+            )
+            for s in result["swaps"]
+        ],
+    )
+
+
+def _smoke_then_swap(
+    actx: AppContext, opened: Environment, names: list[str], skip_smoke: str | None, break_lock: str | None
+) -> dict[str, Any]:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
     from genaiops_cli.errors import SmokeFailed
 
-    actx, opened, names = select_services(ctx, env, services)
-    env_name = opened.name
     with environment_locked(opened, "swap", break_lock):
         smoke = None
         if skip_smoke:
@@ -57,13 +85,37 @@ def swap(
                 )
         with service_progress(actx.console, names) as on_event:
             swaps = [opened.host(n).swap(n, on_event) for n in names]
-    result = {"environment": env_name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke}
-    actx.emit(
-        result,
-        lambda out: [
-            out.print(
-                f"[green]✓[/green] {s['service']}: {s['live']} is live (previous {s['previous']} kept warm)"
-            )
-            for s in swaps
-        ],
-    )
+    return {"environment": opened.name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke}
+
+
+def _gated_swap(
+    actx: AppContext, opened: Environment, names: list[str], forced: str | None, break_lock: str | None
+) -> dict[str, Any]:
+    """A gated environment: the staged side passes the environment's gates (or --force, recorded)
+    before it takes traffic, and the outcome goes into the ledger like a promotion's."""
+    from genaiops_cli.core import side_doors
+    from genaiops_cli.core.gates_run import run_gates
+
+    with environment_locked(opened, "swap", break_lock), service_progress(actx.console, names) as on_event:
+        gates: list[dict[str, Any]] = []
+        if forced:
+            actx.console.warn(f"swapping without the gates of {opened.name}: {forced} (recorded)")
+        else:
+            baseline = opened.host(names[0]).current(names[0]).live_label
+            gates = run_gates(opened, names, "staged", baseline, on_event)
+            failed = side_doors.gate_verdict(opened, gates, "traffic not moved")
+            if failed is not None:
+                rid, tag = side_doors.record(opened, "swap", names, "failed", gates, None)
+                failed.details = {**failed.details, "release": rid, "ledger": tag}
+                raise failed
+        previous = {n: opened.host(n).current(n).live for n in names}
+        swaps = [opened.host(n).swap(n, on_event) for n in names]
+        rid, tag = side_doors.record(opened, "swap", names, "live", gates, forced, previous)
+    return {
+        "environment": opened.name,
+        "swaps": swaps,
+        "gates": [{"name": g["name"], "verdict": g["verdict"]} for g in gates],
+        "forced_reason": forced,
+        "release": rid,
+        "ledger": tag,
+    }

@@ -25,6 +25,8 @@ CASES = {
     "negative promote timeout": ("-y", "promote", "--to", "staging", "--timeout", "-1"),
     "negative smoke warmup": ("smoke", "-e", "dev", "--warmup", "-1"),
     "promote without --yes, non-interactive": ("promote", "--to", "staging"),
+    "--force without --reason": ("deploy", "-e", "dev", "--force"),
+    "--reason without --force": ("swap", "-e", "dev", "--reason", "why"),
 }
 
 
@@ -38,3 +40,23 @@ def test_usage_error_before_network(project: Path, tmp_path: Path, args: tuple[s
     error = run.json()["error"]
     assert error["code"] == "usage_error" and error["hint"]
     assert time.monotonic() - started < 5
+
+
+def test_direct_deploy_into_a_promoted_environment_is_refused(project: Path, tmp_path: Path) -> None:
+    """prod receives releases by promotion: with strategy direct, a deploy would go live ungated."""
+    manifest = project / "genaiops.yaml"
+    text = manifest.read_text()
+    prod = text.index("  prod:")
+    manifest.write_text(text[:prod] + text[prod:].replace("strategy: bluegreen", "strategy: direct", 1))
+    run = run_cli(
+        "-o",
+        "json",
+        "deploy",
+        "-e",
+        "prod",
+        cwd=project,
+        env={"GENAIOPS_SANDBOX_DIR": str(tmp_path / "none")},
+    )
+    assert run.code == 2, run.stdout
+    error = run.json()["error"]
+    assert error["code"] == "gated_environment" and "promote --to prod" in error["hint"]

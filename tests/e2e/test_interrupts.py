@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,9 +20,28 @@ from .conftest import BASE_IMAGE, Project, Sandbox, make_project
 from .test_promote import live, ok, promote, ship_dev
 
 
+def own_project(sandbox: Sandbox, tmp: Path, environments: tuple[str, ...]) -> Project:
+    """The template project on resource groups and registries of its own (`rg-int-dev`, `crintdev`…),
+    so what this module pushes and promotes never shows up in another module's environments."""
+    from genaiops_cli.core.cloud import target_for
+    from tests.e2e.infra import ensure_environment
+
+    project = make_project(sandbox, tmp, ())
+    target = target_for("sandbox", None)
+    for env in environments:
+        for old, new in (
+            (f"rg-{env}", f"rg-int-{env}"),
+            (f"cr{env}", f"crint{env}"),
+            (f"cae-{env}", f"cae-int-{env}"),
+        ):
+            project.edit("genaiops.yaml", f" {old}\n", f" {new}\n")
+        ensure_environment(target, f"rg-int-{env}", "eastus2", f"crint{env}", f"cae-int-{env}")
+    return project
+
+
 @pytest.fixture(scope="module")
 def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return make_project(sandbox, tmp_path_factory.mktemp("interrupts"), ("dev", "staging"))
+    return own_project(sandbox, tmp_path_factory.mktemp("interrupts"), ("dev", "staging"))
 
 
 def start(project: Project, *args: str) -> subprocess.Popen[str]:
@@ -89,7 +109,7 @@ def test_promote_interrupted_while_gating_staged_side(project: Project, sig: int
 def test_build_interrupted(sandbox: Sandbox, tmp_path) -> None:
     """While the engine runs a slow build step, SIGINT stops the CLI at once (the image cache makes
     the re-run cheap); nothing is recorded as built."""
-    fresh = make_project(sandbox, tmp_path, ())
+    fresh = make_project(sandbox, tmp_path, ())  # builds only: no environment touched
     dockerfile = fresh.root / "src/agent/Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "\nRUN sleep 60\n")
     proc = start(fresh, "-o", "json", "-v", "build")
