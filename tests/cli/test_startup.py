@@ -10,7 +10,7 @@ import pytest
 
 from .helpers import TEMPLATE_MANIFEST
 
-HEAVY = ("azure", "docker", "openai", "httpx")
+HEAVY = ("azure", "docker", "openai", "httpx", "tenacity")
 
 PROBE = """
 import json, sys
