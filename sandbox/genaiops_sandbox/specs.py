@@ -27,7 +27,7 @@ from urllib.parse import urldefrag, urljoin
 SPECS_ENV = "GENAIOPS_AZURE_SPECS"
 LRO_HEADERS = ("Azure-AsyncOperation", "Location")
 # Our own LRO status monitors are not described by the specs (ARM's generic contract).
-OWN_ROUTES = re.compile(r"/locations/[^/]+/operation(statuses|results)/", re.IGNORECASE)
+OWN_ROUTES = re.compile(r"/locations/[^/]+/[a-z]*operation(statuses|results)/", re.IGNORECASE)
 
 
 def specs_root() -> Path:

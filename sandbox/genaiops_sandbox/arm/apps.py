@@ -13,6 +13,7 @@ from typing import Any
 from ..runtime_api import AppRoutes, ContainerSpec, RevisionSpec, RevisionStatus, TrafficRoute
 from .common import OUTBOUND_IPS, Response, deep_merge, now_iso, random_suffix, stable_uuid
 from .errors import ArmError, bad_request, invalid_parameter, not_found
+from .names import check_container_app_name, normalize_app_enums
 
 APP_TYPE = "Microsoft.App/containerApps"
 LABEL_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
@@ -90,7 +91,7 @@ class AppsMixin:
             return RevisionStatus(
                 "Failed", "Unhealthy", "Failed", self.runtime_error or "no container runtime"
             )
-        return self.runtime.revision_status(rev["name"])
+        return self.runtime.revision_status(rev["name"], record["env"]["domain"])
 
     @staticmethod
     def _ready(status: RevisionStatus) -> bool:
@@ -100,6 +101,8 @@ class AppsMixin:
     def put_app(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
         with self.store.lock:
             existing = self.store.get(self.app_id(rg, name))
+            if existing is None:
+                check_container_app_name(name)
             return self._write_app(rg, name, body or {}, existing, query["api-version"], patch=False)
 
     def patch_app(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
@@ -136,10 +139,11 @@ class AppsMixin:
                 "extendedLocation",
                 "apps in a connected environment need the environment's extendedLocation (custom location)",
             )
-        config = dict(props.get("configuration") or {})
+        config = json.loads(json.dumps(props.get("configuration") or {}))
+        template = json.loads(json.dumps(props.get("template") or {}))
+        normalize_app_enums(config, template)
         mode = config.get("activeRevisionsMode") or "Single"
         config["activeRevisionsMode"] = mode
-        template = dict(props.get("template") or {})
         if not template.get("containers"):
             raise invalid_parameter("template.containers", "at least one container is required")
 
@@ -350,7 +354,7 @@ class AppsMixin:
                     )
                 )
             else:
-                self.runtime.stop_revision(rev["name"])
+                self.runtime.stop_revision(rev["name"], domain)
         latest = state["order"][-1]
         routes = [
             TrafficRoute(
@@ -434,7 +438,8 @@ class AppsMixin:
         props.update(
             {
                 "provisioningState": record["provisioning"],
-                "runningStatus": "Running",
+                # ContainerApps_CreateOrUpdate's 201 example: Progressing while the revision provisions
+                "runningStatus": "Progressing" if record["provisioning"] == "InProgress" else "Running",
                 "latestRevisionName": latest,
                 "latestRevisionFqdn": f"{latest}.{domain}" if config.get("ingress") is not None else "",
                 "customDomainVerificationId": stable_uuid(record["id"], "verification")
@@ -578,7 +583,7 @@ class AppsMixin:
                         f"Revision '{revision['name']}' is not active and cannot be restarted.",
                     )
                 if self.runtime is not None:
-                    self.runtime.restart_revision(revision["name"])
+                    self.runtime.restart_revision(revision["name"], record["env"]["domain"])
             self.store.put(record["id"], record)
             if action != "restart":
                 self._sync_runtime(record)

@@ -8,6 +8,7 @@ from ..runtime_api import JobExecutionSpec
 from .apps import container_specs
 from .common import OUTBOUND_IPS, Response, deep_merge, now_iso, random_suffix
 from .errors import ArmError, invalid_parameter, not_found
+from .names import TRIGGER_TYPES, canonical, check_job_name, normalize_probes
 
 JOB_TYPE = "Microsoft.App/jobs"
 
@@ -43,6 +44,8 @@ class JobsMixin:
     def put_job(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
         with self.store.lock:
             existing = self.store.get(self.job_id(rg, name))
+            if existing is None:
+                check_job_name(name)
             return self._write_job(rg, name, body or {}, existing, query["api-version"], patch=False)
 
     def patch_job(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
@@ -70,6 +73,9 @@ class JobsMixin:
                 404, "ManagedEnvironmentNotFound", f"Managed environment '{env_id}' was not found."
             )
         config = props.get("configuration") or {}
+        if "triggerType" in config:
+            config["triggerType"] = canonical(config["triggerType"], TRIGGER_TYPES)
+        normalize_probes(props.get("template") or {})
         if not config.get("triggerType") or config.get("replicaTimeout") is None:
             raise invalid_parameter("configuration", "triggerType and replicaTimeout are required")
         if not (props.get("template") or {}).get("containers"):
