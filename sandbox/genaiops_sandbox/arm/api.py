@@ -123,8 +123,8 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
         r("GET", ops, "op", self.get_operation)
         r(
             "GET",
-            _SUB + r"/providers/(?P<ns>microsoft\.app|microsoft\.containerregistry)",
-            "provider",
+            _SUB + r"/providers/(?P<provider>microsoft\.app|microsoft\.containerregistry)",
+            "microsoft.resources",  # Providers_Get is ARM's own operation, with ARM's versions
             self.get_provider,
         )
         r("PUT", _RG, "microsoft.resources", self.put_resource_group)
@@ -200,7 +200,7 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
                 "MissingApiVersionParameter",
                 "The api-version query parameter (?api-version=) is required for all requests.",
             )
-        if namespace in ("op", "provider"):
+        if namespace == "op":
             namespace = (op_ns or "").lower()
         if namespace == "microsoft.resources" or namespace == "":
             supported: set[str] = set()
@@ -208,7 +208,9 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
             supported = API_VERSIONS[namespace]
         if not API_VERSION_SHAPE.match(version):
             listed = f" The supported versions are '{', '.join(sorted(supported))}'." if supported else ""
-            raise bad_request("InvalidApiVersionParameter", f"The api-version '{version}' is invalid.{listed}")
+            raise bad_request(
+                "InvalidApiVersionParameter", f"The api-version '{version}' is invalid.{listed}"
+            )
         if not supported or version in supported:
             return
         location = body.get("location") if isinstance(body, dict) and body.get("location") else "global"
@@ -383,11 +385,12 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
         return renderer(record) if renderer else record["body"]
 
     # provider registration ----------------------------------------------------------------------
-    def get_provider(self, body: Any, query: dict[str, str], ns: str) -> Response:
+    def get_provider(self, body: Any, query: dict[str, str], provider: str) -> Response:
         """Providers_Get: az checks registrationState and each resource type's locations first."""
-        canonical_ns = {"microsoft.app": "Microsoft.App", "microsoft.containerregistry": "Microsoft.ContainerRegistry"}[
-            ns.lower()
-        ]
+        canonical_ns = {
+            "microsoft.app": "Microsoft.App",
+            "microsoft.containerregistry": "Microsoft.ContainerRegistry",
+        }[provider.lower()]
         types = PROVIDER_TYPES[canonical_ns]
         versions = sorted(API_VERSIONS[canonical_ns.lower()], reverse=True)
         return Response(
@@ -601,7 +604,8 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
             ] + [
                 j["body"]["name"]
                 for j in self.store.list(self.sub_id(), "Microsoft.App/jobs")
-                if (j["spec"].get("properties") or {}).get("environmentId", "").lower() == record["id"].lower()
+                if (j["spec"].get("properties") or {}).get("environmentId", "").lower()
+                == record["id"].lower()
             ]
             if users:
                 raise bad_request(

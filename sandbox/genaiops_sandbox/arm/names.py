@@ -117,4 +117,3 @@ def normalize_probes(template: dict[str, Any]) -> None:
             get = probe.get("httpGet")
             if isinstance(get, dict) and "scheme" in get:
                 get["scheme"] = canonical(get["scheme"], PROBE_SCHEMES)
-
