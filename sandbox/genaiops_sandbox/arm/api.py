@@ -213,15 +213,16 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
             )
         if not supported or version in supported:
             return
-        location = body.get("location") if isinstance(body, dict) and body.get("location") else "global"
+        where = body.get("location") if isinstance(body, dict) and body.get("location") else "global"
+        location = where.replace(" ", "").lower()
         m = re.search(r"/providers/[^/]+/(.+)$", path)
         segments = m.group(1).split("/") if m else []
         rtype = "/".join(segments[0::2]) or namespace
         raise bad_request(
             "NoRegisteredProviderFound",
-            f"No registered resource provider found for location '{location.replace(' ', '').lower()}' "
+            f"No registered resource provider found for location '{location}' "
             f"and API version '{version}' for type '{rtype}'. The supported api-versions are "
-            f"'{', '.join(sorted(supported))}'. The supported locations are '{location.replace(' ', '').lower()}'.",
+            f"'{', '.join(sorted(supported))}'. The supported locations are '{location}'.",
         )
 
     @staticmethod
