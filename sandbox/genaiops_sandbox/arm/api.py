@@ -121,6 +121,8 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
             r"/(?P<op>[^/]+)"
         )
         r("GET", ops, "op", self.get_operation)
+        r("GET", "/subscriptions", "microsoft.resources", self.list_subscriptions)
+        r("GET", _SUB, "microsoft.resources", self.get_subscription)
         r(
             "GET",
             _SUB + r"/providers/(?P<provider>microsoft\.app|microsoft\.containerregistry)",
@@ -173,7 +175,7 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
                 continue
             params = m.groupdict()
             self._check_api_version(namespace, params.get("ns"), query.get("api-version"), path, body)
-            if params.get("sub", "").lower() != self.subscription_id.lower():
+            if "sub" in params and params["sub"].lower() != self.subscription_id.lower():
                 raise ArmError(
                     404, "SubscriptionNotFound", f"The subscription '{params.get('sub')}' could not be found."
                 )
@@ -385,6 +387,31 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
         renderer = getattr(self, "render_" + record["type"].split("/")[-1].lower(), None)
         return renderer(record) if renderer else record["body"]
 
+    # subscriptions (az login lists them) ----------------------------------------------------------
+    def subscription_body(self) -> dict[str, Any]:
+        return {
+            "id": self.sub_id(),
+            "subscriptionId": self.subscription_id,
+            "tenantId": self.tenant_id,
+            "displayName": "genaiops sandbox",
+            "state": "Enabled",
+            "subscriptionPolicies": {
+                "locationPlacementId": "Public_2014-09-01",
+                "quotaId": "Sandbox",
+                "spendingLimit": "Off",
+            },
+            "authorizationSource": "RoleBased",
+        }
+
+    def list_subscriptions(self, body: Any, query: dict[str, str]) -> Response:
+        return Response(200, {"value": [self.subscription_body()]})
+
+    def get_subscription(self, body: Any, query: dict[str, str]) -> Response:
+        return Response(200, self.subscription_body())
+
+    def list_tenants(self) -> Response:
+        return Response(200, {"value": [{"id": f"/tenants/{self.tenant_id}", "tenantId": self.tenant_id}]})
+
     # provider registration ----------------------------------------------------------------------
     def get_provider(self, body: Any, query: dict[str, str], provider: str) -> Response:
         """Providers_Get: az checks registrationState and each resource type's locations first."""
@@ -538,8 +565,8 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
             )
         # ManagedEnvironments_CreateOrUpdate: 201 + Location;
         # ConnectedEnvironments_CreateOrUpdate: 201 + Azure-AsyncOperation
-        if kind == "managedEnvironments":
-            return Response(201, out, self.lro_headers(op, location=True))
+        if kind == "managedEnvironments":  # Azure also sends Azure-AsyncOperation, which az polls
+            return Response(201, out, self.lro_headers(op, async_op=True, location=True))
         return Response(201, out, self.lro_headers(op, async_op=True))
 
     def advance_environment(self, op: dict[str, Any]) -> None:

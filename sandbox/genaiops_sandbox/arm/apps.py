@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from ..runtime_api import AppRoutes, ContainerSpec, RevisionSpec, RevisionStatus, TrafficRoute
-from .common import OUTBOUND_IPS, Response, deep_merge, now_iso, random_suffix, stable_uuid
+from .common import OUTBOUND_IPS, Response, deep_merge, drop_nulls, now_iso, random_suffix, stable_uuid
 from .errors import ArmError, bad_request, invalid_parameter, not_found
 from .names import check_container_app_name, normalize_app_enums
 
@@ -139,8 +139,8 @@ class AppsMixin:
                 "extendedLocation",
                 "apps in a connected environment need the environment's extendedLocation (custom location)",
             )
-        config = json.loads(json.dumps(props.get("configuration") or {}))
-        template = json.loads(json.dumps(props.get("template") or {}))
+        config = drop_nulls(props.get("configuration") or {})
+        template = drop_nulls(props.get("template") or {})
         normalize_app_enums(config, template)
         mode = config.get("activeRevisionsMode") or "Single"
         config["activeRevisionsMode"] = mode
@@ -267,6 +267,9 @@ class AppsMixin:
         for entry in raw:
             entry = {k: v for k, v in entry.items() if v is not None}
             weight = entry.get("weight", 0)
+            if isinstance(weight, str) and weight.strip().isdigit():
+                # az sends label weights as strings ("80"); ARM's JSON reader converts them
+                weight = entry["weight"] = int(weight)
             if not isinstance(weight, int) or weight < 0 or weight > 100:
                 raise invalid_parameter(
                     field, f"Invalid value: {weight}: traffic weight must be between 0 and 100"
@@ -587,7 +590,8 @@ class AppsMixin:
             self.store.put(record["id"], record)
             if action != "restart":
                 self._sync_runtime(record)
-        return Response(200, None)
+        # the spec declares no schema, but Azure answers with a JSON body: az parses it (r.json())
+        return Response(200, {})
 
     # label history --------------------------------------------------------------------------------
     def _render_label(

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..runtime_api import JobExecutionSpec
 from .apps import container_specs
-from .common import OUTBOUND_IPS, Response, deep_merge, now_iso, random_suffix
+from .common import OUTBOUND_IPS, Response, deep_merge, drop_nulls, now_iso, random_suffix
 from .errors import ArmError, invalid_parameter, not_found
 from .names import TRIGGER_TYPES, canonical, check_job_name, normalize_probes
 
@@ -66,6 +66,7 @@ class JobsMixin:
     ) -> Response:
         rid = existing["id"] if existing else self.job_id(rg, name)
         name = existing["body"]["name"] if existing else name
+        body = drop_nulls(body)
         props = body.get("properties") or {}
         env_id = props.get("environmentId")
         if not env_id or self.store.get(env_id) is None:
