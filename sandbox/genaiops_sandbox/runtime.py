@@ -627,7 +627,7 @@ class DockerRuntime:
                 self._fail(rev, gen, self._with_logs(f"not ready after {timeout:.0f} s ({what})", ctr))
                 return
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            delay = min(delay * 1.5, 0.2)  # readiness is what LRO polls wait for: notice it soon
 
     def _mark_ready(self, rev: _Revision, gen: int) -> None:
         with self._lock:

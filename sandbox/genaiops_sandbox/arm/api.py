@@ -69,9 +69,10 @@ REGIONS = (
     "Central India", "South India", "UAE North", "South Africa North",
 )  # fmt: skip
 # How long a status poll may wait server-side for a running operation to finish. Clients sleep
-# Retry-After (>= 1 s, an integer as Azure sends it) before polling; holding the poll briefly lets
-# an operation that ends during that poll answer at once instead of one more Retry-After later.
-POLL_HOLD_SECONDS = 0.9
+# Retry-After (>= 1 s, an integer as Azure sends it) before polling; holding the poll lets an
+# operation that ends meanwhile answer at once instead of one more Retry-After later (with
+# Retry-After 0, the tests' setting, polls answer at once).
+POLL_HOLD_SECONDS = 3.0
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourcegroups/(?P<rg>[^/]+)"
@@ -340,7 +341,7 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
     def get_operation(
         self, body: Any, query: dict[str, str], ns: str, loc: str, kind: str, op: str
     ) -> Response:
-        hold_until = time.monotonic() + min(POLL_HOLD_SECONDS, max(self.retry_after, 0))
+        hold_until = time.monotonic() + (POLL_HOLD_SECONDS if self.retry_after > 0 else 0)
         while True:
             with self.store.lock:
                 record = self.store.get_operation(op)
