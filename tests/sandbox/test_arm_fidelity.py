@@ -273,3 +273,36 @@ def test_stock_client_without_polling_interval_creates_an_app_fast(tmp_path: Pat
     finally:
         env.endpoint.close()
     assert not env.recorded_violations()
+
+
+def test_genaiops_paces_its_own_polls_against_the_stand_in(tmp_path: Path) -> None:
+    """Stock clients get Retry-After 1; genaiops's own clients poll the stand-in at the profile's pace."""
+    from genaiops_cli.core.cloud import AzureTarget
+    from genaiops_cli.providers.azure.clients import arm_client
+
+    env = start_env(tmp_path, retry_after=1)
+    try:
+        create_rg(env, "rg-p")
+        creds = env.endpoint.credentials
+        target = AzureTarget(
+            cloud="sandbox",
+            arm_endpoint=env.url,
+            subscription_id=env.subscription_id,
+            tenant_id=creds.tenant_id,
+            client_id=creds.client_id,
+            client_secret_file=str(creds.secret_file),
+            authority_host=env.url,
+            ca_bundle=env.ca,
+            poll_seconds=0.05,
+        )
+        from azure.mgmt.appcontainers import ContainerAppsAPIClient
+
+        client = arm_client(ContainerAppsAPIClient, target)
+        list(client.managed_environments.list_by_resource_group("rg-p"))  # token and connection warm
+        started = time.monotonic()
+        client.managed_environments.begin_create_or_update(
+            "rg-p", "cae", m.ManagedEnvironment(location="eastus2")
+        ).result()
+        assert time.monotonic() - started < 0.6  # not one Retry-After of 1 s
+    finally:
+        env.endpoint.close()

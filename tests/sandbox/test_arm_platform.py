@@ -133,11 +133,16 @@ def test_lro_headers_follow_each_operation_spec(arm_env: ArmEnv) -> None:
     create_rg(arm_env, RG)
     v = "?api-version=2026-07-01"
     rg = f"{_sub(arm_env)}/resourceGroups/{RG}"
-    # ManagedEnvironments_CreateOrUpdate: 201 + Location
+    # ManagedEnvironments_CreateOrUpdate: 201 + Location (the spec), and Azure-AsyncOperation (Azure
+    # sends it too, and az polls it)
     status, headers, body = _raw(
         arm_env, "PUT", f"{rg}/providers/Microsoft.App/managedEnvironments/cae{v}", {"location": "eastus2"}
     )
-    assert status == 201 and "Location" in headers and "Azure-AsyncOperation" not in headers
+    assert (
+        status == 201
+        and "Location" in headers
+        and "managedEnvironmentOperationStatuses" in headers["Azure-AsyncOperation"]
+    )
     assert (
         headers["Retry-After"] == "0"
         and body["properties"]["provisioningState"] == "InitializationInProgress"

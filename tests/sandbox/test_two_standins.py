@@ -116,7 +116,9 @@ def test_two_stand_ins_on_one_host_each_deploy_and_serve(two) -> None:
         ).result()
         elapsed = time.monotonic() - started
         assert app.provisioning_state == "Succeeded"
-        assert elapsed < 2.0, f"stock client took {elapsed:.1f} s to create an app"
+        # the LRO mechanics alone take < 2 s (test_arm_fidelity); here the container's own start is
+        # added: 1.5-2.1 s measured on a loaded 2-core machine
+        assert elapsed < 3.0, f"stock client took {elapsed:.1f} s to create an app"
         fqdns.append(app.configuration.ingress.fqdn)
     for (_, profile), fqdn in zip(two, fqdns, strict=True):
         assert _get(profile, fqdn)[0] == 200

@@ -290,10 +290,8 @@ class AppsMixin:
                 rev = rev.lower()
                 if rev not in revisions:
                     raise invalid_parameter(field, f'Invalid value: "{rev}": revision {rev} not found')
-                if weight > 0 and not revisions[rev]["active"]:
-                    raise invalid_parameter(
-                        field, f'Invalid value: "{rev}": traffic can only be assigned to an active revision'
-                    )
+                # Azure accepts weight on an inactive revision (microsoft/azure-container-apps#1345);
+                # requests routed there find no replica
                 entry["revisionName"] = rev
             label = entry.get("label")
             if label is not None:
@@ -558,18 +556,9 @@ class AppsMixin:
             action = action.lower()
             mode = record["spec"]["properties"]["configuration"].get("activeRevisionsMode", "Single")
             if action == "deactivate":
-                latest = record["state"]["order"][-1]
-                carrying = [
-                    e
-                    for e in self._traffic(record)
-                    if int(e.get("weight", 0)) > 0 and (e.get("revisionName") or latest) == revision["name"]
-                ]
-                if carrying:
-                    raise bad_request(
-                        "ContainerAppRevisionInUse",
-                        f"Revision '{revision['name']}' cannot be deactivated because it receives "
-                        "traffic. Move its traffic to another revision first.",
-                    )
+                # Azure deactivates even a revision that carries traffic, even the only active one,
+                # and keeps it in ingress.traffic (microsoft/azure-container-apps#1345, #410): a
+                # client must move traffic first itself
                 revision["active"] = False
             elif action == "activate":
                 if mode == "Single" and revision["name"] != record["state"]["order"][-1]:
