@@ -37,6 +37,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def color_disabled(color: bool = True) -> bool:
+    """--no-color, or NO_COLOR set to anything non-empty (https://no-color.org)."""
+    return not color or bool(os.environ.get("NO_COLOR"))
+
+
 class Console:
     def __init__(
         self,
@@ -46,13 +51,30 @@ class Console:
     ) -> None:
         self.output = output
         self.verbosity = verbosity
-        no_color = not color or "NO_COLOR" in os.environ
-        self.err = RichConsole(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
-        self.out = RichConsole(no_color=no_color, highlight=False, soft_wrap=True)
+        self.color = color
+        self._emitted = False
+        self._build()
+
+    def _build(self) -> None:
+        # NO_COLOR means plain text: rich's own no_color still emits bold/dim, color_system=None emits none.
+        plain = {"color_system": None} if color_disabled(self.color) else {}
+        self.err = RichConsole(stderr=True, highlight=False, soft_wrap=True, **plain)
+        self.out = RichConsole(highlight=False, soft_wrap=True, **plain)
         for console in (self.err, self.out):
             if not console.is_terminal and "COLUMNS" not in os.environ:
                 console.width = PIPE_WIDTH  # logs and CI output: never truncate digests and URLs
-        self._emitted = False
+
+    def reconfigure(
+        self, output: OutputMode | None = None, verbosity: int | None = None, color: bool | None = None
+    ) -> None:
+        """Apply a global option given after the subcommand (the console exists by then)."""
+        if output is not None:
+            self.output = output
+        if verbosity is not None:
+            self.verbosity = verbosity
+        if color is not None and color != self.color:
+            self.color = color
+            self._build()
 
     @property
     def is_json(self) -> bool:
@@ -72,7 +94,8 @@ class Console:
             self.err.print(f"[green]✓[/green] {message}")
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {message}")
+        if self.verbosity >= 0:  # -q: only errors
+            self.err.print(f"[yellow]warning:[/yellow] {message}")
 
     def debug(self, message: str) -> None:
         if self.verbosity >= 1:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console as RichConsole
 from rich.table import Table
 
-from genaiops_cli.commands._options import TimeoutOption
+from genaiops_cli.commands._options import BreakLockOption, ReasonOption, TimeoutOption, override_reason
 from genaiops_cli.context import AppContext, app_context
 
 FromOption = Annotated[
@@ -82,12 +82,8 @@ def promote(
     force: Annotated[
         bool, typer.Option("--force", help="Promote without SRC gate evidence (needs --reason).")
     ] = False,
-    reason: Annotated[
-        str | None, typer.Option("--reason", help="Why --force / --break-lock (recorded).")
-    ] = None,  # noqa: UP007
-    break_lock: Annotated[
-        bool, typer.Option("--break-lock", help="Take DST's lock from its holder (needs --reason).")
-    ] = False,
+    reason: ReasonOption = None,
+    break_lock: BreakLockOption = False,
     copy_method: Annotated[str, typer.Option("--copy", help="auto | blobs | import")] = "auto",
     timeout: TimeoutOption = 300,
 ) -> None:
@@ -98,10 +94,7 @@ def promote(
     actx = app_context(ctx)
     manifest = actx.manifest()
     src_name = source_env(actx, manifest, to, from_)
-    if (force or break_lock) and not (reason and reason.strip()):
-        raise UsageError(
-            '--force and --break-lock need --reason "…"', hint="the reason is recorded in the ledger"
-        )
+    why = override_reason(reason, force=force, break_lock=break_lock)
     if copy_method not in ("auto", "blobs", "import"):
         raise UsageError(f"--copy {copy_method!r}", hint="auto, blobs or import")
     src = core.open_env(manifest, src_name, timeout)
@@ -120,8 +113,8 @@ def promote(
         if not typer.confirm(f"promote release {plan['release']} to {to}?", default=False, err=True):
             raise typer.Exit(1)
     options = core.Options(
-        force_reason=reason if force else None,
-        break_lock=reason if break_lock else None,
+        force_reason=why if force else None,
+        break_lock=why if break_lock else None,
         timeout=timeout,
         copy_method=copy_method,
     )
