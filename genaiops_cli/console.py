@@ -142,6 +142,9 @@ class Console:
                 self.err.print(error.hint, markup=False)
         if trace:
             self.err.print(trace, markup=False)
+        from genaiops_cli.core.ci_annotations import annotate, error_annotations
+
+        annotate(error_annotations(command, error.to_dict()))
 
     def _write_envelope(self, doc: dict[str, Any]) -> None:
         # One document per process: a second write would break `json.loads(stdout)`.
