@@ -10,10 +10,13 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from rich.console import Console as RichConsole
+from rich.table import Table
+from rich.text import Text
 
 from genaiops_cli.errors import GenAIOpsError
 
@@ -166,3 +169,55 @@ def _issue_line(issue: dict[str, Any]) -> str:
     if issue.get("hint"):
         text += f" (hint: {issue['hint']})"
     return text
+
+
+# -- tables that fit ---------------------------------------------------------------------------
+
+COLUMN_GAP = 2  # box=None, padding (0, 1), no edge padding: two spaces between columns
+WRAP_MIN = 10  # a wrapping column narrower than this is unreadable: drop a column instead
+
+
+@dataclass(frozen=True)
+class Col:
+    """A table column. `copy`: identifiers people copy (revision names, digests, release ids,
+    timestamps) are never cut or wrapped. `drop`: 0 = always shown; otherwise columns with the
+    highest `drop` go first when the table cannot fit the terminal."""
+
+    header: str
+    copy: bool = False
+    drop: int = 0
+    justify: str = "left"
+
+
+def _cell_width(cell: Any) -> int:
+    if isinstance(cell, str):
+        return Text.from_markup(cell).cell_len if "[" in cell else Text(cell).cell_len
+    return Text(str(cell)).cell_len
+
+
+def fitted_table(width: int, columns: list[Col], rows: list[list[Any]]) -> Table:
+    """A borderless table for `width` columns: lower-value columns wrap, then go, before a copyable
+    identifier is ever cut."""
+    natural = [
+        max([_cell_width(c.header)] + [_cell_width(row[i]) for row in rows]) for i, c in enumerate(columns)
+    ]
+
+    def needed(keep: list[int]) -> int:
+        mins = [natural[i] if columns[i].copy else min(natural[i], WRAP_MIN) for i in keep]
+        return sum(mins) + COLUMN_GAP * (len(keep) - 1)
+
+    keep = list(range(len(columns)))
+    for i in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: -columns[i].drop):
+        if needed(keep) <= width:
+            break
+        keep.remove(i)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for i in keep:
+        c = columns[i]
+        if c.copy:
+            table.add_column(c.header, no_wrap=True, min_width=natural[i], justify=c.justify)  # type: ignore[arg-type]
+        else:
+            table.add_column(c.header, overflow="fold", justify=c.justify)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
+    return table

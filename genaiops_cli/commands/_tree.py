@@ -87,6 +87,15 @@ class GenaiopsGroup(TyperGroup):
         super().__init__(**attrs)
         _polish_help(self)
 
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        from genaiops_cli.console import color_disabled
+
+        if color_disabled("--no-color" not in (args or ())):
+            import typer.rich_utils
+
+            typer.rich_utils.COLOR_SYSTEM = None  # help and usage text too: no escape codes at all
+        return super().main(args, *rest, **kwargs)
+
     def get_params(self, ctx: Context) -> list[Parameter]:
         _hide_flag_metavar(self.params)  # typer appends the completion options after __init__
         return super().get_params(ctx)

@@ -6,7 +6,6 @@ from typing import Annotated, Any, NamedTuple
 
 import typer
 from rich.console import Console as RichConsole
-from rich.table import Table
 
 from genaiops_cli.commands._options import (
     BreakLockOption,
@@ -18,6 +17,7 @@ from genaiops_cli.commands._options import (
     override_reason,
 )
 from genaiops_cli.commands._progress import service_progress
+from genaiops_cli.console import Col, fitted_table
 from genaiops_cli.context import AppContext, app_context
 
 
@@ -99,12 +99,16 @@ def deploy(
             )
 
     def render(out: RichConsole) -> None:
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("service", "revision", "result", "url"):
-            table.add_column(column)
-        for o in outcomes:
-            url = o.label_url or o.app_url or ""
-            table.add_row(o.service, o.revision, o.action + (f" ({o.label})" if o.label else ""), url)
-        out.print(table)
+        columns = [Col("service"), Col("revision", copy=True), Col("result"), Col("url")]
+        rows = [
+            [
+                o.service,
+                o.revision,
+                o.action + (f" ({o.label})" if o.label else ""),
+                o.label_url or o.app_url or "",
+            ]
+            for o in outcomes
+        ]
+        out.print(fitted_table(out.width, columns, rows))
 
     actx.emit({"environment": env_name, "deployments": [o.to_dict() for o in outcomes]}, render)

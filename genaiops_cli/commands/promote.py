@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console as RichConsole
-from rich.table import Table
 
 from genaiops_cli.commands._options import BreakLockOption, ReasonOption, TimeoutOption, override_reason
+from genaiops_cli.console import Col, fitted_table
 from genaiops_cli.context import AppContext, app_context
 
 FromOption = Annotated[
@@ -51,22 +51,23 @@ def render_plan(out: RichConsole, plan: dict) -> None:
             else "[yellow]none recorded[/yellow]"
         )
     )
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("service", "digest", "copy", "revision", "traffic"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for s in plan["services"]:
         digest = (
             f"{(s['from_digest'] or 'none')[:19]} → {s['to_digest'][:19]}"
             if s["changed"]
             else f"{s['to_digest'][:19]} (same)"
         )
-        table.add_row(
-            s["service"],
-            digest,
-            s["copy"],
-            s["revision"] + (" (exists)" if s["revision_exists"] else " (new)"),
-            s["traffic"],
-        )
+        revision = s["revision"] + (" (exists)" if s["revision_exists"] else " (new)")
+        rows.append([s["service"], digest, s["copy"], revision, s["traffic"]])
+    columns = [
+        Col("service"),
+        Col("digest", copy=True),
+        Col("copy", drop=1),
+        Col("revision", copy=True),
+        Col("traffic"),
+    ]
+    table = fitted_table(out.width, columns, rows)
     out.print(table)
     out.print(f"gates in {plan['target']}: {', '.join(plan['gates']) or 'none'}")
 
