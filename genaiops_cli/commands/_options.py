@@ -6,8 +6,16 @@ from typing import Annotated
 
 import typer
 
-EnvOption = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]  # noqa: UP007
-ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all).")]  # noqa: UP007
+from genaiops_cli.commands._complete import complete_environment, complete_service
+
+EnvOption = Annotated[
+    str | None,  # noqa: UP007
+    typer.Option("--env", "-e", help="Environment name.", autocompletion=complete_environment),
+]
+ServicesArg = Annotated[
+    list[str] | None,  # noqa: UP007
+    typer.Argument(help="Services (default: all).", autocompletion=complete_service),
+]
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for a revision to be ready.")
 ]

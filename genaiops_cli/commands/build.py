@@ -8,6 +8,7 @@ import typer
 from rich.console import Console as RichConsole
 from rich.table import Table
 
+from genaiops_cli.commands._complete import complete_environment, complete_service
 from genaiops_cli.commands._progress import service_progress
 from genaiops_cli.console import Col, fitted_table
 from genaiops_cli.context import app_context
@@ -28,9 +29,15 @@ def records_table(records: list, width: int) -> Table:
 
 def build(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Services to build (default: all).")] = None,  # noqa: UP007
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="Services to build (default: all).", autocompletion=complete_service),
+    ] = None,  # noqa: UP007
     env: Annotated[
-        str | None, typer.Option("--env", "-e", help="Tag for this environment's registry.")
+        str | None,
+        typer.Option(
+            "--env", "-e", help="Tag for this environment's registry.", autocompletion=complete_environment
+        ),
     ] = None,  # noqa: UP007
     push: Annotated[bool, typer.Option("--push", help="Push after building (needs --env).")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild even when up to date.")] = False,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console as RichConsole
 
+from genaiops_cli.commands._complete import complete_environment, complete_evaluation
 from genaiops_cli.context import AppContext, app_context
 from genaiops_cli.errors import UsageError
 
@@ -25,10 +26,16 @@ def eval_command(
     ctx: typer.Context,
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="Evaluations to run (default: the environment's gates, else all)."),
+        typer.Argument(
+            help="Evaluations to run (default: the environment's gates, else all).",
+            autocompletion=complete_evaluation,
+        ),
     ] = None,  # noqa: UP007,E501
     env: Annotated[
-        str | None, typer.Option("--env", "-e", help="Environment whose service is evaluated.")
+        str | None,
+        typer.Option(
+            "--env", "-e", help="Environment whose service is evaluated.", autocompletion=complete_environment
+        ),
     ] = None,  # noqa: UP007
     url: Annotated[
         str | None,

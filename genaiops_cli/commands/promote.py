@@ -8,12 +8,18 @@ from typing import Annotated
 import typer
 from rich.console import Console as RichConsole
 
+from genaiops_cli.commands._complete import complete_environment
 from genaiops_cli.commands._options import BreakLockOption, ReasonOption, TimeoutOption, override_reason
 from genaiops_cli.console import Col, fitted_table
 from genaiops_cli.context import AppContext, app_context
 
 FromOption = Annotated[
-    str | None, typer.Option("--from", help="Source environment (default: DST's promote_from).")
+    str | None,
+    typer.Option(
+        "--from",
+        help="Source environment (default: DST's promote_from).",
+        autocompletion=complete_environment,
+    ),
 ]  # noqa: UP007
 
 
@@ -74,7 +80,7 @@ def render_plan(out: RichConsole, plan: dict) -> None:
 
 def promote(
     ctx: typer.Context,
-    to: Annotated[str, typer.Option("--to", help="Target environment.")],
+    to: Annotated[str, typer.Option("--to", help="Target environment.", autocompletion=complete_environment)],
     from_: FromOption = None,
     release: Annotated[
         str | None, typer.Option("--release", help="Promote this release id instead of SRC's live one.")
