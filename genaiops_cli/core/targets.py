@@ -18,7 +18,7 @@ _PROVISIONED: dict[tuple[str, str], ProvisionedState | None] = {}
 
 def environment_target(manifest: Manifest, env_name: str) -> AzureTarget:
     config = manifest.environment(env_name).config
-    return target_for(config.cloud, config.subscription, dict(config.resolve))
+    return target_for(config.cloud, config.subscription, dict(config.resolve), config.azure_cloud)
 
 
 def provisioned_state(manifest: Manifest, env_name: str) -> ProvisionedState | None:
