@@ -64,15 +64,18 @@ def rollback(
     reason: ReasonOption = None,
 ) -> None:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
-    from genaiops_cli.core.deploy import rollback_service
+    from genaiops_cli.core.deploy import rollback_check, rollback_service
     from genaiops_cli.core.targets import containerapps_host
     from genaiops_cli.errors import SmokeFailed
 
     lock_reason = override_reason(reason, break_lock=break_lock)
     actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
-    if not actx.assume_yes and actx.console.interactive:
-        typer.confirm(f"Roll back {', '.join(names)} in {env_name}?", abort=True)
     host = containerapps_host(manifest, env_name)
+    # Everything that would make the rollback fail is checked before anyone is asked to confirm it.
+    checked = {n: rollback_check(host, manifest, resolved, n)[1] for n in names}
+    if not actx.assume_yes and actx.console.interactive:
+        moves = ", ".join(f"{n} {s.live} → {s.previous}" for n, s in checked.items())
+        typer.confirm(f"Roll back in {env_name}: {moves}?", abort=True, err=True)
     with (
         environment_locked(manifest, env_name, "rollback", lock_reason),
         service_progress(actx.console, names) as on_event,

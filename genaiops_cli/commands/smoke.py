@@ -46,7 +46,7 @@ def run_smoke(
             if not checks:
                 results[name] = []
                 continue
-            base = url or service_url(host, manifest, name, label)
+            base = url or service_url(host, manifest, name, label, env_name)
             actx.console.info(f"smoke: {name} → {base}")
             results[name] = [core.run_check(client, base, check, warmup) for check in checks]
     passed = all(r.passed for rs in results.values() for r in rs)

@@ -39,7 +39,9 @@ def status(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = No
             if not svc["deployed"]:
                 out.print(f"[bold]{svc['service']}[/bold]: not deployed in {env_name}")
                 continue
-            out.print(f"[bold]{svc['service']}[/bold] ({svc['app']}) {svc.get('url') or ''}")
+            out.print(f"[bold]{svc['service']}[/bold] ({svc['app']})")
+            if svc.get("url"):
+                out.print(f"  {svc['url']}")  # a line of its own: a URL is copied whole
             rows = []
             for r in svc["revisions"]:
                 state = "inactive" if not r["active"] else f"{r['running_state']}/{r['health_state']}"

@@ -57,7 +57,7 @@ def _smoke(
             checks = resolved.services[name].smoke
             if not checks:
                 continue
-            base = service_url(host, manifest, name, label)
+            base = service_url(host, manifest, name, label, env_name)
             on_event(name, f"smoke against {label}: {base}")
             rs = [core.run_check(client, base, check, warmup) for check in checks]
             passed = passed and all(r.passed for r in rs)
@@ -102,14 +102,17 @@ def _evaluation(
     target = environment_target(manifest, env_name)
     prepared = engine.prepare(name, spec, manifest.base_dir, manifest_file=str(manifest.path))
     candidate = Target(
-        service_url(host, manifest, spec.service, label), dict(target.resolve), target.ca_bundle, label
+        service_url(host, manifest, spec.service, label, env_name),
+        dict(target.resolve),
+        target.ca_bundle,
+        label,
     )
     baseline = None
     skipped = None
     if spec.baseline is not None:
         if baseline_label:
             baseline = Target(
-                service_url(host, manifest, spec.service, baseline_label),
+                service_url(host, manifest, spec.service, baseline_label, env_name),
                 dict(target.resolve),
                 target.ca_bundle,
                 baseline_label,

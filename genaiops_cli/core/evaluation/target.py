@@ -14,5 +14,5 @@ def target_url_for(manifest: Any, env: str, service: str, label: str | None) -> 
     from genaiops_cli.core.targets import containerapps_host, environment_target
 
     azure = environment_target(manifest, env)
-    url = service_url(containerapps_host(manifest, env), manifest, service, label or "live")
+    url = service_url(containerapps_host(manifest, env), manifest, service, label or "live", env)
     return Target(base_url=url, resolve=dict(azure.resolve), ca_bundle=azure.ca_bundle, label=label or "live")
