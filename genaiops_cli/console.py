@@ -158,6 +158,12 @@ class Console:
                     }
                 )
         else:
+            log = error.details.get("log") if error.details else None
+            if (
+                isinstance(log, list) and log
+            ):  # a build's or run's last lines: the evidence, before the verdict
+                for line in log:
+                    self.err.print(f"  {line}", markup=False, style="dim")
             issues = error.details.get("issues") if error.details else None
             if issues and len(issues) > 1:
                 self.err.print(f"[red]error:[/red] {len(issues)} problems found", markup=True)

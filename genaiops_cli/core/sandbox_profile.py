@@ -39,6 +39,7 @@ class SandboxProfile:
     # a profile without them is the public cloud's audiences, which the stand-in accepts.
     arm_audience: str = "https://management.azure.com"
     acr_audience: str = "https://containerregistry.azure.net"
+    base_image: str = ""  # a local Python base image for builds on machines with no public registry
     log_file: str = ""
     poll_seconds: float = 0.2
     pid: int = 0

@@ -39,6 +39,9 @@ class Profile:
     # gives for a real Azure cloud): the public cloud's, which arm/server.py and acr_front.py accept.
     arm_audience: str = "https://management.azure.com"
     acr_audience: str = "https://containerregistry.azure.net"
+    # A local image builds can use as their Python base when no public registry is reachable (set once
+    # `genaiops sandbox up` has assembled it; empty otherwise).
+    base_image: str = ""
     log_file: str = ""
     # How often clients poll long-running operations when no Retry-After says otherwise (azure-core
     # reads Retry-After: 0 as "use your own interval"); operations here finish in milliseconds.
