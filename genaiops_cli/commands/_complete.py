@@ -29,7 +29,7 @@ def _manifest_keys(ctx: typer.Context, args: list[str], section: str) -> list[st
         doc: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
         names = doc.get(section) if isinstance(doc, dict) else None
         return [str(k) for k in names] if isinstance(names, dict) else []
-    except Exception:  # noqa: BLE001 - completion never errors: no manifest, no suggestions
+    except Exception:
         return []
 
 

@@ -25,7 +25,7 @@ def show(
     ctx: typer.Context,
     env: Annotated[
         str | None, typer.Option("--env", "-e", help="Environment name.", autocompletion=complete_environment)
-    ] = None,  # noqa: UP007
+    ] = None,
 ) -> None:
     from genaiops_cli.core.config_view import effective_config
 

@@ -25,7 +25,7 @@ def validate(
         typer.Option(
             "--env", "-e", help="Also resolve this environment.", autocompletion=complete_environment
         ),
-    ] = None,  # noqa: UP007
+    ] = None,
 ) -> None:
     actx = app_context(ctx)
     manifest = actx.manifest()
