@@ -21,4 +21,5 @@ COMMAND_MODULES = [
     "diff",
     "eval",
     "sandbox",
+    "completion",
 ]

@@ -211,6 +211,11 @@ class Host(Protocol):
         one, moving no traffic. Returns {live, note}."""
         ...
 
+    def rollback_plan(self, service: str) -> dict[str, Any]:
+        """What `rollback` would do, changing nothing: {service, live, previous}. Raises DeployError
+        (code no_previous / not_deployed) when it cannot happen, so callers check before they ask."""
+        ...
+
     def rollback(self, service: str, timeout: float, on_event: EventFn) -> dict[str, Any]:
         """Back to the previous live revision in one write (re-activated and waited for if needed).
         Returns {service, app, live, rolled_back_from, release, rolled_back_release}."""
