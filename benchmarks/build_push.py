@@ -141,8 +141,8 @@ def main() -> None:
     try:
         from genaiops_cli.core.cloud import target_for
         from genaiops_cli.providers.azure import acr, clients
-        from genaiops_cli.sandbox.baseimage import ensure_base_image
-        from genaiops_cli.sandbox.profile import Profile
+        from genaiops_sandbox.baseimage import ensure_base_image
+        from genaiops_sandbox.profile import Profile
 
         profile = Profile.load(state)
         assert profile is not None and profile.docker_host.startswith("unix://"), "needs a unix-socket engine"

@@ -20,8 +20,8 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="gops-test-"))
 @pytest.fixture(scope="session", autouse=True)
 def shared_engine() -> Iterator[str | None]:
     """Start (or find) the engine once; tests that need none still run when Docker is absent."""
-    from genaiops_cli.errors import SandboxError
-    from genaiops_cli.sandbox.engine import ensure_engine, stop_engine
+    from genaiops_sandbox.engine import ensure_engine, stop_engine
+    from genaiops_sandbox.errors import SandboxError
 
     engine_dir = _SESSION_DIR / "engine-owner"
     host = os.environ.get("GENAIOPS_TEST_DOCKER_HOST")

@@ -19,7 +19,7 @@ def test_ruff_check_is_clean() -> None:
     ):
         pytest.skip("ruff is not installed (it comes with the dev extra)")
     proc = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "genaiops_cli", "tests", "scripts", "benchmarks"],
+        [sys.executable, "-m", "ruff", "check", "genaiops_cli", "sandbox", "tests", "scripts", "benchmarks"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _state_dir(explicit: Path | None) -> Path:
-    from genaiops_cli.sandbox.profile import default_state_dir
+    from genaiops_cli.core.sandbox_profile import default_state_dir
 
     return (explicit or default_state_dir()).resolve()
 
@@ -61,10 +61,10 @@ def _ensure_base_image(actx: Any, profile: Any, directory: Path) -> str | None:
     from docker.errors import DockerException
 
     from genaiops_cli.errors import GenAIOpsError
-    from genaiops_cli.sandbox.baseimage import ensure_base_image
+    from genaiops_cli.providers import standin
 
     try:
-        ensure_base_image(profile.docker_host, directory / "cache", name=BASE_IMAGE)
+        standin.ensure_base_image(profile.docker_host, directory / "cache", name=BASE_IMAGE)
     except (GenAIOpsError, OSError, SubprocessError, DockerException) as exc:
         actx.console.warn(f"could not assemble {BASE_IMAGE} ({exc}); builds need BASE_IMAGE from a registry")
         return None
@@ -87,12 +87,12 @@ def up(
         ),
     ] = True,
 ) -> None:
-    from genaiops_cli.sandbox import control
+    from genaiops_cli.providers import standin
 
     actx = app_context(ctx)
     directory = _state_dir(state_dir)
     actx.console.info(f"starting the stand-in in {directory} …")
-    profile = control.up(directory, retry_after=retry_after)
+    profile = standin.up(directory, retry_after=retry_after)
     view = _profile_view(profile)
     if base_image:
         view["base_image"] = _ensure_base_image(actx, profile, directory)
@@ -106,10 +106,10 @@ def up(
 
 @sandbox_app.command("status", help="Is the stand-in running? Which processes, endpoints and log file.")
 def status(ctx: typer.Context, state_dir: StateDir = None) -> None:
-    from genaiops_cli.sandbox import control
+    from genaiops_cli.providers import standin
 
     actx = app_context(ctx)
-    report = control.status(_state_dir(state_dir))
+    report = standin.status(_state_dir(state_dir))
 
     def render(out: RichConsole) -> None:
         state = "[green]running[/green]" if report.get("running") else "[yellow]stopped[/yellow]"
@@ -133,11 +133,11 @@ def env(
         bool, typer.Option("--export", help="Print shell `export` lines instead of a table.")
     ] = False,
 ) -> None:
-    from genaiops_cli.sandbox import control
+    from genaiops_cli.providers import standin
 
     actx = app_context(ctx)
     directory = _state_dir(state_dir)
-    profile = control.env(directory)
+    profile = standin.env(directory)
     view = _profile_view(profile)
 
     def render(out: RichConsole) -> None:
@@ -162,20 +162,20 @@ def env(
 
 @sandbox_app.command("down", help="Stop what `sandbox up` started (state is kept).")
 def down(ctx: typer.Context, state_dir: StateDir = None) -> None:
-    from genaiops_cli.sandbox import control
+    from genaiops_cli.providers import standin
 
     actx = app_context(ctx)
-    stopped = control.down(_state_dir(state_dir))
+    stopped = standin.down(_state_dir(state_dir))
     actx.emit({"stopped": stopped}, lambda out: out.print("[green]✓[/green] sandbox is down"))
 
 
 @sandbox_app.command("reset", help="Stop the stand-in and wipe its state (resources, registries, tokens).")
 def reset(ctx: typer.Context, state_dir: StateDir = None) -> None:
-    from genaiops_cli.sandbox import control
+    from genaiops_cli.providers import standin
 
     actx = app_context(ctx)
     directory = _state_dir(state_dir)
     if not actx.assume_yes and actx.console.interactive:
         typer.confirm(f"Wipe all sandbox state in {directory}?", abort=True)
-    control.reset(directory)
+    standin.reset(directory)
     actx.emit({"reset": str(directory)}, lambda out: out.print(f"[green]✓[/green] wiped {directory}"))

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genaiops_cli.core.sandbox_profile import SandboxProfile, default_state_dir
 from genaiops_cli.errors import SandboxError, UsageError
 
 PUBLIC_ARM = "https://management.azure.com"
@@ -38,17 +39,13 @@ class AzureTarget:
 
 
 def sandbox_state_dir() -> Path:
-    from genaiops_cli.sandbox.profile import default_state_dir
-
     return default_state_dir()
 
 
 def target_for(cloud: str, subscription: str | None, resolve: dict[str, str] | None = None) -> AzureTarget:
     if cloud == "sandbox":
-        from genaiops_cli.sandbox.profile import Profile
-
         state_dir = sandbox_state_dir()
-        profile = Profile.load(state_dir)
+        profile = SandboxProfile.load(state_dir)
         if profile is None:
             raise SandboxError(
                 f"the local Azure stand-in is not running (no profile in {state_dir})",

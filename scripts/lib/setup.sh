@@ -47,8 +47,10 @@ ensure_system_packages() {
   fi
 }
 
+# ensure_venv EXTRAS [standin]: genaiops with EXTRAS ("" for none), plus the stand-in distribution
+# (./sandbox) when asked. Re-installs only when a pyproject or the request changed.
 ensure_venv() {
-  local python stamp want
+  local python stamp want extras="$1" with_standin="${2:-}" spec
   python="$(find_python)"
   if [ ! -x "$VENV/bin/python" ]; then
     say "creating virtualenv $VENV"
@@ -61,13 +63,20 @@ ensure_venv() {
     }
   fi
   stamp="$VENV/.genaiops-install"
-  want="$(cat "$REPO_ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)-$1"
+  want="$(cat "$REPO_ROOT/pyproject.toml" "$REPO_ROOT/sandbox/pyproject.toml" | sha256sum | cut -d' ' -f1)-$extras-$with_standin"
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    say "installing genaiops and its dependencies ($1) into $VENV"
+    spec="$REPO_ROOT"
+    [ -n "$extras" ] && spec="$REPO_ROOT[$extras]"
+    local args=(-e "$spec")
+    [ -n "$with_standin" ] && args+=(-e "$REPO_ROOT/sandbox")
+    say "installing genaiops${extras:+[$extras]}${with_standin:+ and the stand-in} into $VENV"
     "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null 2>&1 || true
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$REPO_ROOT[$1]" 2>&1 \
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${args[@]}" 2>&1 \
       | grep -v -e '^WARNING: Location' -e 'is ignored: it is neither' >&2 || true
     "$VENV/bin/python" -c 'import genaiops_cli' || { echo "installation failed" >&2; return 1; }
+    if [ -n "$with_standin" ]; then
+      "$VENV/bin/python" -c 'import genaiops_sandbox' || { echo "stand-in installation failed" >&2; return 1; }
+    fi
     echo "$want" > "$stamp"
   fi
 }

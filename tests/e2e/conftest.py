@@ -28,8 +28,8 @@ class Sandbox:
 
 @pytest.fixture(scope="session")
 def sandbox(shared_engine: str | None) -> Iterator[Sandbox]:
-    from genaiops_cli.sandbox import control
-    from genaiops_cli.sandbox.baseimage import ensure_base_image
+    from genaiops_sandbox import control
+    from genaiops_sandbox.baseimage import ensure_base_image
 
     require_engine(shared_engine)
     state_dir = _SESSION_DIR / "sandbox"

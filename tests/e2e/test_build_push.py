@@ -105,7 +105,7 @@ def test_engine_unreachable_is_exit_6_with_hint(project: Project) -> None:
 
 
 def test_wrong_secret_is_exit_4_and_secret_never_printed(project: Project, tmp_path: Path) -> None:
-    from genaiops_cli.sandbox.profile import Profile
+    from genaiops_sandbox.profile import Profile
 
     profile = Profile.load(project.sandbox.state_dir)
     assert profile is not None

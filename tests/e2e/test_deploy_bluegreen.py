@@ -113,8 +113,8 @@ def test_blue_green_story(project: Project) -> None:
 
 def test_faults_on_arm_writes_are_absorbed(project: Project) -> None:
     """429 with Retry-After and 500 on the container app write: the SDK retries, deploy succeeds."""
-    from genaiops_cli.sandbox.faults import FaultInjector
-    from genaiops_cli.sandbox.profile import Profile
+    from genaiops_sandbox.faults import FaultInjector
+    from genaiops_sandbox.profile import Profile
 
     faults = FaultInjector(Profile.load(project.sandbox.state_dir))
     set_version(project, "2.0.0", "5.0.0")

@@ -64,8 +64,8 @@ def live(project: Project, env: str) -> dict:
 
 
 def test_promotion_story(project: Project) -> None:
-    from genaiops_cli.sandbox.faults import FaultInjector
-    from genaiops_cli.sandbox.profile import Profile
+    from genaiops_sandbox.faults import FaultInjector
+    from genaiops_sandbox.profile import Profile
 
     # v1: dev → staging (first release: live at once) → prod, the same digest in three registries
     ship_dev(project, "1.0.0")

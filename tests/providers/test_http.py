@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from genaiops_cli.providers.http import async_http_client, http_client
-from genaiops_cli.sandbox.ca import ensure_ca, issue_server_cert
+from genaiops_sandbox.ca import ensure_ca, issue_server_cert
 
 DOMAIN = "sandbox.genaiops.test"
 

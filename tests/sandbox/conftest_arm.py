@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 
-from genaiops_cli.sandbox.arm import ArmEndpoint, start_arm
-from genaiops_cli.sandbox.faults import FaultTable
-from genaiops_cli.sandbox.runtime_api import (
+from genaiops_sandbox.arm import ArmEndpoint, start_arm
+from genaiops_sandbox.faults import FaultTable
+from genaiops_sandbox.runtime_api import (
     AppRoutes,
     JobExecutionSpec,
     JobExecutionStatus,
     RevisionSpec,
     RevisionStatus,
 )
-from genaiops_cli.sandbox.specs import SpecValidator
+from genaiops_sandbox.specs import SpecValidator
 
 
 class FakeRuntime:

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from genaiops_cli.sandbox.acr_front import ACR_USER
-from genaiops_cli.sandbox.engine import ensure_engine, stop_engine
-from genaiops_cli.sandbox.registry import RegistryEndpoint, RegistryFleet
-from genaiops_cli.sandbox.tokens import TokenIssuer
+from genaiops_sandbox.acr_front import ACR_USER
+from genaiops_sandbox.engine import ensure_engine, stop_engine
+from genaiops_sandbox.registry import RegistryEndpoint, RegistryFleet
+from genaiops_sandbox.tokens import TokenIssuer
 
 ACR_AUDIENCE = "https://containerregistry.azure.net"
 

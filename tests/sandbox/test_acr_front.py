@@ -27,7 +27,7 @@ from conftest_registry import (  # noqa: F401 - fixtures are used by name
     pushed_digest,
 )
 
-from genaiops_cli.sandbox.acr_front import ACR_USER
+from genaiops_sandbox.acr_front import ACR_USER
 
 pytestmark = pytest.mark.e2e
 

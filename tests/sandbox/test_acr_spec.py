@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest_registry import FleetEnv, engine_host, fleet_env  # noqa: F401
 
-from genaiops_cli.sandbox.acr_front import ACR_USER
+from genaiops_sandbox.acr_front import ACR_USER
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +52,7 @@ def _call(
 
 
 def test_acr_v1_and_oauth_answers_match_the_data_plane_spec(fleet_env: FleetEnv) -> None:
-    from genaiops_cli.sandbox.specs import SpecValidator
+    from genaiops_sandbox.specs import SpecValidator
 
     validator = SpecValidator()
     repo = "specced"

@@ -250,7 +250,7 @@ def test_crashing_revision_fails_the_operation_with_the_reason(arm_env: ArmEnv, 
 
 def test_stuck_revision_keeps_the_operation_in_progress_until_cleared(arm_env: ArmEnv, apps) -> None:
     client, env = apps
-    from genaiops_cli.sandbox.faults import FaultRule
+    from genaiops_sandbox.faults import FaultRule
 
     arm_env.faults.add(FaultRule(method="*", path_regex="^slow--v1$", kind="stuck_revision"))
     poller = client.container_apps.begin_create_or_update(RG, "slow", _app(env.id))

@@ -13,14 +13,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-from genaiops_cli.sandbox.profile import Profile
+from genaiops_sandbox.profile import Profile
 
 
 def _start(state: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "GENAIOPS_SANDBOX_RETRY_AFTER": "0"}
     env.setdefault("DOCKER_HOST", "unix:///nonexistent/docker.sock")  # never touch a shared engine here
     proc = subprocess.Popen(
-        [sys.executable, "-m", "genaiops_cli.sandbox.daemon", "--state-dir", str(state)], env=env
+        [sys.executable, "-m", "genaiops_sandbox.daemon", "--state-dir", str(state)], env=env
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -17,8 +17,8 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.mgmt.appcontainers import models as m
 from conftest_arm import ArmEnv, create_rg, start_env
 
-from genaiops_cli.sandbox.faults import FaultInjector, FaultRule
-from genaiops_cli.sandbox.profile import Profile
+from genaiops_sandbox.faults import FaultInjector, FaultRule
+from genaiops_sandbox.profile import Profile
 
 arm_env = conftest_arm.arm_env  # the shared fixture, re-exported for pytest
 

@@ -78,10 +78,10 @@ class TasksEnv:
 def env(shared_engine: str | None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TasksEnv]:
     from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
-    from genaiops_cli.sandbox.arm import start_arm
-    from genaiops_cli.sandbox.registry import RegistryFleet
-    from genaiops_cli.sandbox.specs import SpecValidator
-    from genaiops_cli.sandbox.tokens import TokenIssuer
+    from genaiops_sandbox.arm import start_arm
+    from genaiops_sandbox.registry import RegistryFleet
+    from genaiops_sandbox.specs import SpecValidator
+    from genaiops_sandbox.tokens import TokenIssuer
 
     require_engine(shared_engine)
     state = tmp_path_factory.mktemp("tasks") / "state"
@@ -222,7 +222,7 @@ def test_failing_build_ends_failed_with_its_log(env: TasksEnv) -> None:
 
 
 def test_run_ids_count_up_like_acr(env: TasksEnv) -> None:
-    from genaiops_cli.sandbox.arm.tasks import run_id_for
+    from genaiops_sandbox.arm.tasks import run_id_for
 
     assert [run_id_for(n) for n in (1, 9, 10, 36, 37)] == ["cb1", "cb9", "cba", "cb10", "cb11"]
 
@@ -256,7 +256,7 @@ def test_sdk_api_version_is_the_spec_version() -> None:
 
 def test_schedule_run_request_matches_spec(env: TasksEnv) -> None:
     """The body the SDK sends, against DockerBuildRequest flattened with its RunRequest base."""
-    from genaiops_cli.sandbox.specs import shared_index
+    from genaiops_sandbox.specs import shared_index
 
     sent: list[bytes] = []
     path = upload(env, {"Dockerfile": "FROM scratch\nCOPY a /a\n", "a": "a"})

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest_registry import engine_host  # noqa: F401 - fixture used by name
 
-from genaiops_cli.errors import SandboxError
-from genaiops_cli.sandbox import control
+from genaiops_sandbox import control
+from genaiops_sandbox.errors import SandboxError
 
 pytestmark = pytest.mark.e2e
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest_registry import engine_host  # noqa: F401 - fixture used by name
 
-from genaiops_cli.sandbox.baseimage import BASE_IMAGE, ensure_base_image
-from genaiops_cli.sandbox.engine import engine_answers, ensure_engine, stop_engine
+from genaiops_sandbox.baseimage import BASE_IMAGE, ensure_base_image
+from genaiops_sandbox.engine import engine_answers, ensure_engine, stop_engine
 
 pytestmark = pytest.mark.e2e
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from genaiops_cli.sandbox.specs import SpecValidator, specs_root
+from genaiops_sandbox.specs import SpecValidator, specs_root
 
 SPECS = [
     (

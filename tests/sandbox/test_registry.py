@@ -21,9 +21,9 @@ from conftest_registry import (  # noqa: F401 - fixtures are used by name
     pushed_digest,
 )
 
-from genaiops_cli.sandbox.acr_front import ACR_USER
-from genaiops_cli.sandbox.registry import RegistryFleet, RegistryImportError
-from genaiops_cli.sandbox.tokens import TokenIssuer
+from genaiops_sandbox.acr_front import ACR_USER
+from genaiops_sandbox.registry import RegistryFleet, RegistryImportError
+from genaiops_sandbox.tokens import TokenIssuer
 
 pytestmark = pytest.mark.e2e
 

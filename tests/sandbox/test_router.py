@@ -12,11 +12,11 @@ import pytest
 from conftest_runtime import NoFleet, rt_docker, rt_docker_host, rt_image  # noqa: F401
 
 from genaiops_cli.providers.http import http_client
-from genaiops_cli.sandbox.ca import ensure_ca
-from genaiops_cli.sandbox.router import REVISION_HEADER, Router, RouteTable
-from genaiops_cli.sandbox.runtime import DockerRuntime
-from genaiops_cli.sandbox.runtime_api import AppRoutes, ContainerSpec, RevisionSpec, TrafficRoute
-from genaiops_cli.sandbox.tokens import TokenIssuer
+from genaiops_sandbox.ca import ensure_ca
+from genaiops_sandbox.router import REVISION_HEADER, Router, RouteTable
+from genaiops_sandbox.runtime import DockerRuntime
+from genaiops_sandbox.runtime_api import AppRoutes, ContainerSpec, RevisionSpec, TrafficRoute
+from genaiops_sandbox.tokens import TokenIssuer
 
 DOMAIN = "blue-sky-1234.sandbox.genaiops.test"
 

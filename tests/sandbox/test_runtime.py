@@ -9,9 +9,9 @@ import urllib.request
 import pytest
 from conftest_runtime import NoFleet, rt_docker, rt_docker_host, rt_image, rt_state  # noqa: F401
 
-from genaiops_cli.sandbox.runtime import DockerRuntime, parse_memory, readiness_probe
-from genaiops_cli.sandbox.runtime_api import ContainerSpec, JobExecutionSpec, RevisionSpec
-from genaiops_cli.sandbox.tokens import TokenIssuer
+from genaiops_sandbox.runtime import DockerRuntime, parse_memory, readiness_probe
+from genaiops_sandbox.runtime_api import ContainerSpec, JobExecutionSpec, RevisionSpec
+from genaiops_sandbox.tokens import TokenIssuer
 
 DOMAIN = "rt.sandbox.genaiops.test"
 
@@ -241,7 +241,7 @@ def test_pure_helpers():
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    from genaiops_cli.sandbox.registry import RegistryFleet
+    from genaiops_sandbox.registry import RegistryFleet
 
     root = tmp_path_factory.mktemp("fleet")
     fleet = RegistryFleet(root, TokenIssuer(root), root / "tls")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from genaiops_cli.sandbox.templates import (
+from genaiops_sandbox.templates import (
     DeploymentContext,
     ResourceApplyError,
     ResourceRequest,
@@ -19,7 +19,7 @@ from genaiops_cli.sandbox.templates import (
     validate,
     what_if,
 )
-from genaiops_cli.sandbox.templates.hashing import unique_string
+from genaiops_sandbox.templates.hashing import unique_string
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "templates" / "infra"
@@ -248,7 +248,7 @@ def test_secret_in_outputs_is_refused() -> None:
 
 
 def test_operations_and_what_if_match_the_official_schemas() -> None:
-    from genaiops_cli.sandbox.specs import shared_index, specs_root
+    from genaiops_sandbox.specs import shared_index, specs_root
 
     spec = (
         specs_root() / "specification/resources/resource-manager/Microsoft.Resources/deployments/stable/"

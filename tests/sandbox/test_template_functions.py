@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from genaiops_cli.sandbox.templates import DeploymentContext, TemplateError, deploy, validate
-from genaiops_cli.sandbox.templates.hashing import arm_guid, unique_string
+from genaiops_sandbox.templates import DeploymentContext, TemplateError, deploy, validate
+from genaiops_sandbox.templates.hashing import arm_guid, unique_string
 
 CTX = DeploymentContext(
     subscription_id="00000000-0000-0000-0000-000000000001",

@@ -20,10 +20,9 @@ def engine_url() -> str:
         return os.environ["DOCKER_HOST"]
     if os.path.exists(DEFAULT_SOCKET):
         return f"unix://{DEFAULT_SOCKET}"
-    from genaiops_cli.core.cloud import sandbox_state_dir
-    from genaiops_cli.sandbox.profile import Profile
+    from genaiops_cli.core.sandbox_profile import SandboxProfile
 
-    profile = Profile.load(sandbox_state_dir())
+    profile = SandboxProfile.load()
     if profile and profile.docker_host:
         return profile.docker_host
     return f"unix://{DEFAULT_SOCKET}"

@@ -1,4 +1,4 @@
-"""The stand-in daemon: `python -m genaiops_cli.sandbox.daemon --state-dir D [--retry-after S]`.
+"""The stand-in daemon: `python -m genaiops_sandbox.daemon --state-dir D [--retry-after S]`.
 
 Hosts every listener of the stand-in in one process — the ARM endpoint (with the token endpoint and
 /sandbox admin routes), the registry fleet, the Docker runtime and its ingress router — then writes
@@ -204,7 +204,7 @@ class Sandbox:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m genaiops_cli.sandbox.daemon")
+    parser = argparse.ArgumentParser(prog="python -m genaiops_sandbox.daemon")
     parser.add_argument("--state-dir", type=Path, required=True)
     parser.add_argument(
         "--retry-after",

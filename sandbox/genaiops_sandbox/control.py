@@ -1,7 +1,7 @@
 """What `genaiops sandbox up|status|env|down|reset` do.
 
 `up` makes sure a Docker engine answers (engine.py), then spawns the daemon
-(`python -m genaiops_cli.sandbox.daemon --state-dir D`, its own session, output to D/logs/daemon.out)
+(`python -m genaiops_sandbox.daemon --state-dir D`, its own session, output to D/logs/daemon.out)
 and waits until it has written D/profile.json and answers `GET {arm}/sandbox/health` over HTTPS
 trusting the stand-in CA. Everything is found again through pid files, so `down` stops only what
 `up` started. Light imports only: the CLI loads this module on every sandbox command."""
@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from genaiops_cli.errors import SandboxError
-from genaiops_cli.sandbox.profile import PROFILE_FILE, Profile
+from genaiops_sandbox.errors import SandboxError
+from genaiops_sandbox.profile import PROFILE_FILE, Profile
 
-DAEMON_MODULE = "genaiops_cli.sandbox.daemon"
+DAEMON_MODULE = "genaiops_sandbox.daemon"
 DAEMON_PID = "daemon.pid"
 LOG_DIR = "logs"
 DAEMON_LOG = "daemon.out"
@@ -129,7 +129,7 @@ def up(
 ) -> Profile:
     """Start the stand-in (idempotent: returns at once when it is already up and healthy).
 
-    `daemon_argv` replaces `python -m genaiops_cli.sandbox.daemon` (tests); `--state-dir D` is
+    `daemon_argv` replaces `python -m genaiops_sandbox.daemon` (tests); `--state-dir D` is
     always appended."""
     state_dir = state_dir.resolve()
     with _locked(state_dir):
@@ -143,7 +143,7 @@ def up(
                 return profile
             _stop_pid(stale)
 
-        from genaiops_cli.sandbox.engine import ensure_engine
+        from genaiops_sandbox.engine import ensure_engine
 
         engine = ensure_engine(state_dir)
         (state_dir / LOG_DIR).mkdir(parents=True, exist_ok=True)
@@ -274,7 +274,7 @@ def env(state_dir: Path) -> Profile:
 def down(state_dir: Path) -> list[str]:
     """Stop the daemon (by its pid file) and the engine if — and only if — `up` started it.
     State is kept. Returns what was stopped."""
-    from genaiops_cli.sandbox.engine import stop_engine
+    from genaiops_sandbox.engine import stop_engine
 
     state_dir = state_dir.resolve()
     stopped: list[str] = []

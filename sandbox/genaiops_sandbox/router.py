@@ -25,9 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from genaiops_cli.sandbox.ca import issue_server_cert
-from genaiops_cli.sandbox.runtime_api import AppRoutes
-from genaiops_cli.sandbox.tls_server import TLSThreadingHTTPServer
+from genaiops_sandbox.ca import issue_server_cert
+from genaiops_sandbox.runtime_api import AppRoutes
+from genaiops_sandbox.tls_server import TLSThreadingHTTPServer
 
 log = logging.getLogger("genaiops.sandbox.router")
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...core.whatif import what_if_result
 from .deploy import deploy, desired_resources, order, prepare
 from .engine import (
     DeploymentContext,
@@ -23,6 +22,7 @@ from .engine import (
 )
 from .errors import TemplateError
 from .functions import FUNCTIONS
+from .whatif import what_if_result
 
 
 def validate(

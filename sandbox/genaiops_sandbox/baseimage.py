@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from genaiops_cli.errors import SandboxError
+from genaiops_sandbox.errors import SandboxError
 
 BASE_IMAGE = "genaiops/python-base:3.11"
 PACKAGES = [

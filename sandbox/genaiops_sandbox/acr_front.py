@@ -36,8 +36,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from genaiops_cli.sandbox.tls_server import TLSThreadingHTTPServer
-from genaiops_cli.sandbox.tokens import TokenIssuer
+from genaiops_sandbox.tls_server import TLSThreadingHTTPServer
+from genaiops_sandbox.tokens import TokenIssuer
 
 ACR_USER = "00000000-0000-0000-0000-000000000000"
 # Audiences an Entra token may carry to be exchanged at /oauth2/exchange: azure-containerregistry asks

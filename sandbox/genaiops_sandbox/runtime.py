@@ -26,7 +26,7 @@ from typing import Any
 import docker
 import docker.errors
 
-from genaiops_cli.sandbox.runtime_api import (
+from genaiops_sandbox.runtime_api import (
     AppRoutes,
     ContainerSpec,
     JobExecutionSpec,

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from genaiops_cli.errors import SandboxError
+from genaiops_sandbox.errors import SandboxError
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 ENGINE_DIR = "engine"

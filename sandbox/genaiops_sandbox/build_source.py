@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from genaiops_cli.sandbox.tls_server import TLSThreadingHTTPServer
+from genaiops_sandbox.tls_server import TLSThreadingHTTPServer
 
 log = logging.getLogger("genaiops.sandbox.build_source")
 

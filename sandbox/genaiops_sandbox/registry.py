@@ -22,8 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from genaiops_cli.errors import SandboxError
-from genaiops_cli.sandbox.acr_front import (
+from genaiops_sandbox.acr_front import (
     INDEX_TYPES,
     AcrFront,
     Backend,
@@ -33,8 +32,9 @@ from genaiops_cli.sandbox.acr_front import (
     manifest_digest,
     port_is_free,
 )
-from genaiops_cli.sandbox.ca import ensure_ca, issue_server_cert
-from genaiops_cli.sandbox.tokens import TokenIssuer
+from genaiops_sandbox.ca import ensure_ca, issue_server_cert
+from genaiops_sandbox.errors import SandboxError
+from genaiops_sandbox.tokens import TokenIssuer
 
 REGISTRY_BINARIES = ("docker-registry", "registry")
 INSTALL_HINT = "install CNCF distribution (Debian: `apt-get install -y docker-registry`)"

@@ -1,5 +1,6 @@
-"""core.whatif: change types, property deltas, and the result shape checked against the official
-Microsoft.Resources 2026-06-01 WhatIfOperationResult schema."""
+"""What-if: the stand-in computes it, core.whatif summarises it. Change types, property deltas, and
+the result shape checked against the official Microsoft.Resources 2026-06-01 WhatIfOperationResult
+schema."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from genaiops_cli.core.whatif import flatten_delta, has_changes, summarize, what_if_changes, what_if_result
+from genaiops_cli.core.whatif import flatten_delta, has_changes, summarize
+from genaiops_sandbox.templates.whatif import what_if_changes, what_if_result
 
 RG = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg"
 REG = f"{RG}/providers/Microsoft.ContainerRegistry/registries/cr1"
@@ -120,7 +122,7 @@ def test_resources_outside_the_template(mode: str, expected: str) -> None:
 
 
 def test_result_matches_the_official_schema() -> None:
-    from genaiops_cli.sandbox.specs import shared_index, specs_root
+    from genaiops_sandbox.specs import shared_index, specs_root
 
     root = specs_root()
     if not (root / SPEC).exists():
