@@ -6,16 +6,18 @@ from typing import Annotated, Any, NamedTuple
 
 import typer
 from rich.console import Console as RichConsole
-from rich.table import Table
 
 from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
+    ReasonOption,
     ServicesArg,
     TimeoutOption,
     environment_locked,
+    override_reason,
 )
 from genaiops_cli.commands._progress import service_progress
+from genaiops_cli.console import Col, fitted_table
 from genaiops_cli.context import AppContext, app_context
 
 
@@ -60,12 +62,14 @@ def deploy(
         str | None, typer.Option("--digest", help="Deploy this sha256 digest (one service).")
     ] = None,  # noqa: UP007
     timeout: TimeoutOption = 300,
-    break_lock: BreakLockOption = None,
+    break_lock: BreakLockOption = False,
+    reason: ReasonOption = None,
 ) -> None:
     from genaiops_cli.core.deploy import deploy_service
     from genaiops_cli.core.targets import containerapps_host, pinned_image, registry_access
     from genaiops_cli.errors import UsageError
 
+    lock_reason = override_reason(reason, break_lock=break_lock)
     actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
     if digest and len(names) != 1:
         raise UsageError(
@@ -75,7 +79,7 @@ def deploy(
     host = containerapps_host(manifest, env_name)
     outcomes = []
     with (
-        environment_locked(manifest, env_name, "deploy", break_lock),
+        environment_locked(manifest, env_name, "deploy", lock_reason),
         service_progress(actx.console, names) as on_event,
     ):
         for name in names:
@@ -95,12 +99,16 @@ def deploy(
             )
 
     def render(out: RichConsole) -> None:
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("service", "revision", "result", "url"):
-            table.add_column(column)
-        for o in outcomes:
-            url = o.label_url or o.app_url or ""
-            table.add_row(o.service, o.revision, o.action + (f" ({o.label})" if o.label else ""), url)
-        out.print(table)
+        columns = [Col("service"), Col("revision", copy=True), Col("result"), Col("url")]
+        rows = [
+            [
+                o.service,
+                o.revision,
+                o.action + (f" ({o.label})" if o.label else ""),
+                o.label_url or o.app_url or "",
+            ]
+            for o in outcomes
+        ]
+        out.print(fitted_table(out.width, columns, rows))
 
     actx.emit({"environment": env_name, "deployments": [o.to_dict() for o in outcomes]}, render)

@@ -121,11 +121,11 @@ def _run(
 ) -> None:
     import asyncio
 
+    from genaiops_cli.core.ci_annotations import annotate, append_step_summary
     from genaiops_cli.core.evaluation import engine
     from genaiops_cli.core.evaluation import report as reports
     from genaiops_cli.core.evaluation.runner import RunOptions
     from genaiops_cli.core.evaluation.select import plan_targets, select_evaluations
-    from genaiops_cli.core.reports import append_step_summary
     from genaiops_cli.errors import GateFailed, GateInconclusive
 
     manifest = actx.manifest()
@@ -178,6 +178,7 @@ def _run(
     if report:
         reports.write_report_dir(report, results, result)
     append_step_summary(reports.markdown(results))
+    annotate(reports.annotations(results))
     verdict = result["verdict"]
     actx.console.result(actx.command, result, lambda out: _render(out, results), ok=verdict == "pass")
     if verdict != "pass":

@@ -52,6 +52,6 @@ def push(
         pushed = [core.push_one(r, registry, token, manifest, on_event) for r in records]
 
     def render(out: RichConsole) -> None:
-        out.print(records_table(pushed))
+        out.print(records_table(pushed, out.width))
 
     actx.emit({"builds": [r.to_dict() for r in pushed]}, render)

@@ -7,9 +7,11 @@ import typer
 from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
+    ReasonOption,
     ServicesArg,
     TimeoutOption,
     environment_locked,
+    override_reason,
 )
 from genaiops_cli.commands._progress import service_progress
 from genaiops_cli.commands.deploy import select_containerapps
@@ -58,19 +60,21 @@ def rollback(
     services: ServicesArg = None,
     env: EnvOption = None,
     timeout: TimeoutOption = 300,
-    break_lock: BreakLockOption = None,
+    break_lock: BreakLockOption = False,
+    reason: ReasonOption = None,
 ) -> None:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
     from genaiops_cli.core.deploy import rollback_service
     from genaiops_cli.core.targets import containerapps_host
     from genaiops_cli.errors import SmokeFailed
 
+    lock_reason = override_reason(reason, break_lock=break_lock)
     actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
     if not actx.assume_yes and actx.console.interactive:
         typer.confirm(f"Roll back {', '.join(names)} in {env_name}?", abort=True)
     host = containerapps_host(manifest, env_name)
     with (
-        environment_locked(manifest, env_name, "rollback", break_lock),
+        environment_locked(manifest, env_name, "rollback", lock_reason),
         service_progress(actx.console, names) as on_event,
     ):
         results = [rollback_service(host, manifest, resolved, n, timeout, on_event) for n in names]

@@ -87,7 +87,8 @@ def smoke(
     ] = 60,
 ) -> None:
     from genaiops_cli.core import smoke as core
-    from genaiops_cli.core.reports import append_step_summary, write_junit
+    from genaiops_cli.core.ci_annotations import annotate, append_step_summary
+    from genaiops_cli.core.reports import write_junit
     from genaiops_cli.errors import SmokeFailed
 
     actx, manifest, env_name, _, names = select_containerapps(ctx, env, services)
@@ -95,6 +96,7 @@ def smoke(
     if junit:
         write_junit(junit, [core.suite(svc, rs) for svc, rs in results.items()])
     append_step_summary(core.markdown(results))
+    annotate(core.annotations(results))
 
     def render(out: RichConsole) -> None:
         out.print(smoke_table(results))

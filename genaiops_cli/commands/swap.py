@@ -6,7 +6,14 @@ from typing import Annotated
 
 import typer
 
-from genaiops_cli.commands._options import BreakLockOption, EnvOption, ServicesArg, environment_locked
+from genaiops_cli.commands._options import (
+    BreakLockOption,
+    EnvOption,
+    ReasonOption,
+    ServicesArg,
+    environment_locked,
+    override_reason,
+)
 from genaiops_cli.commands._progress import service_progress
 from genaiops_cli.commands.deploy import select_containerapps
 
@@ -22,26 +29,24 @@ def swap(
     services: ServicesArg = None,
     env: EnvOption = None,
     skip_smoke: Annotated[
-        str | None,
-        typer.Option(
-            "--skip-smoke",
-            metavar="REASON",  # noqa: UP007
-            help="Swap without smoke checks; the reason is recorded.",
-        ),
-    ] = None,
-    break_lock: BreakLockOption = None,
+        bool, typer.Option("--skip-smoke", help="Swap without smoke checks (needs --reason).")
+    ] = False,
+    break_lock: BreakLockOption = False,
+    reason: ReasonOption = None,
 ) -> None:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
     from genaiops_cli.core.deploy import swap_service
     from genaiops_cli.core.targets import containerapps_host
     from genaiops_cli.errors import SmokeFailed
 
+    why = override_reason(reason, skip_smoke=skip_smoke, break_lock=break_lock)
+    skip_smoke_reason = why if skip_smoke else None
     actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
     host = containerapps_host(manifest, env_name)
-    with environment_locked(manifest, env_name, "swap", break_lock):
+    with environment_locked(manifest, env_name, "swap", why if break_lock else None):
         smoke = None
-        if skip_smoke:
-            actx.console.warn(f"skipping smoke checks: {skip_smoke}")
+        if skip_smoke_reason:
+            actx.console.warn(f"skipping smoke checks: {skip_smoke_reason}")
         else:
             smoke, results = run_smoke(actx, manifest, env_name, names, label="staged", host=host)
             if not smoke["passed"]:
@@ -54,7 +59,7 @@ def swap(
                 )
         with service_progress(actx.console, names) as on_event:
             swaps = [swap_service(host, manifest, resolved, n, on_event) for n in names]
-    result = {"environment": env_name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke}
+    result = {"environment": env_name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke_reason}
     actx.emit(
         result,
         lambda out: [

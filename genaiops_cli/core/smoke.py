@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from genaiops_cli.core.ci_annotations import Annotation
 from genaiops_cli.core.evaluation.jsonpath import JsonPathError, Missing, extract
 from genaiops_cli.core.reports import TestCase, TestSuite, markdown_table
 
@@ -141,6 +142,7 @@ def run_check(
 
 
 def suite(service: str, results: list[CheckResult]) -> TestSuite:
+    """One test case per check, failing exactly when the check fails (and `smoke` exits 8)."""
     return TestSuite(
         name=f"smoke.{service}",
         cases=[
@@ -150,10 +152,20 @@ def suite(service: str, results: list[CheckResult]) -> TestSuite:
                 (r.latency_ms or 0) / 1000,
                 failure="; ".join(r.failures) if not r.passed else None,
                 details="\n".join(r.failures),
+                properties={"url": r.url, "status": str(r.status or ""), "attempts": str(r.attempts)},
             )
             for r in results
         ],
     )
+
+
+def annotations(service_results: dict[str, list[CheckResult]]) -> list[Annotation]:
+    return [
+        Annotation("error", f"{r.url}: {'; '.join(r.failures)}", title=f"smoke {svc}/{r.name} failed")
+        for svc, results in service_results.items()
+        for r in results
+        if not r.passed
+    ]
 
 
 def markdown(service_results: dict[str, list[CheckResult]]) -> str:
