@@ -92,7 +92,7 @@ def test_generated_github_pipeline_promotes_and_blocks_a_regression(sandbox: San
         failed = red.failed
         assert failed is not None, red.log()
         assert failed.name == "Smoke-test dev" and failed.code == 8, red.log()
-        assert f"::error file=genaiops.yaml,line={line},title=smoke check answers-refunds failed::" in (
+        assert f"::error file=genaiops.yaml,line={line},title=smoke agent/answers-refunds failed::" in (
             failed.output
         ), failed.output
         assert not any(s.name.startswith("Promote") and s.code is not None for s in red.steps)

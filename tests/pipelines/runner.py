@@ -94,7 +94,9 @@ def job_order(jobs: dict[str, Any]) -> list[str]:
     return order
 
 
-def run_workflow(path: Path, workspace: Path, machine_env: dict[str, str], timeout: float = 900) -> WorkflowRun:
+def run_workflow(
+    path: Path, workspace: Path, machine_env: dict[str, str], timeout: float = 900
+) -> WorkflowRun:
     doc = yaml.safe_load(path.read_text())
     run = WorkflowRun(path.name)
     summary = workspace.parent / f"{path.stem}-step-summary.md"
@@ -117,7 +119,10 @@ def run_workflow(path: Path, workspace: Path, machine_env: dict[str, str], timeo
     for job_name in job_order(doc["jobs"]):
         job = doc["jobs"][job_name]
         job_env = {**machine_env, **github, **(doc.get("env") or {}), **(job.get("env") or {})}
-        cwd = workspace / ((job.get("defaults") or {}).get("run", {}).get("working-directory") or defaults.get("working-directory", "."))
+        cwd = workspace / (
+            (job.get("defaults") or {}).get("run", {}).get("working-directory")
+            or defaults.get("working-directory", ".")
+        )
         for step in job["steps"]:
             name = step.get("name") or step.get("uses") or step.get("run", "").splitlines()[0]
             if "uses" in step:
@@ -146,7 +151,9 @@ def run_workflow(path: Path, workspace: Path, machine_env: dict[str, str], timeo
                 text=True,
                 timeout=timeout,
             )
-            run.steps.append(StepRun(job_name, name, command=script.strip(), code=proc.returncode, output=proc.stdout))
+            run.steps.append(
+                StepRun(job_name, name, command=script.strip(), code=proc.returncode, output=proc.stdout)
+            )
             if proc.returncode != 0:
                 run.summary = summary.read_text()
                 return run
