@@ -201,3 +201,22 @@ def test_fill_indents_blocks_and_refuses_unknown_placeholders() -> None:
     assert out == "a:\n  - 1\n  - 2\nb: y\n"
     with pytest.raises(KeyError, match="<<missing>>"):
         fill("<<missing>>", {})
+
+
+def test_a_manifest_in_a_subdirectory_runs_there(tmp_path: Path) -> None:
+    repo = tmp_path / "mono"
+    repo.mkdir()
+    (repo / ".git").mkdir()
+    app = sample_repo(tmp_path / "x").rename(repo / "agent")
+    (app / ".git").rmdir()  # the work tree's root is `mono`, the manifest lives in mono/agent
+    run = run_cli("-o", "json", "pipeline", "init", "--provider", "github", cwd=app)
+    assert run.code == 0, run.stderr
+    assert run.json()["result"]["root"] == str(repo.resolve())
+    pr = yaml.safe_load((repo / GITHUB[0]).read_text())
+    assert pr["defaults"]["run"]["working-directory"] == "agent"
+    assert run_cli("pipeline", "init", "--provider", "azure-pipelines", cwd=app).code == 0
+    azure = (repo / AZURE[1]).read_text()
+    assert "workingDirectory: $(Build.SourcesDirectory)/agent" in azure
+    assert "searchFolder: $(Build.SourcesDirectory)/agent/reports" in azure
+    workflows = [str(repo / f) for f in GITHUB]
+    assert lint(tool("actionlint"), "-no-color", *workflows).returncode == 0
