@@ -99,3 +99,48 @@ def test_generated_github_pipeline_promotes_and_blocks_a_regression(sandbox: San
     status = run_cli("-o", "json", "status", "-e", "prod", cwd=root)
     assert status.json()["result"]["services"][0]["live"] == prod["services"]["agent"]["revision"]
     manifest.write_text(good)
+
+
+def test_generated_azure_pipeline_runs_and_reports_issues(sandbox: Sandbox, tmp_path: Path) -> None:
+    """The Azure Pipelines PR pipeline's scripts, run as the agent would (TF_BUILD=True): green on the
+    sample with reports and an uploaded summary; red on the regressed one with a logissue on the line."""
+    from genaiops_cli.core.cloud import target_for
+    from tests.cli.helpers import run_cli
+    from tests.e2e.infra import ensure_environment
+    from tests.pipelines.runner_azure import run_pipeline
+
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "templates" / "agent", root)
+    (root / ".git").mkdir()
+    manifest = root / "genaiops.yaml"
+    manifest.write_text(
+        manifest.read_text()
+        .replace("name: contoso-support", "name: azp-demo")
+        .replace("rg-dev\n", "rg-azp-dev\n")
+        .replace("registry: crdev\n", "registry: crazpdev\n")
+        .replace("cae-dev\n", "cae-azp-dev\n")
+    )
+    ensure_environment(target_for("sandbox", None), "rg-azp-dev", "eastus2", "crazpdev", "cae-azp-dev")
+    assert run_cli("pipeline", "init", "--provider", "azure-pipelines", cwd=root).code == 0
+    pipeline = root / ".azure-pipelines" / "genaiops-pr.yml"
+    machine = {**os.environ, "BASE_IMAGE": BASE_IMAGE}
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE"):
+        machine.pop(name, None)
+
+    green = run_pipeline(pipeline, root, machine)
+    assert green.ok, green.log()
+    smoke = green.step("Smoke-test dev")
+    assert "##vso[task.uploadsummary]" in smoke.output, "the smoke table on the run's summary page"
+    assert (root / "reports" / "eval-quality.xml").exists()
+
+    good = manifest.read_text()
+    manifest.write_text(good.replace("LOG_LEVEL: info", "LOG_LEVEL: info\n      AGENT_VARIANT: regressed", 1))
+    line = smoke_check_line(manifest, "answers-refunds")
+    red = run_pipeline(pipeline, root, machine)
+    failed = red.failed
+    assert failed is not None and failed.name == "Smoke-test dev" and failed.code == 8, red.log()
+    assert (
+        f"##vso[task.logissue type=error;sourcepath=genaiops.yaml;linenumber={line}]"
+        "smoke agent/answers-refunds failed: "
+    ) in failed.output, failed.output
+    manifest.write_text(good)
