@@ -133,6 +133,7 @@ def _run(
     from genaiops_cli.core.evaluation import report as reports
     from genaiops_cli.core.evaluation.runner import RunOptions
     from genaiops_cli.core.evaluation.select import plan_targets, select_evaluations
+    from genaiops_cli.core.manifest.locate import ManifestLocator
 
     manifest = actx.manifest()
     chosen = select_evaluations(manifest, names, env)
@@ -184,7 +185,7 @@ def _run(
     if report:
         reports.write_report_dir(report, results, result)
     append_step_summary(reports.markdown(results))
-    annotate(reports.annotations(results))
+    annotate(reports.annotations(results, ManifestLocator.read(manifest.path)))
     verdict = result["verdict"]
     actx.console.result(actx.command, result, lambda out: _render(out, results), ok=verdict == "pass")
     if verdict != "pass":

@@ -85,6 +85,7 @@ def smoke(
 ) -> None:
     from genaiops_cli.core import smoke as core
     from genaiops_cli.core.ci_annotations import annotate, append_step_summary
+    from genaiops_cli.core.manifest.locate import ManifestLocator
     from genaiops_cli.core.reports import write_junit
     from genaiops_cli.errors import SmokeFailed
 
@@ -94,7 +95,7 @@ def smoke(
     if junit:
         write_junit(junit, [core.suite(svc, rs) for svc, rs in results.items()])
     append_step_summary(core.markdown(results))
-    annotate(core.annotations(results))
+    annotate(core.annotations(results, ManifestLocator.read(manifest.path), env_name))
 
     def render(out: RichConsole) -> None:
         out.print(smoke_table(results))

@@ -17,6 +17,7 @@ from genaiops_cli.core.reports import TestCase, TestSuite, markdown_table
 if TYPE_CHECKING:
     import httpx
 
+    from genaiops_cli.core.manifest.locate import ManifestLocator
     from genaiops_cli.core.manifest.model import SmokeCheck
     from genaiops_cli.core.ports import Endpoint
 
@@ -166,9 +167,20 @@ def suite(service: str, results: list[CheckResult]) -> TestSuite:
     )
 
 
-def annotations(service_results: dict[str, list[CheckResult]]) -> list[Annotation]:
+def annotations(
+    service_results: dict[str, list[CheckResult]],
+    locator: ManifestLocator | None = None,
+    environment: str | None = None,
+) -> list[Annotation]:
+    """One per failed check, on the check's line in the manifest when `locator` finds it."""
     return [
-        Annotation("error", f"{r.url}: {'; '.join(r.failures)}", title=f"smoke {svc}/{r.name} failed")
+        Annotation(
+            "error",
+            f"{r.url}: {'; '.join(r.failures)}",
+            title=f"smoke {svc}/{r.name} failed",
+            file=locator.file if locator else None,
+            line=locator.smoke_check(svc, r.name, environment) if locator else None,
+        )
         for svc, results in service_results.items()
         for r in results
         if not r.passed
