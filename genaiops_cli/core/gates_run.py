@@ -92,7 +92,7 @@ def _evaluation(
         from genaiops_cli.core.evaluation.report import result_dict
         from genaiops_cli.core.evaluation.runner import RunOptions, Target
         from genaiops_cli.core.targets import environment_target
-        from genaiops_cli.providers.http import async_http_client
+        from genaiops_cli.providers.row_client import RowClient
     except ImportError as exc:  # the evaluation engine is optional at this layer
         return {
             **record,
@@ -120,7 +120,7 @@ def _evaluation(
     on_event(spec.service, f"evaluation {name} against {label} ({len(prepared.calls)} calls)")
 
     def factory(t: Any) -> Any:
-        return async_http_client(t.resolve, t.ca_bundle, 30)
+        return RowClient(t.resolve, t.ca_bundle, 30)
 
     results = asyncio.run(
         engine.run_evaluations([prepared], targets, factory, RunOptions(), manifest_file=str(manifest.path))
