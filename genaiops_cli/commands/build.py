@@ -46,7 +46,6 @@ def build(
     ] = False,
 ) -> None:
     from genaiops_cli.core import build as core
-    from genaiops_cli.core.targets import registry_access
 
     actx = app_context(ctx)
     manifest = actx.manifest()
@@ -57,7 +56,7 @@ def build(
     if (push or in_registry) and not env_name:
         actx.require_env(None)
     plans = [core.plan_build(manifest.base_dir, n, resolved[n], platform) for n in names]
-    registry = registry_access(manifest, env_name) if env_name else None
+    registry = _registry(manifest, env_name, plans, local_only=not (push or in_registry or no_cache))
     resource = _registry_resource(manifest, env_name, registry) if in_registry else None
 
     def work(plan: core.BuildPlan) -> object:
@@ -79,6 +78,25 @@ def build(
         out.print(records_table(records))
 
     actx.emit({"builds": [r.to_dict() for r in records]}, render)
+
+
+def _registry(
+    manifest: Manifest, env_name: str | None, plans: list, local_only: bool
+) -> RegistryAccess | None:
+    """The environment's registry. When nothing will be pushed, a cached login server is tried first:
+    if every image already exists locally under that name, the build is a no-op that needs no sign-in
+    and no ARM call. Otherwise (or on a cache miss) the login server comes from ARM."""
+    from genaiops_cli.core.targets import registry_access
+
+    if not env_name:
+        return None
+    if local_only:
+        from genaiops_cli.providers.docker import builder
+
+        registry = registry_access(manifest, env_name, cached=True)
+        if all(builder.image_id(p.reference(registry.login_server)) for p in plans):
+            return registry
+    return registry_access(manifest, env_name)
 
 
 def _registry_resource(manifest: Manifest, env_name: str, registry: RegistryAccess) -> tuple[str, str]:

@@ -67,7 +67,9 @@ def fill_from_provisioned(manifest: Manifest, env_name: str) -> None:
             setattr(config, field_name, value)
 
 
-def registry_access(manifest: Manifest, env_name: str) -> RegistryAccess:
+def registry_access(manifest: Manifest, env_name: str, cached: bool = False) -> RegistryAccess:
+    """The environment's registry. `cached`: a login server from the lookup cache will do (for naming
+    local images only; anything that talks to the registry asks ARM)."""
     from genaiops_cli.core.provisioning import missing_setting
     from genaiops_cli.providers.azure import acr
 
@@ -76,7 +78,8 @@ def registry_access(manifest: Manifest, env_name: str) -> RegistryAccess:
     if not config.registry:
         raise missing_setting(env_name, "registry")
     target = environment_target(manifest, env_name)
-    return RegistryAccess(acr.login_server(target, config.resource_group, config.registry), target)
+    server = acr.login_server(target, config.resource_group, config.registry, cached=cached)
+    return RegistryAccess(server, target)
 
 
 def containerapps_host(manifest: Manifest, env_name: str, timeout: float = 600):  # noqa: ANN201

@@ -9,6 +9,7 @@ from typing import Any
 
 from genaiops_cli.core.cloud import ARM_SCOPE, AzureTarget
 from genaiops_cli.errors import AuthError, BuildError
+from genaiops_cli.providers import lookup_cache
 from genaiops_cli.providers.azure import clients
 
 # `docker login` convention for ACR refresh tokens.
@@ -19,10 +20,32 @@ def is_login_server(registry: str) -> bool:
     return "." in registry or ":" in registry
 
 
-def login_server(target: AzureTarget, resource_group: str, registry: str) -> str:
-    """`registry` is either a login server already or a registry resource name in the group."""
+def login_server(target: AzureTarget, resource_group: str, registry: str, cached: bool = False) -> str:
+    """`registry` is either a login server already or a registry resource name in the group.
+
+    With `cached`, an answer from the lookup cache is accepted (no sign-in, no ARM call): only for
+    callers that merely name local images with it. Every lookup through ARM refreshes the cache."""
     if is_login_server(registry):
         return registry
+    cache_key = login_server_cache_key(target, resource_group, registry)
+    if cached:
+        hit = lookup_cache.get(cache_key)
+        if hit:
+            return hit
+    server = _login_server_from_arm(target, resource_group, registry)
+    lookup_cache.put(cache_key, server)
+    return server
+
+
+def login_server_cache_key(target: AzureTarget, resource_group: str, registry: str) -> str:
+    """A login server never changes while its registry exists: cached per ARM endpoint, subscription,
+    group and name (providers/lookup_cache.py)."""
+    return lookup_cache.key(
+        "acr-login-server", target.arm_endpoint, target.subscription_id, resource_group, registry
+    )
+
+
+def _login_server_from_arm(target: AzureTarget, resource_group: str, registry: str) -> str:
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 
     try:
