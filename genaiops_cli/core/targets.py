@@ -73,8 +73,9 @@ def registry_access(manifest: Manifest, env_name: str, cached: bool = False) -> 
     from genaiops_cli.core.provisioning import missing_setting
     from genaiops_cli.providers.azure import acr
 
-    fill_from_provisioned(manifest, env_name)
     config = manifest.environment(env_name).config
+    if not config.registry:  # only then is provisioning's output needed (an ARM read)
+        fill_from_provisioned(manifest, env_name)
     if not config.registry:
         raise missing_setting(env_name, "registry")
     target = environment_target(manifest, env_name)
