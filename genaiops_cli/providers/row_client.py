@@ -96,6 +96,12 @@ class RowClient:
             self._pool, self._send, method, parts, send_headers, body, timeout or self._timeout
         )
 
+    async def __aenter__(self) -> RowClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def aclose(self) -> None:
         self._pool.shutdown(wait=True)
         with self._lock:

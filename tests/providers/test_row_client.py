@@ -20,7 +20,7 @@ DOMAIN = "sandbox.genaiops.test"
 class _Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         body = json.dumps(
             {

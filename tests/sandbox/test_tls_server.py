@@ -16,7 +16,7 @@ from genaiops_sandbox.tls_server import TLSThreadingHTTPServer
 class _ReportNoDelay(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         raw = self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         body = f"{raw} {self.client_address[1]}".encode()
         self.send_response(200)

@@ -20,21 +20,19 @@ def is_login_server(registry: str) -> bool:
     return "." in registry or ":" in registry
 
 
-def login_server(target: AzureTarget, resource_group: str, registry: str, cached: bool = False) -> str:
-    """`registry` is either a login server already or a registry resource name in the group.
-
-    With `cached`, an answer from the lookup cache is accepted (no sign-in, no ARM call): only for
-    callers that merely name local images with it. Every lookup through ARM refreshes the cache."""
+def login_server(target: AzureTarget, resource_group: str, registry: str) -> str:
+    """`registry` is either a login server already or a registry resource name in the group. Each
+    lookup through ARM is remembered for `cached_login_server`."""
     if is_login_server(registry):
         return registry
-    cache_key = login_server_cache_key(target, resource_group, registry)
-    if cached:
-        hit = lookup_cache.get(cache_key)
-        if hit:
-            return hit
     server = _login_server_from_arm(target, resource_group, registry)
-    lookup_cache.put(cache_key, server)
+    lookup_cache.put(login_server_cache_key(target, resource_group, registry), server)
     return server
+
+
+def cached_login_server(target: AzureTarget, resource_group: str, registry: str) -> str | None:
+    """The login server an earlier ARM lookup found, or None: no sign-in, no call."""
+    return lookup_cache.get(login_server_cache_key(target, resource_group, registry))
 
 
 def login_server_cache_key(target: AzureTarget, resource_group: str, registry: str) -> str:

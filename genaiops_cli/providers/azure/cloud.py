@@ -1,0 +1,45 @@
+"""core.ports.Cloud for Azure (and the stand-in, which is Azure at another address)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from genaiops_cli.core.cloud import AzureTarget
+from genaiops_cli.core.ports import HttpClients, Registry
+
+
+class Http:
+    """core.ports.HttpClients: httpx (providers/http) for clients, row_client for the evaluation runner."""
+
+    def client(
+        self, resolve: Mapping[str, str], ca_bundle: str | None, timeout: float, **options: Any
+    ) -> Any:
+        from genaiops_cli.providers.http import http_client
+
+        return http_client(resolve=resolve, ca_bundle=ca_bundle, timeout=timeout, **options)
+
+    def async_client(
+        self, resolve: Mapping[str, str], ca_bundle: str | None, timeout: float, **options: Any
+    ) -> Any:
+        """For the evaluation runner's many small requests: http.client on worker threads over kept-alive
+        connections (providers/row_client.py; ~4x less CPU per request than httpx's async stack).
+        Option: max_connections (requests in flight, default 8)."""
+        from genaiops_cli.providers.row_client import RowClient
+
+        return RowClient(resolve, ca_bundle, timeout, max_connections=int(options.get("max_connections", 8)))
+
+
+class AzureCloud:
+    def provisioned(self, target: AzureTarget, resource_group: str, deployment: str) -> dict[str, Any] | None:
+        from genaiops_cli.providers.azure import deployments
+
+        return deployments.get_deployment(target, resource_group, deployment)
+
+    def registry(self, target: AzureTarget, resource_group: str, registry: str) -> Registry:
+        from genaiops_cli.providers.azure.registry import AzureRegistry
+
+        return AzureRegistry(target, resource_group, registry)
+
+    def http(self) -> HttpClients:
+        return Http()
