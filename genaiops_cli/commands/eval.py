@@ -156,16 +156,9 @@ def _run(
     options = RunOptions(concurrency=concurrency, timeout=timeout, retries=retries)
 
     def client_factory(target: Any) -> Any:
-        import httpx
-
         from genaiops_cli.wiring import http
 
-        return http().async_client(
-            target.resolve,
-            target.ca_bundle,
-            timeout,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        )
+        return http().async_client(target.resolve, target.ca_bundle, timeout, max_connections=concurrency)
 
     total = sum(
         len(p.calls) + (sum(1 for c in p.calls if c.kind == "row") if targets[p.name].baseline else 0)
