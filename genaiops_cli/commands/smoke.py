@@ -95,7 +95,7 @@ def smoke(
     if junit:
         write_junit(junit, [core.suite(svc, rs) for svc, rs in results.items()])
     append_step_summary(core.markdown(results))
-    annotate(core.annotations(results, ManifestLocator.read(manifest.path), env_name))
+    annotate(core.annotations(results, ManifestLocator.read(actx.manifest().path), env_name))
 
     def render(out: RichConsole) -> None:
         out.print(smoke_table(results))
