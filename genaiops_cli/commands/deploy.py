@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console as RichConsole
-from rich.table import Table
 
 from genaiops_cli.commands._options import (
     BreakLockOption,
@@ -16,9 +15,11 @@ from genaiops_cli.commands._options import (
     ServicesArg,
     TimeoutOption,
     environment_locked,
+    override_reason,
     select_services,
 )
 from genaiops_cli.commands._progress import service_progress
+from genaiops_cli.console import Col, fitted_table
 from genaiops_cli.context import app_context
 
 
@@ -36,7 +37,7 @@ def deploy(
         str | None, typer.Option("--digest", help="Deploy this sha256 digest (one service).")
     ] = None,
     timeout: TimeoutOption = 300,
-    break_lock: BreakLockOption = None,
+    break_lock: BreakLockOption = False,
     force: ForceOption = False,
     reason: ReasonOption = None,
 ) -> None:
@@ -44,7 +45,8 @@ def deploy(
     from genaiops_cli.core.targets import pinned_image
     from genaiops_cli.errors import UsageError
 
-    forced = side_doors.force_reason(force, reason)
+    why = override_reason(reason, force=force, break_lock=break_lock)
+    forced, lock_reason = (why if force else None), (why if break_lock else None)
     actx = app_context(ctx)
     env_name = actx.require_env(env)
     # no ungated release goes live in a promoted-into environment (checked before any network call)
@@ -58,7 +60,7 @@ def deploy(
     outcomes = []
     recorded = None
     with (
-        environment_locked(opened, "deploy", break_lock),
+        environment_locked(opened, "deploy", lock_reason),
         service_progress(actx.console, names) as on_event,
     ):
         for name in names:
@@ -68,13 +70,17 @@ def deploy(
             recorded = side_doors.record(opened, "deploy", names, "live", [], forced)[1]
 
     def render(out: RichConsole) -> None:
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("service", "revision", "result", "url"):
-            table.add_column(column)
-        for o in outcomes:
-            url = o.label_url or o.app_url or ""
-            table.add_row(o.service, o.revision, o.action + (f" ({o.label})" if o.label else ""), url)
-        out.print(table)
+        columns = [Col("service"), Col("revision", copy=True), Col("result"), Col("url")]
+        rows = [
+            [
+                o.service,
+                o.revision,
+                o.action + (f" ({o.label})" if o.label else ""),
+                o.label_url or o.app_url or "",
+            ]
+            for o in outcomes
+        ]
+        out.print(fitted_table(out.width, columns, rows))
 
     result = {"environment": opened.name, "deployments": [o.to_dict() for o in outcomes]}
     if recorded:

@@ -13,6 +13,7 @@ from genaiops_cli.commands._options import (
     ReasonOption,
     ServicesArg,
     environment_locked,
+    override_reason,
     select_services,
 )
 from genaiops_cli.commands._progress import service_progress
@@ -33,25 +34,25 @@ def swap(
     services: ServicesArg = None,
     env: EnvOption = None,
     skip_smoke: Annotated[
-        str | None,
+        bool,
         typer.Option(
             "--skip-smoke",
-            metavar="REASON",
-            help="Swap without smoke checks; the reason is recorded (in a gated environment: as --force).",
+            help="Swap without smoke checks (needs --reason; in a gated environment: as --force).",
         ),
-    ] = None,
-    break_lock: BreakLockOption = None,
+    ] = False,
+    break_lock: BreakLockOption = False,
     force: ForceOption = False,
     reason: ReasonOption = None,
 ) -> None:
     from genaiops_cli.core import side_doors
 
-    forced = side_doors.force_reason(force, reason) or (skip_smoke.strip() if skip_smoke else None)
+    why = override_reason(reason, force=force, skip_smoke=skip_smoke, break_lock=break_lock)
+    lock_reason = why if break_lock else None
     actx, opened, names = select_services(ctx, env, services)
     if side_doors.is_gated(opened.resolved):
-        result = _gated_swap(actx, opened, names, forced, break_lock)
+        result = _gated_swap(actx, opened, names, why if (force or skip_smoke) else None, lock_reason)
     else:
-        result = _smoke_then_swap(actx, opened, names, skip_smoke, break_lock)
+        result = _smoke_then_swap(actx, opened, names, why if skip_smoke else None, lock_reason)
     actx.emit(
         result,
         lambda out: [
@@ -64,15 +65,19 @@ def swap(
 
 
 def _smoke_then_swap(
-    actx: AppContext, opened: Environment, names: list[str], skip_smoke: str | None, break_lock: str | None
+    actx: AppContext,
+    opened: Environment,
+    names: list[str],
+    skip_smoke_reason: str | None,
+    lock_reason: str | None,
 ) -> dict[str, Any]:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
     from genaiops_cli.errors import SmokeFailed
 
-    with environment_locked(opened, "swap", break_lock):
+    with environment_locked(opened, "swap", lock_reason):
         smoke = None
-        if skip_smoke:
-            actx.console.warn(f"skipping smoke checks: {skip_smoke}")
+        if skip_smoke_reason:
+            actx.console.warn(f"skipping smoke checks: {skip_smoke_reason}")
         else:
             smoke, results = run_smoke(actx, opened, names, label="staged")
             if not smoke["passed"]:
@@ -85,18 +90,23 @@ def _smoke_then_swap(
                 )
         with service_progress(actx.console, names) as on_event:
             swaps = [opened.host(n).swap(n, on_event) for n in names]
-    return {"environment": opened.name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke}
+    return {
+        "environment": opened.name,
+        "swaps": swaps,
+        "smoke": smoke,
+        "skip_smoke_reason": skip_smoke_reason,
+    }
 
 
 def _gated_swap(
-    actx: AppContext, opened: Environment, names: list[str], forced: str | None, break_lock: str | None
+    actx: AppContext, opened: Environment, names: list[str], forced: str | None, lock_reason: str | None
 ) -> dict[str, Any]:
     """A gated environment: the staged side passes the environment's gates (or --force, recorded)
     before it takes traffic, and the outcome goes into the ledger like a promotion's."""
     from genaiops_cli.core import side_doors
     from genaiops_cli.core.gates_run import run_gates
 
-    with environment_locked(opened, "swap", break_lock), service_progress(actx.console, names) as on_event:
+    with environment_locked(opened, "swap", lock_reason), service_progress(actx.console, names) as on_event:
         gates: list[dict[str, Any]] = []
         if forced:
             actx.console.warn(f"swapping without the gates of {opened.name}: {forced} (recorded)")

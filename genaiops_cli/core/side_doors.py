@@ -37,15 +37,6 @@ def why_gated(resolved: ResolvedEnvironment) -> str:
     return "; ".join(parts)
 
 
-def force_reason(force: bool, reason: str | None) -> str | None:
-    """The recorded reason of --force; a usage error when one comes without the other."""
-    if force and not (reason and reason.strip()):
-        raise UsageError('--force needs --reason "…"', hint="the reason is recorded in the ledger")
-    if reason and not force:
-        raise UsageError("--reason is for --force", hint='pass --force --reason "…" together')
-    return reason.strip() if force and reason else None
-
-
 def check_deploy(name: str, resolved: ResolvedEnvironment, forced: str | None) -> None:
     """Refuse (before any network call) a deploy that would put an ungated release live in an
     environment releases are promoted into."""

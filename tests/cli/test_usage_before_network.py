@@ -26,7 +26,7 @@ CASES = {
     "negative smoke warmup": ("smoke", "-e", "dev", "--warmup", "-1"),
     "promote without --yes, non-interactive": ("promote", "--to", "staging"),
     "--force without --reason": ("deploy", "-e", "dev", "--force"),
-    "--reason without --force": ("swap", "-e", "dev", "--reason", "why"),
+    "--skip-smoke without --reason": ("swap", "-e", "dev", "--skip-smoke"),
 }
 
 
