@@ -10,7 +10,7 @@ import pytest
 
 from .helpers import TEMPLATE_MANIFEST
 
-HEAVY = ("azure", "docker", "openai", "httpx")
+HEAVY = ("azure", "docker", "openai", "httpx", "tenacity")
 
 PROBE = """
 import json, sys
@@ -35,6 +35,7 @@ finally:
         ["-f", str(TEMPLATE_MANIFEST), "validate"],
         ["-f", str(TEMPLATE_MANIFEST), "config", "show", "--env", "dev"],
         ["sandbox", "--help"],
+        ["-f", str(TEMPLATE_MANIFEST), "pipeline", "init", "--provider", "github", "--dry-run"],
     ],
     ids=lambda a: " ".join(a[-3:]),
 )

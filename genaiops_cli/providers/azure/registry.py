@@ -19,7 +19,7 @@ class AzureRegistry:
         self.name = name
 
     @cached_property
-    def login_server(self) -> str:  # type: ignore[override]
+    def login_server(self) -> str:
         return acr.login_server(self.target, self.resource_group, self.name)
 
     def cached_login_server(self) -> str | None:
