@@ -5,7 +5,8 @@ never the files) before validation, following the specs README:
 - `x-ms-enum.modelAsString: true` enums are open → the `enum` keyword is dropped;
 - `x-nullable: true` → null is accepted;
 - `readOnly` properties are never `required` in requests (clients don't send them);
-- `discriminator` bases validate against the child named by the discriminator value;
+- `discriminator` bases validate against the child named by the discriminator value, and a base's
+  `additionalProperties` does not apply to the properties its children add;
 - `2025-07-01/ConnectedEnvironments.json` references common types one `../` short → mapped.
 Operations are found by api-version (`info.version`) and a case-insensitive match of the path
 template. The response status must be declared, LRO headers declared for it must be present, and
@@ -211,6 +212,9 @@ class SpecIndex:
                 base_uri = f"{uri}#/definitions/{name}"
                 props_name = f"{name}__props"
                 docs[uri]["definitions"][props_name] = copy.deepcopy(docs[uri]["definitions"][name])
+                # A base's `additionalProperties` (AutoRest: "unmatched properties") must not refuse the
+                # properties its children add; in draft-04 allOf it would (Insights metric criteria).
+                docs[uri]["definitions"][props_name].pop("additionalProperties", None)
                 for child in self._children.get(base_uri, {}).values():
                     child_doc_uri, fragment = urldefrag(child)
                     child_def = docs[child_doc_uri]["definitions"][fragment.rsplit("/", 1)[-1]]
@@ -230,6 +234,8 @@ class SpecIndex:
             if not isinstance(prop, str):
                 continue
             children = self._children.get(f"{uri}#/definitions/{name}", {})
+            if children:  # the child named by the value validates its own, larger property set
+                definition.pop("additionalProperties", None)
             # draft-04 has no if/then: express "value → child" as anyOf(not that value, child)
             definition.setdefault("allOf", [])
             for value, child in children.items():
