@@ -20,5 +20,6 @@ COMMAND_MODULES = [
     "history",
     "diff",
     "eval",
+    "monitor",
     "sandbox",
 ]
