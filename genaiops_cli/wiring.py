@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         HostFactory,
         HttpClients,
         ImageEngine,
+        MonitorPort,
         RemoteBuilder,
     )
 
@@ -77,3 +78,11 @@ def arm_deployments() -> ArmDeployments:
 def http() -> HttpClients:
     """HTTP clients for endpoints, outside an opened environment (`eval --url`)."""
     return cloud().http()
+
+
+def monitor(manifest: Manifest, env_name: str) -> MonitorPort:
+    """Azure Monitor (alerts, action groups) of an environment's subscription (`genaiops monitor`)."""
+    from genaiops_cli.core.targets import environment_target
+    from genaiops_cli.providers.azure.monitor import AzureMonitor
+
+    return AzureMonitor(environment_target(manifest, env_name))

@@ -26,10 +26,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _port(actx: Any, env_name: str) -> Any:
-    from genaiops_cli.core.targets import environment_target
-    from genaiops_cli.providers.azure.monitor import AzureMonitor
+    from genaiops_cli import wiring
 
-    return AzureMonitor(environment_target(actx.manifest(), env_name))
+    return wiring.monitor(actx.manifest(), env_name)
 
 
 def _require_monitor(manifest: Any, env_name: str) -> None:

@@ -2,14 +2,15 @@
 Azure Monitor resources they describe (ARM JSON), compared with what exists (a what-if style diff),
 applied idempotently, and read back with each rule's state.
 
-Pure domain logic: the Azure calls go through a MonitorPort (providers/azure/monitor.py implements it
-with azure-mgmt-monitor). Resources genaiops manages carry tags naming the app and environment, so a
-rule removed from the manifest is deleted and resources created by hand are never touched."""
+Pure domain logic: the Azure calls go through a MonitorPort (core/ports.py; implemented with
+azure-mgmt-monitor in providers/azure/monitor.py). Resources genaiops manages carry tags naming the
+app and environment, so a rule removed from the manifest is deleted and resources created by hand are
+never touched."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core import containerapps as ca
 from genaiops_cli.core.manifest.model import (
@@ -23,6 +24,9 @@ from genaiops_cli.core.manifest.model import (
     Threshold,
 )
 
+if TYPE_CHECKING:
+    from genaiops_cli.core.ports import MonitorPort
+
 ACTION_GROUP = "actionGroup"
 METRIC_ALERT = "metricAlert"
 LOG_ALERT = "scheduledQueryRule"
@@ -30,22 +34,6 @@ KINDS = (ACTION_GROUP, METRIC_ALERT, LOG_ALERT)  # apply order: groups before th
 TAG_APP, TAG_ENV = "genaiops-app", "genaiops-env"
 OPERATORS = {">": "GreaterThan", ">=": "GreaterThanOrEqual", "<": "LessThan", "<=": "LessThanOrEqual"}
 CONTAINER_APPS_NAMESPACE = "Microsoft.App/containerApps"
-
-
-class MonitorPort(Protocol):
-    """Azure Monitor for one environment's subscription; bodies are ARM JSON (REST field names)."""
-
-    def get(self, kind: str, resource_group: str, name: str) -> dict[str, Any] | None: ...
-
-    def put(self, kind: str, resource_group: str, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
-
-    def delete(self, kind: str, resource_group: str, name: str) -> None: ...
-
-    def list(self, kind: str, resource_group: str) -> list[dict[str, Any]]: ...
-
-    def alert_condition(self, resource_group: str, name: str) -> str:
-        """'Fired' or 'Resolved' for a metric alert (its monitored condition now)."""
-        ...
 
 
 @dataclass(frozen=True)

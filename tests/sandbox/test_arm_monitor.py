@@ -35,7 +35,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 outer.bodies.append(json.loads(self.rfile.read(length)))
                 self.send_response(200)

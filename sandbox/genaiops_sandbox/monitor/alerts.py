@@ -66,7 +66,7 @@ class AlertEvaluator:
         while not self._stop.wait(self.tick):
             try:
                 self.evaluate_once()
-            except Exception:  # noqa: BLE001 - one bad rule must not stop evaluation for good
+            except Exception:
                 log.exception("alert evaluation failed")
 
     def evaluate_once(self, now: float | None = None) -> list[dict[str, Any]]:
