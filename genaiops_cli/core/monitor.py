@@ -57,24 +57,25 @@ class Change:
 # ------------------------------------------------------------------------------- desired state
 
 
-def app_resource_id(manifest: Manifest, env_name: str, service: str) -> str:
+def app_resource_id(manifest: Manifest, env_name: str, service: str, subscription: str) -> str:
     config = manifest.environment(env_name).config
     return (
-        f"/subscriptions/{config.subscription}/resourceGroups/{config.resource_group}"
+        f"/subscriptions/{subscription}/resourceGroups/{config.resource_group}"
         f"/providers/Microsoft.App/containerApps/{ca.app_name(manifest.name, service)}"
     )
 
 
-def group_id(manifest: Manifest, env_name: str, group: str) -> str:
+def group_id(manifest: Manifest, env_name: str, group: str, subscription: str) -> str:
     config = manifest.environment(env_name).config
     return (
-        f"/subscriptions/{config.subscription}/resourceGroups/{config.resource_group}"
+        f"/subscriptions/{subscription}/resourceGroups/{config.resource_group}"
         f"/providers/Microsoft.Insights/actionGroups/{group}"
     )
 
 
-def desired_resources(manifest: Manifest, env_name: str) -> list[Desired]:
-    """Every resource the environment's `monitor:` describes, in apply order."""
+def desired_resources(manifest: Manifest, env_name: str, subscription: str) -> list[Desired]:
+    """Every resource the environment's `monitor:` describes, in apply order. `subscription` is the
+    target's (the stand-in has its own; Azure's is the manifest's)."""
     monitor = manifest.environment(env_name).config.monitor or Monitor()
     tags = {TAG_APP: manifest.name, TAG_ENV: env_name}
     location = manifest.environment(env_name).config.location
@@ -107,9 +108,15 @@ def desired_resources(manifest: Manifest, env_name: str) -> list[Desired]:
             )
         )
     for name, rule in monitor.alerts.items():
-        out.append(Desired(METRIC_ALERT, name, metric_alert_body(manifest, env_name, name, rule, tags)))
+        out.append(
+            Desired(METRIC_ALERT, name, metric_alert_body(manifest, env_name, name, rule, tags, subscription))
+        )
     for name, log_rule in monitor.log_alerts.items():
-        out.append(Desired(LOG_ALERT, name, log_alert_body(manifest, env_name, log_rule, tags, location)))
+        out.append(
+            Desired(
+                LOG_ALERT, name, log_alert_body(manifest, env_name, log_rule, tags, location, subscription)
+            )
+        )
     return out
 
 
@@ -118,7 +125,7 @@ def _operator(threshold: Threshold) -> str:
 
 
 def metric_alert_body(
-    manifest: Manifest, env_name: str, name: str, rule: MetricAlert, tags: dict[str, str]
+    manifest: Manifest, env_name: str, name: str, rule: MetricAlert, tags: dict[str, str], subscription: str
 ) -> dict[str, Any]:
     dimensions = [
         {"name": dim, "operator": "Include", "values": value if isinstance(value, list) else [value]}
@@ -141,7 +148,7 @@ def metric_alert_body(
             "description": rule.description or f"{rule.metric} {rule.threshold} on {rule.service} ({name})",
             "severity": rule.severity,
             "enabled": rule.enabled,
-            "scopes": [app_resource_id(manifest, env_name, rule.service)],
+            "scopes": [app_resource_id(manifest, env_name, rule.service, subscription)],
             "evaluationFrequency": FREQUENCIES[rule.frequency],
             "windowSize": WINDOWS[rule.window],
             "targetResourceType": CONTAINER_APPS_NAMESPACE,
@@ -152,7 +159,7 @@ def metric_alert_body(
             "autoMitigate": True,
             "actions": [
                 {
-                    "actionGroupId": group_id(manifest, env_name, g),
+                    "actionGroupId": group_id(manifest, env_name, g, subscription),
                     "webHookProperties": {"environment": env_name},
                 }
                 for g in rule.action_groups
@@ -162,7 +169,7 @@ def metric_alert_body(
 
 
 def log_alert_body(
-    manifest: Manifest, env_name: str, rule: LogAlert, tags: dict[str, str], location: str
+    manifest: Manifest, env_name: str, rule: LogAlert, tags: dict[str, str], location: str, subscription: str
 ) -> dict[str, Any]:
     condition: dict[str, Any] = {
         "query": rule.query,
@@ -181,12 +188,14 @@ def log_alert_body(
             "description": rule.description,
             "severity": rule.severity,
             "enabled": rule.enabled,
-            "scopes": [app_resource_id(manifest, env_name, rule.service)],
+            "scopes": [app_resource_id(manifest, env_name, rule.service, subscription)],
             "evaluationFrequency": LOG_FREQUENCIES[rule.frequency],
             "windowSize": WINDOWS[rule.window],
             "criteria": {"allOf": [condition]},
             "autoMitigate": True,
-            "actions": {"actionGroups": [group_id(manifest, env_name, g) for g in rule.action_groups]},
+            "actions": {
+                "actionGroups": [group_id(manifest, env_name, g, subscription) for g in rule.action_groups]
+            },
         },
     }
 
@@ -231,7 +240,7 @@ def plan(port: MonitorPort, manifest: Manifest, env_name: str) -> tuple[list[Cha
     """What `monitor apply` would do: Create / Modify / NoChange per desired resource, and Delete for
     resources genaiops created earlier that the manifest no longer lists."""
     rg = manifest.environment(env_name).config.resource_group
-    desired = desired_resources(manifest, env_name)
+    desired = desired_resources(manifest, env_name, port.subscription_id)
     changes = []
     wanted = {(d.kind, d.name.lower()) for d in desired}
     for d in desired:
@@ -283,7 +292,7 @@ def status(port: MonitorPort, manifest: Manifest, env_name: str) -> list[dict[st
     metric alerts whether the condition is Fired now."""
     rg = manifest.environment(env_name).config.resource_group
     rows = []
-    for d in desired_resources(manifest, env_name):
+    for d in desired_resources(manifest, env_name, port.subscription_id):
         current = port.get(d.kind, rg, d.name)
         row: dict[str, Any] = {"kind": d.kind, "name": d.name}
         if current is None:

@@ -384,6 +384,8 @@ class MonitorPort(Protocol):
     """Azure Monitor resources of one subscription (providers/azure/monitor.py); bodies are ARM JSON
     with REST field names. `kind` is "actionGroup", "metricAlert" or "scheduledQueryRule"."""
 
+    subscription_id: str  # the target's: resource ids in rule bodies use it
+
     def get(self, kind: str, resource_group: str, name: str) -> dict[str, Any] | None: ...
 
     def put(self, kind: str, resource_group: str, name: str, body: dict[str, Any]) -> dict[str, Any]: ...

@@ -51,6 +51,8 @@ environments:
 class FakeMonitor:
     """Keeps bodies as Azure would echo them: ids, names and server-side fields added."""
 
+    subscription_id = "00000000-0000-0000-0000-000000000000"
+
     def __init__(self) -> None:
         self.resources: dict[tuple[str, str], dict[str, Any]] = {}
         self.writes: list[tuple[str, str, str]] = []
@@ -86,8 +88,8 @@ def load(tmp_path: Path, text: str = MANIFEST) -> Any:
 
 def test_bodies_are_what_azure_monitor_expects(tmp_path: Path) -> None:
     manifest = load(tmp_path)
-    desired = {d.name: d for d in core.desired_resources(manifest, "dev")}
-    assert [d.kind for d in core.desired_resources(manifest, "dev")] == [
+    desired = {d.name: d for d in core.desired_resources(manifest, "dev", FakeMonitor.subscription_id)}
+    assert [d.kind for d in core.desired_resources(manifest, "dev", FakeMonitor.subscription_id)] == [
         core.ACTION_GROUP,
         core.METRIC_ALERT,
         core.LOG_ALERT,

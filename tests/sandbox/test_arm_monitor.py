@@ -321,3 +321,5 @@ def test_scheduled_query_rule_crud(world: dict[str, Any]) -> None:
     assert [r.name for r in monitor.scheduled_query_rules.list_by_resource_group(RG)] == ["agent-errors"]
     monitor.scheduled_query_rules.delete(RG, "agent-errors")
     assert list(monitor.scheduled_query_rules.list_by_subscription()) == []
+    with pytest.raises(ResourceNotFoundError):  # its error body checked against the spec too
+        monitor.scheduled_query_rules.get(RG, "agent-errors")

@@ -49,6 +49,7 @@ class AzureMonitor:
 
     def __init__(self, target: AzureTarget) -> None:
         self.target = target
+        self.subscription_id = target.subscription_id
 
     @property
     def _client(self) -> MonitorManagementClient:
