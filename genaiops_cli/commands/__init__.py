@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "deploy",
     "smoke",
     "swap",
+    "canary",
     "rollback",
     "status",
     "promote",

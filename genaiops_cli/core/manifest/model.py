@@ -526,6 +526,49 @@ class Monitor(_Model):
     )
 
 
+DURATION_PATTERN = r"^[0-9]+(?:s|m)$"
+
+
+def duration_seconds(text: str) -> int:
+    """`30s` / `5m` → seconds."""
+    return int(text[:-1]) * (60 if text.endswith("m") else 1)
+
+
+Duration = Annotated[str, _pattern(DURATION_PATTERN)]
+
+
+class CanaryStep(_Model):
+    """One step: send `weight` % to the canary, then analyse for `pause`."""
+
+    weight: int = Field(ge=1, le=99, description="Percent of traffic on the canary during this step.")
+    pause: Duration = Field(
+        "60s", description="How long the step lasts (analysed every `interval`), e.g. `30s`, `5m`."
+    )
+
+
+class CanaryAnalysis(_Model):
+    """Canary versus stable, from the platform metrics per revision (Requests, 5xx, ResponseTime)."""
+
+    interval: Duration = Field("30s", description="How often the analysis runs within a step.")
+    min_requests: int = Field(20, ge=1, description="Fewer canary requests than this is inconclusive.")
+    max_error_rate: float = Field(0.05, ge=0, le=1, description="Largest 5xx share the canary may show.")
+    max_error_rate_increase: float = Field(
+        0.02, ge=0, le=1, description="Largest 5xx share above the stable revision's."
+    )
+    max_latency_ratio: float | None = Field(
+        None, gt=0, description="Largest canary/stable mean response time ratio (none: not checked)."
+    )
+
+
+class Canary(_Model):
+    """Progressive delivery of the staged revision (`genaiops canary`), instead of a swap."""
+
+    steps: list[CanaryStep] = Field(
+        min_length=1, description="Weights in increasing order; 100 % comes after the last."
+    )
+    analysis: CanaryAnalysis = Field(default_factory=CanaryAnalysis)
+
+
 # ---------------------------------------------------------------- environments
 
 
@@ -574,6 +617,9 @@ class Environment(_Model):
     gates: list[NonEmpty] = Field(default_factory=list, description='"smoke" or names of evaluations.')
     resolve: dict[NonEmpty, Annotated[str, _pattern(HOSTPORT_PATTERN)]] = Field(
         default_factory=dict, description='Host pattern → "ip:port" (split DNS, the sandbox).'
+    )
+    canary: Canary | None = Field(
+        None, description="Canary steps and analysis for `genaiops canary` (needs strategy: bluegreen)."
     )
     monitor: Monitor | None = Field(
         None, description="Alert rules and action groups (`genaiops monitor apply`)."

@@ -132,6 +132,8 @@ def environment_rules(
             )
     if env.monitor is not None:
         out += monitor_rules(env, service_names, at)
+    if env.canary is not None:
+        out += canary_rules(env, at)
     overrides = raw_env.get("services")
     if isinstance(overrides, dict):
         for svc in overrides:
@@ -194,6 +196,32 @@ WINDOW_SECONDS = {
     "12h": 43200,
     "1d": 86400,
 }
+
+
+def canary_rules(env: Environment, at: Locator) -> list[ManifestIssue]:
+    """A canary starts from the staged revision of a blue/green deploy; weights only go up."""
+    assert env.canary is not None
+    out = []
+    if env.strategy != "bluegreen":
+        out.append(
+            at.issue(
+                ("canary",),
+                f"`canary` needs `strategy: bluegreen` (this environment deploys {env.strategy})",
+                "set `strategy: bluegreen`: deploy stages at 0 %, then `genaiops canary` moves it",
+                at_key=True,
+            )
+        )
+    weights = [step.weight for step in env.canary.steps]
+    for i in range(1, len(weights)):
+        if weights[i] <= weights[i - 1]:
+            out.append(
+                at.issue(
+                    ("canary", "steps", i, "weight"),
+                    f"weight {weights[i]} does not increase on the previous step's {weights[i - 1]}",
+                    "list the steps in increasing weight, e.g. 10, 50",
+                )
+            )
+    return out
 
 
 def hosting_rules(

@@ -164,3 +164,19 @@ def revision_stats(target: AzureTarget, app_id: str, window_seconds: float) -> d
         rev: RevisionStats(rev, counts[0], counts[1], means.get(rev))
         for rev, counts in sorted(totals.items())
     }
+
+
+class AzureRevisionMetrics:
+    """RevisionMetrics (core/ports.py) for the Container Apps of one environment."""
+
+    def __init__(self, target: AzureTarget, resource_group: str, app_name: Any) -> None:
+        self.target = target
+        self.resource_group = resource_group
+        self.app_name = app_name  # service → Container App name
+
+    def revision_stats(self, service: str, window_seconds: float) -> dict[str, dict[str, Any]]:
+        app_id = (
+            f"/subscriptions/{self.target.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.App/containerApps/{self.app_name(service)}"
+        )
+        return {rev: s.as_dict() for rev, s in revision_stats(self.target, app_id, window_seconds).items()}
