@@ -22,5 +22,7 @@ COMMAND_MODULES = [
     "diff",
     "eval",
     "monitor",
+    "pipeline",
     "sandbox",
+    "completion",
 ]

@@ -44,9 +44,10 @@ def _smoke(
             checks = env.resolved.services[name].smoke
             if not checks:
                 continue
-            base = env.host(name).endpoint(name, label).url
-            on_event(name, f"smoke against {label}: {base}")
-            rs = [core.run_check(client, base, check, warmup) for check in checks]
+            endpoint = env.host(name).endpoint(name, label)
+            on_event(name, f"smoke against {label}: {endpoint.url}")
+            headers = core.endpoint_headers(endpoint)
+            rs = [core.run_check(client, endpoint.url, check, warmup, headers=headers) for check in checks]
             passed = passed and all(r.passed for r in rs)
             results[name] = [r.to_dict() for r in rs]
     return {
