@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "smoke",
     "swap",
     "canary",
+    "watch",
     "rollback",
     "status",
     "promote",

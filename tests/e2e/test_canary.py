@@ -1,6 +1,7 @@
 """Canary delivery in the stand-in with real containers and real traffic: a release whose /chat
 answers 500 fails the analysis at the first step and is back on stable (exit 9, recorded), then a
-healthy release walks 20 % → 50 % → 100 % and goes live."""
+healthy release walks 20 % → 50 % → 100 % and goes live; finally a bad release swapped in by hand
+is caught by the post-release watch and rolled back (exit 9, recorded)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ CANARY = """\
     canary:
       steps: [{weight: 20, pause: 8s}, {weight: 50, pause: 8s}]
       analysis: {interval: 2s, min_requests: 5, max_error_rate: 0.05}
+    watch:
+      duration: 30s
+      analysis: {interval: 3s, min_requests: 5, max_error_rate: 0.05}
     services:
       agent: {env: {AGENT_ERROR_RATE: "RATE"}}
 """
@@ -113,3 +117,19 @@ def test_bad_canary_is_rolled_back_and_a_good_one_goes_live(project: Project, tr
     weights = _weights(project)
     assert weights[good["revision"]] == 100 and weights[stable["revision"]] == 0
     assert 500 in load.statuses and load.statuses[-1] == 200
+
+    # a release that goes bad after the swap: the watch rolls it back by itself
+    bad_again = _ship(project, "1", "0.0")
+    assert bad_again["action"] == "staged"
+    swapped = project.run(
+        "swap", "-e", "staging", "--skip-smoke", "--reason", "testing the post-release watch"
+    )
+    assert swapped.code == 0, swapped.stderr
+    assert _weights(project)[bad_again["revision"]] == 100
+    watched = _json(project, "watch", "-e", "staging", code=ExitCode.GATE_FAILED)
+    assert watched["error"]["code"] == "watch_failed"
+    assert watched["error"]["details"]["rollback"]["live"] == good["revision"]
+    weights = _weights(project)
+    assert weights[good["revision"]] == 100 and weights[bad_again["revision"]] == 0
+    history = _json(project, "history", "-e", "staging")["result"]["entries"]
+    assert history[0]["operation"] == "watch" and history[0]["status"] == "rolled-back"

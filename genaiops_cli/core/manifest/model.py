@@ -569,6 +569,16 @@ class Canary(_Model):
     analysis: CanaryAnalysis = Field(default_factory=CanaryAnalysis)
 
 
+class Watch(_Model):
+    """After a release goes live, `genaiops watch` keeps analysing it and rolls back when it fails."""
+
+    duration: Duration = Field("5m", description="How long to watch, e.g. `5m`.")
+    analysis: CanaryAnalysis = Field(
+        default_factory=CanaryAnalysis,
+        description="Same checks as a canary, on the live revision alone (error rate; no comparison).",
+    )
+
+
 # ---------------------------------------------------------------- environments
 
 
@@ -626,6 +636,7 @@ class Environment(_Model):
     canary: Canary | None = Field(
         None, description="Canary steps and analysis for `genaiops canary` (needs strategy: bluegreen)."
     )
+    watch: Watch | None = Field(None, description="Post-release watch for `genaiops watch`.")
     monitor: Monitor | None = Field(
         None, description="Alert rules and action groups (`genaiops monitor apply`)."
     )
