@@ -9,8 +9,10 @@ import typer
 from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
+    ReasonOption,
     ServicesArg,
     environment_locked,
+    override_reason,
     select_services,
 )
 from genaiops_cli.commands._progress import service_progress
@@ -28,7 +30,8 @@ def canary(
     ctx: typer.Context,
     services: ServicesArg = None,
     env: EnvOption = None,
-    break_lock: BreakLockOption = None,
+    break_lock: BreakLockOption = False,
+    reason: ReasonOption = None,
 ) -> None:
     from genaiops_cli import wiring
     from genaiops_cli.core.canary import CanaryRun
@@ -41,7 +44,10 @@ def canary(
             hint="add `canary: {steps: [{weight: 10, pause: 60s}, {weight: 50}]}` (docs/monitoring.md)",
         )
     results = []
-    with environment_locked(opened, "canary", break_lock), service_progress(actx.console, names) as on_event:
+    with (
+        environment_locked(opened, "canary", override_reason(reason, break_lock=break_lock)),
+        service_progress(actx.console, names) as on_event,
+    ):
         for name in names:
             host, split, metrics = wiring.canary_ports(opened, name)
             run = CanaryRun(opened.name, name, spec, split, metrics, host, opened.ledger, on_event)

@@ -10,8 +10,10 @@ import typer
 from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
+    ReasonOption,
     ServicesArg,
     environment_locked,
+    override_reason,
     select_services,
 )
 from genaiops_cli.commands._progress import service_progress
@@ -30,7 +32,8 @@ def watch(
     duration: Annotated[
         str | None, typer.Option("--duration", help="Override watch.duration, e.g. 2m or 90s.")
     ] = None,
-    break_lock: BreakLockOption = None,
+    break_lock: BreakLockOption = False,
+    reason: ReasonOption = None,
 ) -> None:
     from genaiops_cli import wiring
     from genaiops_cli.core.manifest.model import Watch
@@ -47,7 +50,10 @@ def watch(
                 f"--duration {duration!r} is not like `90s` or `5m`", hint="e.g. --duration 5m"
             ) from None
     results = []
-    with environment_locked(opened, "watch", break_lock), service_progress(actx.console, names) as on_event:
+    with (
+        environment_locked(opened, "watch", override_reason(reason, break_lock=break_lock)),
+        service_progress(actx.console, names) as on_event,
+    ):
         for name in names:
             host, _, metrics = wiring.canary_ports(opened, name)
             results.append(WatchRun(opened.name, name, spec, metrics, host, opened.ledger, on_event).run())
