@@ -12,6 +12,7 @@ import typer
 
 from genaiops_cli import __version__
 from genaiops_cli.commands import COMMAND_MODULES
+from genaiops_cli.commands._complete import complete_environment
 from genaiops_cli.commands._tree import GenaiopsGroup
 from genaiops_cli.console import Console, OutputMode
 from genaiops_cli.context import AppContext
@@ -38,14 +39,20 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     manifest: Annotated[
-        Path | None,  # noqa: UP007 - typer needs Optional on 3.11
+        Path | None,
         typer.Option(
             "--manifest", "-f", help="Path to genaiops.yaml (default: found by walking up from cwd)."
         ),
     ] = None,
     env: Annotated[
-        str | None,  # noqa: UP007
-        typer.Option("--env", "-e", envvar="GENAIOPS_ENV", help="Environment name from the manifest."),
+        str | None,
+        typer.Option(
+            "--env",
+            "-e",
+            envvar="GENAIOPS_ENV",
+            help="Environment name from the manifest.",
+            autocompletion=complete_environment,
+        ),
     ] = None,
     output: Annotated[
         OutputMode, typer.Option("--output", "-o", help="text for humans, json for machines.")

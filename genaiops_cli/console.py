@@ -40,6 +40,30 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+SDK_LOGGERS = ("azure", "msal")
+_SDK_HANDLER: dict[str, Any] = {}
+
+
+def sdk_logging(verbosity: int) -> None:
+    """The Azure SDKs log through `logging` (azure-identity alone writes a dozen warning lines when
+    no sign-in works); none of it reaches stderr unless asked: -v warnings, -vv info, -vvv debug."""
+    import logging
+
+    level = {1: logging.WARNING, 2: logging.INFO}.get(verbosity, logging.DEBUG if verbosity > 2 else None)
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if level is None:
+            logger.setLevel(logging.CRITICAL + 1)  # also keeps logging's last-resort handler quiet
+            continue
+        logger.setLevel(level)
+        if name not in _SDK_HANDLER:
+            handler = logging.StreamHandler()  # stderr
+            handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+            logger.addHandler(handler)
+            logger.propagate = False
+            _SDK_HANDLER[name] = handler
+
+
 def color_disabled(color: bool = True) -> bool:
     """--no-color, or NO_COLOR set to anything non-empty (https://no-color.org)."""
     return not color or bool(os.environ.get("NO_COLOR"))
@@ -57,6 +81,7 @@ class Console:
         self.color = color
         self._emitted = False
         self._build()
+        sdk_logging(verbosity)
 
     def _build(self) -> None:
         # NO_COLOR means plain text: rich's own no_color still emits bold/dim, color_system=None emits none.
@@ -75,6 +100,7 @@ class Console:
             self.output = output
         if verbosity is not None:
             self.verbosity = verbosity
+            sdk_logging(verbosity)
         if color is not None and color != self.color:
             self.color = color
             self._build()
@@ -132,6 +158,12 @@ class Console:
                     }
                 )
         else:
+            log = error.details.get("log") if error.details else None
+            if (
+                isinstance(log, list) and log
+            ):  # a build's or run's last lines: the evidence, before the verdict
+                for line in log:
+                    self.err.print(f"  {line}", markup=False, style="dim")
             issues = error.details.get("issues") if error.details else None
             if issues and len(issues) > 1:
                 self.err.print(f"[red]error:[/red] {len(issues)} problems found", markup=True)

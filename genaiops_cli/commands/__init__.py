@@ -22,4 +22,5 @@ COMMAND_MODULES = [
     "eval",
     "pipeline",
     "sandbox",
+    "completion",
 ]

@@ -23,8 +23,17 @@ GLOBAL_PANEL = "Global options"
 _ATTACHED = "_genaiops_globals_attached"
 
 
+def given_after(ctx: Context, name: str) -> Any:
+    """A global option's value typed after the subcommand, also during shell completion (when the
+    root callback does not run): completion reads `-f` from here."""
+    return ctx.meta.get(f"genaiops.global.{name}")
+
+
 def _apply_global(ctx: Context, param: Parameter, value: Any) -> Any:
-    if ctx.resilient_parsing or ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
+    if ctx.get_parameter_source(param.name) is not ParameterSource.COMMANDLINE:
+        return value
+    ctx.meta[f"genaiops.global.{param.name.removeprefix('global_')}"] = value
+    if ctx.resilient_parsing:
         return value
     from genaiops_cli.context import AppContext
 

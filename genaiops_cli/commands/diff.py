@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console as RichConsole
 
+from genaiops_cli.commands._complete import complete_environment
 from genaiops_cli.context import app_context
 
 
@@ -18,14 +19,14 @@ def register(app: typer.Typer) -> None:
 
 def diff(
     ctx: typer.Context,
-    env_a: Annotated[str, typer.Argument(metavar="ENV_A")],
-    env_b: Annotated[str, typer.Argument(metavar="ENV_B")],
+    env_a: Annotated[str, typer.Argument(metavar="ENV_A", autocompletion=complete_environment)],
+    env_b: Annotated[str, typer.Argument(metavar="ENV_B", autocompletion=complete_environment)],
 ) -> None:
     from genaiops_cli.core import promote as core
 
     actx = app_context(ctx)
     manifest = actx.manifest()
-    result = core.diff(manifest, core.open_env(manifest, env_a), core.open_env(manifest, env_b))
+    result = core.diff(manifest, actx.environment(env_a), actx.environment(env_b))
 
     def render(out: RichConsole) -> None:
         out.print(

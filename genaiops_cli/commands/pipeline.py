@@ -36,7 +36,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing pipeline files.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the files; write nothing.")] = False,
     directory: Annotated[
-        Path | None,  # noqa: UP007
+        Path | None,
         typer.Option("--dir", help="Repository root (default: the git work tree holding the manifest)."),
     ] = None,
 ) -> None:
@@ -90,22 +90,22 @@ def init(
 )
 def credentials(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")] = None,  # noqa: UP007
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")] = None,
     repo: Annotated[
-        str | None,  # noqa: UP007
+        str | None,
         typer.Option("--repo", help="GitHub repository OWNER/NAME whose workflows sign in."),
     ] = None,
     what_if: Annotated[bool, typer.Option("--what-if", help="Only show what would change.")] = False,
     emit: Annotated[
-        Path | None,  # noqa: UP007
+        Path | None,
         typer.Option("--emit", help="Write the ARM templates and parameters here instead of deploying."),
     ] = None,
     issuer: Annotated[
-        str | None,  # noqa: UP007
+        str | None,
         typer.Option("--issuer", help="OIDC issuer (default: GitHub Actions'); e.g. an Azure DevOps one."),
     ] = None,
     subject: Annotated[
-        str | None,  # noqa: UP007
+        str | None,
         typer.Option("--subject", help="OIDC subject (default: repo:OWNER/NAME:environment:ENV)."),
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each deployment.")] = 600,

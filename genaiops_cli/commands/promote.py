@@ -8,13 +8,19 @@ from typing import Annotated
 import typer
 from rich.console import Console as RichConsole
 
+from genaiops_cli.commands._complete import complete_environment
 from genaiops_cli.commands._options import BreakLockOption, ReasonOption, TimeoutOption, override_reason
 from genaiops_cli.console import Col, fitted_table
 from genaiops_cli.context import AppContext, app_context
 
 FromOption = Annotated[
-    str | None, typer.Option("--from", help="Source environment (default: DST's promote_from).")
-]  # noqa: UP007
+    str | None,
+    typer.Option(
+        "--from",
+        help="Source environment (default: DST's promote_from).",
+        autocompletion=complete_environment,
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +29,7 @@ def register(app: typer.Typer) -> None:
     )(promote)
 
 
-def source_env(actx: AppContext, manifest, dst: str, src: str | None) -> str:  # noqa: ANN001
+def source_env(actx: AppContext, manifest, dst: str, src: str | None) -> str:
     from genaiops_cli.errors import UsageError
 
     if dst not in manifest.environments:
@@ -74,11 +80,11 @@ def render_plan(out: RichConsole, plan: dict) -> None:
 
 def promote(
     ctx: typer.Context,
-    to: Annotated[str, typer.Option("--to", help="Target environment.")],
+    to: Annotated[str, typer.Option("--to", help="Target environment.", autocompletion=complete_environment)],
     from_: FromOption = None,
     release: Annotated[
         str | None, typer.Option("--release", help="Promote this release id instead of SRC's live one.")
-    ] = None,  # noqa: UP007
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; change nothing.")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Promote without SRC gate evidence (needs --reason).")
@@ -98,8 +104,8 @@ def promote(
     why = override_reason(reason, force=force, break_lock=break_lock)
     if copy_method not in ("auto", "blobs", "import"):
         raise UsageError(f"--copy {copy_method!r}", hint="auto, blobs or import")
-    src = core.open_env(manifest, src_name, timeout)
-    dst = core.open_env(manifest, to, timeout)
+    src = actx.environment(src_name, timeout)
+    dst = actx.environment(to, timeout)
     if dry_run or not actx.assume_yes:
         plan = core.plan(manifest, src, dst, release)
         if dry_run:

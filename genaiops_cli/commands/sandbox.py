@@ -18,7 +18,7 @@ sandbox_app = typer.Typer(
 )
 
 StateDir = Annotated[
-    Path | None,  # noqa: UP007
+    Path | None,
     typer.Option("--state-dir", envvar="GENAIOPS_SANDBOX_DIR", help="Where the stand-in keeps its state."),
 ]
 
@@ -65,6 +65,7 @@ def _ensure_base_image(actx: Any, profile: Any, directory: Path) -> str | None:
 
     try:
         standin.ensure_base_image(profile.docker_host, directory / "cache", name=BASE_IMAGE)
+        standin.record_base_image(directory, BASE_IMAGE)  # `genaiops init` offers it to new projects
     except (GenAIOpsError, OSError, SubprocessError, DockerException) as exc:
         actx.console.warn(f"could not assemble {BASE_IMAGE} ({exc}); builds need BASE_IMAGE from a registry")
         return None
@@ -76,7 +77,7 @@ def up(
     ctx: typer.Context,
     state_dir: StateDir = None,
     retry_after: Annotated[
-        int | None,  # noqa: UP007
+        int | None,
         typer.Option("--retry-after", help="Retry-After seconds on long-running operations (default 0)."),
     ] = None,
     base_image: Annotated[

@@ -5,8 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console as RichConsole
 
-from genaiops_cli.commands._options import EnvOption, ServicesArg
-from genaiops_cli.commands.deploy import select_containerapps
+from genaiops_cli.commands._options import EnvOption, ServicesArg, select_services
 from genaiops_cli.console import Col, fitted_table
 
 ROLE_STYLE = {"live": "bold green", "staged": "cyan", "previous": "yellow"}
@@ -27,19 +26,18 @@ def register(app: typer.Typer) -> None:
 
 
 def status(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = None) -> None:
-    from genaiops_cli.core.deploy import service_status
-    from genaiops_cli.core.targets import containerapps_host
-
-    actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
-    host = containerapps_host(manifest, env_name)
-    report = [service_status(host, manifest, resolved, n) for n in names]
+    actx, opened, names = select_services(ctx, env, services)
+    env_name = opened.name
+    report = [opened.host(n).status(n) for n in names]
 
     def render(out: RichConsole) -> None:
         for svc in report:
             if not svc["deployed"]:
                 out.print(f"[bold]{svc['service']}[/bold]: not deployed in {env_name}")
                 continue
-            out.print(f"[bold]{svc['service']}[/bold] ({svc['app']}) {svc.get('url') or ''}")
+            out.print(f"[bold]{svc['service']}[/bold] ({svc['app']})")
+            if svc.get("url"):
+                out.print(f"  {svc['url']}")  # a line of its own: a URL is copied whole
             rows = []
             for r in svc["revisions"]:
                 state = "inactive" if not r["active"] else f"{r['running_state']}/{r['health_state']}"

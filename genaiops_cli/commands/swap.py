@@ -13,9 +13,9 @@ from genaiops_cli.commands._options import (
     ServicesArg,
     environment_locked,
     override_reason,
+    select_services,
 )
 from genaiops_cli.commands._progress import service_progress
-from genaiops_cli.commands.deploy import select_containerapps
 
 
 def register(app: typer.Typer) -> None:
@@ -35,20 +35,18 @@ def swap(
     reason: ReasonOption = None,
 ) -> None:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
-    from genaiops_cli.core.deploy import swap_service
-    from genaiops_cli.core.targets import containerapps_host
     from genaiops_cli.errors import SmokeFailed
 
     why = override_reason(reason, skip_smoke=skip_smoke, break_lock=break_lock)
     skip_smoke_reason = why if skip_smoke else None
-    actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
-    host = containerapps_host(manifest, env_name)
-    with environment_locked(manifest, env_name, "swap", why if break_lock else None):
+    actx, opened, names = select_services(ctx, env, services)
+    env_name = opened.name
+    with environment_locked(opened, "swap", why if break_lock else None):
         smoke = None
         if skip_smoke_reason:
             actx.console.warn(f"skipping smoke checks: {skip_smoke_reason}")
         else:
-            smoke, results = run_smoke(actx, manifest, env_name, names, label="staged", host=host)
+            smoke, results = run_smoke(actx, opened, names, label="staged")
             if not smoke["passed"]:
                 if not actx.console.is_json:
                     actx.console.err.print(smoke_table(results))
@@ -58,7 +56,7 @@ def swap(
                     details=smoke,
                 )
         with service_progress(actx.console, names) as on_event:
-            swaps = [swap_service(host, manifest, resolved, n, on_event) for n in names]
+            swaps = [opened.host(n).swap(n, on_event) for n in names]
     result = {"environment": env_name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke_reason}
     actx.emit(
         result,

@@ -99,5 +99,7 @@ def run_pty(
         elif proc.poll() is not None:
             break
     os.close(master)
+    if proc.poll() is None:  # still waiting (e.g. on a prompt nobody answers): that is the answer
+        proc.kill()
     code = proc.wait(timeout=10)
     return Run(code, b"".join(chunks).decode(errors="replace").replace("\r\n", "\n"), "")

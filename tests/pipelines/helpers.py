@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "templates" / "agent"
 
 
-def sample_repo(tmp: Path, edit=None) -> Path:  # noqa: ANN001
+def sample_repo(tmp: Path, edit=None) -> Path:
     """templates/agent copied into a fresh git work tree; `edit(data)` may reshape the manifest."""
     root = tmp / "repo"
     shutil.copytree(SAMPLE, root)

@@ -33,7 +33,7 @@ def broken_repo(tmp_path: Path) -> tuple[Path, int]:
     return root, line
 
 
-def clean_env(monkeypatch, **env: str) -> None:  # noqa: ANN001
+def clean_env(monkeypatch, **env: str) -> None:
     for name in CI_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
@@ -63,7 +63,7 @@ def test_manifest_error_is_an_azure_pipelines_issue_on_its_line(tmp_path: Path) 
     assert "::error" not in run.stderr
 
 
-def test_failed_smoke_check_points_at_its_line(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+def test_failed_smoke_check_points_at_its_line(monkeypatch, tmp_path: Path) -> None:
     clean_env(monkeypatch, GITHUB_ACTIONS="true", GITHUB_WORKSPACE=str(SAMPLE))
     results = {
         "agent": [
@@ -110,7 +110,7 @@ def test_prod_override_of_a_smoke_list_is_found_in_the_environment(tmp_path: Pat
     assert ManifestLocator.read(tmp_path / "missing.yaml").line("services") is None
 
 
-def test_azure_logissue_escapes_and_uploads_the_summary(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+def test_azure_logissue_escapes_and_uploads_the_summary(monkeypatch, tmp_path: Path) -> None:
     clean_env(monkeypatch, TF_BUILD="True", AGENT_TEMPDIRECTORY=str(tmp_path))
     a = Annotation("error", "100% wrong\nsecond line", title="gate", file="a;b].yaml", line=3, column=2)
     assert azp.logissue(a) == (

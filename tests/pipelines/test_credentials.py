@@ -13,7 +13,7 @@ from tests.cli.helpers import run_cli
 from .helpers import sample_repo
 
 
-def credentials(root: Path, *args: str):  # noqa: ANN201
+def credentials(root: Path, *args: str):
     return run_cli("-o", "json", "pipeline", "credentials", *args, cwd=root)
 
 

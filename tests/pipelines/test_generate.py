@@ -26,7 +26,7 @@ AZURE = [
 ]
 
 
-def init(root: Path, provider: str, *extra: str):  # noqa: ANN201
+def init(root: Path, provider: str, *extra: str):
     return run_cli("-o", "json", "pipeline", "init", "--provider", provider, *extra, cwd=root)
 
 

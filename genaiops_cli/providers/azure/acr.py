@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from genaiops_cli.core.cloud import ARM_SCOPE, AzureTarget
+from genaiops_cli.core.cloud import AzureTarget
 from genaiops_cli.errors import AuthError, BuildError
 from genaiops_cli.providers.azure import clients
 
@@ -52,7 +52,7 @@ def refresh_token(target: AzureTarget, server: str) -> str:
     from azure.core.exceptions import ClientAuthenticationError
 
     try:
-        aad = clients.credential(target).get_token(ARM_SCOPE)
+        aad = clients.credential(target).get_token(target.arm_scope)
     except ClientAuthenticationError as exc:
         who = target.client_id or "the signed-in identity"
         raise AuthError(

@@ -97,7 +97,7 @@ def build(
                 message = event.get("error") or event.get("errorDetail", {}).get("message", "build failed")
                 raise BuildError(
                     f"build failed: {message.strip()}",
-                    hint="the last lines of the build output are in details.log",
+                    hint="the build output's last lines are shown above (with -o json: error.details.log)",
                     details={"log": list(tail)},
                 )
             line = str(event.get("stream", "")).rstrip()
