@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from genaiops_cli.core.manifest.locate import ManifestLocator
     from genaiops_cli.core.manifest.model import SmokeCheck
+    from genaiops_cli.core.ports import Endpoint
 
 WARMUP_STATUSES = {502, 503, 504}
 
@@ -104,14 +105,17 @@ def run_check(
     check: SmokeCheck,
     warmup_seconds: float = 60,
     sleep: Callable[[float], None] = time.sleep,
+    headers: dict[str, str] | None = None,
 ) -> CheckResult:
+    """Run one check against `base_url`; `headers` (an endpoint's own, e.g. its bearer token) go
+    under the check's."""
     import httpx
 
     from genaiops_cli.core.retrying import backoff
 
     request = check.request
     url = base_url.rstrip("/") + request.path
-    kwargs: dict[str, Any] = {"headers": dict(request.headers)}
+    kwargs: dict[str, Any] = {"headers": {**(headers or {}), **dict(request.headers)}}
     if request.json_ is not None:
         kwargs["json"] = request.json_
     elif request.body is not None:
@@ -135,6 +139,14 @@ def run_check(
     latency = timing["latency"]
     failures = evaluate(check, last.status_code, dict(last.headers), last.content, latency)
     return CheckResult(check.name, url, not failures, last.status_code, round(latency, 1), attempts, failures)
+
+
+def endpoint_headers(endpoint: Endpoint) -> dict[str, str]:
+    """What every request to `endpoint` carries: its headers, and its bearer token when it has one."""
+    out = dict(endpoint.headers)
+    if endpoint.token is not None:
+        out["Authorization"] = f"Bearer {endpoint.token()}"
+    return out
 
 
 def suite(service: str, results: list[CheckResult]) -> TestSuite:

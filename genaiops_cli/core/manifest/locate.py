@@ -45,7 +45,7 @@ class ManifestLocator:
             converter = Converter(lambda text, _at, _node: text)
             located.data = converter.convert(root) if root is not None else None
             located.sites = converter.sites
-        except Exception:  # a location is a nicety; the failure being reported matters
+        except Exception:
             pass
         return located
 
