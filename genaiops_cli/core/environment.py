@@ -111,7 +111,7 @@ def open_environment(
         )
     resolved = manifest.environment(name)
     config = resolved.config
-    target = target_for(config.cloud, config.subscription, dict(config.resolve))
+    target = target_for(config.cloud, config.subscription, dict(config.resolve), config.azure_cloud)
     wanted = missing_fields(config)
     if wanted:
         state = provisioned_state(manifest, name, cloud, target) if provisioned is False else provisioned

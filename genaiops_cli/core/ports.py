@@ -128,7 +128,10 @@ class Lease(Protocol):
 class Registry(Protocol):
     """One environment's container registry: images by digest, and its ledger."""
 
-    login_server: str
+    @property
+    def login_server(self) -> str:
+        """The registry's host name (`<name>.azurecr.io`); image references start with it."""
+        ...
 
     def digest(self, repository: str, tag: str) -> str | None:
         """The digest `repository:tag` points at, or None when the tag does not exist."""
@@ -206,6 +209,11 @@ class Host(Protocol):
     def record_live(self, service: str, tags: Mapping[str, str]) -> dict[str, Any]:
         """Write release bookkeeping `tags` on a service whose live revision is already the wanted
         one, moving no traffic. Returns {live, note}."""
+        ...
+
+    def rollback_plan(self, service: str) -> dict[str, Any]:
+        """What `rollback` would do, changing nothing: {service, live, previous}. Raises DeployError
+        (code no_previous / not_deployed) when it cannot happen, so callers check before they ask."""
         ...
 
     def rollback(self, service: str, timeout: float, on_event: EventFn) -> dict[str, Any]:
@@ -363,7 +371,13 @@ class ArmDeployments(Protocol):
         ...
 
     def what_if(
-        self, target: Any, resource_group: str, deployment: str, template: Any, parameters: Any
+        self,
+        target: Any,
+        resource_group: str,
+        deployment: str,
+        template: Any,
+        parameters: Any,
+        timeout: float = 600,
     ) -> dict[str, Any]: ...
 
     def deploy(
