@@ -69,6 +69,7 @@ class Sandbox:
         self.runtime: Any = None
         self.router: Any = None
         self.arm: Any = None
+        self.alerts: Any = None
         self.blobs: Any = None
         self.stopped = threading.Event()
 
@@ -106,6 +107,7 @@ class Sandbox:
             ports.get("arm", 0),
         )
         self._reensure_registries()
+        self._start_monitoring(str(ca.cert))
         from .blob_leases import BlobLeaseService
 
         self.blobs = _bind_with_fallback(
@@ -177,6 +179,15 @@ class Sandbox:
             return
         self.router = _bind_with_fallback(lambda p: Router(self.runtime, self.tls_dir, port=p).start(), port)
 
+    def _start_monitoring(self, ca_file: str) -> None:
+        """Metrics from the router's traffic; metric alerts evaluated against them."""
+        from .monitor.alerts import DEFAULT_TICK, TICK_ENV, AlertEvaluator
+
+        if self.router is not None:
+            self.router.add_listener(self.arm.api.traffic.observe)
+        tick = float(os.environ.get(TICK_ENV) or DEFAULT_TICK)
+        self.alerts = AlertEvaluator(self.arm.api, tick=tick, ca_file=ca_file).start()
+
     def _reensure_registries(self) -> None:
         """Registry resources in the ARM store get their processes back after a restart."""
         if self.fleet is None:
@@ -196,6 +207,7 @@ class Sandbox:
 
     def close(self) -> None:
         for name, part in (
+            ("alerts", self.alerts),
             ("arm", self.arm),
             ("blob", self.blobs),
             ("router", self.router),
