@@ -46,3 +46,51 @@ def require_engine(host: str | None) -> str:
     if not host:
         pytest.fail("no Docker engine: install docker.io (root) or start Docker; ./scripts/test does it")
     return host
+
+
+# ------------------------------------------------------------------ the official Azure REST specs
+# Found once per run (sandbox/genaiops_sandbox/specs_source.py: $GENAIOPS_AZURE_SPECS, ../shared, a
+# verified cache or download). Without them only spec-validation assertions are skipped, and the run
+# says so once at the top and once at the end.
+
+
+def azure_specs():  # noqa: ANN201 - the stand-in's Located, imported lazily
+    from genaiops_sandbox.specs import located
+
+    return located()
+
+
+def specs_line() -> str:
+    where = azure_specs()
+    if where.found:
+        return f"Azure REST specs: {where.root} (from {where.source}); spec validation on"
+    return f"Azure REST specs: not available, spec-validation assertions SKIPPED ({where.reason})"
+
+
+def require_specs() -> None:
+    where = azure_specs()
+    if not where.found:
+        pytest.skip(f"Azure REST specs not available: {where.reason}")
+
+
+def maybe_spec_validator():  # noqa: ANN201 - a SpecValidator, or None when there are no specs
+    if not azure_specs().found:
+        return None
+    from genaiops_sandbox.specs import SpecValidator
+
+    return SpecValidator()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    where = azure_specs()
+    if where.found:  # stand-ins started by the tests (other processes) validate against the same copy
+        os.environ["GENAIOPS_AZURE_SPECS"] = str(where.root)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return specs_line()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not azure_specs().found:
+        terminalreporter.write_line(specs_line(), yellow=True)

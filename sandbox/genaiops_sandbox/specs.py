@@ -1,4 +1,4 @@
-"""Check requests and responses against the official Azure REST specs (../shared/azure-specs).
+"""Check requests and responses against the official Azure REST specs (found by specs_source.py).
 
 Swagger 2.0 is draft-04 JSON Schema plus AutoRest semantics, so each spec file is rewritten (a copy,
 never the files) before validation, following the specs README:
@@ -14,8 +14,8 @@ bodies must validate."""
 from __future__ import annotations
 
 import copy
+import functools
 import json
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -24,17 +24,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-SPECS_ENV = "GENAIOPS_AZURE_SPECS"
+from .specs_source import SPECS_ENV, Located, locate
+
 LRO_HEADERS = ("Azure-AsyncOperation", "Location")
 # Our own LRO status monitors are not described by the specs (ARM's generic contract).
 OWN_ROUTES = re.compile(r"/locations/[^/]+/operation(statuses|results)/", re.IGNORECASE)
 
 
+class SpecsUnavailable(FileNotFoundError):
+    """No copy of the official specs could be found or fetched (the reason says what was tried)."""
+
+
+@functools.lru_cache(maxsize=1)
+def located() -> Located:
+    return locate()
+
+
 def specs_root() -> Path:
-    explicit = os.environ.get(SPECS_ENV)
-    if explicit:
-        return Path(explicit)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "azure-specs"
+    where = located()
+    if where.root is None:
+        raise SpecsUnavailable(f"Azure REST specs not available: {where.reason}")
+    return where.root
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ class SpecIndex:
     def __init__(self, root: Path | None = None) -> None:
         self.root = (root or specs_root()).resolve()
         if not (self.root / "specification").is_dir():
-            raise FileNotFoundError(f"Azure specs not found at {self.root} (set {SPECS_ENV})")
+            raise SpecsUnavailable(f"Azure specs not found at {self.root} (set {SPECS_ENV})")
         self._raw: dict[str, Any] = {}
         for path in sorted((self.root / "specification").rglob("*.json")):
             if "examples" in path.parts:

@@ -24,7 +24,7 @@ from genaiops_sandbox.runtime_api import (
     RevisionSpec,
     RevisionStatus,
 )
-from genaiops_sandbox.specs import SpecValidator
+from tests.conftest import maybe_spec_validator
 
 
 class FakeRuntime:
@@ -241,7 +241,7 @@ def start_env(tmp: Path, retry_after: int = 0) -> ArmEnv:
         fleet=fleet,
         faults=faults,
         retry_after=retry_after,
-        validator=SpecValidator(),
+        validator=maybe_spec_validator(),
         validation_log=violations,
     )
     return ArmEnv(endpoint, runtime, fleet, faults, state, violations)

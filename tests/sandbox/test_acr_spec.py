@@ -16,6 +16,7 @@ import pytest
 from conftest_registry import FleetEnv, engine_host, fleet_env  # noqa: F401
 
 from genaiops_sandbox.acr_front import ACR_USER
+from tests.conftest import require_specs
 
 pytestmark = pytest.mark.e2e
 
@@ -54,6 +55,7 @@ def _call(
 def test_acr_v1_and_oauth_answers_match_the_data_plane_spec(fleet_env: FleetEnv) -> None:
     from genaiops_sandbox.specs import SpecValidator
 
+    require_specs()
     validator = SpecValidator()
     repo = "specced"
     client = fleet_env.acr_client(fleet_env.src)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_engine
+from tests.conftest import maybe_spec_validator, require_engine, require_specs
 
 pytest.importorskip("azure.mgmt.containerregistrytasks")
 
@@ -80,7 +80,6 @@ def env(shared_engine: str | None, tmp_path_factory: pytest.TempPathFactory) -> 
 
     from genaiops_sandbox.arm import start_arm
     from genaiops_sandbox.registry import RegistryFleet
-    from genaiops_sandbox.specs import SpecValidator
     from genaiops_sandbox.tokens import TokenIssuer
 
     require_engine(shared_engine)
@@ -90,7 +89,12 @@ def env(shared_engine: str | None, tmp_path_factory: pytest.TempPathFactory) -> 
     fleet = RegistryFleet(state, issuer, state / "tls")
     violations = state.parent / "violations.jsonl"
     endpoint = start_arm(
-        state, state / "tls", issuer=issuer, fleet=fleet, validator=SpecValidator(), validation_log=violations
+        state,
+        state / "tls",
+        issuer=issuer,
+        fleet=fleet,
+        validator=maybe_spec_validator(),
+        validation_log=violations,
     )
     tasks_env = TasksEnv(endpoint, fleet, violations)
     try:
@@ -258,6 +262,7 @@ def test_schedule_run_request_matches_spec(env: TasksEnv) -> None:
     """The body the SDK sends, against DockerBuildRequest flattened with its RunRequest base."""
     from genaiops_sandbox.specs import shared_index
 
+    require_specs()
     sent: list[bytes] = []
     path = upload(env, {"Dockerfile": "FROM scratch\nCOPY a /a\n", "a": "a"})
     run = env.tasks().registries.schedule_run(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from genaiops_sandbox.specs import SpecValidator, specs_root
+from tests.conftest import azure_specs, require_specs
 
 SPECS = [
     (
@@ -25,6 +26,10 @@ SPECS = [
 
 
 def _cases() -> list[Any]:
+    if not azure_specs().found:
+        return [
+            pytest.param(None, None, None, marks=pytest.mark.skip(reason="Azure REST specs not available"))
+        ]
     root = specs_root()
     cases = []
     for models, rel in SPECS:
@@ -122,6 +127,7 @@ def test_example_response_replays_through_sdk_models(models: str, definition: st
 
 
 def test_the_validator_accepts_every_example_response() -> None:
+    require_specs()
     validator = SpecValidator()
     checked = 0
     problems = []

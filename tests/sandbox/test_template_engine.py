@@ -20,6 +20,7 @@ from genaiops_sandbox.templates import (
     what_if,
 )
 from genaiops_sandbox.templates.hashing import unique_string
+from tests.conftest import require_specs
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "templates" / "infra"
@@ -250,12 +251,11 @@ def test_secret_in_outputs_is_refused() -> None:
 def test_operations_and_what_if_match_the_official_schemas() -> None:
     from genaiops_sandbox.specs import shared_index, specs_root
 
+    require_specs()
     spec = (
         specs_root() / "specification/resources/resource-manager/Microsoft.Resources/deployments/stable/"
         "2026-06-01/deployments.json"
     )
-    if not spec.exists():
-        pytest.skip("azure specs not available")
     index = shared_index()
     arm = FakeArm(fail_type="Microsoft.Storage/storageAccounts")
     result = deploy(_template(), _params("dev"), CTX, arm.apply, list_keys=arm.list_keys)
