@@ -346,11 +346,14 @@ def test_answers_match_the_sdk_models_and_the_vendored_examples(foundry: Env) ->
     assert _fields_known(AgentVersionDetails, version) == []
     assert isinstance(version["created_at"], int)
 
-    from genaiops_sandbox.specs import specs_root
+    from genaiops_sandbox.specs import located
 
-    examples = specs_root() / "specification" / "ai-foundry" / "data-plane" / "Foundry" / "examples"
+    where = located()
+    if where.root is None:
+        pytest.skip(f"Foundry examples unavailable, shape checks against them skipped: {where.reason}")
+    examples = where.root / "specification" / "ai-foundry" / "data-plane" / "Foundry" / "examples"
     if not examples.is_dir():
-        pytest.skip(f"vendored Foundry examples not found under {examples} (set GENAIOPS_AZURE_SPECS)")
+        pytest.skip(f"the specs at {where.root} hold no Foundry examples ({examples})")
     example = json.loads((examples / "v1" / "Agents_CreateHostedAgent_VoiceLiveBridge_Gen.json").read_text())
     want = example["responses"]["200"]["body"]
     assert set(want) - {"id"} <= set(agent)  # object, name, state, versions

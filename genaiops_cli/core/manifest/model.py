@@ -256,13 +256,33 @@ class SmokeCheck(_Model):
     expect: Expect = Field(default_factory=Expect)
 
 
+AgentProtocol = Literal[
+    "responses",
+    "invocations",
+    "invocations_ws",
+    "a2a",
+    "mcp",
+    "activity",
+    "voice",
+    "voice_conversation_engine",
+]
+
+
 class FoundryAgent(_Model):
     """Settings of a hosted agent in Azure AI Foundry Agent Service (host: foundry-agent)."""
 
     name: Name | None = Field(None, description="Agent name (default: the service name).")
-    model: NonEmpty = Field(description="Model deployment the agent uses.", examples=["gpt-4o-mini"])
-    protocol: Literal["responses", "activity_protocol"] = Field(
-        "responses", description="Protocol the container speaks."
+    model: NonEmpty | None = Field(
+        None,
+        description="Model deployment the agent calls (default: the environment's provisioned one); "
+        "the container reads it from AZURE_AI_MODEL_DEPLOYMENT_NAME.",
+        examples=["gpt-4o-mini"],
+    )
+    protocols: dict[AgentProtocol, Annotated[str, _pattern(r"^v?\d+(\.\d+)*$")]] = Field(
+        default_factory=lambda: {"responses": "v0.1.1"},
+        description="Protocols the container serves on port 8088, with their versions. Smoke checks "
+        "and evaluations reach the agent through `responses`.",
+        examples=[{"responses": "v0.1.1"}],
     )
 
 
