@@ -36,13 +36,13 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     manifest: Annotated[
-        Path | None,  # noqa: UP007 - typer needs Optional on 3.11
+        Path | None,
         typer.Option(
             "--manifest", "-f", help="Path to genaiops.yaml (default: found by walking up from cwd)."
         ),
     ] = None,
     env: Annotated[
-        str | None,  # noqa: UP007
+        str | None,
         typer.Option("--env", "-e", envvar="GENAIOPS_ENV", help="Environment name from the manifest."),
     ] = None,
     output: Annotated[

@@ -13,6 +13,7 @@ from genaiops_cli.console import Console
 from genaiops_cli.errors import UsageError
 
 if TYPE_CHECKING:
+    from genaiops_cli.core.environment import Environment
     from genaiops_cli.core.manifest.model import Manifest
 
 
@@ -25,6 +26,7 @@ class AppContext:
     debug: bool = False
     command: str = ""
     _manifest: Manifest | None = field(default=None, repr=False)
+    _environments: dict[str, Environment] = field(default_factory=dict, repr=False)
 
     def manifest(self) -> Manifest:
         if self._manifest is None:
@@ -33,6 +35,16 @@ class AppContext:
             path = find_manifest(self.manifest_path)
             self._manifest = load_manifest(path)
         return self._manifest
+
+    def environment(self, explicit: str | None = None, timeout: float = 600) -> Environment:
+        """The opened environment (`explicit`, else --env): configuration merged with what
+        provisioning created, its registry, ledger and hosts. Opened once per name per run."""
+        name = self.require_env(explicit)
+        if name not in self._environments:
+            from genaiops_cli.wiring import open_environment
+
+            self._environments[name] = open_environment(self.manifest(), name, timeout)
+        return self._environments[name]
 
     def require_env(self, explicit: str | None = None) -> str:
         name = explicit or self.env_name

@@ -54,7 +54,7 @@ def require_engine(host: str | None) -> str:
 # says so once at the top and once at the end.
 
 
-def azure_specs():  # noqa: ANN201 - the stand-in's Located, imported lazily
+def azure_specs():
     from genaiops_sandbox.specs import located
 
     return located()
@@ -73,7 +73,7 @@ def require_specs() -> None:
         pytest.skip(f"Azure REST specs not available: {where.reason}")
 
 
-def maybe_spec_validator():  # noqa: ANN201 - a SpecValidator, or None when there are no specs
+def maybe_spec_validator():
     if not azure_specs().found:
         return None
     from genaiops_sandbox.specs import SpecValidator

@@ -2,27 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
-EnvOption = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]  # noqa: UP007
-ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all).")]  # noqa: UP007
+from genaiops_cli.context import AppContext, app_context
+
+if TYPE_CHECKING:
+    from genaiops_cli.core.environment import Environment
+
+EnvOption = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]
+ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all).")]
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for a revision to be ready.")
 ]
 BreakLockOption = Annotated[
-    str | None,  # noqa: UP007
+    str | None,
     typer.Option(
         "--break-lock", metavar="REASON", help="Take the environment's lock from its holder (recorded)."
     ),
 ]
 
 
-def environment_locked(manifest: object, env_name: str, operation: str, break_lock: str | None):  # noqa: ANN201
+class Selection(NamedTuple):
+    actx: AppContext
+    env: Environment  # opened once: config, registry, ledger, hosts
+    names: list[str]  # the services the command acts on
+
+
+def select_services(
+    ctx: typer.Context, env: str | None, services: list[str] | None, timeout: float = 600
+) -> Selection:
+    """What every deploy/swap/rollback/smoke/status starts from: the opened environment and the
+    services it acts on (each deployed through its own host kind)."""
+    actx = app_context(ctx)
+    opened = actx.environment(env, timeout)
+    return Selection(actx, opened, opened.select(list(services or [])))
+
+
+def environment_locked(env: Environment, operation: str, break_lock: str | None) -> Any:
     """One deploy/promote/swap/rollback per environment at a time; the lock lives in the
     environment's registry (see docs/ledger.md), so every machine and CI job sees it."""
     from genaiops_cli.core.lock import environment_lock
-    from genaiops_cli.providers.azure.ledger_store import ledger_for
 
-    return environment_lock(ledger_for(manifest, env_name), env_name, operation, break_lock=break_lock)
+    return environment_lock(env.ledger, env.name, operation, break_lock=break_lock)

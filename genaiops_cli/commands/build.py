@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console as RichConsole
@@ -10,10 +10,6 @@ from rich.table import Table
 
 from genaiops_cli.commands._progress import service_progress
 from genaiops_cli.context import app_context
-
-if TYPE_CHECKING:
-    from genaiops_cli.core.build import RegistryAccess
-    from genaiops_cli.core.manifest.model import Manifest
 
 
 def register(app: typer.Typer) -> None:
@@ -31,22 +27,22 @@ def records_table(records: list) -> Table:
 
 def build(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Services to build (default: all).")] = None,  # noqa: UP007
+    services: Annotated[list[str] | None, typer.Argument(help="Services to build (default: all).")] = None,
     env: Annotated[
         str | None, typer.Option("--env", "-e", help="Tag for this environment's registry.")
-    ] = None,  # noqa: UP007
+    ] = None,
     push: Annotated[bool, typer.Option("--push", help="Push after building (needs --env).")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild even when up to date.")] = False,
     platform: Annotated[
         str | None, typer.Option("--platform", help="Target platform, e.g. linux/amd64.")
-    ] = None,  # noqa: UP007
+    ] = None,
     remote: Annotated[
         bool,
         typer.Option("--remote", help="Build and push in the registry (ACR Tasks); no local Docker needed."),
     ] = False,
 ) -> None:
+    from genaiops_cli import wiring
     from genaiops_cli.core import build as core
-    from genaiops_cli.core.targets import registry_access
 
     actx = app_context(ctx)
     manifest = actx.manifest()
@@ -57,33 +53,27 @@ def build(
     if (push or in_registry) and not env_name:
         actx.require_env(None)
     plans = [core.plan_build(manifest.base_dir, n, resolved[n], platform) for n in names]
-    registry = registry_access(manifest, env_name) if env_name else None
-    resource = _registry_resource(manifest, env_name, registry) if in_registry else None
+    opened = actx.environment(env_name) if env_name else None
+    registry = opened.registry if opened else None
+    remote = wiring.remote_builder(opened) if opened and in_registry else None
+    if remote is not None:
+        remote.resource()  # a registry ACR Tasks cannot find fails before anything is built
+    engine = wiring.image_engine()
 
     def work(plan: core.BuildPlan) -> object:
         if plan.service in in_registry:
-            return core.build_remote(plan, manifest, registry, resource, no_cache, on_event)  # type: ignore[arg-type]
-        return core.build_one(plan, manifest, registry, no_cache, on_event)
+            return core.build_remote(plan, manifest, registry, remote, no_cache, on_event)  # type: ignore[arg-type]
+        return core.build_one(plan, manifest, registry, no_cache, on_event, engine)
 
     with service_progress(actx.console, names) as on_event:
         records = core.run_parallel(plans, work)  # type: ignore[arg-type]
         local = [r for r in records if r.status != "pushed"]  # remote builds pushed already
         if push and registry is not None and local:
-            from genaiops_cli.providers.azure import acr
-
-            token = acr.refresh_token(registry.target, registry.login_server)
-            done = {r.service: core.push_one(r, registry, token, manifest, on_event) for r in local}
+            auth = registry.push_auth()
+            done = {r.service: core.push_one(r, registry, auth, manifest, on_event, engine) for r in local}
             records = [done.get(r.service, r) for r in records]
 
     def render(out: RichConsole) -> None:
         out.print(records_table(records))
 
     actx.emit({"builds": [r.to_dict() for r in records]}, render)
-
-
-def _registry_resource(manifest: Manifest, env_name: str, registry: RegistryAccess) -> tuple[str, str]:
-    """(resource group, registry name) that ACR Tasks runs are scheduled on."""
-    from genaiops_cli.providers.azure import acr_tasks
-
-    config = manifest.environment(env_name).config
-    return acr_tasks.registry_resource(registry.target, config.resource_group, config.registry)

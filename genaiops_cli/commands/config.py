@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 )
 def show(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")] = None,  # noqa: UP007
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")] = None,
 ) -> None:
     from genaiops_cli.core.config_view import effective_config
 

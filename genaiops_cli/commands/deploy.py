@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated
 
 import typer
 from rich.console import Console as RichConsole
@@ -14,9 +14,9 @@ from genaiops_cli.commands._options import (
     ServicesArg,
     TimeoutOption,
     environment_locked,
+    select_services,
 )
 from genaiops_cli.commands._progress import service_progress
-from genaiops_cli.context import AppContext, app_context
 
 
 def register(app: typer.Typer) -> None:
@@ -25,74 +25,33 @@ def register(app: typer.Typer) -> None:
     )(deploy)
 
 
-class Selection(NamedTuple):
-    actx: AppContext
-    manifest: Any
-    env_name: str
-    env: Any  # the ResolvedEnvironment
-    names: list[str]
-
-
-def select_containerapps(ctx: typer.Context, env: str | None, services: list[str] | None) -> Selection:
-    """What every Container Apps command starts from: the environment and the services it acts on."""
-    actx = app_context(ctx)
-    manifest = actx.manifest()
-    env_name = actx.require_env(env)
-    resolved = manifest.environment(env_name)
-    names = containerapp_services(resolved.services, list(services or []))
-    return Selection(actx, manifest, env_name, resolved, names)
-
-
-def containerapp_services(env_services: dict, names: list[str]) -> list[str]:
-    from genaiops_cli.errors import UsageError
-
-    unknown = [n for n in names if n not in env_services]
-    if unknown:
-        raise UsageError(f"unknown service {', '.join(unknown)}", hint=f"services: {', '.join(env_services)}")
-    return [n for n in (names or list(env_services)) if env_services[n].host == "containerapp"]
-
-
 def deploy(
     ctx: typer.Context,
     services: ServicesArg = None,
     env: EnvOption = None,
     digest: Annotated[
         str | None, typer.Option("--digest", help="Deploy this sha256 digest (one service).")
-    ] = None,  # noqa: UP007
+    ] = None,
     timeout: TimeoutOption = 300,
     break_lock: BreakLockOption = None,
 ) -> None:
-    from genaiops_cli.core.deploy import deploy_service
-    from genaiops_cli.core.targets import containerapps_host, pinned_image, registry_access
+    from genaiops_cli.core.targets import pinned_image
     from genaiops_cli.errors import UsageError
 
-    actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
+    actx, opened, names = select_services(ctx, env, services)
     if digest and len(names) != 1:
         raise UsageError(
             "--digest applies to exactly one service", hint="name the service: deploy SERVICE --digest …"
         )
-    registry = registry_access(manifest, env_name)
-    host = containerapps_host(manifest, env_name)
+    hosts = {name: opened.host(name) for name in names}  # an unimplemented host kind fails here
     outcomes = []
     with (
-        environment_locked(manifest, env_name, "deploy", break_lock),
+        environment_locked(opened, "deploy", break_lock),
         service_progress(actx.console, names) as on_event,
     ):
         for name in names:
-            image = pinned_image(manifest, env_name, name, registry, digest)
-            outcomes.append(
-                deploy_service(
-                    host,
-                    manifest,
-                    resolved,
-                    name,
-                    image,
-                    registry.login_server,
-                    registry.target.subscription_id,
-                    timeout,
-                    on_event,
-                )
-            )
+            image = pinned_image(opened, name, digest)
+            outcomes.append(hosts[name].deploy(name, image, timeout, on_event))
 
     def render(out: RichConsole) -> None:
         table = Table(box=None, pad_edge=False, header_style="bold")
@@ -103,4 +62,4 @@ def deploy(
             table.add_row(o.service, o.revision, o.action + (f" ({o.label})" if o.label else ""), url)
         out.print(table)
 
-    actx.emit({"environment": env_name, "deployments": [o.to_dict() for o in outcomes]}, render)
+    actx.emit({"environment": opened.name, "deployments": [o.to_dict() for o in outcomes]}, render)

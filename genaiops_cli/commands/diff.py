@@ -25,7 +25,7 @@ def diff(
 
     actx = app_context(ctx)
     manifest = actx.manifest()
-    result = core.diff(manifest, core.open_env(manifest, env_a), core.open_env(manifest, env_b))
+    result = core.diff(manifest, actx.environment(env_a), actx.environment(env_b))
 
     def render(out: RichConsole) -> None:
         out.print(

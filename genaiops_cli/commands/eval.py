@@ -26,26 +26,26 @@ def eval_command(
     names: Annotated[
         list[str] | None,
         typer.Argument(help="Evaluations to run (default: the environment's gates, else all)."),
-    ] = None,  # noqa: UP007,E501
+    ] = None,
     env: Annotated[
         str | None, typer.Option("--env", "-e", help="Environment whose service is evaluated.")
-    ] = None,  # noqa: UP007
+    ] = None,
     url: Annotated[
         str | None,
         typer.Option("--url", help="Base URL of the candidate (instead of the environment's label URL)."),
-    ] = None,  # noqa: UP007,E501
+    ] = None,
     label: Annotated[
         str | None, typer.Option("--label", help="Revision label of the candidate, e.g. green.")
-    ] = None,  # noqa: UP007
+    ] = None,
     baseline: Annotated[
         str | None, typer.Option("--baseline", help="Baseline label for A/B (e.g. blue), or `none`.")
-    ] = None,  # noqa: UP007
+    ] = None,
     baseline_url: Annotated[
         str | None, typer.Option("--baseline-url", help="Base URL of the baseline.")
-    ] = None,  # noqa: UP007
+    ] = None,
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Use only the first N dataset rows.")
-    ] = None,  # noqa: UP007
+    ] = None,
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, max=256, help="Requests in flight.")
     ] = 8,
@@ -57,14 +57,14 @@ def eval_command(
     ] = 3,
     resolve: Annotated[
         list[str] | None, typer.Option("--resolve", help="HOST=ADDR[:PORT], like curl --resolve.")
-    ] = None,  # noqa: UP007
+    ] = None,
     ca_bundle: Annotated[
         Path | None, typer.Option("--ca-bundle", help="CA certificates to trust for the target.")
-    ] = None,  # noqa: UP007
-    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,  # noqa: UP007
+    ] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
     report: Annotated[
         Path | None, typer.Option("--report", help="Directory for per-row results and reports.")
-    ] = None,  # noqa: UP007
+    ] = None,
 ) -> None:
     actx = app_context(ctx)
     args = list(names or [])
@@ -126,7 +126,6 @@ def _run(
     from genaiops_cli.core.evaluation.runner import RunOptions
     from genaiops_cli.core.evaluation.select import plan_targets, select_evaluations
     from genaiops_cli.core.reports import append_step_summary
-    from genaiops_cli.errors import GateFailed, GateInconclusive
 
     manifest = actx.manifest()
     chosen = select_evaluations(manifest, names, env)
@@ -138,7 +137,7 @@ def _run(
     targets = plan_targets(
         manifest,
         chosen,
-        env=env,
+        env=(lambda: actx.environment(env)) if env else None,
         url=url,
         label=label,
         baseline=baseline,
@@ -151,9 +150,9 @@ def _run(
     def client_factory(target: Any) -> Any:
         import httpx
 
-        from genaiops_cli.providers.http import async_http_client
+        from genaiops_cli.wiring import http
 
-        return async_http_client(
+        return http().async_client(
             target.resolve,
             target.ca_bundle,
             timeout,
@@ -181,17 +180,23 @@ def _run(
     verdict = result["verdict"]
     actx.console.result(actx.command, result, lambda out: _render(out, results), ok=verdict == "pass")
     if verdict != "pass":
-        blocking = [f"{r.name}: {g.name} ({g.verdict})" for r in results for g in r.gates if g.blocking]
-        message = f"evaluation gate {'failed' if verdict == 'fail' else 'inconclusive'}: " + "; ".join(
-            blocking[:5]
-        )
-        err_cls = GateFailed if verdict == "fail" else GateInconclusive
-        hint = (
-            "see the failing rows above" + (f" and {report}" if report else "; keep them with --report DIR")
-            if verdict == "fail"
-            else "the A/B interval straddles the margin: add rows, or decide by hand"
-        )
-        raise err_cls(message, hint=hint, details={"verdict": verdict})
+        raise _gate_error(results, verdict, report)
+
+
+def _gate_error(results: list[Any], verdict: str, report: Path | None) -> Exception:
+    from genaiops_cli.errors import GateFailed, GateInconclusive
+
+    blocking = [f"{r.name}: {g.name} ({g.verdict})" for r in results for g in r.gates if g.blocking]
+    message = f"evaluation gate {'failed' if verdict == 'fail' else 'inconclusive'}: " + "; ".join(
+        blocking[:5]
+    )
+    err_cls = GateFailed if verdict == "fail" else GateInconclusive
+    hint = (
+        "see the failing rows above" + (f" and {report}" if report else "; keep them with --report DIR")
+        if verdict == "fail"
+        else "the A/B interval straddles the margin: add rows, or decide by hand"
+    )
+    return err_cls(message, hint=hint, details={"verdict": verdict})
 
 
 def write_junit_text(path: Path, xml: str) -> None:

@@ -28,13 +28,13 @@ def history(
     actx = app_context(ctx)
     manifest = actx.manifest()
     names = [env or actx.env_name] if (env or actx.env_name) else list(manifest.environments)
-    envs = [core.open_env(manifest, n) for n in names]
+    envs = [actx.environment(n) for n in names]
     rows = core.history(manifest, envs, limit)
     last_good = {}
     for e in envs:
         from genaiops_cli.core.ledger import last_known_good
 
-        last_good[e.name] = (last_known_good(e.store, e.name) or {}).get("release")
+        last_good[e.name] = (last_known_good(e.ledger, e.name) or {}).get("release")
 
     def render(out: RichConsole) -> None:
         table = Table(box=None, pad_edge=False, header_style="bold")

@@ -23,7 +23,7 @@ def plan(
     ctx: typer.Context,
     env: EnvOption = None,
     from_: FromOption = None,
-    release: Annotated[str | None, typer.Option("--release", help="Plan this release id.")] = None,  # noqa: UP007
+    release: Annotated[str | None, typer.Option("--release", help="Plan this release id.")] = None,
     infra: Annotated[
         bool, typer.Option("--infra", help="Plan the environment's infrastructure instead (ARM what-if).")
     ] = False,
@@ -39,7 +39,5 @@ def plan(
         return
     manifest = actx.manifest()
     src_name = source_env(actx, manifest, dst_name, from_)
-    result = core.plan(
-        manifest, core.open_env(manifest, src_name), core.open_env(manifest, dst_name), release
-    )
+    result = core.plan(manifest, actx.environment(src_name), actx.environment(dst_name), release)
     actx.emit(result, lambda out: render_plan(out, result))

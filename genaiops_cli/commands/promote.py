@@ -14,7 +14,7 @@ from genaiops_cli.context import AppContext, app_context
 
 FromOption = Annotated[
     str | None, typer.Option("--from", help="Source environment (default: DST's promote_from).")
-]  # noqa: UP007
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +23,7 @@ def register(app: typer.Typer) -> None:
     )(promote)
 
 
-def source_env(actx: AppContext, manifest, dst: str, src: str | None) -> str:  # noqa: ANN001
+def source_env(actx: AppContext, manifest, dst: str, src: str | None) -> str:
     from genaiops_cli.errors import UsageError
 
     if dst not in manifest.environments:
@@ -77,14 +77,14 @@ def promote(
     from_: FromOption = None,
     release: Annotated[
         str | None, typer.Option("--release", help="Promote this release id instead of SRC's live one.")
-    ] = None,  # noqa: UP007
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan; change nothing.")] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Promote without SRC gate evidence (needs --reason).")
     ] = False,
     reason: Annotated[
         str | None, typer.Option("--reason", help="Why --force / --break-lock (recorded).")
-    ] = None,  # noqa: UP007
+    ] = None,
     break_lock: Annotated[
         bool, typer.Option("--break-lock", help="Take DST's lock from its holder (needs --reason).")
     ] = False,
@@ -104,8 +104,8 @@ def promote(
         )
     if copy_method not in ("auto", "blobs", "import"):
         raise UsageError(f"--copy {copy_method!r}", hint="auto, blobs or import")
-    src = core.open_env(manifest, src_name, timeout)
-    dst = core.open_env(manifest, to, timeout)
+    src = actx.environment(src_name, timeout)
+    dst = actx.environment(to, timeout)
     if dry_run or not actx.assume_yes:
         plan = core.plan(manifest, src, dst, release)
         if dry_run:

@@ -53,7 +53,7 @@ def provision(
     from genaiops_cli.core.targets import environment_target
     from genaiops_cli.core.whatif import has_changes, summarize
     from genaiops_cli.errors import UsageError
-    from genaiops_cli.providers.azure import deployments
+    from genaiops_cli.wiring import arm_deployments
 
     actx = app_context(ctx)
     console = actx.console
@@ -63,6 +63,7 @@ def provision(
     plan = provisioning.infra_plan(manifest, env_name, template, parameters)
     target = environment_target(manifest, env_name)
     rg = config.resource_group
+    deployments = arm_deployments()
     base: dict[str, Any] = {
         "environment": env_name,
         "resource_group": rg,
@@ -94,6 +95,17 @@ def provision(
         if has_changes(result):
             typer.confirm(f"Deploy these changes to {env_name} ({rg})?", abort=True)
 
+    _deploy_and_report(actx, deployments, target, plan, base, timeout)
+
+
+def _deploy_and_report(
+    actx: Any, deployments: Any, target: Any, plan: Any, base: dict[str, Any], timeout: float
+) -> None:
+    """Run the ARM deployment, showing each resource as it finishes; cache and emit the outputs."""
+    from genaiops_cli.core import provisioning
+
+    console, manifest = actx.console, actx.manifest()
+    env_name, rg = base["environment"], base["resource_group"]
     finished: list[dict[str, Any]] = []
 
     def on_operation(op: dict[str, Any]) -> None:

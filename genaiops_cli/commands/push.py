@@ -21,20 +21,20 @@ def register(app: typer.Typer) -> None:
 
 def push(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Services to push (default: all).")] = None,  # noqa: UP007
+    services: Annotated[list[str] | None, typer.Argument(help="Services to push (default: all).")] = None,
     env: Annotated[
         str | None, typer.Option("--env", "-e", help="Environment whose registry to push to.")
-    ] = None,  # noqa: UP007
+    ] = None,
 ) -> None:
+    from genaiops_cli import wiring
     from genaiops_cli.core import build as core
     from genaiops_cli.core.records import load_record
-    from genaiops_cli.core.targets import registry_access
-    from genaiops_cli.providers.azure import acr
 
     actx = app_context(ctx)
     manifest = actx.manifest()
-    env_name = actx.require_env(env)
-    resolved = manifest.environment(env_name).services
+    opened = actx.environment(env)
+    env_name = opened.name
+    resolved = opened.resolved.services
     names = core.select_services(resolved, list(services or []))
     plans = {n: core.plan_build(manifest.base_dir, n, resolved[n]) for n in names}
     records = []
@@ -46,10 +46,11 @@ def push(
                 hint=f"run `genaiops build {name} -e {env_name}` (or `build --push`)",
             )
         records.append(record)
-    registry = registry_access(manifest, env_name)
-    token = acr.refresh_token(registry.target, registry.login_server)
+    registry = opened.registry
+    auth = registry.push_auth()
     with service_progress(actx.console, names) as on_event:
-        pushed = [core.push_one(r, registry, token, manifest, on_event) for r in records]
+        engine = wiring.image_engine()
+        pushed = [core.push_one(r, registry, auth, manifest, on_event, engine) for r in records]
 
     def render(out: RichConsole) -> None:
         out.print(records_table(pushed))

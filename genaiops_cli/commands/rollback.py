@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from genaiops_cli.commands._options import (
@@ -10,9 +12,12 @@ from genaiops_cli.commands._options import (
     ServicesArg,
     TimeoutOption,
     environment_locked,
+    select_services,
 )
 from genaiops_cli.commands._progress import service_progress
-from genaiops_cli.commands.deploy import select_containerapps
+
+if TYPE_CHECKING:
+    from genaiops_cli.core.environment import Environment
 
 
 def register(app: typer.Typer) -> None:
@@ -21,16 +26,15 @@ def register(app: typer.Typer) -> None:
     )
 
 
-def _record(manifest: object, env_name: str, results: list[dict], smoke: dict) -> str | None:
+def _record(opened: Environment, results: list[dict], smoke: dict) -> str | None:
     """Write the rollback into the environment's history (and last-known-good when verified)."""
     from genaiops_cli.core import ledger as lg
-    from genaiops_cli.providers.azure.ledger_store import ledger_for
 
     release = next((r["release"] for r in results if r.get("release")), None)
     if release is None:  # deployed by hand, never promoted: nothing in the ledger to point at
         return None
     record = lg.DeploymentRecord(
-        env_name,
+        opened.name,
         release,
         operation="rollback",
         status="live" if smoke["passed"] else "failed",
@@ -50,7 +54,7 @@ def _record(manifest: object, env_name: str, results: list[dict], smoke: dict) -
             }
         ],
     )
-    return lg.record_event(ledger_for(manifest, env_name), record)
+    return lg.record_event(opened.ledger, record)
 
 
 def rollback(
@@ -61,22 +65,20 @@ def rollback(
     break_lock: BreakLockOption = None,
 ) -> None:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
-    from genaiops_cli.core.deploy import rollback_service
-    from genaiops_cli.core.targets import containerapps_host
     from genaiops_cli.errors import SmokeFailed
 
-    actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
+    actx, opened, names = select_services(ctx, env, services)
+    env_name = opened.name
     if not actx.assume_yes and actx.console.interactive:
         typer.confirm(f"Roll back {', '.join(names)} in {env_name}?", abort=True)
-    host = containerapps_host(manifest, env_name)
     with (
-        environment_locked(manifest, env_name, "rollback", break_lock),
+        environment_locked(opened, "rollback", break_lock),
         service_progress(actx.console, names) as on_event,
     ):
-        results = [rollback_service(host, manifest, resolved, n, timeout, on_event) for n in names]
-    smoke, checks = run_smoke(actx, manifest, env_name, names, label="live", host=host)
+        results = [opened.host(n).rollback(n, timeout, on_event) for n in names]
+    smoke, checks = run_smoke(actx, opened, names, label="live")
     result = {"environment": env_name, "rollbacks": results, "smoke": smoke}
-    result["ledger"] = _record(manifest, env_name, results, smoke)
+    result["ledger"] = _record(opened, results, smoke)
     if not smoke["passed"]:
         if not actx.console.is_json:
             actx.console.err.print(smoke_table(checks))

@@ -18,7 +18,7 @@ sandbox_app = typer.Typer(
 )
 
 StateDir = Annotated[
-    Path | None,  # noqa: UP007
+    Path | None,
     typer.Option("--state-dir", envvar="GENAIOPS_SANDBOX_DIR", help="Where the stand-in keeps its state."),
 ]
 
@@ -76,7 +76,7 @@ def up(
     ctx: typer.Context,
     state_dir: StateDir = None,
     retry_after: Annotated[
-        int | None,  # noqa: UP007
+        int | None,
         typer.Option("--retry-after", help="Retry-After seconds on long-running operations (default 0)."),
     ] = None,
     base_image: Annotated[

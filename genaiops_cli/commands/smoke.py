@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console as RichConsole
 from rich.table import Table
 
-from genaiops_cli.commands._options import EnvOption, ServicesArg
-from genaiops_cli.commands.deploy import select_containerapps
+from genaiops_cli.commands._options import EnvOption, ServicesArg, select_services
 from genaiops_cli.context import AppContext
+
+if TYPE_CHECKING:
+    from genaiops_cli.core.environment import Environment
 
 
 def register(app: typer.Typer) -> None:
@@ -22,31 +24,24 @@ def register(app: typer.Typer) -> None:
 
 def run_smoke(
     actx: AppContext,
-    manifest: Any,
-    env_name: str,
+    opened: Environment,
     names: list[str],
     label: str = "live",
-    host: Any = None,
     url: str | None = None,
     warmup: float = 60,
 ) -> tuple[dict[str, Any], dict]:
     """(JSON-able report, CheckResults per service)."""
     from genaiops_cli.core import smoke as core
-    from genaiops_cli.core.deploy import service_url
-    from genaiops_cli.core.targets import containerapps_host, environment_target
-    from genaiops_cli.providers.http import http_client
 
-    resolved = manifest.environment(env_name)
-    target = environment_target(manifest, env_name)
-    host = host or containerapps_host(manifest, env_name)
+    target = opened.target
     results: dict[str, list[core.CheckResult]] = {}
-    with http_client(resolve=target.resolve, ca_bundle=target.ca_bundle, timeout=30) as client:
+    with opened.http.client(target.resolve, target.ca_bundle, 30) as client:
         for name in names:
-            checks = resolved.services[name].smoke
+            checks = opened.resolved.services[name].smoke
             if not checks:
                 results[name] = []
                 continue
-            base = url or service_url(host, manifest, name, label)
+            base = url or opened.host(name).endpoint(name, label).url
             actx.console.info(f"smoke: {name} → {base}")
             results[name] = [core.run_check(client, base, check, warmup) for check in checks]
     passed = all(r.passed for rs in results.values() for r in rs)
@@ -80,8 +75,8 @@ def smoke(
     services: ServicesArg = None,
     env: EnvOption = None,
     label: Annotated[str, typer.Option("--label", help="live | staged | blue | green")] = "live",
-    url: Annotated[str | None, typer.Option("--url", help="Check this base URL instead.")] = None,  # noqa: UP007
-    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,  # noqa: UP007
+    url: Annotated[str | None, typer.Option("--url", help="Check this base URL instead.")] = None,
+    junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
     warmup: Annotated[
         float, typer.Option("--warmup", help="Seconds to retry while a revision warms up.")
     ] = 60,
@@ -90,8 +85,9 @@ def smoke(
     from genaiops_cli.core.reports import append_step_summary, write_junit
     from genaiops_cli.errors import SmokeFailed
 
-    actx, manifest, env_name, _, names = select_containerapps(ctx, env, services)
-    report, results = run_smoke(actx, manifest, env_name, names, label=label, url=url, warmup=warmup)
+    actx, opened, names = select_services(ctx, env, services)
+    env_name = opened.name
+    report, results = run_smoke(actx, opened, names, label=label, url=url, warmup=warmup)
     if junit:
         write_junit(junit, [core.suite(svc, rs) for svc, rs in results.items()])
     append_step_summary(core.markdown(results))

@@ -6,8 +6,7 @@ import typer
 from rich.console import Console as RichConsole
 from rich.table import Table
 
-from genaiops_cli.commands._options import EnvOption, ServicesArg
-from genaiops_cli.commands.deploy import select_containerapps
+from genaiops_cli.commands._options import EnvOption, ServicesArg, select_services
 
 ROLE_STYLE = {"live": "bold green", "staged": "cyan", "previous": "yellow"}
 
@@ -17,12 +16,9 @@ def register(app: typer.Typer) -> None:
 
 
 def status(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = None) -> None:
-    from genaiops_cli.core.deploy import service_status
-    from genaiops_cli.core.targets import containerapps_host
-
-    actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
-    host = containerapps_host(manifest, env_name)
-    report = [service_status(host, manifest, resolved, n) for n in names]
+    actx, opened, names = select_services(ctx, env, services)
+    env_name = opened.name
+    report = [opened.host(n).status(n) for n in names]
 
     def render(out: RichConsole) -> None:
         for svc in report:

@@ -6,9 +6,14 @@ from typing import Annotated
 
 import typer
 
-from genaiops_cli.commands._options import BreakLockOption, EnvOption, ServicesArg, environment_locked
+from genaiops_cli.commands._options import (
+    BreakLockOption,
+    EnvOption,
+    ServicesArg,
+    environment_locked,
+    select_services,
+)
 from genaiops_cli.commands._progress import service_progress
-from genaiops_cli.commands.deploy import select_containerapps
 
 
 def register(app: typer.Typer) -> None:
@@ -25,25 +30,23 @@ def swap(
         str | None,
         typer.Option(
             "--skip-smoke",
-            metavar="REASON",  # noqa: UP007
+            metavar="REASON",
             help="Swap without smoke checks; the reason is recorded.",
         ),
     ] = None,
     break_lock: BreakLockOption = None,
 ) -> None:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
-    from genaiops_cli.core.deploy import swap_service
-    from genaiops_cli.core.targets import containerapps_host
     from genaiops_cli.errors import SmokeFailed
 
-    actx, manifest, env_name, resolved, names = select_containerapps(ctx, env, services)
-    host = containerapps_host(manifest, env_name)
-    with environment_locked(manifest, env_name, "swap", break_lock):
+    actx, opened, names = select_services(ctx, env, services)
+    env_name = opened.name
+    with environment_locked(opened, "swap", break_lock):
         smoke = None
         if skip_smoke:
             actx.console.warn(f"skipping smoke checks: {skip_smoke}")
         else:
-            smoke, results = run_smoke(actx, manifest, env_name, names, label="staged", host=host)
+            smoke, results = run_smoke(actx, opened, names, label="staged")
             if not smoke["passed"]:
                 if not actx.console.is_json:
                     actx.console.err.print(smoke_table(results))
@@ -53,7 +56,7 @@ def swap(
                     details=smoke,
                 )
         with service_progress(actx.console, names) as on_event:
-            swaps = [swap_service(host, manifest, resolved, n, on_event) for n in names]
+            swaps = [opened.host(n).swap(n, on_event) for n in names]
     result = {"environment": env_name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke}
     actx.emit(
         result,

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 def validate(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Also resolve this environment.")] = None,  # noqa: UP007
+    env: Annotated[str | None, typer.Option("--env", "-e", help="Also resolve this environment.")] = None,
 ) -> None:
     actx = app_context(ctx)
     manifest = actx.manifest()

@@ -1,4 +1,4 @@
-"""Build and push: plan (pure) then run through the docker and ACR providers.
+"""Build and push: plan (pure) then run through the ImageEngine, RemoteBuilder and Registry ports.
 
 A build is identified by its source hash; the image is tagged `<registry>/<repository>:<hash16>`
 (plus the git commit when the context is clean), so "is this built?" is a tag lookup, locally or
@@ -20,8 +20,8 @@ from genaiops_cli.core.records import BuildRecord, load_record, save_record
 from genaiops_cli.errors import BuildError, UsageError
 
 if TYPE_CHECKING:
-    from genaiops_cli.core.cloud import AzureTarget
     from genaiops_cli.core.manifest.model import Manifest, Service
+    from genaiops_cli.core.ports import ImageEngine, Registry, RemoteBuilder
 
 TAG_LENGTH = 16
 MAX_PARALLEL_BUILDS = 3
@@ -127,23 +127,14 @@ def _labels(plan: BuildPlan, project: str) -> dict[str, str]:
     return labels
 
 
-@dataclass
-class RegistryAccess:
-    """Where images go for one environment: the login server and the target that can sign in to it."""
-
-    login_server: str
-    target: AzureTarget
-
-
 def build_one(
     plan: BuildPlan,
     manifest: Manifest,
-    registry: RegistryAccess | None,
+    registry: Registry | None,
     no_cache: bool,
     on_event: EventFn,
+    builder: ImageEngine,
 ) -> BuildRecord:
-    from genaiops_cli.providers.docker import builder
-
     login = registry.login_server if registry else None
     reference = plan.reference(login)
     record = BuildRecord(
@@ -167,9 +158,7 @@ def build_one(
             save_record(manifest.base_dir, record)
             return record
         if registry:
-            from genaiops_cli.providers.azure import acr
-
-            digest = acr.manifest_digest(registry.target, registry.login_server, plan.repository, plan.tag)
+            digest = registry.digest(plan.repository, plan.tag)
             if digest:
                 on_event(plan.service, f"up to date (already in {registry.login_server} as {digest[:19]})")
                 record.status, record.digest = "in_registry", digest
@@ -199,16 +188,14 @@ def build_one(
 def build_remote(
     plan: BuildPlan,
     manifest: Manifest,
-    registry: RegistryAccess,
-    resource: tuple[str, str],
+    registry: Registry,
+    remote: RemoteBuilder,
     no_cache: bool,
     on_event: EventFn,
 ) -> BuildRecord:
     """Build and push in the registry with ACR Tasks (`build.remote` / `--remote`): no local engine.
-    `resource` is the registry's (resource group, name). The digest the run reports is read back from
-    the registry before it is recorded, as after a local push."""
-    from genaiops_cli.providers.azure import acr, acr_tasks
-
+    The digest the run reports is read back from the registry before it is recorded, as after a
+    local push."""
     wanted = plan.reference(registry.login_server)
     record = BuildRecord(
         service=plan.service,
@@ -221,7 +208,7 @@ def build_remote(
         git_commit=plan.git.commit if plan.git else None,
     )
     if not no_cache:
-        digest = acr.manifest_digest(registry.target, registry.login_server, plan.repository, plan.tag)
+        digest = registry.digest(plan.repository, plan.tag)
         if digest:
             on_event(plan.service, f"up to date (already in {registry.login_server} as {digest[:19]})")
             record.status, record.digest = "in_registry", digest
@@ -231,11 +218,8 @@ def build_remote(
     if plan.git_tag():
         images.append(f"{plan.repository}:{plan.git_tag()}")
         record.extra_tags = [plan.git_tag() or ""]
-    on_event(plan.service, f"building {wanted} in {resource[1]} (ACR Tasks)")
-    built = acr_tasks.remote_build(
-        registry.target,
-        resource[0],
-        resource[1],
+    on_event(plan.service, f"building {wanted} in {remote.resource()[1]} (ACR Tasks)")
+    built = remote.build(
         plan.context,
         images,
         plan.build_args,
@@ -244,7 +228,7 @@ def build_remote(
         no_cache,
         on_line=lambda line: on_event(plan.service, line),
     )
-    found = acr.manifest_digest(registry.target, registry.login_server, plan.repository, plan.tag)
+    found = registry.digest(plan.repository, plan.tag)
     if found != built.digest:
         raise BuildError(
             f"digest mismatch for {wanted}: run {built.run_id} pushed {built.digest}, "
@@ -259,11 +243,13 @@ def build_remote(
 
 
 def push_one(
-    record: BuildRecord, registry: RegistryAccess, token: str, manifest: Manifest, on_event: EventFn
+    record: BuildRecord,
+    registry: Registry,
+    auth: dict[str, str],
+    manifest: Manifest,
+    on_event: EventFn,
+    builder: ImageEngine,
 ) -> BuildRecord:
-    from genaiops_cli.providers.azure import acr
-    from genaiops_cli.providers.docker import builder
-
     if record.status == "in_registry" and record.digest:
         on_event(record.service, "already in the registry; nothing to push")
         return record
@@ -278,16 +264,13 @@ def push_one(
             )
         builder.tag(local_ref, remote_repo, record.tag)
     on_event(record.service, f"pushing {wanted}")
-    auth = {"username": acr.ACR_TOKEN_USER, "password": token, "serveraddress": registry.login_server}
     engine_digest = builder.push(
         remote_repo, record.tag, auth, on_status=lambda s: on_event(record.service, s)
     )
     for extra in record.extra_tags:
         if extra:
             builder.push(remote_repo, extra, auth)
-    registry_digest = acr.manifest_digest(
-        registry.target, registry.login_server, record.repository, record.tag
-    )
+    registry_digest = registry.digest(record.repository, record.tag)
     if registry_digest != engine_digest:
         raise BuildError(
             f"digest mismatch for {wanted}: the engine pushed {engine_digest}, "
@@ -316,7 +299,7 @@ def run_parallel(items: list[BuildPlan], work: Callable[[BuildPlan], BuildRecord
         for future in futures:
             try:
                 results.append(future.result())
-            except Exception as exc:  # noqa: BLE001 - re-raised below, after siblings finish
+            except Exception as exc:
                 first_error = first_error or exc
         if first_error:
             raise first_error

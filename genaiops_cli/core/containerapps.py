@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from genaiops_cli.core.ports import PREVIOUS_RELEASE_TAG, RELEASE_TAG
+
 if TYPE_CHECKING:
     from genaiops_cli.core.manifest.model import Service
 
@@ -22,8 +24,8 @@ TAG_LIVE = "genaiops-live"
 TAG_STAGED = "genaiops-staged"
 TAG_PREVIOUS = "genaiops-previous"
 TAG_SERVICE = "genaiops-service"
-TAG_RELEASE = "genaiops-release"  # the release live in this app (written by promote)
-TAG_PREVIOUS_RELEASE = "genaiops-release-previous"
+TAG_RELEASE = RELEASE_TAG  # the release live in this app (written by promote)
+TAG_PREVIOUS_RELEASE = PREVIOUS_RELEASE_TAG
 MAX_APP_NAME = 32
 
 

@@ -6,40 +6,21 @@ the live one keeps 100 %; nothing rollback may need is deleted."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core import containerapps as ca
+from genaiops_cli.core.ports import ContainerAppsApi, DeployOutcome
 from genaiops_cli.errors import DeployError, UsageError
 
 if TYPE_CHECKING:
     from genaiops_cli.core.manifest.model import Manifest, ResolvedEnvironment, Service
-    from genaiops_cli.providers.azure.containerapps import ContainerAppsHost
 
 EventFn = Callable[[str, str], None]
 POLL_SECONDS = 1.0
 
 
-@dataclass
-class DeployOutcome:
-    service: str
-    app: str
-    revision: str
-    image: str
-    action: str  # created | staged | live | unchanged
-    strategy: str
-    app_url: str | None = None
-    label: str | None = None
-    label_url: str | None = None
-    deactivated: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-def placement(host: ContainerAppsHost, env: ResolvedEnvironment) -> ca.Placement:
+def placement(host: ContainerAppsApi, env: ResolvedEnvironment) -> ca.Placement:
     config = env.config
     if config.connected_environment:
         name = config.connected_environment.rsplit("/", 1)[-1]
@@ -87,38 +68,45 @@ def planned_revision(
 
 
 def wait_ready(
-    host: ContainerAppsHost, app: str, revision: str, timeout: float, service: str, on_event: EventFn
+    host: ContainerAppsApi, app: str, revision: str, timeout: float, service: str, on_event: EventFn
 ) -> None:
-    deadline = time.monotonic() + timeout
-    last = ""
-    while True:
+    """Poll the revision until it is provisioned, running and healthy; a failed one raises at once."""
+    from genaiops_cli.core.retrying import poll
+
+    last = {"state": ""}
+
+    def ready() -> bool | None:
         found = host.revision(app, revision)
-        if found is not None:
-            ready, reason = ca.revision_ready(found)
-            if ready:
-                return
-            if reason:
-                raise DeployError(
-                    f"revision {revision} failed: {reason}",
-                    hint="fix the image or its settings; traffic was not changed",
-                    code="revision_failed",
-                )
-            props = found.get("properties") or {}
-            state = f"{props.get('provisioningState')}/{props.get('runningState')}/{props.get('healthState')}"
-            if state != last:
-                on_event(service, f"waiting for {revision}: {state}")
-                last = state
-        if time.monotonic() > deadline:
+        if found is None:
+            return None
+        ok, reason = ca.revision_ready(found)
+        if ok:
+            return True
+        if reason:
             raise DeployError(
-                f"revision {revision} not ready after {timeout:.0f}s (last state {last or 'unknown'})",
-                hint="raise --timeout or look at the revision's logs; traffic was not changed",
-                code="revision_timeout",
+                f"revision {revision} failed: {reason}",
+                hint="fix the image or its settings; traffic was not changed",
+                code="revision_failed",
             )
-        time.sleep(POLL_SECONDS)
+        props = found.get("properties") or {}
+        state = f"{props.get('provisioningState')}/{props.get('runningState')}/{props.get('healthState')}"
+        if state != last["state"]:
+            on_event(service, f"waiting for {revision}: {state}")
+            last["state"] = state
+        return None
+
+    def too_slow() -> DeployError:
+        return DeployError(
+            f"revision {revision} not ready after {timeout:.0f}s (last state {last['state'] or 'unknown'})",
+            hint="raise --timeout or look at the revision's logs; traffic was not changed",
+            code="revision_timeout",
+        )
+
+    poll(ready, timeout=timeout, interval=POLL_SECONDS, on_timeout=too_slow)
 
 
 def _fail_safely(
-    host: ContainerAppsHost, app: str, revision: str, error: DeployError, on_event: EventFn, service: str
+    host: ContainerAppsApi, app: str, revision: str, error: DeployError, on_event: EventFn, service: str
 ) -> DeployError:
     """Deactivate a revision that failed so it holds no resources; report why it failed."""
     found = host.revision(app, revision)
@@ -138,7 +126,7 @@ def _fail_safely(
 
 
 def deploy_service(
-    host: ContainerAppsHost,
+    host: ContainerAppsApi,
     manifest: Manifest,
     env: ResolvedEnvironment,
     service_name: str,
@@ -168,11 +156,7 @@ def deploy_service(
             traffic=[{"latestRevision": True, "weight": 100}],
             tags={ca.TAG_SERVICE: service_name},
         )
-        try:
-            app = host.put_app(name, body)
-            wait_ready(host, name, revision, timeout, service_name, on_event)
-        except DeployError as exc:
-            raise _fail_safely(host, name, revision, exc, on_event, service_name) from exc
+        app = _write_and_wait(host, name, revision, body, None, timeout, service_name, on_event) or {}
         state = ca.TrafficState().go_live_first(revision)
         app = host.patch_app(
             name, ca.traffic_patch(where.location, state.traffic(), state.tags(), app.get("tags"))
@@ -180,14 +164,7 @@ def deploy_service(
         outcome.action = "created"
         return _finish(host, env, app, state, outcome, where, on_event)
 
-    current_env = str((app.get("properties") or {}).get("environmentId") or "")
-    if current_env and current_env.lower() != where.environment_id.lower():
-        raise DeployError(
-            f"container app {name} already exists in another environment ({current_env.rsplit('/', 1)[-1]})",
-            hint="an app cannot move between Container Apps environments: delete it, or deploy to another "
-            "resource group",
-            code="environment_mismatch",
-        )
+    _check_same_environment(app, name, where)
     state = ca.TrafficState.from_app(app)
     if revision in (state.live, state.staged):
         found = host.revision(name, revision)
@@ -199,46 +176,77 @@ def deploy_service(
             return _finish(host, env, app, state, outcome, where, on_event, write=False)
 
     existing = host.revision(name, revision)
-    try:
-        if existing is None:
-            on_event(service_name, f"creating revision {revision}")
-            traffic = (((app.get("properties") or {}).get("configuration") or {}).get("ingress") or {}).get(
-                "traffic"
-            )
-            body = ca.app_body(
-                service_name,
-                service,
-                template,
-                where,
-                registry,
-                traffic=traffic or state.traffic(),
-                tags=dict(app.get("tags") or {}),
-            )
-            host.put_app(name, body)
-        elif not (existing.get("properties") or {}).get("active"):
-            on_event(service_name, f"re-activating revision {revision}")
-            host.activate(name, revision)
-        wait_ready(host, name, revision, timeout, service_name, on_event)
-    except DeployError as exc:
-        raise _fail_safely(host, name, revision, exc, on_event, service_name) from exc
+    body = None
+    if existing is None:
+        on_event(service_name, f"creating revision {revision}")
+        traffic = (((app.get("properties") or {}).get("configuration") or {}).get("ingress") or {}).get(
+            "traffic"
+        )
+        body = ca.app_body(
+            service_name,
+            service,
+            template,
+            where,
+            registry,
+            traffic=traffic or state.traffic(),
+            tags=dict(app.get("tags") or {}),
+        )
+    _write_and_wait(host, name, revision, body, existing, timeout, service_name, on_event)
 
-    if state.live is None:
-        new_state = state.go_live_first(revision)
-        outcome.action = "live"
-    elif strategy == "bluegreen":
-        new_state = state.stage(revision)
-        outcome.action = "staged"
-    else:
-        new_state = state.replace_live(revision)
-        outcome.action = "live"
+    new_state, outcome.action = _next_state(state, revision, strategy)
     app = host.patch_app(
         name, ca.traffic_patch(where.location, new_state.traffic(), new_state.tags(), app.get("tags"))
     )
     return _finish(host, env, app, new_state, outcome, where, on_event)
 
 
+def _check_same_environment(app: dict[str, Any], name: str, where: ca.Placement) -> None:
+    current_env = str((app.get("properties") or {}).get("environmentId") or "")
+    if current_env and current_env.lower() != where.environment_id.lower():
+        raise DeployError(
+            f"container app {name} already exists in another environment ({current_env.rsplit('/', 1)[-1]})",
+            hint="an app cannot move between Container Apps environments: delete it, or deploy to another "
+            "resource group",
+            code="environment_mismatch",
+        )
+
+
+def _next_state(state: ca.TrafficState, revision: str, strategy: str) -> tuple[ca.TrafficState, str]:
+    """(traffic state after deploying `revision`, the outcome's action)."""
+    if state.live is None:
+        return state.go_live_first(revision), "live"
+    if strategy == "bluegreen":
+        return state.stage(revision), "staged"
+    return state.replace_live(revision), "live"
+
+
+def _write_and_wait(
+    host: ContainerAppsApi,
+    name: str,
+    revision: str,
+    body: dict[str, Any] | None,
+    existing: dict[str, Any] | None,
+    timeout: float,
+    service_name: str,
+    on_event: EventFn,
+) -> dict[str, Any] | None:
+    """Create the revision (`body`, returning the app as written) or re-activate it, and wait until
+    it is ready; a revision that fails is deactivated (live keeps its traffic) and the error raised."""
+    written = None
+    try:
+        if body is not None:
+            written = host.put_app(name, body)
+        elif existing is not None and not (existing.get("properties") or {}).get("active"):
+            on_event(service_name, f"re-activating revision {revision}")
+            host.activate(name, revision)
+        wait_ready(host, name, revision, timeout, service_name, on_event)
+    except DeployError as exc:
+        raise _fail_safely(host, name, revision, exc, on_event, service_name) from exc
+    return written
+
+
 def _finish(
-    host: ContainerAppsHost,
+    host: ContainerAppsApi,
     env: ResolvedEnvironment,
     app: dict[str, Any],
     state: ca.TrafficState,
@@ -260,7 +268,7 @@ def _finish(
 
 
 def prune(
-    host: ContainerAppsHost,
+    host: ContainerAppsApi,
     app: str,
     state: ca.TrafficState,
     keep_previous: int,
@@ -298,7 +306,7 @@ def _created(revision: dict[str, Any]) -> float:
 
 
 def swap_service(
-    host: ContainerAppsHost,
+    host: ContainerAppsApi,
     manifest: Manifest,
     env: ResolvedEnvironment,
     service_name: str,
@@ -342,7 +350,7 @@ def swap_service(
 
 
 def rollback_service(
-    host: ContainerAppsHost,
+    host: ContainerAppsApi,
     manifest: Manifest,
     env: ResolvedEnvironment,
     service_name: str,
@@ -388,7 +396,7 @@ def rollback_service(
 
 
 def service_status(
-    host: ContainerAppsHost, manifest: Manifest, env: ResolvedEnvironment, service_name: str
+    host: ContainerAppsApi, manifest: Manifest, env: ResolvedEnvironment, service_name: str
 ) -> dict[str, Any]:
     name = ca.app_name(manifest.name, service_name)
     app = host.get_app(name)
@@ -447,7 +455,7 @@ def service_status(
     }
 
 
-def service_url(host: ContainerAppsHost, manifest: Manifest, service_name: str, label: str) -> str:
+def service_url(host: ContainerAppsApi, manifest: Manifest, service_name: str, label: str) -> str:
     """URL of a service's `live` (app URL), `staged`, or `blue`/`green` side."""
     name = ca.app_name(manifest.name, service_name)
     app = host.get_app(name)

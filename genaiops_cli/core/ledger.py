@@ -14,7 +14,9 @@ import datetime as dt
 import os
 import socket
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+from genaiops_cli.core.ports import LedgerStore
 
 LEDGER_REPOSITORY = "genaiops/ledger"
 ARTIFACT_TYPES = {
@@ -204,18 +206,6 @@ class DeploymentRecord:
             "overrides": self.overrides,
             "digests": {s: v.get("digest") for s, v in self.services.items()},
         }
-
-
-class LedgerStore(Protocol):
-    """JSON documents under tags in one environment's ledger (an OCI repository on Azure)."""
-
-    location: str
-
-    def put(self, tag: str, kind: str, document: dict[str, Any]) -> str: ...
-
-    def get(self, tag: str) -> dict[str, Any] | None: ...
-
-    def tags(self, prefix: str = "") -> list[str]: ...
 
 
 # ---------------------------------------------------------------------------- operations

@@ -105,6 +105,8 @@ def run_check(
 ) -> CheckResult:
     import httpx
 
+    from genaiops_cli.core.retrying import backoff
+
     request = check.request
     url = base_url.rstrip("/") + request.path
     kwargs: dict[str, Any] = {"headers": dict(request.headers)}
@@ -112,32 +114,25 @@ def run_check(
         kwargs["json"] = request.json_
     elif request.body is not None:
         kwargs["content"] = request.body.encode()
-    deadline = time.monotonic() + warmup_seconds
-    delay, attempts = 0.25, 0
-    while True:
-        attempts += 1
-        started = time.perf_counter()
-        try:
-            response = client.request(request.method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            if time.monotonic() + delay < deadline:
-                sleep(delay)
-                delay = min(delay * 2, 4)
-                continue
-            return CheckResult(check.name, url, False, attempts=attempts, failures=[f"request failed: {exc}"])
-        latency = (time.perf_counter() - started) * 1000
-        if (
-            response.status_code in WARMUP_STATUSES
-            and check.expect.status not in WARMUP_STATUSES
-            and time.monotonic() + delay < deadline
-        ):
-            sleep(delay)
-            delay = min(delay * 2, 4)
-            continue
-        failures = evaluate(check, response.status_code, dict(response.headers), response.content, latency)
-        return CheckResult(
-            check.name, url, not failures, response.status_code, round(latency, 1), attempts, failures
-        )
+    timing: dict[str, float] = {}
+
+    def send() -> Any:
+        timing["started"] = time.perf_counter()
+        response = client.request(request.method, url, **kwargs)
+        timing["latency"] = (time.perf_counter() - timing["started"]) * 1000
+        return response
+
+    def warming(response: Any) -> bool:  # a gateway answering for a revision still starting
+        return response.status_code in WARMUP_STATUSES and check.expect.status not in WARMUP_STATUSES
+
+    last, attempts = backoff(
+        send, again=warming, on=(httpx.HTTPError,), within=warmup_seconds, first=0.25, most=4, sleep=sleep
+    )
+    if isinstance(last, BaseException):
+        return CheckResult(check.name, url, False, attempts=attempts, failures=[f"request failed: {last}"])
+    latency = timing["latency"]
+    failures = evaluate(check, last.status_code, dict(last.headers), last.content, latency)
+    return CheckResult(check.name, url, not failures, last.status_code, round(latency, 1), attempts, failures)
 
 
 def suite(service: str, results: list[CheckResult]) -> TestSuite:

@@ -423,7 +423,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "genaiops-sandbox-acr"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the request log below is the record; never print tokens from URLs
 
     @property
@@ -521,7 +521,7 @@ class _Handler(BaseHTTPRequestHandler):
             if path != "/sandbox/requests":
                 self.front.log.add(self.command, path, self._status or 0)
 
-    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _dispatch  # noqa: N815
+    do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _dispatch
 
     # ---- admin
 

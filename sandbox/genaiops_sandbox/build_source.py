@@ -156,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "genaiops-sandbox-blob"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # the request line holds the SAS signature: never log it
 
     def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
@@ -227,7 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
         tmp = file.with_suffix(".part")
         tmp.write_bytes(data)
         tmp.replace(file)
-        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()  # noqa: S324 - Azure's Content-MD5
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
         self._reply(
             201,
             b"",

@@ -161,7 +161,7 @@ class Sandbox:
                 self.tls_dir,
                 docker_host=os.environ.get("DOCKER_HOST") or None,
             )
-        except Exception as exc:  # noqa: BLE001 - ARM still serves; revision creation reports this
+        except Exception as exc:
             log.error("container runtime unavailable: %s", exc)
             return f"{type(exc).__name__}: {exc}"
         return None
@@ -212,7 +212,7 @@ class Sandbox:
                 continue
             try:
                 endpoint = self.fleet.ensure(record["body"]["name"].lower())
-            except Exception:  # noqa: BLE001 - one broken registry must not keep the rest down
+            except Exception:
                 log.exception("could not restart registry %s", record["body"]["name"])
                 continue
             if record["body"]["properties"].get("loginServer") != endpoint.login_server:
@@ -231,7 +231,7 @@ class Sandbox:
                 continue
             try:
                 part.close()
-            except Exception:  # noqa: BLE001 - keep shutting the rest down
+            except Exception:
                 log.exception("closing %s failed", name)
         log.info("sandbox stopped")
 

@@ -40,7 +40,7 @@ class EngineInfo:
 
 
 def engine_answers(docker_host: str, timeout: float = 2.0) -> bool:
-    import docker  # noqa: PLC0415 - heavy import kept off the CLI start path
+    import docker
 
     try:
         client = docker.DockerClient(base_url=docker_host, timeout=timeout)
@@ -161,7 +161,7 @@ def _start_private_engine(state_dir: Path, wait_seconds: float) -> EngineInfo:
     pidfile = engine_dir / "dockerd.pid"
     exec_root = _exec_root(engine_dir)
     docker_host = f"unix://{socket}"
-    log = open(engine_dir / "dockerd.log", "ab")  # noqa: SIM115 - handed to the child
+    log = open(engine_dir / "dockerd.log", "ab")
     proc = subprocess.Popen(
         [
             "dockerd",

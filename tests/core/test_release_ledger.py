@@ -17,7 +17,7 @@ D2 = "sha256:" + "2" * 64
 
 
 @pytest.fixture(scope="module")
-def manifest():  # noqa: ANN201
+def manifest():
     from genaiops_cli.core.manifest.loader import load_manifest
 
     return load_manifest(REPO / "templates" / "agent" / "genaiops.yaml")
@@ -42,7 +42,7 @@ class MemoryStore:
         return [t for t in self.docs if t.startswith(prefix)]
 
 
-def test_release_id_is_stable_and_content_addressed(manifest) -> None:  # noqa: ANN001
+def test_release_id_is_stable_and_content_addressed(manifest) -> None:
     a = release_spec(manifest, {"agent": D1})
     assert release_id(a) == release_id(release_spec(manifest, {"agent": D1}))
     assert len(release_id(a)) == 12

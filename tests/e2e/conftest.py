@@ -63,7 +63,7 @@ class Project:
     root: Path
     sandbox: Sandbox
 
-    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300):  # noqa: ANN201
+    def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300):
         from tests.cli.helpers import run_cli
 
         return run_cli(*args, cwd=self.root, env={"BASE_IMAGE": BASE_IMAGE, **(env or {})}, timeout=timeout)

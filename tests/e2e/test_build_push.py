@@ -17,7 +17,7 @@ def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Proje
     return make_project(sandbox, tmp_path_factory.mktemp("build"), ("dev",))
 
 
-def builds(run) -> dict[str, dict]:  # noqa: ANN001
+def builds(run) -> dict[str, dict]:
     assert run.code == 0, run.stderr
     return {b["service"]: b for b in run.json()["result"]["builds"]}
 

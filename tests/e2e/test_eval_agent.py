@@ -286,7 +286,7 @@ def test_safety_probes_catch_the_leaky_variant(agents, project):
 class _Counter(BaseHTTPRequestHandler):
     hits = 0
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         type(self).hits += 1
         self.send_response(500)
         self.send_header("Content-Length", "0")

@@ -39,7 +39,7 @@ def test_regressed_candidate_fails_quality_and_safety(project: Project) -> None:
     project.edit("genaiops.yaml", "LOG_LEVEL: info\n      AGENT_VARIANT: regressed", "LOG_LEVEL: info")
 
 
-def test_good_candidate_passes_against_live(project: Project, tmp_path) -> None:  # noqa: ANN001
+def test_good_candidate_passes_against_live(project: Project, tmp_path) -> None:
     project.edit("src/agent/app/server.py", '"AGENT_VERSION", "1.0.0"', '"AGENT_VERSION", "1.1.0"')
     assert project.run("build", "--push", "-e", "staging").code == 0
     stage(project)

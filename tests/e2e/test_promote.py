@@ -37,7 +37,7 @@ def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Proje
     return make_project(sandbox, tmp_path_factory.mktemp("promote"), ("dev", "staging", "prod"))
 
 
-def ok(run) -> dict:  # noqa: ANN001
+def ok(run) -> dict:
     assert run.code == 0, run.stderr + run.stdout
     return run.json()["result"]
 
@@ -55,7 +55,7 @@ def ship_dev(project: Project, version: str) -> None:
     ok(project.run("-o", "json", "deploy", "-e", "dev", "--timeout", "60"))
 
 
-def promote(project: Project, to: str, *extra: str):  # noqa: ANN201
+def promote(project: Project, to: str, *extra: str):
     return project.run("-o", "json", "-y", "promote", "--to", to, "--timeout", "60", *extra)
 
 

@@ -28,7 +28,7 @@ def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Proje
     return p
 
 
-def _ok(run) -> dict:  # noqa: ANN001
+def _ok(run) -> dict:
     assert run.code == 0, run.stderr + run.stdout
     return run.json()["result"]
 

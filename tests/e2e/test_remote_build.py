@@ -29,7 +29,7 @@ def fresh_sources(project: Project) -> None:
     (project.root / "src/agent/app/build-id.txt").write_text(uuid.uuid4().hex)
 
 
-def assert_no_sas(run) -> None:  # noqa: ANN001
+def assert_no_sas(run) -> None:
     for marker in SAS_MARKERS:
         assert marker not in run.stdout and marker not in run.stderr, f"{marker!r} leaked into the output"
 

@@ -16,7 +16,7 @@ DOMAIN = "sandbox.genaiops.test"
 
 
 class _Echo(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         body = json.dumps({"host": self.headers.get("Host"), "path": self.path}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -88,7 +88,7 @@ def _start_private_engine(root: Path) -> tuple[str, subprocess.Popen]:
         subprocess.run(["ip", "addr", "add", BRIDGE_ADDR, "dev", BRIDGE], check=True)
     subprocess.run(["ip", "link", "set", BRIDGE, "up"], check=True)
     sock = root / "docker.sock"
-    log = open(root / "dockerd.log", "wb")  # noqa: SIM115
+    log = open(root / "dockerd.log", "wb")
     proc = subprocess.Popen(
         [
             "dockerd",

@@ -76,25 +76,7 @@ def prepare(
 ) -> PreparedEvaluation:
     """Load the dataset, build the evaluators and render every request. Raises ManifestError (exit 3)
     for anything wrong in the inputs: nothing has been sent yet when this returns."""
-    where = f"evaluations.{name}"
-    evaluators: list[Evaluator] = []
-    for i, ev_spec in enumerate(spec.evaluators):
-        options = dict(getattr(ev_spec, "options", None) or (ev_spec.model_extra or {}))
-        try:
-            evaluators.append(build_evaluator(ev_spec.name, options, base_dir=base_dir))
-        except ManifestError as exc:
-            first = exc.issues[0]
-            raise ManifestError(
-                [
-                    _issue(
-                        first.file or manifest_file,
-                        f"{where}.evaluators[{i}]",
-                        first.message,
-                        first.hint or "",
-                    )
-                ],
-                code=exc.code,
-            ) from None
+    evaluators = _build_evaluators(name, spec, base_dir, manifest_file)
     dataset = base_dir / spec.dataset
     rows = load_rows(dataset, limit=limit)
     template = RequestTemplate.from_model(spec.request)
@@ -120,36 +102,65 @@ def prepare(
         )
         for row in rows
     ]
-    probe_set = None
-    from genaiops_cli.core.safety.evaluator import SafetyEvaluator
-
-    for ev in evaluators:
-        if isinstance(ev, SafetyEvaluator):
-            probe_set = f"builtin/{ev.builtin_version}" if ev.builtin_version else "custom"
-            for probe in ev.probes:
-                data = ev.probe_row(probe, template.fields())
-                missing = sorted(f for f in template.fields() if f not in data)
-                if missing:
-                    raise ManifestError(
-                        [
-                            _issue(
-                                manifest_file,
-                                f"{where}.evaluators",
-                                f"safety probes cannot fill {', '.join(missing)}",
-                                "give them values under the safety evaluator's `defaults:`",
-                            )
-                        ]
-                    )
-                calls.append(
-                    Call(
-                        probe.id, probe.line, "probe", template.render(data), data, None, probe.source, probe
-                    )
-                )
-
+    probe_set = _add_probe_calls(name, evaluators, template, calls, manifest_file)
     _check_metric_names(name, spec, evaluators, manifest_file)
     return PreparedEvaluation(
         name, spec, template, rows, calls, evaluators, dataset, sha256_file(dataset), probe_set
     )
+
+
+def _build_evaluators(name: str, spec: Any, base_dir: Path, manifest_file: str) -> list[Evaluator]:
+    """The evaluation's evaluators; a bad one is reported at its place in the manifest."""
+    evaluators: list[Evaluator] = []
+    for i, ev_spec in enumerate(spec.evaluators):
+        options = dict(getattr(ev_spec, "options", None) or (ev_spec.model_extra or {}))
+        try:
+            evaluators.append(build_evaluator(ev_spec.name, options, base_dir=base_dir))
+        except ManifestError as exc:
+            first = exc.issues[0]
+            raise ManifestError(
+                [
+                    _issue(
+                        first.file or manifest_file,
+                        f"evaluations.{name}.evaluators[{i}]",
+                        first.message,
+                        first.hint or "",
+                    )
+                ],
+                code=exc.code,
+            ) from None
+    return evaluators
+
+
+def _add_probe_calls(
+    name: str, evaluators: list[Evaluator], template: Any, calls: list[Call], manifest_file: str
+) -> str | None:
+    """Append a call per safety probe; return the probe set's name (None without a safety evaluator)."""
+    from genaiops_cli.core.safety.evaluator import SafetyEvaluator
+
+    probe_set = None
+    for ev in evaluators:
+        if not isinstance(ev, SafetyEvaluator):
+            continue
+        probe_set = f"builtin/{ev.builtin_version}" if ev.builtin_version else "custom"
+        for probe in ev.probes:
+            data = ev.probe_row(probe, template.fields())
+            missing = sorted(f for f in template.fields() if f not in data)
+            if missing:
+                raise ManifestError(
+                    [
+                        _issue(
+                            manifest_file,
+                            f"evaluations.{name}.evaluators",
+                            f"safety probes cannot fill {', '.join(missing)}",
+                            "give them values under the safety evaluator's `defaults:`",
+                        )
+                    ]
+                )
+            calls.append(
+                Call(probe.id, probe.line, "probe", template.render(data), data, None, probe.source, probe)
+            )
+    return probe_set
 
 
 def _check_unique_ids(rows: list[Row]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from genaiops_cli.core.evaluation.engine import Targets
@@ -43,7 +43,7 @@ def plan_targets(
     manifest: Any,
     evaluations: Mapping[str, Any],
     *,
-    env: str | None,
+    env: Callable[[], Any] | None,
     url: str | None,
     label: str | None,
     baseline: str | None,
@@ -52,7 +52,8 @@ def plan_targets(
     ca_bundle: str | None = None,
 ) -> dict[str, Targets]:
     """Candidate and baseline targets per evaluation. `baseline` is a label, or "none" to skip A/B.
-    Explicit URLs win; otherwise the deployed environment's URLs are looked up (target.py)."""
+    Explicit URLs win; otherwise `env()` opens the environment (core.environment.Environment, only
+    when needed) and its hosts say where each side answers (target.py)."""
     out: dict[str, Targets] = {}
     for name, spec in evaluations.items():
         if url:
@@ -62,7 +63,7 @@ def plan_targets(
                 raise UsageError(
                     "pass --url URL, or --env E to evaluate a deployed environment", code="target_unknown"
                 )
-            candidate = target_url_for(manifest, env, spec.service, label)
+            candidate = target_url_for(env(), spec.service, label)
         base_target, skipped = None, None
         if spec.baseline is not None:
             base_label = baseline or spec.baseline.label
@@ -71,7 +72,7 @@ def plan_targets(
             elif baseline_url:
                 base_target = Target(baseline_url, dict(resolve or {}), ca_bundle, base_label)
             elif env:
-                base_target = target_url_for(manifest, env, spec.service, base_label)
+                base_target = target_url_for(env(), spec.service, base_label)
             else:
                 skipped = "no baseline URL (pass --baseline-url, or --env to compare with a deployed side)"
         out[name] = Targets(candidate, base_target, skipped)

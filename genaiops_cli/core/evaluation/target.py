@@ -1,18 +1,26 @@
-"""How `genaiops eval` finds the URL of a side of a deployed service: `live` (the app URL), `staged`,
-or a literal label (`blue`/`green`), through the same Container Apps state deploy and swap use."""
+"""How `genaiops eval` finds where a side of a deployed service answers: `live`, `staged`, or a
+literal label (`blue`/`green`), asked of the service's Host (the same state deploy and swap use)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from genaiops_cli.core.evaluation.runner import Target
 
+if TYPE_CHECKING:
+    from genaiops_cli.core.environment import Environment
+    from genaiops_cli.core.ports import Endpoint
 
-def target_url_for(manifest: Any, env: str, service: str, label: str | None) -> Target:
-    """The Target serving `service` at `label` (None = the live app URL) in environment `env`."""
-    from genaiops_cli.core.deploy import service_url
-    from genaiops_cli.core.targets import containerapps_host, environment_target
 
-    azure = environment_target(manifest, env)
-    url = service_url(containerapps_host(manifest, env), manifest, service, label or "live")
-    return Target(base_url=url, resolve=dict(azure.resolve), ca_bundle=azure.ca_bundle, label=label or "live")
+def target_of(endpoint: Endpoint) -> Target:
+    return Target(
+        base_url=endpoint.url,
+        resolve=dict(endpoint.resolve),
+        ca_bundle=endpoint.ca_bundle,
+        label=endpoint.label,
+    )
+
+
+def target_url_for(env: Environment, service: str, label: str | None) -> Target:
+    """The Target serving `service` at `label` (None = the live app URL) in the opened `env`."""
+    return target_of(env.host(service).endpoint(service, label or "live"))

@@ -150,29 +150,15 @@ def _compose(loader: Any) -> Node | None:
                 )
             attach(anchors[event.anchor])
         elif isinstance(event, ScalarEvent):
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = _resolver.resolve(ScalarNode, event.value, event.implicit)
-            node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+            node = _scalar_node(event)
             remember(event.anchor, node)
             attach(node)
         elif isinstance(event, (SequenceStartEvent, MappingStartEvent)):
-            kind = SequenceNode if isinstance(event, SequenceStartEvent) else MappingNode
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = _resolver.resolve(kind, None, event.implicit)
-            node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+            node = _collection_node(event)
             remember(event.anchor, node)
             attach(node)
             stack.append([node, None])
-            if len(stack) > MAX_DEPTH:
-                line, col = _pos(event.start_mark)
-                raise YamlProblem(
-                    f"nesting deeper than {MAX_DEPTH} levels",
-                    line,
-                    col,
-                    "a manifest is a few levels deep; flatten it",
-                )
+            _check_depth(len(stack), event)
         elif isinstance(event, (SequenceEndEvent, MappingEndEvent)):
             node = stack.pop()[0]
             node.end_mark = event.end_mark
@@ -190,6 +176,32 @@ def _compose(loader: Any) -> Node | None:
             "remove the second `---` document; one genaiops.yaml holds one manifest",
         )
     return root
+
+
+def _scalar_node(event: Any) -> ScalarNode:
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = _resolver.resolve(ScalarNode, event.value, event.implicit)
+    return ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+
+
+def _collection_node(event: Any) -> Node:
+    kind = SequenceNode if isinstance(event, SequenceStartEvent) else MappingNode
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = _resolver.resolve(kind, None, event.implicit)
+    return kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+
+
+def _check_depth(depth: int, event: Any) -> None:
+    if depth > MAX_DEPTH:
+        line, col = _pos(event.start_mark)
+        raise YamlProblem(
+            f"nesting deeper than {MAX_DEPTH} levels",
+            line,
+            col,
+            "a manifest is a few levels deep; flatten it",
+        )
 
 
 @dataclass

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gzip
 import ssl
-import time
 import urllib.error
 import urllib.request
 from collections import deque
@@ -214,22 +213,28 @@ def remote_build(
         lambda: client.runs.get_log_sas_url(resource_group, registry_name, run_id),
     ).log_link
     logs = _LogTail(str(log_link), target.verify, on_line)
-    deadline = time.monotonic() + timeout + 60
-    while run.status not in TERMINAL:
-        if time.monotonic() > deadline:
-            _azure_call(
-                f"{where}: cancel run {run_id}",
-                lambda: client.runs.cancel(resource_group, registry_name, run_id),
-            )
-            raise BuildError(
-                f"remote build {run_id} did not finish in {timeout} s; canceled",
-                details={"log": list(logs.tail)},
-            )
-        time.sleep(poll_seconds)
+
+    def finished() -> Any:
         logs.read()
-        run = _azure_call(
+        current = _azure_call(
             f"{where}: run {run_id}", lambda: client.runs.get(resource_group, registry_name, run_id)
         )
+        return current if current.status in TERMINAL else None
+
+    def cancel() -> BuildError:
+        _azure_call(
+            f"{where}: cancel run {run_id}",
+            lambda: client.runs.cancel(resource_group, registry_name, run_id),
+        )
+        return BuildError(
+            f"remote build {run_id} did not finish in {timeout} s; canceled",
+            details={"log": list(logs.tail)},
+        )
+
+    if run.status not in TERMINAL:
+        from genaiops_cli.core.retrying import poll
+
+        run = poll(finished, timeout=timeout + 60, interval=poll_seconds, on_timeout=cancel)
     logs.read(final=True)
     if run.status != "Succeeded":
         message = run.run_error_message or "see the run log"
@@ -249,3 +254,33 @@ def remote_build(
             details={"log": list(logs.tail), "run_id": run_id},
         )
     return RemoteBuild(run_id, str(digest), outputs, list(logs.tail))
+
+
+class AcrTasksBuilder:
+    """core.ports.RemoteBuilder over ACR Tasks for one environment's registry."""
+
+    def __init__(self, target: AzureTarget, resource_group: str, registry: str) -> None:
+        self.target = target
+        self.resource_group = resource_group
+        self.registry = registry
+        self._resource: tuple[str, str] | None = None
+
+    def resource(self) -> tuple[str, str]:
+        if self._resource is None:
+            self._resource = registry_resource(self.target, self.resource_group, self.registry)
+        return self._resource
+
+    def build(
+        self,
+        context: BuildContext,
+        images: list[str],
+        build_args: dict[str, str],
+        platform: str | None,
+        stage: str | None,
+        no_cache: bool,
+        on_line: LineFn | None = None,
+    ) -> RemoteBuild:
+        group, name = self.resource()
+        return remote_build(
+            self.target, group, name, context, images, build_args, platform, stage, no_cache, on_line
+        )

@@ -22,9 +22,8 @@ def _as_dict(model: Any) -> dict[str, Any]:
     return dict(as_dict()) if callable(as_dict) else dict(model)
 
 
-class ContainerAppsHost:
-    kind = "containerapp"
-    capabilities = frozenset({"revisions", "labels", "traffic_split", "label_urls", "deactivate"})
+class ContainerAppsArm:
+    """core.ports.ContainerAppsApi over the SDK, for one resource group."""
 
     def __init__(self, target: AzureTarget, resource_group: str, lro_timeout: float = 600) -> None:
         self.target = target
@@ -32,7 +31,7 @@ class ContainerAppsHost:
         self.lro_timeout = lro_timeout
 
     @property
-    def _client(self):  # noqa: ANN202 - SDK type, imported lazily
+    def _client(self):
         return clients.container_apps(self.target)
 
     # -- environments -------------------------------------------------------------------------

@@ -70,10 +70,3 @@ class RegistryLedgerStore:
 
     def tags(self, prefix: str = "") -> list[str]:
         return [n for n in self.raw.tags(self.repository) if n.startswith(prefix)]
-
-
-def ledger_for(manifest: Any, env_name: str) -> RegistryLedgerStore:
-    from genaiops_cli.core.targets import registry_access
-
-    access = registry_access(manifest, env_name)
-    return RegistryLedgerStore(access.target, access.login_server)

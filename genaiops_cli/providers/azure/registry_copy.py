@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
+from genaiops_cli.core.ports import CopyResult
 from genaiops_cli.errors import BuildError
 from genaiops_cli.providers.azure.registry_raw import RawRegistry, raw_registry
 
@@ -41,21 +42,6 @@ class RegistryRef:
             f"/subscriptions/{self.target.subscription_id}/resourceGroups/{self.resource_group}"
             f"/providers/Microsoft.ContainerRegistry/registries/{self.name}"
         )
-
-
-@dataclass
-class CopyResult:
-    repository: str
-    digest: str
-    method: str  # present | retag | blobs | import
-    blobs_copied: int = 0
-    bytes_copied: int = 0
-    seconds: float = 0.0
-    tag: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def copy_image(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
 from functools import lru_cache
 from typing import Any
 
@@ -77,26 +76,42 @@ class RawRegistry:
     ) -> Any:
         import httpx
 
+        from genaiops_cli.core.retrying import backoff
+
         write = method not in ("GET", "HEAD")
         full = url if url.startswith("https://") else self.base + url
-        for attempt in range(RETRIES + 1):
+        refreshed = {"done": False}
+
+        def attempt() -> Any:
             hdrs = {**(headers or {}), "Authorization": f"Bearer {self._token(repo, write)}"}
-            try:
-                response = self.http.request(method, full, headers=hdrs, content=content)
-            except httpx.TransportError as exc:
-                if attempt == RETRIES:
-                    raise BuildError(f"registry {self.login_server} unreachable: {exc}") from exc
-                time.sleep(min(2**attempt * 0.2, 2))
-                continue
-            if response.status_code == 401 and attempt == 0:
-                with self._lock:  # expired access token: mint a new one once
+            return self.http.request(method, full, headers=hdrs, content=content)
+
+        def again(response: Any) -> bool:
+            if response.status_code == 401 and not refreshed["done"]:
+                with self._lock:  # expired access token: mint a new one, once
                     self._tokens.clear()
-                continue
-            if response.status_code in RETRY_STATUS and attempt < RETRIES:
-                time.sleep(float(response.headers.get("Retry-After") or min(2**attempt * 0.2, 2)))
-                continue
-            return response
-        return response
+                refreshed["done"] = True
+                return True
+            return response.status_code in RETRY_STATUS
+
+        def retry_after(response: Any) -> float | None:
+            if response.status_code == 401:
+                return 0.0
+            value = response.headers.get("Retry-After")
+            return float(value) if value else None
+
+        last, _ = backoff(
+            attempt,
+            again=again,
+            on=(httpx.TransportError,),
+            attempts=RETRIES + 1,
+            first=0.2,
+            most=2,
+            wait_hint=retry_after,
+        )
+        if isinstance(last, BaseException):
+            raise BuildError(f"registry {self.login_server} unreachable: {last}") from last
+        return last
 
     # ---- manifests
     def get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, str] | None:

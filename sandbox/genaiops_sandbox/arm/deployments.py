@@ -214,7 +214,7 @@ class DeploymentsMixin:
                 "duration": result.duration,
                 "dependencies": result.dependencies,
             }
-        except Exception as exc:  # noqa: BLE001 - an engine bug fails the deployment, never hangs it
+        except Exception as exc:
             log.exception("deployment %s crashed", rid)
             state = "Failed"
             error = {

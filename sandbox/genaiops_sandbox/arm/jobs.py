@@ -139,7 +139,7 @@ class JobsMixin:
                 for execution in record["executions"]:
                     try:
                         self.runtime.stop_job_execution(execution)
-                    except Exception:  # noqa: BLE001 - the job goes away regardless
+                    except Exception:
                         pass
             self.store.delete(record["id"])
             op = self.finished_operation(

@@ -196,7 +196,7 @@ class RegistriesMixin:
                     target_tags=target_tags,
                     force=(mode == "Force"),
                 )
-            except Exception as exc:  # noqa: BLE001 - any failure becomes the operation's ARM error
+            except Exception as exc:
                 code = getattr(exc, "code", None) or "InternalServerError"
                 error = {"code": code, "message": getattr(exc, "message", None) or str(exc)}
                 if code == "InternalServerError":

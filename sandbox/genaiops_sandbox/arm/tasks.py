@@ -281,7 +281,7 @@ class _RunJob:
             elapsed = int(time.monotonic() - self.started)
             self.say(f"Run ID: {self.run_id} failed after {elapsed}s. Error: {exc}")
             self.api.update_run(self.rid, status="Failed", finishTime=now_iso(), runErrorMessage=str(exc))
-        except Exception as exc:  # noqa: BLE001 - a sandbox bug must end the run, not hang the client
+        except Exception as exc:
             log.exception("run %s in %s crashed", self.run_id, self.registry)
             self.say(f"Run ID: {self.run_id} failed: sandbox error {type(exc).__name__}")
             self.api.update_run(

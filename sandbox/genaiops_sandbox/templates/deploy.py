@@ -374,7 +374,7 @@ def deploy(
                 f"line '{line}' and column '{col}'. '{exc.message}'",
             }
             status_code = "BadRequest"
-        except Exception as exc:  # noqa: BLE001 - the ARM server's resource error, reported like ARM does
+        except Exception as exc:
             code = getattr(exc, "code", None)
             if code is None:
                 raise

@@ -1,0 +1,380 @@
+"""The ports: everything core asks of the world outside it, as small Protocols and the plain data
+that crosses them. Providers implement these (providers/azure, providers/docker, providers/http);
+genaiops_cli/wiring.py is the one module that picks an implementation for each, and core never
+imports a provider. Unit tests of core use in-memory fakes of these same Protocols.
+
+Stability: other host kinds implement `Host`; changes to these Protocols are additive only (a new
+optional method or field), and each method's docstring is its contract."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+EventFn = Callable[[str, str], None]
+"""Progress callback: (service, message). Never receives secrets."""
+
+# Release bookkeeping a host records on a deployed unit (the `tags` of Host.swap / record_live).
+RELEASE_TAG = "genaiops-release"  # the release live there (written by promote)
+PREVIOUS_RELEASE_TAG = "genaiops-release-previous"  # the one it replaced (rollback swaps the two)
+
+
+# ------------------------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where smoke checks and evaluations send requests for one side (label) of one service.
+
+    `protocol` says how to talk to it: "http" is a plain HTTPS base URL that manifest paths are
+    joined to (Container Apps); another host kind may define its own protocol (e.g. an agent API) and
+    put what a client needs in `headers` / `token`. `resolve` and `ca_bundle` apply to every request
+    (the stand-in's name map and CA); verification is never off."""
+
+    url: str
+    label: str = "live"
+    resolve: Mapping[str, str] = field(default_factory=dict)
+    ca_bundle: str | None = None
+    protocol: str = "http"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    token: Callable[[], str] | None = field(default=None, compare=False)  # bearer token, when needed
+
+
+@dataclass
+class LiveService:
+    """What one service runs now in one environment (as far as its host can tell)."""
+
+    service: str
+    app: str  # the host's name for the deployed unit (Container App name, agent name, …)
+    deployed: bool
+    live: str | None = None  # live revision / version
+    staged: str | None = None
+    image: str | None = None  # image of the live revision (…@sha256:… when deployed by digest)
+    digest: str | None = None
+    release: str | None = None  # release id recorded on the deployed unit
+    matches_manifest: bool = False  # live == what this manifest would deploy for that image
+    live_label: str | None = None  # the label the live side answers on (baseline for A/B gates)
+
+
+@dataclass
+class DeployOutcome:
+    """What `Host.deploy` did for one service."""
+
+    service: str
+    app: str
+    revision: str
+    image: str
+    action: str  # created | staged | live | unchanged
+    strategy: str
+    app_url: str | None = None
+    label: str | None = None
+    label_url: str | None = None
+    deactivated: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class CopyResult:
+    """What `Registry.copy_from` did."""
+
+    repository: str
+    digest: str
+    method: str  # present | retag | blobs | import
+    blobs_copied: int = 0
+    bytes_copied: int = 0
+    seconds: float = 0.0
+    tag: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# ------------------------------------------------------------------------------------------ ports
+
+
+class LedgerStore(Protocol):
+    """JSON documents under tags in one environment's ledger (an OCI repository on Azure)."""
+
+    location: str  # human-readable place, e.g. "<login server>/genaiops/ledger"
+
+    def put(self, tag: str, kind: str, document: dict[str, Any]) -> str:
+        """Write `document` under `tag` (replacing what was there); `kind` is a key of
+        core/ledger.ARTIFACT_TYPES. Returns the stored document's digest."""
+        ...
+
+    def get(self, tag: str) -> dict[str, Any] | None:
+        """The document under `tag`, or None when there is none."""
+        ...
+
+    def tags(self, prefix: str = "") -> list[str]:
+        """Every tag starting with `prefix` (any order)."""
+        ...
+
+
+class Lease(Protocol):
+    """A held environment lock (core/lock.Held satisfies it)."""
+
+    def renew(self) -> None:
+        """Push the lock's expiry out; cheap to call after every step."""
+        ...
+
+
+@runtime_checkable
+class Registry(Protocol):
+    """One environment's container registry: images by digest, and its ledger."""
+
+    login_server: str
+
+    def digest(self, repository: str, tag: str) -> str | None:
+        """The digest `repository:tag` points at, or None when the tag does not exist."""
+        ...
+
+    def has(self, repository: str, digest: str) -> bool:
+        """Whether `repository@digest` is present."""
+        ...
+
+    def copy_from(
+        self,
+        source: Registry,
+        repository: str,
+        digest: str,
+        tag: str | None,
+        method: str = "auto",
+        source_server: str | None = None,
+    ) -> CopyResult:
+        """Ensure this registry holds `repository@digest` from `source` (tagged `tag`), never
+        changing the digest. Idempotent: a digest already present is only (re)tagged. `method`:
+        auto | blobs | import. `source_server` overrides the source's login server (an image
+        deployed from another server of the same registry)."""
+        ...
+
+    def ledger(self) -> LedgerStore:
+        """The ledger kept in this registry (repository genaiops/ledger)."""
+        ...
+
+    def push_auth(self) -> dict[str, str]:
+        """What a container engine pushes with: {username, password, serveraddress}, the password
+        a short-lived token (never printed)."""
+        ...
+
+
+@runtime_checkable
+class Host(Protocol):
+    """Where one host kind (manifest `host:`) runs services of one environment.
+
+    All methods take the manifest's service name; the host maps it to its own unit (app, agent).
+    Every method that changes something is idempotent: calling it again with the same arguments
+    converges on the same state and creates nothing twice. A method that cannot do what it is asked
+    raises a GenAIOpsError (DeployError for deploy/swap/rollback, exit 7) with a hint, and leaves
+    live traffic where it was."""
+
+    kind: str
+    capabilities: frozenset[str]  # e.g. {"revisions", "labels", "traffic_split", "label_urls"}
+
+    def expected_revision(self, service: str, image: str) -> str:
+        """The revision (version) name `deploy(service, image)` would produce with this
+        environment's configuration, without calling anything that changes state. Deterministic."""
+        ...
+
+    def current(self, service: str) -> LiveService:
+        """What runs now: live/staged revision, the live image and digest, the release recorded on
+        it, and whether the live revision is what this manifest would deploy for that image."""
+        ...
+
+    def has_revision(self, service: str, revision: str) -> bool:
+        """Whether `revision` exists (active or not)."""
+        ...
+
+    def deploy(self, service: str, image: str, timeout: float, on_event: EventFn) -> DeployOutcome:
+        """Put `image` (pinned by digest) on the service. With nothing live, or strategy direct, it
+        takes 100 % once healthy; with strategy bluegreen and something live, it is staged at 0 %
+        on a label and live traffic is untouched. A revision that fails is deactivated and the
+        error raised; live keeps 100 %. Re-deploying what is live or staged changes nothing."""
+        ...
+
+    def swap(self, service: str, on_event: EventFn, tags: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Move 100 % of traffic to the staged revision in one write (the old live stays warm for
+        rollback); `tags` (release bookkeeping) ride on the same write. Raises when nothing healthy
+        is staged. Returns {service, app, live, previous, deactivated}."""
+        ...
+
+    def record_live(self, service: str, tags: Mapping[str, str]) -> dict[str, Any]:
+        """Write release bookkeeping `tags` on a service whose live revision is already the wanted
+        one, moving no traffic. Returns {live, note}."""
+        ...
+
+    def rollback(self, service: str, timeout: float, on_event: EventFn) -> dict[str, Any]:
+        """Back to the previous live revision in one write (re-activated and waited for if needed).
+        Returns {service, app, live, rolled_back_from, release, rolled_back_release}."""
+        ...
+
+    def status(self, service: str) -> dict[str, Any]:
+        """Revisions, roles, traffic, labels and URLs, for `genaiops status` (JSON-able)."""
+        ...
+
+    def endpoint(self, service: str, label: str) -> Endpoint:
+        """Where to send requests for `label`: live | staged | a literal label (blue/green).
+        Raises DeployError when that side does not exist."""
+        ...
+
+
+class HttpClients(Protocol):
+    """HTTP clients for endpoints (httpx-compatible), honouring an endpoint's resolve map and CA."""
+
+    def client(
+        self, resolve: Mapping[str, str], ca_bundle: str | None, timeout: float, **options: Any
+    ) -> AbstractContextManager[Any]:
+        """A synchronous client, as a context manager. `options` go to the client (e.g. limits)."""
+        ...
+
+    def async_client(
+        self, resolve: Mapping[str, str], ca_bundle: str | None, timeout: float, **options: Any
+    ) -> Any:
+        """An asynchronous client (usable with `async with`). `options` go to the client."""
+        ...
+
+
+class Cloud(Protocol):
+    """What opening an environment asks its cloud for, besides hosts (providers/azure)."""
+
+    def provisioned(self, target: Any, resource_group: str, deployment: str) -> dict[str, Any] | None:
+        """The ARM deployment `deployment` as JSON, or None when it does not exist. Raises a
+        GenAIOpsError when the cloud cannot be asked (the caller then uses the local cache)."""
+        ...
+
+    def registry(self, target: Any, resource_group: str, registry: str) -> Registry:
+        """The registry named `registry` (a resource name or a login server)."""
+        ...
+
+    def http(self) -> HttpClients:
+        """HTTP clients for endpoints."""
+        ...
+
+
+class HostFactory(Protocol):
+    """Builds the Host for one host kind in one opened environment (a line of the wiring table)."""
+
+    def __call__(self, env: Any, timeout: float) -> Host:
+        """`env` is the core.environment.Environment being opened (config, target, registry)."""
+        ...
+
+
+# ------------------------------------------------------------ the Container Apps host's cloud API
+
+
+class ContainerAppsApi(Protocol):
+    """The Azure Container Apps ARM calls the Container Apps host makes, in the REST wire shape
+    (plain dicts exactly as the spec defines them). providers/azure/containerapps.py implements it;
+    tests use an in-memory fake."""
+
+    def managed_environment(self, name: str) -> dict[str, Any]: ...
+
+    def connected_environment(self, name: str) -> dict[str, Any]: ...
+
+    def get_app(self, name: str) -> dict[str, Any] | None:
+        """The app, or None when it does not exist."""
+        ...
+
+    def put_app(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def patch_app(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def revisions(self, app: str) -> list[dict[str, Any]]: ...
+
+    def revision(self, app: str, revision: str) -> dict[str, Any] | None:
+        """The revision, or None when it does not exist."""
+        ...
+
+    def activate(self, app: str, revision: str) -> None: ...
+
+    def deactivate(self, app: str, revision: str) -> None: ...
+
+
+# ---------------------------------------------------------------------------------- build and push
+
+
+class ImageEngine(Protocol):
+    """A local container engine (providers/docker/builder.py): build, tag and push images."""
+
+    def image_id(self, reference: str) -> str | None:
+        """The local image id of `reference`, or None when the engine does not have it."""
+        ...
+
+    def build(
+        self,
+        context: Any,
+        tags: list[str],
+        build_args: dict[str, str],
+        labels: dict[str, str],
+        platform: str | None,
+        target: str | None,
+        no_cache: bool,
+        on_line: Callable[[str], None] | None = None,
+    ) -> Any:
+        """Build `context` (core.build_context.BuildContext) under `tags`; returns an object with
+        `image_id`. Raises BuildError (exit 6) with the build's last lines on failure."""
+        ...
+
+    def tag(self, source: str, repository: str, tag_name: str) -> None: ...
+
+    def push(
+        self,
+        repository: str,
+        tag: str,
+        auth: dict[str, str] | None,
+        on_status: Callable[[str], None] | None = None,
+    ) -> str:
+        """Push `repository:tag`; returns the digest the engine reports."""
+        ...
+
+
+class RemoteBuilder(Protocol):
+    """Builds in the registry itself (ACR Tasks), for `build.remote` / `--remote`."""
+
+    def resource(self) -> tuple[str, str]:
+        """(resource group, registry name) the runs are scheduled on."""
+        ...
+
+    def build(
+        self,
+        context: Any,
+        images: list[str],
+        build_args: dict[str, str],
+        platform: str | None,
+        stage: str | None,
+        no_cache: bool,
+        on_line: Callable[[str], None] | None = None,
+    ) -> Any:
+        """Build and push `images` (`repository:tag`, the first is the identity); returns an object
+        with `run_id` and `digest`."""
+        ...
+
+
+class ArmDeployments(Protocol):
+    """ARM template deployments at resource-group scope (providers/azure/deployments.py)."""
+
+    def ensure_resource_group(self, target: Any, name: str, location: str, tags: dict[str, str]) -> bool:
+        """Create the group when missing; True when it was created."""
+        ...
+
+    def what_if(
+        self, target: Any, resource_group: str, deployment: str, template: Any, parameters: Any
+    ) -> dict[str, Any]: ...
+
+    def deploy(
+        self,
+        target: Any,
+        resource_group: str,
+        deployment: str,
+        template: Any,
+        parameters: Any,
+        on_operation: Callable[[dict[str, Any]], None] | None = None,
+        timeout: float = 1800,
+    ) -> dict[str, Any]: ...
+
+    def get_deployment(self, target: Any, resource_group: str, deployment: str) -> dict[str, Any] | None: ...

@@ -1,0 +1,259 @@
+"""The steps of a promotion, in order (each journaled in the target's ledger; see core/steps.py):
+
+  evidence → copy:<service> → deploy:<service> → gates → swap:<service> → record
+
+Safety: the target's live side keeps 100 % until every gate passed; a failed revision is
+deactivated by the host; only the swap moves traffic, in one complete write per service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from genaiops_cli.core import ledger as lg
+from genaiops_cli.core.ports import (
+    PREVIOUS_RELEASE_TAG,
+    RELEASE_TAG,
+    DeployOutcome,
+    EventFn,
+    LiveService,
+)
+from genaiops_cli.core.steps import Refused, Step
+from genaiops_cli.errors import GateFailed, GateInconclusive, GenAIOpsError
+
+if TYPE_CHECKING:
+    from genaiops_cli.core.environment import Environment
+    from genaiops_cli.core.promote import Candidate, Options
+
+
+@dataclass
+class Run:
+    """One promotion attempt: what the steps read and what they hand each other."""
+
+    src: Environment
+    dst: Environment
+    candidate: Candidate
+    options: Options
+    on_event: EventFn
+    journal: lg.DeploymentRecord
+    dst_live: dict[str, LiveService]  # the target as it was before this attempt
+    outcomes: dict[str, DeployOutcome] = field(default_factory=dict)
+    history: str | None = None
+
+    @property
+    def release_id(self) -> str:
+        return self.candidate.release_id
+
+    def digest(self, service: str) -> str:
+        return str(self.candidate.spec["services"][service]["digest"])
+
+    def repository(self, service: str) -> str:
+        return str(self.dst.manifest.services[service].repository)
+
+    def dst_image(self, service: str) -> str:
+        return f"{self.dst.registry.login_server}/{self.repository(service)}@{self.digest(service)}"
+
+
+def verify_entry(src: Environment, candidate: Candidate, on_event: EventFn) -> lg.DeploymentRecord:
+    """Evidence for an entry environment (no promote_from): run its gates against its live side now."""
+    from genaiops_cli.core.gates_run import run_gates
+
+    record = lg.DeploymentRecord(src.name, candidate.release_id, operation="verify", status="live")
+    record.gates = run_gates(src, src.services, "live", None, on_event)
+    record.services = {
+        s: {"image": candidate.images[s], "digest": candidate.spec["services"][s]["digest"]}
+        for s in src.services
+    }
+    record.status = "live" if record.gates_passed() else "failed"
+    src.ledger.put(
+        lg.release_tag(candidate.release_id),
+        "release",
+        (candidate.record or lg.ReleaseRecord(candidate.release_id, candidate.spec)).to_dict(),
+    )
+    lg.finish(src.ledger, record)
+    return record
+
+
+@dataclass
+class EvidenceStep:
+    """The release passed the source's gates (recorded, or run now for an entry environment), or
+    the operator forced it with a reason. Then the release record is written to the target."""
+
+    name: str = "evidence"
+    converge: bool = False
+
+    def run(self, r: Run) -> dict[str, Any]:
+        src, rid, force = r.src, r.release_id, r.options.force_reason
+        evidence = lg.evidence_for(src.ledger, src.name, rid)
+        if evidence is None and not src.config.promote_from and not force:
+            r.on_event(
+                r.dst.services[0], f"no recorded evidence in {src.name}: running its gates against live"
+            )
+            evidence = verify_entry(src, r.candidate, r.on_event)
+            if not evidence.gates_passed():
+                evidence = None
+        if evidence is None and not force:
+            raise Refused(
+                GateFailed(
+                    f"release {rid} has no passing gate evidence in {src.name}",
+                    hint=f"promote it into {src.name} through its gates first, "
+                    'or --force --reason "…" (recorded)',
+                    code="no_evidence",
+                )
+            )
+        if evidence is None:
+            r.journal.override("evidence", str(force))
+            detail: dict[str, Any] = {"forced": True, "reason": force}
+        else:
+            detail = {"record": evidence.summary()}
+        release = r.candidate.record or lg.ReleaseRecord(rid, r.candidate.spec)
+        r.dst.ledger.put(lg.release_tag(rid), "release", release.to_dict())
+        return detail
+
+
+@dataclass
+class CopyStep:
+    """The service's image, by digest, into the target's registry (nothing copied when present)."""
+
+    service: str
+    converge: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"copy:{self.service}"
+
+    def run(self, r: Run) -> dict[str, Any]:
+        repo, digest = r.repository(self.service), r.digest(self.service)
+        src_server = r.candidate.images[self.service].split("/", 1)[0]
+        r.on_event(self.service, f"copying {repo}@{digest[:19]} {src_server} → {r.dst.registry.login_server}")
+        copied = r.dst.registry.copy_from(
+            r.src.registry,
+            repo,
+            digest,
+            f"rel-{r.release_id}",
+            r.options.copy_method,
+            source_server=src_server,
+        )
+        return copied.to_dict()
+
+
+@dataclass
+class StageStep:
+    """Deploy the image as the target's staged side (live at once when nothing is live or the
+    strategy is direct). Converges: re-run on resume, since a failed live gate may have rolled it
+    back, and what it reports decides which side the gates test."""
+
+    service: str
+    converge: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"deploy:{self.service}"
+
+    def run(self, r: Run) -> dict[str, Any]:
+        image = r.dst_image(self.service)
+        outcome = r.dst.host(self.service).deploy(self.service, image, r.options.timeout, r.on_event)
+        r.outcomes[self.service] = outcome
+        r.journal.services[self.service] = {
+            "image": image,
+            "digest": r.digest(self.service),
+            "revision": outcome.revision,
+            "previous_revision": r.dst_live[self.service].live,
+            "app": outcome.app,
+        }
+        return {"action": outcome.action, "revision": outcome.revision, "label": outcome.label}
+
+
+@dataclass
+class GatesStep:
+    """The target's gates against the new side: the staged label, or live when the release went
+    live at deploy (first release, direct strategy) — then a failure rolls back to the previous."""
+
+    name: str = "gates"
+    converge: bool = False
+
+    def side(self, r: Run) -> str:
+        already_live = all(
+            r.outcomes[s].action in ("created", "live")
+            or r.dst_live[s].live == r.journal.services[s]["revision"]
+            for s in r.dst.services
+        )
+        return "live" if (r.dst.config.strategy == "direct" or already_live) else "staged"
+
+    def run(self, r: Run) -> dict[str, Any]:
+        from genaiops_cli.core.gates_run import run_gates
+
+        label = self.side(r)
+        baseline = None
+        if label == "staged":
+            first = r.dst.services[0]
+            baseline = r.dst.host(first).current(first).live_label
+        r.journal.gates = run_gates(r.dst, r.dst.services, label, baseline, r.on_event)
+        blocking = [g for g in r.journal.gates if g["verdict"] != "pass"]
+        if blocking:
+            if label == "live":
+                roll_back(r.dst, r.on_event)  # back to the previous revision, when there is one
+            raise self.failure(r, label, blocking)
+        return {"verdicts": {g["name"]: g["verdict"] for g in r.journal.gates}}
+
+    def failure(self, r: Run, label: str, blocking: list[dict[str, Any]]) -> GenAIOpsError:
+        names = ", ".join(f"{g['name']} ({g['verdict']})" for g in blocking)
+        inconclusive = all(g["verdict"] == "inconclusive" for g in blocking)
+        cls = GateInconclusive if inconclusive else GateFailed
+        message = f"gates failed in {r.dst.name} for release {r.release_id}: {names}"
+        return cls(
+            message + ("; live traffic unchanged" if label == "staged" else ""),
+            hint="fix the release and promote again; `genaiops history` keeps the evidence",
+            details={"gates": r.journal.gates},
+        )
+
+
+@dataclass
+class SwapStep:
+    """100 % to the new side in one write, with the release recorded on the same write."""
+
+    service: str
+    converge: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"swap:{self.service}"
+
+    def run(self, r: Run) -> dict[str, Any]:
+        host = r.dst.host(self.service)
+        tags = {RELEASE_TAG: r.release_id, PREVIOUS_RELEASE_TAG: r.journal.previous_release or ""}
+        if host.current(self.service).live == r.journal.services[self.service]["revision"]:
+            return host.record_live(self.service, tags)
+        return host.swap(self.service, r.on_event, tags)
+
+
+@dataclass
+class RecordStep:
+    """The promotion, finished, into the target's history; last-known-good moves to it."""
+
+    name: str = "record"
+    converge: bool = False
+
+    def run(self, r: Run) -> None:
+        r.journal.status = "live"
+        r.journal.mark(self.name, lg.DONE)
+        r.history = lg.finish(r.dst.ledger, r.journal)
+
+
+def promotion_steps(services: list[str]) -> list[Step[Run]]:
+    return [
+        EvidenceStep(),
+        *[CopyStep(s) for s in services],
+        *[StageStep(s) for s in services],
+        GatesStep(),
+        *[SwapStep(s) for s in services],
+        RecordStep(),
+    ]
+
+
+def roll_back(env: Environment, on_event: EventFn) -> None:
+    for name in env.services:
+        try:
+            env.host(name).rollback(name, 120, on_event)
+        except GenAIOpsError:
+            pass  # no previous revision: nothing to go back to

@@ -1,0 +1,79 @@
+"""The one place that chooses implementations for core's ports (core/ports.py).
+
+HOSTS maps each manifest `host:` kind to the factory of its Host, one line per kind; None means
+the manifest accepts the kind but this version cannot deploy it (deploy fails with exit 7 and says
+so). Commands reach Azure only through `open_environment` and the other factories here, so core
+never imports a provider and providers never import commands. See docs/architecture.md."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from genaiops_cli.core.environment import Environment
+    from genaiops_cli.core.manifest.model import Manifest
+    from genaiops_cli.core.ports import (
+        ArmDeployments,
+        Cloud,
+        Host,
+        HostFactory,
+        HttpClients,
+        ImageEngine,
+        RemoteBuilder,
+    )
+
+
+def _containerapp(env: Environment, timeout: float) -> Host:
+    from genaiops_cli.core.hosts.containerapps import ContainerAppsHost
+    from genaiops_cli.core.provisioning import missing_setting
+    from genaiops_cli.providers.azure.containerapps import ContainerAppsArm
+
+    if not (env.config.containerapps_environment or env.config.connected_environment):
+        raise missing_setting(env.name, "containerapps_environment")
+    return ContainerAppsHost(env, ContainerAppsArm(env.target, env.config.resource_group, timeout))
+
+
+# manifest `host:` kind → Host factory (None: accepted by the manifest, not implemented yet)
+HOSTS: dict[str, HostFactory | None] = {
+    "containerapp": _containerapp,
+    "foundry-agent": None,
+}
+
+
+def cloud() -> Cloud:
+    from genaiops_cli.providers.azure.cloud import AzureCloud
+
+    return AzureCloud()
+
+
+def open_environment(manifest: Manifest, name: str, timeout: float = 600) -> Environment:
+    """The environment `name` of `manifest`, opened with the Azure providers."""
+    from genaiops_cli.core.environment import open_environment as open_with
+
+    return open_with(manifest, name, cloud(), HOSTS, timeout)
+
+
+def image_engine() -> ImageEngine:
+    """The local container engine (Docker Engine API)."""
+    from genaiops_cli.providers.docker import builder
+
+    return builder  # the module implements the ImageEngine protocol
+
+
+def remote_builder(env: Environment) -> RemoteBuilder:
+    """Builds in `env`'s registry (ACR Tasks)."""
+    from genaiops_cli.providers.azure.acr_tasks import AcrTasksBuilder
+
+    return AcrTasksBuilder(env.target, env.config.resource_group, env.config.registry)
+
+
+def arm_deployments() -> ArmDeployments:
+    """ARM template deployments (provision)."""
+    from genaiops_cli.providers.azure import deployments
+
+    return deployments  # the module implements the ArmDeployments protocol
+
+
+def http() -> HttpClients:
+    """HTTP clients for endpoints, outside an opened environment (`eval --url`)."""
+    return cloud().http()

@@ -1,0 +1,313 @@
+"""In-memory fakes of core's ports (core/ports.py), for unit tests of core with no Docker, no
+stand-in and no network. Each fake keeps the state a real implementation would change, counts the
+changing calls, and can be told to fail the next call of an operation (`Faults.arm`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genaiops_cli.core.cloud import AzureTarget
+from genaiops_cli.core.environment import Environment, open_environment
+from genaiops_cli.core.ports import CopyResult, DeployOutcome, Endpoint, LiveService
+from genaiops_cli.core.release import canonical_json, digest_of
+from genaiops_cli.errors import DeployError, GenAIOpsError
+
+MANIFEST = """\
+version: 1
+name: demo
+services:
+  agent:
+    build: {context: src/agent}
+    repository: demo/agent
+    ingress: {port: 8080, health: /healthz}
+    smoke:
+      - name: health
+        request: {path: /healthz}
+        expect: {status: 200}
+environments:
+  dev:
+    cloud: azure
+    subscription: 00000000-0000-0000-0000-000000000000
+    resource_group: rg-dev
+    location: eastus2
+    registry: crdev
+    containerapps_environment: cae-dev
+    strategy: direct
+    gates: [smoke]
+  prod:
+    cloud: azure
+    subscription: 00000000-0000-0000-0000-000000000000
+    resource_group: rg-prod
+    location: eastus2
+    registry: crprod
+    containerapps_environment: cae-prod
+    promote_from: dev
+    strategy: bluegreen
+    gates: [smoke]
+"""
+
+
+class Faults:
+    """`arm("copy")` makes the next call of that operation raise (once)."""
+
+    def __init__(self) -> None:
+        self.armed: dict[str, int] = {}
+
+    def arm(self, operation: str, times: int = 1) -> None:
+        self.armed[operation] = times
+
+    def check(self, operation: str) -> None:
+        if self.armed.get(operation, 0) > 0:
+            self.armed[operation] -= 1
+            raise DeployError(f"injected failure in {operation}", code="injected")
+
+
+class MemoryLedger:
+    def __init__(self, location: str, faults: Faults) -> None:
+        self.location = location
+        self.name = location.split(".", 1)[0]
+        self.docs: dict[str, bytes] = {}
+        self.faults = faults
+        self.writes: list[str] = []
+
+    def put(self, tag: str, kind: str, document: dict[str, Any]) -> str:
+        self.faults.check(f"ledger.put:{self.name}:{tag.split('-', 1)[0]}")
+        self.docs[tag] = canonical_json(document)
+        self.writes.append(tag)
+        return tag
+
+    def get(self, tag: str) -> dict[str, Any] | None:
+        self.faults.check(f"ledger.get:{self.name}:{tag.split('-', 1)[0]}")
+        return json.loads(self.docs[tag]) if tag in self.docs else None
+
+    def tags(self, prefix: str = "") -> list[str]:
+        return [t for t in self.docs if t.startswith(prefix)]
+
+
+class MemoryRegistry:
+    def __init__(self, login_server: str, faults: Faults) -> None:
+        self.login_server = login_server
+        self.images: dict[tuple[str, str], str] = {}  # (repository, tag or digest) → digest
+        self.faults = faults
+        self.copies = 0
+        self._ledger = MemoryLedger(f"{login_server}/genaiops/ledger", faults)
+
+    def add(self, repository: str, digest: str, tag: str | None = None) -> str:
+        self.images[(repository, digest)] = digest
+        if tag:
+            self.images[(repository, tag)] = digest
+        return f"{self.login_server}/{repository}@{digest}"
+
+    def digest(self, repository: str, tag: str) -> str | None:
+        return self.images.get((repository, tag))
+
+    def has(self, repository: str, digest: str) -> bool:
+        return (repository, digest) in self.images
+
+    def copy_from(
+        self,
+        source: Any,
+        repository: str,
+        digest: str,
+        tag: str | None,
+        method: str = "auto",
+        source_server: str | None = None,
+    ) -> CopyResult:
+        self.faults.check("copy")
+        if self.has(repository, digest):
+            self.add(repository, digest, tag)
+            return CopyResult(repository, digest, "present", tag=tag)
+        if not source.has(repository, digest):
+            raise DeployError(f"{repository}@{digest} not in {source.login_server}")
+        self.copies += 1
+        self.add(repository, digest, tag)
+        return CopyResult(repository, digest, "blobs", blobs_copied=2, tag=tag)
+
+    def ledger(self) -> MemoryLedger:
+        return self._ledger
+
+    def push_auth(self) -> dict[str, str]:
+        return {"username": "fake", "password": "fake", "serveraddress": self.login_server}
+
+
+@dataclass
+class App:
+    live: str | None = None
+    staged: str | None = None
+    previous: str | None = None
+    revisions: dict[str, str] = field(default_factory=dict)  # revision → image
+    active: set[str] = field(default_factory=set)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+class MemoryHost:
+    """A blue/green host: revisions named after the image digest; swap and rollback as one write."""
+
+    kind = "containerapp"
+    capabilities = frozenset({"revisions", "labels"})
+
+    def __init__(self, strategy: str, faults: Faults) -> None:
+        self.strategy = strategy
+        self.faults = faults
+        self.apps: dict[str, App] = {}
+        self.deploys = 0  # revisions created
+        self.traffic_writes = 0
+
+    def expected_revision(self, service: str, image: str) -> str:
+        return f"{service}--{str(digest_of(image))[7:15]}"
+
+    def current(self, service: str) -> LiveService:
+        app = self.apps.get(service)
+        if app is None:
+            return LiveService(service, service, False)
+        image = app.revisions.get(app.live or "")
+        return LiveService(
+            service,
+            service,
+            True,
+            app.live,
+            app.staged,
+            image,
+            digest_of(image),
+            app.tags.get("genaiops-release"),
+            bool(image) and app.live == self.expected_revision(service, str(image)),
+            "blue" if app.live else None,
+        )
+
+    def has_revision(self, service: str, revision: str) -> bool:
+        return revision in self.apps.get(service, App()).revisions
+
+    def deploy(self, service: str, image: str, timeout: float, on_event: Any) -> DeployOutcome:
+        self.faults.check("deploy")
+        revision = self.expected_revision(service, image)
+        app = self.apps.setdefault(service, App())
+        outcome = DeployOutcome(service, service, revision, image, "unchanged", self.strategy)
+        if revision in (app.live, app.staged):
+            return outcome
+        if revision not in app.revisions:
+            self.deploys += 1
+        app.revisions[revision] = image
+        app.active.add(revision)
+        self.traffic_writes += 1
+        if app.live is None:
+            app.live, outcome.action = revision, "created"
+        elif self.strategy == "bluegreen":
+            app.staged, outcome.action, outcome.label = revision, "staged", "green"
+        else:
+            app.previous, app.live, outcome.action = app.live, revision, "live"
+        return outcome
+
+    def swap(self, service: str, on_event: Any, tags: Mapping[str, str] | None = None) -> dict[str, Any]:
+        self.faults.check("swap")
+        app = self.apps[service]
+        if not app.staged:
+            raise DeployError("nothing staged", code="nothing_staged")
+        app.previous, app.live, app.staged = app.live, app.staged, None
+        app.tags.update(tags or {})
+        self.traffic_writes += 1
+        return {"service": service, "app": service, "live": app.live, "previous": app.previous}
+
+    def record_live(self, service: str, tags: Mapping[str, str]) -> dict[str, Any]:
+        self.faults.check("swap")
+        self.apps[service].tags.update(tags)
+        return {"live": self.apps[service].live, "note": "already live"}
+
+    def rollback(self, service: str, timeout: float, on_event: Any) -> dict[str, Any]:
+        app = self.apps[service]
+        if not app.previous:
+            raise DeployError("no previous revision", code="no_previous")
+        app.live, app.previous, app.staged = app.previous, app.live, None
+        self.traffic_writes += 1
+        return {"service": service, "app": service, "live": app.live, "rolled_back_from": app.previous}
+
+    def status(self, service: str) -> dict[str, Any]:
+        app = self.apps.get(service)
+        return {"service": service, "deployed": app is not None, "live": app.live if app else None}
+
+    def endpoint(self, service: str, label: str) -> Endpoint:
+        app = self.apps.get(service)
+        revision = None if app is None else (app.staged if label == "staged" else app.live)
+        if revision is None:
+            raise DeployError(f"no {label} side of {service!r}")
+        return Endpoint(f"https://{revision}.fake.test", label)
+
+
+class FakeResponse:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+        self.headers: dict[str, str] = {}
+        self.content = b'{"ok": true}'
+        self.text = self.content.decode()
+
+
+class MemoryHttp:
+    """Answers smoke checks for the hosts' revisions: 500 for an image marked broken."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.requests: list[str] = []
+
+    @contextmanager
+    def client(self, resolve: Any, ca_bundle: Any, timeout: float, **options: Any) -> Any:
+        yield self
+
+    def async_client(self, resolve: Any, ca_bundle: Any, timeout: float, **options: Any) -> Any:
+        raise NotImplementedError
+
+    def request(self, method: str, url: str, **kwargs: Any) -> FakeResponse:
+        self.requests.append(url)
+        revision = url.split("://", 1)[1].split(".", 1)[0]
+        images = [a.revisions.get(revision) for h in self.world.hosts.values() for a in h.apps.values()]
+        broken = any(i and digest_of(i) in self.world.broken for i in images)
+        return FakeResponse(500 if broken else 200)
+
+
+class MemoryCloud:
+    def __init__(self, world: World) -> None:
+        self.world = world
+
+    def provisioned(self, target: Any, resource_group: str, deployment: str) -> None:
+        raise GenAIOpsError("not provisioned here")
+
+    def registry(self, target: Any, resource_group: str, registry: str) -> MemoryRegistry:
+        return self.world.registries[registry]
+
+    def http(self) -> MemoryHttp:
+        return self.world.http
+
+
+class World:
+    """Two environments (dev: direct, prod: blue/green) with their registries, ledgers and hosts."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        from genaiops_cli.core.manifest.loader import load_manifest
+
+        (tmp_path / "src" / "agent").mkdir(parents=True)
+        (tmp_path / "src" / "agent" / "Dockerfile").write_text("FROM scratch\n")
+        (tmp_path / "genaiops.yaml").write_text(MANIFEST)
+        self.manifest = load_manifest(tmp_path / "genaiops.yaml")
+        self.faults = Faults()
+        self.broken: set[str] = set()
+        self.registries = {
+            "crdev": MemoryRegistry("crdev.azurecr.io", self.faults),
+            "crprod": MemoryRegistry("crprod.azurecr.io", self.faults),
+        }
+        self.hosts = {"dev": MemoryHost("direct", self.faults), "prod": MemoryHost("bluegreen", self.faults)}
+        self.http = MemoryHttp(self)
+        self.envs = {name: self.open(name) for name in ("dev", "prod")}
+
+    def open(self, name: str) -> Environment:
+        cloud = MemoryCloud(self)
+        env = open_environment(
+            self.manifest, name, cloud, {"containerapp": lambda e, t: self.hosts[name]}, provisioned=None
+        )
+        assert isinstance(env.target, AzureTarget)
+        return env
+
+    def ledger(self, env: str) -> MemoryLedger:
+        return self.registries[f"cr{env}"].ledger()
