@@ -41,9 +41,12 @@ def run_smoke(
             if not checks:
                 results[name] = []
                 continue
-            base = url or opened.host(name).endpoint(name, label).url
+            endpoint = None if url else opened.host(name).endpoint(name, label)
+            base = url or endpoint.url
             actx.console.info(f"smoke: {name} → {base}")
-            results[name] = [core.run_check(client, base, check, warmup) for check in checks]
+            results[name] = [
+                core.run_check(client, base, check, warmup, endpoint=endpoint) for check in checks
+            ]
     passed = all(r.passed for rs in results.values() for r in rs)
     report = {
         "passed": passed,

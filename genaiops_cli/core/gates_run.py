@@ -44,9 +44,9 @@ def _smoke(
             checks = env.resolved.services[name].smoke
             if not checks:
                 continue
-            base = env.host(name).endpoint(name, label).url
-            on_event(name, f"smoke against {label}: {base}")
-            rs = [core.run_check(client, base, check, warmup) for check in checks]
+            endpoint = env.host(name).endpoint(name, label)
+            on_event(name, f"smoke against {label}: {endpoint.url}")
+            rs = [core.run_check(client, endpoint.url, check, warmup, endpoint=endpoint) for check in checks]
             passed = passed and all(r.passed for r in rs)
             results[name] = [r.to_dict() for r in rs]
     return {

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import httpx
 
     from genaiops_cli.core.manifest.model import SmokeCheck
+    from genaiops_cli.core.ports import Endpoint
 
 WARMUP_STATUSES = {502, 503, 504}
 
@@ -102,6 +103,7 @@ def run_check(
     check: SmokeCheck,
     warmup_seconds: float = 60,
     sleep: Callable[[float], None] = time.sleep,
+    endpoint: Endpoint | None = None,
 ) -> CheckResult:
     import httpx
 
@@ -110,8 +112,11 @@ def run_check(
     request = check.request
     url = base_url.rstrip("/") + request.path
     kwargs: dict[str, Any] = {"headers": dict(request.headers)}
-    if request.json_ is not None:
-        kwargs["json"] = request.json_
+    json_body = request.json_
+    if endpoint is not None:  # the host's protocol: token, api-version, a session pinning a version
+        kwargs["headers"], json_body, kwargs["params"] = endpoint.prepare(request.headers, json_body)
+    if json_body is not None:
+        kwargs["json"] = json_body
     elif request.body is not None:
         kwargs["content"] = request.body.encode()
     timing: dict[str, float] = {}

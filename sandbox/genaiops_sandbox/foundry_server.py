@@ -112,7 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "genaiops-sandbox-foundry"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.client_address[0], *args)
 
     def do_GET(self) -> None:
@@ -150,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
             answer = Answer(err.status, err.body(), dict(err.headers))
             if err.status == 401:
                 answer.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-        except Exception:  # noqa: BLE001 - a shaped 500 beats a dropped connection
+        except Exception:
             log.exception("unhandled error on %s %s", self.command, path)
             answer = Answer(500, FoundryError(500, "internal_error", "see the sandbox log").body())
         self._send(answer, request_id)

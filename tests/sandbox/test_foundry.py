@@ -192,7 +192,7 @@ def _selector(**ratios: int) -> Any:
 
 def _fields_known(model_cls: Any, data: dict[str, Any]) -> list[str]:
     """Keys of `data` that the SDK model does not declare (rest names)."""
-    known = {f._rest_name for f in model_cls._attr_to_rest_field.values()}  # noqa: SLF001 - SDK models
+    known = {f._rest_name for f in model_cls._attr_to_rest_field.values()}
     return sorted(set(data) - known)
 
 

@@ -31,6 +31,7 @@ class Target:
     resolve: Mapping[str, str] = field(default_factory=dict)
     ca_bundle: str | None = None
     label: str | None = None
+    endpoint: Any = field(default=None, compare=False)  # core.ports.Endpoint: token, query, body fields
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -83,8 +84,11 @@ async def call_once(
     out = Outcome(call)
     req = call.request
     kwargs: dict[str, Any] = {"headers": dict(req.headers), "timeout": options.timeout}
-    if req.json is not None:
-        kwargs["json"] = req.json
+    json_body = req.json
+    if target.endpoint is not None:  # the host's protocol: token, api-version, a pinned session
+        kwargs["headers"], json_body, kwargs["params"] = target.endpoint.prepare(req.headers, json_body)
+    if json_body is not None:
+        kwargs["json"] = json_body
     elif req.body is not None:
         kwargs["content"] = req.body.encode()
     url = target.url(req.path)

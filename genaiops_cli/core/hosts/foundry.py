@@ -43,7 +43,21 @@ SERVICE_METADATA = "genaiops-service"
 STATE_KIND = "pointer"  # ledger artifact kind of the roles document
 RESPONSES_PATH = "/agents/{agent}/endpoint/protocols/openai"  # + /responses (the manifest's path)
 API_VERSION = "v1"
-POLL_SECONDS = 0.5
+POLL_SECONDS = 1.0  # longest pause between reads of a creating version
+
+
+def project_settings(env: Environment) -> tuple[str, str | None]:
+    """(project endpoint, model deployment) of an environment: `foundry_project:` from the manifest,
+    else the outputs of `genaiops provision` (read once per process, only for hosted agents)."""
+    from genaiops_cli.core.environment import provisioned_state
+    from genaiops_cli.core.provisioning import missing_setting
+
+    state = provisioned_state(env.manifest, env.name, env.cloud, env.target)
+    outputs: dict[str, Any] = dict(state.outputs) if state else {}
+    endpoint = env.config.foundry_project or outputs.get("foundryProjectEndpoint")
+    if not endpoint:
+        raise missing_setting(env.name, "foundry_project")
+    return str(endpoint), outputs.get("modelDeploymentName") or None
 
 
 def agent_name(manifest_name: str, service: str, explicit: str | None) -> str:
@@ -61,9 +75,10 @@ class FoundryAgentHost:
     kind = "foundry-agent"
     capabilities = frozenset({"revisions", "labels", "traffic_split"})
 
-    def __init__(self, env: Environment, api: FoundryAgentsApi) -> None:
+    def __init__(self, env: Environment, api: FoundryAgentsApi, model_deployment: str | None = None) -> None:
         self.env = env
         self.api = api
+        self.model_deployment = model_deployment  # the environment's, when the manifest names none
 
     # -- naming ------------------------------------------------------------------------------------
     def _service(self, service: str) -> Any:
@@ -77,7 +92,7 @@ class FoundryAgentHost:
         """The HostedAgentDefinition (wire shape) this manifest gives `image`."""
         svc = self._service(service)
         env = dict(svc.env)
-        model = (svc.agent.model if svc.agent else None) or self.env.config.model_deployment
+        model = (svc.agent.model if svc.agent else None) or self.model_deployment
         if model:
             env.setdefault("AZURE_AI_MODEL_DEPLOYMENT_NAME", model)
         protocols = svc.agent.protocols if svc.agent else {"responses": "v0.1.1"}
@@ -119,7 +134,7 @@ class FoundryAgentHost:
             labels=dict(doc.get("labels") or {}),
         )
         details = self.api.agent(agent) or {}
-        rules = (((details.get("agent_endpoint") or {}).get("version_selector") or {})).get(
+        rules = ((details.get("agent_endpoint") or {}).get("version_selector") or {}).get(
             "version_selection_rules"
         ) or []
         by_number = {v["version"]: k for k, v in versions.items()}
@@ -145,7 +160,11 @@ class FoundryAgentHost:
     def _write_traffic(self, agent: str, state: TrafficState, versions: dict[str, dict[str, Any]]) -> None:
         """The one write that moves traffic: live 100 %, staged and previous at 0 %."""
         rules = [
-            {"type": "FixedRatio", "agent_version": versions[t["revisionName"]]["version"], "traffic_percentage": t["weight"]}
+            {
+                "type": "FixedRatio",
+                "agent_version": versions[t["revisionName"]]["version"],
+                "traffic_percentage": t["weight"],
+            }
             for t in state.traffic()
             if t["revisionName"] in versions
         ]
@@ -194,14 +213,14 @@ class FoundryAgentHost:
 
         found = versions.get(key)
         if found is not None and key in (state.live, state.staged) and found.get("status") == "active":
-            on_event(service, f"version {found['version']} ({key}) is already {_role(state, key)}; nothing to do")
+            on_event(
+                service, f"version {found['version']} ({key}) is already {_role(state, key)}; nothing to do"
+            )
             outcome.label = state.label_of(key) if key != state.live else None
             return outcome
         if found is None:
             on_event(service, f"creating version of hosted agent {agent} ({key})")
-            found = self.api.create_version(
-                agent, definition, {KEY_METADATA: key, SERVICE_METADATA: service}
-            )
+            found = self.api.create_version(agent, definition, {KEY_METADATA: key, SERVICE_METADATA: service})
         found = self._wait_active(agent, found, timeout, service, on_event)
         versions[key] = found
 
@@ -226,7 +245,7 @@ class FoundryAgentHost:
         reason raised as exit 7."""
         deadline = time.monotonic() + timeout
         number = str(version["version"])
-        announced = False
+        announced, delay = False, 0.05
         while version.get("status") == "creating":
             if time.monotonic() > deadline:
                 raise DeployError(
@@ -237,21 +256,22 @@ class FoundryAgentHost:
             if not announced:
                 on_event(service, f"waiting for version {number} to become active")
                 announced = True
-            time.sleep(POLL_SECONDS)
+            time.sleep(delay)
+            delay = min(delay * 2, POLL_SECONDS)
             version = self.api.version(agent, number) or {"status": "deleted"}
         if version.get("status") == "active":
             return version
         reason = ((version.get("error") or {}).get("message")) or f"status {version.get('status')}"
         try:
             self.api.delete_version(agent, number)
-        except Exception as exc:  # noqa: BLE001 - the failure to report is the version's, not this
+        except Exception as exc:
             on_event(service, f"could not delete failed version {number}: {exc}")
         raise DeployError(
             f"version {number} of hosted agent {agent} failed: {reason.splitlines()[0]}",
             hint="traffic was not moved; the image must answer GET /readiness and POST /responses on "
             "port 8088 (see docs/hosts.md)",
             code="version_failed",
-            detail={"reason": reason},
+            details={"reason": reason},
         )
 
     def _prune(
@@ -317,7 +337,9 @@ class FoundryAgentHost:
         if not state.previous:
             raise DeployError(f"no previous version of {service!r} to roll back to", code="no_previous")
         target = self.api.version(agent, versions[state.previous]["version"]) or {}
-        self._wait_active(agent, target, timeout, service, on_event) if target.get("status") == "creating" else None
+        self._wait_active(agent, target, timeout, service, on_event) if target.get(
+            "status"
+        ) == "creating" else None
         if target.get("status") not in ("active", "creating"):
             raise DeployError(
                 f"previous version {state.previous} is {target.get('status', 'gone')}", code="no_previous"
@@ -325,7 +347,10 @@ class FoundryAgentHost:
         new_state = state.roll_back()
         on_event(service, f"rolling back: version {versions[new_state.live]['version']} → 100 %")
         self._write_traffic(agent, new_state, versions)
-        releases = {RELEASE_TAG: tags.get(PREVIOUS_RELEASE_TAG, ""), PREVIOUS_RELEASE_TAG: tags.get(RELEASE_TAG, "")}
+        releases = {
+            RELEASE_TAG: tags.get(PREVIOUS_RELEASE_TAG, ""),
+            PREVIOUS_RELEASE_TAG: tags.get(RELEASE_TAG, ""),
+        }
         self._save(agent, new_state, {**tags, **releases})
         return {
             "service": service,
@@ -338,7 +363,9 @@ class FoundryAgentHost:
 
     def _require(self, agent: str, service: str) -> dict[str, dict[str, Any]]:
         if self.api.agent(agent) is None:
-            raise DeployError(f"service {service!r} is not deployed in {self.env.name}", hint="run `genaiops deploy`")
+            raise DeployError(
+                f"service {service!r} is not deployed in {self.env.name}", hint="run `genaiops deploy`"
+            )
         return self._versions(agent)
 
     # -- Host: read ----------------------------------------------------------------------------------
@@ -359,7 +386,9 @@ class FoundryAgentHost:
                 {
                     "name": key,
                     "version": version["version"],
-                    "image": ((version.get("definition") or {}).get("container_configuration") or {}).get("image"),
+                    "image": ((version.get("definition") or {}).get("container_configuration") or {}).get(
+                        "image"
+                    ),
                     "created": version.get("created_at"),
                     "active": version.get("status") == "active",
                     "running_state": version.get("status"),
@@ -399,7 +428,11 @@ class FoundryAgentHost:
             if not state.live:
                 raise DeployError(f"nothing is live for {service!r} in {self.env.name}")
             return Endpoint(self._url(agent), label, **common)
-        key = state.staged if label == "staged" else next((k for k, v in state.labels.items() if v == label), None)
+        key = (
+            state.staged
+            if label == "staged"
+            else next((k for k, v in state.labels.items() if v == label), None)
+        )
         if label not in ("staged", *LABELS) or not key or key not in versions:
             raise DeployError(
                 f"no {label} version of {service!r} in {self.env.name}",
@@ -415,7 +448,13 @@ class FoundryAgentHost:
 
 def _role(state: TrafficState, key: str) -> str:
     return (
-        "live" if key == state.live else "staged" if key == state.staged else "previous" if key == state.previous else ""
+        "live"
+        if key == state.live
+        else "staged"
+        if key == state.staged
+        else "previous"
+        if key == state.previous
+        else ""
     )
 
 

@@ -479,6 +479,12 @@ class Environment(_Model):
         None,
         description="Connected environment (Azure Arc) name or resource id; alternative to the managed one.",
     )
+    foundry_project: Annotated[str, _pattern(r"^https://")] | None = Field(
+        None,
+        description="Foundry project endpoint for host: foundry-agent services (default: the "
+        "provisioned one).",
+        examples=["https://contoso-ai.services.ai.azure.com/api/projects/contoso-dev"],
+    )
     identity: NonEmpty | None = Field(
         None,
         description="User-assigned managed identity used to pull images (default: the provisioned one).",
