@@ -389,9 +389,13 @@ class FoundryAgentHost:
                     "image": ((version.get("definition") or {}).get("container_configuration") or {}).get(
                         "image"
                     ),
-                    "created": version.get("created_at"),
+                    "created": _iso(version.get("created_at")),
                     "active": version.get("status") == "active",
                     "running_state": version.get("status"),
+                    "health_state": "Healthy" if version.get("status") == "active" else "None",
+                    "provisioning_state": version.get("status"),
+                    "url": None,
+                    "label_url": None,
                     "traffic": weights.get(str(version["version"]), 0),
                     "label": state.label_of(key),
                     "role": _role(state, key),
@@ -456,6 +460,15 @@ def _role(state: TrafficState, key: str) -> str:
         if key == state.previous
         else ""
     )
+
+
+def _iso(created: Any) -> str | None:
+    """Foundry's unix seconds → ISO 8601 (what status shows for every host)."""
+    import datetime as dt
+
+    if isinstance(created, int | float):
+        return dt.datetime.fromtimestamp(created, dt.UTC).isoformat()
+    return str(created) if created else None
 
 
 def _number(value: float) -> str:
