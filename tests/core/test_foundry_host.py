@@ -212,3 +212,32 @@ def test_endpoint_of_a_missing_side_is_a_clear_error(world: World) -> None:
     h.deploy("bot", image(D1), 5, quiet)
     with pytest.raises(DeployError, match="no staged version"):
         h.endpoint("bot", "staged")
+
+
+def test_connections_come_from_provisioned_outputs_into_a_copy_of_the_service(tmp_path: Path) -> None:
+    from genaiops_cli.core.environment import open_environment
+    from genaiops_cli.core.provisioning import ProvisionedState
+    from genaiops_cli.errors import ProvisionError
+
+    (tmp_path / "src" / "agent").mkdir(parents=True)
+    text = MANIFEST.replace(
+        "    ingress: {port: 8080, health: /healthz}\n",
+        "    ingress: {port: 8080, health: /healthz}\n    connections:\n"
+        "      AZURE_AI_PROJECT_ENDPOINT: foundry.project_endpoint\n"
+        "      AZURE_AI_MODEL_DEPLOYMENT_NAME: foundry.model_deployment\n",
+    )
+    (tmp_path / "genaiops.yaml").write_text(text)
+    manifest = load_manifest(tmp_path / "genaiops.yaml")
+    outputs = {"foundryProjectEndpoint": PROJECT, "modelDeploymentName": "gpt-4o-mini"}
+    state = ProvisionedState("prod", "rg-prod", "genaiops-prod", outputs=outputs)
+    env = open_environment(manifest, "prod", cloud=None, host_factories={}, provisioned=state)  # type: ignore[arg-type]
+    assert env.resolved.services["agent"].env == {
+        "AZURE_AI_PROJECT_ENDPOINT": PROJECT,
+        "AZURE_AI_MODEL_DEPLOYMENT_NAME": "gpt-4o-mini",
+    }
+    assert manifest.environment("prod").services["agent"].env == {}, "the manifest is not edited"
+    with pytest.raises(ProvisionError) as missing:
+        open_environment(manifest, "prod", cloud=None, host_factories={}, provisioned=None)  # type: ignore[arg-type]
+    assert missing.value.code == "connection_unavailable" and "genaiops provision -e prod" in str(
+        missing.value.hint
+    )

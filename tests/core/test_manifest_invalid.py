@@ -198,6 +198,45 @@ CASES = [
         "'http' is not allowed here",
     ),
     (
+        "connection-unknown",
+        edit(
+            (
+                "    env: {LOG_LEVEL: info}\n",
+                "    env: {LOG_LEVEL: info}\n    connections: {ENDPOINT: foundry.endpoint}\n",
+            )
+        ),
+        "services.agent.connections.ENDPOINT",
+        9,
+        None,
+        "foundry.project_endpoint",
+    ),
+    (
+        "connection-also-in-env",
+        edit(
+            (
+                "    env: {LOG_LEVEL: info}\n",
+                "    env: {LOG_LEVEL: info}\n    connections: {LOG_LEVEL: foundry.model_deployment}\n",
+            )
+        ),
+        "services.agent.connections.LOG_LEVEL",
+        9,
+        None,
+        "set by both `connections` and `env`",
+    ),
+    (
+        "connection-secret-refused",
+        edit(
+            (
+                "    env: {LOG_LEVEL: info}\n",
+                "    env: {LOG_LEVEL: info}\n    connections: {APPINSIGHTS: app_insights.connection_string}\n",
+            )
+        ),
+        "services.agent.connections.APPINSIGHTS",
+        9,
+        None,
+        "is a secret",
+    ),
+    (
         "build-and-image",
         edit(("    repository:", "    image: nginx:1\n    repository:")),
         "services.agent",

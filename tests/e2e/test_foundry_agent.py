@@ -67,6 +67,20 @@ def agent_answer(status: dict, session_version: str | None = None) -> dict:
     return dict(reply.metadata or {})
 
 
+def version_env(status: dict) -> dict[str, str]:
+    """The environment variables of the live version, as Foundry holds them."""
+    from azure.ai.projects import AIProjectClient
+
+    from genaiops_cli.core.cloud import target_for
+    from genaiops_cli.providers.azure import clients
+
+    target = target_for("sandbox", None)
+    endpoint = status["url"].split("/agents/")[0]
+    client = AIProjectClient(endpoint, clients.credential(target), connection_verify=target.verify)
+    version = client.agents.get_version(status["app"], version_number(status, "live"))
+    return dict(version.definition.environment_variables or {})
+
+
 def version_number(status: dict, role: str) -> str:
     return next(r["version"] for r in status["revisions"] if r["role"] == role)
 
@@ -82,6 +96,11 @@ def test_mixed_release_promoted_by_digest_then_staged_shifted_and_rolled_back(pr
     again = ok(project.run("-o", "json", "deploy", "-e", "dev"))["deployments"]
     assert {d["action"] for d in again} == {"unchanged"}, "the same release creates no new version"
     assert ok(project.run("-o", "json", "smoke", "-e", "dev"))["passed"] is True
+    wired = version_env(services(project, "dev")["agent"])
+    assert wired["AZURE_AI_PROJECT_ENDPOINT"] == services(project, "dev")["agent"]["url"].split("/agents/")[0]
+    assert wired["AZURE_AI_MODEL_DEPLOYMENT_NAME"], "connections come from the provisioned outputs"
+    shown = ok(project.run("-o", "json", "config", "show", "-e", "dev"))
+    assert shown["services"]["web"]["connections"]["AZURE_AI_PROJECT_ENDPOINT"] == "foundry.project_endpoint"
 
     ok(project.run("-o", "json", "-y", "promote", "--from", "dev", "--to", "staging", timeout=600))
     ok(project.run("-o", "json", "-y", "promote", "--from", "staging", "--to", "prod", timeout=600))

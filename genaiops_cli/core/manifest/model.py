@@ -256,6 +256,7 @@ class SmokeCheck(_Model):
     expect: Expect = Field(default_factory=Expect)
 
 
+Connection = Literal["foundry.project_endpoint", "foundry.model_deployment", "app_insights.connection_string"]
 AgentProtocol = Literal[
     "responses",
     "invocations",
@@ -314,6 +315,17 @@ class Service(_Model):
         default_factory=list, description="Smoke checks run after each deployment."
     )
     agent: FoundryAgent | None = Field(None, description="Required for host: foundry-agent.")
+    connections: dict[EnvVarName, Connection] = Field(
+        default_factory=dict,
+        description="Environment variable → a value of this environment's provisioned resources "
+        "(`genaiops provision` outputs), e.g. `AZURE_AI_PROJECT_ENDPOINT: foundry.project_endpoint`.",
+        examples=[
+            {
+                "AZURE_AI_PROJECT_ENDPOINT": "foundry.project_endpoint",
+                "AZURE_AI_MODEL_DEPLOYMENT_NAME": "foundry.model_deployment",
+            }
+        ],
+    )
 
     @model_validator(mode="after")
     def _image_source(self) -> Service:

@@ -54,6 +54,7 @@ def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
         )
     if svc.host == "foundry-agent":
         out += _hosted_agent_rules(svc, at)
+    out += _connection_rules(svc, at)
     if svc.build is not None and svc.repository is None:
         out.append(
             at.issue(
@@ -73,6 +74,36 @@ def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
                 )
             )
         seen.setdefault(check.name, i)
+    return out
+
+
+def _connection_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
+    out = []
+    for name, connection in svc.connections.items():
+        if name in svc.env or name in svc.secrets:
+            out.append(
+                at.issue(
+                    ("connections", name),
+                    f"`{name}` is set by both `connections` and `{'env' if name in svc.env else 'secrets'}`",
+                    "keep one of them",
+                    at_key=True,
+                )
+            )
+        if connection == "app_insights.connection_string":
+            out.append(
+                at.issue(
+                    ("connections", name),
+                    "app_insights.connection_string is a secret and this version of genaiops cannot "
+                    "pass secrets to "
+                    + (
+                        "a hosted agent (its definition holds plain values only)"
+                        if svc.host == "foundry-agent"
+                        else "a Container App yet"
+                    ),
+                    "leave it out for now; the plain connections are foundry.project_endpoint "
+                    "and foundry.model_deployment",
+                )
+            )
     return out
 
 
