@@ -12,6 +12,8 @@ import typer
 
 from genaiops_cli import __version__
 from genaiops_cli.commands import COMMAND_MODULES
+from genaiops_cli.commands._complete import complete_environment
+from genaiops_cli.commands._tree import GenaiopsGroup
 from genaiops_cli.console import Console, OutputMode
 from genaiops_cli.context import AppContext
 from genaiops_cli.errors import ExitCode, GenAIOpsError, UsageError
@@ -19,8 +21,9 @@ from genaiops_cli.errors import ExitCode, GenAIOpsError, UsageError
 app = typer.Typer(
     name="genaiops",
     help="GenAIOps for Azure: build, push, deploy, blue/green, gates and promotion by digest.",
+    cls=GenaiopsGroup,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -43,7 +46,13 @@ def root(
     ] = None,
     env: Annotated[
         str | None,
-        typer.Option("--env", "-e", envvar="GENAIOPS_ENV", help="Environment name from the manifest."),
+        typer.Option(
+            "--env",
+            "-e",
+            envvar="GENAIOPS_ENV",
+            help="Environment name from the manifest.",
+            autocompletion=complete_environment,
+        ),
     ] = None,
     output: Annotated[
         OutputMode, typer.Option("--output", "-o", help="text for humans, json for machines.")

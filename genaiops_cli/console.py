@@ -10,10 +10,13 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from rich.console import Console as RichConsole
+from rich.table import Table
+from rich.text import Text
 
 from genaiops_cli.errors import GenAIOpsError
 
@@ -37,6 +40,35 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+SDK_LOGGERS = ("azure", "msal")
+_SDK_HANDLER: dict[str, Any] = {}
+
+
+def sdk_logging(verbosity: int) -> None:
+    """The Azure SDKs log through `logging` (azure-identity alone writes a dozen warning lines when
+    no sign-in works); none of it reaches stderr unless asked: -v warnings, -vv info, -vvv debug."""
+    import logging
+
+    level = {1: logging.WARNING, 2: logging.INFO}.get(verbosity, logging.DEBUG if verbosity > 2 else None)
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if level is None:
+            logger.setLevel(logging.CRITICAL + 1)  # also keeps logging's last-resort handler quiet
+            continue
+        logger.setLevel(level)
+        if name not in _SDK_HANDLER:
+            handler = logging.StreamHandler()  # stderr
+            handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+            logger.addHandler(handler)
+            logger.propagate = False
+            _SDK_HANDLER[name] = handler
+
+
+def color_disabled(color: bool = True) -> bool:
+    """--no-color, or NO_COLOR set to anything non-empty (https://no-color.org)."""
+    return not color or bool(os.environ.get("NO_COLOR"))
+
+
 class Console:
     def __init__(
         self,
@@ -46,13 +78,32 @@ class Console:
     ) -> None:
         self.output = output
         self.verbosity = verbosity
-        no_color = not color or "NO_COLOR" in os.environ
-        self.err = RichConsole(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
-        self.out = RichConsole(no_color=no_color, highlight=False, soft_wrap=True)
+        self.color = color
+        self._emitted = False
+        self._build()
+        sdk_logging(verbosity)
+
+    def _build(self) -> None:
+        # NO_COLOR means plain text: rich's own no_color still emits bold/dim, color_system=None emits none.
+        plain = {"color_system": None} if color_disabled(self.color) else {}
+        self.err = RichConsole(stderr=True, highlight=False, soft_wrap=True, **plain)
+        self.out = RichConsole(highlight=False, soft_wrap=True, **plain)
         for console in (self.err, self.out):
             if not console.is_terminal and "COLUMNS" not in os.environ:
                 console.width = PIPE_WIDTH  # logs and CI output: never truncate digests and URLs
-        self._emitted = False
+
+    def reconfigure(
+        self, output: OutputMode | None = None, verbosity: int | None = None, color: bool | None = None
+    ) -> None:
+        """Apply a global option given after the subcommand (the console exists by then)."""
+        if output is not None:
+            self.output = output
+        if verbosity is not None:
+            self.verbosity = verbosity
+            sdk_logging(verbosity)
+        if color is not None and color != self.color:
+            self.color = color
+            self._build()
 
     @property
     def is_json(self) -> bool:
@@ -72,7 +123,8 @@ class Console:
             self.err.print(f"[green]✓[/green] {message}")
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]warning:[/yellow] {message}")
+        if self.verbosity >= 0:  # -q: only errors
+            self.err.print(f"[yellow]warning:[/yellow] {message}")
 
     def debug(self, message: str) -> None:
         if self.verbosity >= 1:
@@ -106,6 +158,12 @@ class Console:
                     }
                 )
         else:
+            log = error.details.get("log") if error.details else None
+            if (
+                isinstance(log, list) and log
+            ):  # a build's or run's last lines: the evidence, before the verdict
+                for line in log:
+                    self.err.print(f"  {line}", markup=False, style="dim")
             issues = error.details.get("issues") if error.details else None
             if issues and len(issues) > 1:
                 self.err.print(f"[red]error:[/red] {len(issues)} problems found", markup=True)
@@ -119,6 +177,9 @@ class Console:
                 self.err.print(error.hint, markup=False)
         if trace:
             self.err.print(trace, markup=False)
+        from genaiops_cli.core.ci_annotations import annotate, error_annotations
+
+        annotate(error_annotations(command, error.to_dict()))
 
     def _write_envelope(self, doc: dict[str, Any]) -> None:
         # One document per process: a second write would break `json.loads(stdout)`.
@@ -140,3 +201,55 @@ def _issue_line(issue: dict[str, Any]) -> str:
     if issue.get("hint"):
         text += f" (hint: {issue['hint']})"
     return text
+
+
+# -- tables that fit ---------------------------------------------------------------------------
+
+COLUMN_GAP = 2  # box=None, padding (0, 1), no edge padding: two spaces between columns
+WRAP_MIN = 10  # a wrapping column narrower than this is unreadable: drop a column instead
+
+
+@dataclass(frozen=True)
+class Col:
+    """A table column. `copy`: identifiers people copy (revision names, digests, release ids,
+    timestamps) are never cut or wrapped. `drop`: 0 = always shown; otherwise columns with the
+    highest `drop` go first when the table cannot fit the terminal."""
+
+    header: str
+    copy: bool = False
+    drop: int = 0
+    justify: str = "left"
+
+
+def _cell_width(cell: Any) -> int:
+    if isinstance(cell, str):
+        return Text.from_markup(cell).cell_len if "[" in cell else Text(cell).cell_len
+    return Text(str(cell)).cell_len
+
+
+def fitted_table(width: int, columns: list[Col], rows: list[list[Any]]) -> Table:
+    """A borderless table for `width` columns: lower-value columns wrap, then go, before a copyable
+    identifier is ever cut."""
+    natural = [
+        max([_cell_width(c.header)] + [_cell_width(row[i]) for row in rows]) for i, c in enumerate(columns)
+    ]
+
+    def needed(keep: list[int]) -> int:
+        mins = [natural[i] if columns[i].copy else min(natural[i], WRAP_MIN) for i in keep]
+        return sum(mins) + COLUMN_GAP * (len(keep) - 1)
+
+    keep = list(range(len(columns)))
+    for i in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: -columns[i].drop):
+        if needed(keep) <= width:
+            break
+        keep.remove(i)
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for i in keep:
+        c = columns[i]
+        if c.copy:
+            table.add_column(c.header, no_wrap=True, min_width=natural[i], justify=c.justify)  # type: ignore[arg-type]
+        else:
+            table.add_column(c.header, overflow="fold", justify=c.justify)  # type: ignore[arg-type]
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
+    return table

@@ -28,6 +28,25 @@ class AppContext:
     _manifest: Manifest | None = field(default=None, repr=False)
     _environments: dict[str, Environment] = field(default_factory=dict, repr=False)
 
+    def set_global(self, name: str, value: Any) -> None:
+        """A global option given after the subcommand (see commands/_tree.py): same meaning as before it."""
+        if name == "manifest":
+            self.manifest_path, self._manifest = value, None
+        elif name == "env":
+            self.env_name = value
+        elif name == "yes":
+            self.assume_yes = self.assume_yes or bool(value)
+        elif name == "debug":
+            self.debug = self.debug or bool(value)
+        elif name == "output":
+            self.console.reconfigure(output=value)
+        elif name == "verbose":
+            self.console.reconfigure(verbosity=max(self.console.verbosity, 0) + int(value))
+        elif name == "quiet" and value:
+            self.console.reconfigure(verbosity=-1)
+        elif name == "no_color" and value:
+            self.console.reconfigure(color=False)
+
     def manifest(self) -> Manifest:
         if self._manifest is None:
             from genaiops_cli.core.manifest.loader import find_manifest, load_manifest

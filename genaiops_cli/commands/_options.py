@@ -6,22 +6,45 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
+from genaiops_cli.commands._complete import complete_environment, complete_service
 from genaiops_cli.context import AppContext, app_context
 
 if TYPE_CHECKING:
     from genaiops_cli.core.environment import Environment
 
-EnvOption = Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")]
-ServicesArg = Annotated[list[str] | None, typer.Argument(help="Services (default: all).")]
+EnvOption = Annotated[
+    str | None, typer.Option("--env", "-e", help="Environment name.", autocompletion=complete_environment)
+]
+ServicesArg = Annotated[
+    list[str] | None, typer.Argument(help="Services (default: all).", autocompletion=complete_service)
+]
 TimeoutOption = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for a revision to be ready.")
 ]
+# Every override is a flag, and every override's justification is the one --reason (recorded in the
+# ledger): `--break-lock --reason "…"` reads the same on deploy, swap, rollback and promote.
 BreakLockOption = Annotated[
-    str | None,
-    typer.Option(
-        "--break-lock", metavar="REASON", help="Take the environment's lock from its holder (recorded)."
-    ),
+    bool, typer.Option("--break-lock", help="Take the environment's lock from its holder (needs --reason).")
 ]
+ReasonOption = Annotated[
+    str | None,
+    typer.Option("--reason", help="Why an override (--break-lock, --force, --skip-smoke) is used; recorded."),
+]
+
+
+def override_reason(reason: str | None, **overrides: bool) -> str | None:
+    """The recorded reason when any override flag is set (required then), else None."""
+    from genaiops_cli.errors import UsageError
+
+    used = [f"--{name.replace('_', '-')}" for name, on in overrides.items() if on]
+    if not used:
+        return None
+    if not (reason and reason.strip()):
+        raise UsageError(
+            f'{" and ".join(used)} need{"s" if len(used) == 1 else ""} --reason "…"',
+            hint="the reason is recorded in the environment's ledger",
+        )
+    return reason.strip()
 
 
 class Selection(NamedTuple):

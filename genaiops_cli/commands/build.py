@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console as RichConsole
 from rich.table import Table
 
+from genaiops_cli.commands._complete import complete_environment, complete_service
 from genaiops_cli.commands._progress import service_progress
+from genaiops_cli.console import Col, fitted_table
 from genaiops_cli.context import app_context
 
 
@@ -16,20 +18,22 @@ def register(app: typer.Typer) -> None:
     app.command("build", help="Build images (content-addressed: unchanged sources are not rebuilt).")(build)
 
 
-def records_table(records: list) -> Table:
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("service", "status", "image", "digest"):
-        table.add_column(column)
-    for r in records:
-        table.add_row(r.service, r.status, r.image, r.digest or "—")
-    return table
+def records_table(records: list, width: int) -> Table:
+    columns = [Col("service"), Col("status"), Col("image", copy=True, drop=1), Col("digest", copy=True)]
+    return fitted_table(width, columns, [[r.service, r.status, r.image, r.digest or "—"] for r in records])
 
 
 def build(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Services to build (default: all).")] = None,
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="Services to build (default: all).", autocompletion=complete_service),
+    ] = None,
     env: Annotated[
-        str | None, typer.Option("--env", "-e", help="Tag for this environment's registry.")
+        str | None,
+        typer.Option(
+            "--env", "-e", help="Tag for this environment's registry.", autocompletion=complete_environment
+        ),
     ] = None,
     push: Annotated[bool, typer.Option("--push", help="Push after building (needs --env).")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Rebuild even when up to date.")] = False,
@@ -59,6 +63,8 @@ def build(
     if remote is not None:
         remote.resource()  # a registry ACR Tasks cannot find fails before anything is built
     engine = wiring.image_engine()
+    if registry is not None and not (push or in_registry or no_cache):
+        _name_from_cache(registry, plans, engine)
 
     def work(plan: core.BuildPlan) -> object:
         if plan.service in in_registry:
@@ -74,6 +80,16 @@ def build(
             records = [done.get(r.service, r) for r in records]
 
     def render(out: RichConsole) -> None:
-        out.print(records_table(records))
+        out.print(records_table(records, out.width))
 
     actx.emit({"builds": [r.to_dict() for r in records]}, render)
+
+
+def _name_from_cache(registry: Any, plans: list, engine: Any) -> None:
+    """A no-op build -e ENV needs the registry only to name local images. When the login server is
+    remembered from an earlier lookup and every image already exists locally under that name, use it:
+    no sign-in, no SDK import, no ARM call. Otherwise the registry asks ARM when first needed."""
+    cached = getattr(registry, "cached_login_server", None)
+    server = cached() if cached else None
+    if server and all(engine.image_id(p.reference(server)) for p in plans):
+        registry.login_server = server

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console as RichConsole
 from rich.syntax import Syntax
 
+from genaiops_cli.commands._complete import complete_environment
 from genaiops_cli.context import app_context
 
 config_app = typer.Typer(help="Inspect the effective configuration.", no_args_is_help=True)
@@ -22,7 +23,9 @@ def register(app: typer.Typer) -> None:
 )
 def show(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment name.")] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="Environment name.", autocompletion=complete_environment)
+    ] = None,
 ) -> None:
     from genaiops_cli.core.config_view import effective_config
 

@@ -6,17 +6,19 @@ from typing import Annotated
 
 import typer
 from rich.console import Console as RichConsole
-from rich.table import Table
 
 from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
+    ReasonOption,
     ServicesArg,
     TimeoutOption,
     environment_locked,
+    override_reason,
     select_services,
 )
 from genaiops_cli.commands._progress import service_progress
+from genaiops_cli.console import Col, fitted_table
 
 
 def register(app: typer.Typer) -> None:
@@ -33,11 +35,13 @@ def deploy(
         str | None, typer.Option("--digest", help="Deploy this sha256 digest (one service).")
     ] = None,
     timeout: TimeoutOption = 300,
-    break_lock: BreakLockOption = None,
+    break_lock: BreakLockOption = False,
+    reason: ReasonOption = None,
 ) -> None:
     from genaiops_cli.core.targets import pinned_image
     from genaiops_cli.errors import UsageError
 
+    lock_reason = override_reason(reason, break_lock=break_lock)
     actx, opened, names = select_services(ctx, env, services)
     if digest and len(names) != 1:
         raise UsageError(
@@ -46,7 +50,7 @@ def deploy(
     hosts = {name: opened.host(name) for name in names}  # an unimplemented host kind fails here
     outcomes = []
     with (
-        environment_locked(opened, "deploy", break_lock),
+        environment_locked(opened, "deploy", lock_reason),
         service_progress(actx.console, names) as on_event,
     ):
         for name in names:
@@ -54,12 +58,16 @@ def deploy(
             outcomes.append(hosts[name].deploy(name, image, timeout, on_event))
 
     def render(out: RichConsole) -> None:
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("service", "revision", "result", "url"):
-            table.add_column(column)
-        for o in outcomes:
-            url = o.label_url or o.app_url or ""
-            table.add_row(o.service, o.revision, o.action + (f" ({o.label})" if o.label else ""), url)
-        out.print(table)
+        columns = [Col("service"), Col("revision", copy=True), Col("result"), Col("url")]
+        rows = [
+            [
+                o.service,
+                o.revision,
+                o.action + (f" ({o.label})" if o.label else ""),
+                o.label_url or o.app_url or "",
+            ]
+            for o in outcomes
+        ]
+        out.print(fitted_table(out.width, columns, rows))
 
     actx.emit({"environment": opened.name, "deployments": [o.to_dict() for o in outcomes]}, render)

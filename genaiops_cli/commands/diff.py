@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console as RichConsole
 
+from genaiops_cli.commands._complete import complete_environment
 from genaiops_cli.context import app_context
 
 
@@ -18,8 +19,8 @@ def register(app: typer.Typer) -> None:
 
 def diff(
     ctx: typer.Context,
-    env_a: Annotated[str, typer.Argument(metavar="ENV_A")],
-    env_b: Annotated[str, typer.Argument(metavar="ENV_B")],
+    env_a: Annotated[str, typer.Argument(metavar="ENV_A", autocompletion=complete_environment)],
+    env_b: Annotated[str, typer.Argument(metavar="ENV_B", autocompletion=complete_environment)],
 ) -> None:
     from genaiops_cli.core import promote as core
 

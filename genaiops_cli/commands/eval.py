@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console as RichConsole
 
+from genaiops_cli.commands._complete import complete_environment, complete_evaluation
 from genaiops_cli.context import AppContext, app_context
 from genaiops_cli.errors import UsageError
 
@@ -25,10 +26,16 @@ def eval_command(
     ctx: typer.Context,
     names: Annotated[
         list[str] | None,
-        typer.Argument(help="Evaluations to run (default: the environment's gates, else all)."),
+        typer.Argument(
+            help="Evaluations to run (default: the environment's gates, else all).",
+            autocompletion=complete_evaluation,
+        ),
     ] = None,
     env: Annotated[
-        str | None, typer.Option("--env", "-e", help="Environment whose service is evaluated.")
+        str | None,
+        typer.Option(
+            "--env", "-e", help="Environment whose service is evaluated.", autocompletion=complete_environment
+        ),
     ] = None,
     url: Annotated[
         str | None,
@@ -121,11 +128,12 @@ def _run(
 ) -> None:
     import asyncio
 
+    from genaiops_cli.core.ci_annotations import annotate, append_step_summary
     from genaiops_cli.core.evaluation import engine
     from genaiops_cli.core.evaluation import report as reports
     from genaiops_cli.core.evaluation.runner import RunOptions
     from genaiops_cli.core.evaluation.select import plan_targets, select_evaluations
-    from genaiops_cli.core.reports import append_step_summary
+    from genaiops_cli.core.manifest.locate import ManifestLocator
 
     manifest = actx.manifest()
     chosen = select_evaluations(manifest, names, env)
@@ -148,16 +156,9 @@ def _run(
     options = RunOptions(concurrency=concurrency, timeout=timeout, retries=retries)
 
     def client_factory(target: Any) -> Any:
-        import httpx
-
         from genaiops_cli.wiring import http
 
-        return http().async_client(
-            target.resolve,
-            target.ca_bundle,
-            timeout,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        )
+        return http().async_client(target.resolve, target.ca_bundle, timeout, max_connections=concurrency)
 
     total = sum(
         len(p.calls) + (sum(1 for c in p.calls if c.kind == "row") if targets[p.name].baseline else 0)
@@ -177,6 +178,7 @@ def _run(
     if report:
         reports.write_report_dir(report, results, result)
     append_step_summary(reports.markdown(results))
+    annotate(reports.annotations(results, ManifestLocator.read(manifest.path)))
     verdict = result["verdict"]
     actx.console.result(actx.command, result, lambda out: _render(out, results), ok=verdict == "pass")
     if verdict != "pass":

@@ -6,10 +6,23 @@ from typing import Annotated
 
 import typer
 from rich.console import Console as RichConsole
-from rich.table import Table
 
 from genaiops_cli.commands._options import EnvOption
+from genaiops_cli.console import Col, fitted_table
 from genaiops_cli.context import app_context
+
+# Timestamps and release ids stay on one line; who and overrides wrap, and go first on narrow terminals.
+COLUMNS = [
+    Col("when", copy=True),
+    Col("env"),
+    Col("release", copy=True),
+    Col("op"),
+    Col("status"),
+    Col("from", drop=3),
+    Col("by", drop=4),
+    Col("gates", drop=1),
+    Col("overrides", drop=2),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -37,23 +50,24 @@ def history(
         last_good[e.name] = (last_known_good(e.ledger, e.name) or {}).get("release")
 
     def render(out: RichConsole) -> None:
-        table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("when", "env", "release", "op", "status", "from", "by", "gates", "overrides"):
-            table.add_column(column, overflow="fold")
-        for r in rows:
-            gates = ", ".join(f"{g['name']}={g['verdict']}" for g in r["gates"])
-            overrides = "; ".join(f"{o['what']}: {o['reason']}" for o in r["overrides"])
-            table.add_row(
-                (r["finished_at"] or r["started_at"])[:19],
-                r["environment"],
-                r["release"],
-                r["operation"],
-                r["status"],
-                r["source"] or "",
-                r["actor"],
-                gates,
-                overrides,
-            )
+        table = fitted_table(
+            out.width,
+            COLUMNS,
+            [
+                [
+                    (r["finished_at"] or r["started_at"])[:19],
+                    r["environment"],
+                    r["release"],
+                    r["operation"],
+                    r["status"],
+                    r["source"] or "",
+                    r["actor"],
+                    ", ".join(f"{g['name']}={g['verdict']}" for g in r["gates"]),
+                    "; ".join(f"{o['what']}: {o['reason']}" for o in r["overrides"]),
+                ]
+                for r in rows
+            ],
+        )
         out.print(table)
         out.print("last known good: " + ", ".join(f"{k}={v or '—'}" for k, v in last_good.items()))
 

@@ -7,13 +7,19 @@ from typing import Annotated
 
 import typer
 from rich.console import Console as RichConsole
-from rich.table import Table
 
-from genaiops_cli.commands._options import TimeoutOption
+from genaiops_cli.commands._complete import complete_environment
+from genaiops_cli.commands._options import BreakLockOption, ReasonOption, TimeoutOption, override_reason
+from genaiops_cli.console import Col, fitted_table
 from genaiops_cli.context import AppContext, app_context
 
 FromOption = Annotated[
-    str | None, typer.Option("--from", help="Source environment (default: DST's promote_from).")
+    str | None,
+    typer.Option(
+        "--from",
+        help="Source environment (default: DST's promote_from).",
+        autocompletion=complete_environment,
+    ),
 ]
 
 
@@ -51,29 +57,30 @@ def render_plan(out: RichConsole, plan: dict) -> None:
             else "[yellow]none recorded[/yellow]"
         )
     )
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("service", "digest", "copy", "revision", "traffic"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for s in plan["services"]:
         digest = (
             f"{(s['from_digest'] or 'none')[:19]} → {s['to_digest'][:19]}"
             if s["changed"]
             else f"{s['to_digest'][:19]} (same)"
         )
-        table.add_row(
-            s["service"],
-            digest,
-            s["copy"],
-            s["revision"] + (" (exists)" if s["revision_exists"] else " (new)"),
-            s["traffic"],
-        )
+        revision = s["revision"] + (" (exists)" if s["revision_exists"] else " (new)")
+        rows.append([s["service"], digest, s["copy"], revision, s["traffic"]])
+    columns = [
+        Col("service"),
+        Col("digest", copy=True),
+        Col("copy", drop=1),
+        Col("revision", copy=True),
+        Col("traffic"),
+    ]
+    table = fitted_table(out.width, columns, rows)
     out.print(table)
     out.print(f"gates in {plan['target']}: {', '.join(plan['gates']) or 'none'}")
 
 
 def promote(
     ctx: typer.Context,
-    to: Annotated[str, typer.Option("--to", help="Target environment.")],
+    to: Annotated[str, typer.Option("--to", help="Target environment.", autocompletion=complete_environment)],
     from_: FromOption = None,
     release: Annotated[
         str | None, typer.Option("--release", help="Promote this release id instead of SRC's live one.")
@@ -82,12 +89,8 @@ def promote(
     force: Annotated[
         bool, typer.Option("--force", help="Promote without SRC gate evidence (needs --reason).")
     ] = False,
-    reason: Annotated[
-        str | None, typer.Option("--reason", help="Why --force / --break-lock (recorded).")
-    ] = None,
-    break_lock: Annotated[
-        bool, typer.Option("--break-lock", help="Take DST's lock from its holder (needs --reason).")
-    ] = False,
+    reason: ReasonOption = None,
+    break_lock: BreakLockOption = False,
     copy_method: Annotated[str, typer.Option("--copy", help="auto | blobs | import")] = "auto",
     timeout: TimeoutOption = 300,
 ) -> None:
@@ -98,10 +101,7 @@ def promote(
     actx = app_context(ctx)
     manifest = actx.manifest()
     src_name = source_env(actx, manifest, to, from_)
-    if (force or break_lock) and not (reason and reason.strip()):
-        raise UsageError(
-            '--force and --break-lock need --reason "…"', hint="the reason is recorded in the ledger"
-        )
+    why = override_reason(reason, force=force, break_lock=break_lock)
     if copy_method not in ("auto", "blobs", "import"):
         raise UsageError(f"--copy {copy_method!r}", hint="auto, blobs or import")
     src = actx.environment(src_name, timeout)
@@ -120,8 +120,8 @@ def promote(
         if not typer.confirm(f"promote release {plan['release']} to {to}?", default=False, err=True):
             raise typer.Exit(1)
     options = core.Options(
-        force_reason=reason if force else None,
-        break_lock=reason if break_lock else None,
+        force_reason=why if force else None,
+        break_lock=why if break_lock else None,
         timeout=timeout,
         copy_method=copy_method,
     )

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console as RichConsole
 
+from genaiops_cli.commands._complete import complete_environment, complete_service
 from genaiops_cli.commands._progress import service_progress
 from genaiops_cli.commands.build import records_table
 from genaiops_cli.context import app_context
@@ -21,9 +22,15 @@ def register(app: typer.Typer) -> None:
 
 def push(
     ctx: typer.Context,
-    services: Annotated[list[str] | None, typer.Argument(help="Services to push (default: all).")] = None,
+    services: Annotated[
+        list[str] | None,
+        typer.Argument(help="Services to push (default: all).", autocompletion=complete_service),
+    ] = None,
     env: Annotated[
-        str | None, typer.Option("--env", "-e", help="Environment whose registry to push to.")
+        str | None,
+        typer.Option(
+            "--env", "-e", help="Environment whose registry to push to.", autocompletion=complete_environment
+        ),
     ] = None,
 ) -> None:
     from genaiops_cli import wiring
@@ -53,6 +60,6 @@ def push(
         pushed = [core.push_one(r, registry, auth, manifest, on_event, engine) for r in records]
 
     def render(out: RichConsole) -> None:
-        out.print(records_table(pushed))
+        out.print(records_table(pushed, out.width))
 
     actx.emit({"builds": [r.to_dict() for r in pushed]}, render)

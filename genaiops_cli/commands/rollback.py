@@ -9,9 +9,11 @@ import typer
 from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
+    ReasonOption,
     ServicesArg,
     TimeoutOption,
     environment_locked,
+    override_reason,
     select_services,
 )
 from genaiops_cli.commands._progress import service_progress
@@ -62,17 +64,22 @@ def rollback(
     services: ServicesArg = None,
     env: EnvOption = None,
     timeout: TimeoutOption = 300,
-    break_lock: BreakLockOption = None,
+    break_lock: BreakLockOption = False,
+    reason: ReasonOption = None,
 ) -> None:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
     from genaiops_cli.errors import SmokeFailed
 
+    lock_reason = override_reason(reason, break_lock=break_lock)
     actx, opened, names = select_services(ctx, env, services)
     env_name = opened.name
+    # Everything that would make the rollback fail is checked before anyone is asked to confirm it.
+    plans = [opened.host(n).rollback_plan(n) for n in names]
     if not actx.assume_yes and actx.console.interactive:
-        typer.confirm(f"Roll back {', '.join(names)} in {env_name}?", abort=True)
+        moves = ", ".join(f"{p['service']} {p['live']} → {p['previous']}" for p in plans)
+        typer.confirm(f"Roll back in {env_name}: {moves}?", abort=True, err=True)
     with (
-        environment_locked(opened, "rollback", break_lock),
+        environment_locked(opened, "rollback", lock_reason),
         service_progress(actx.console, names) as on_event,
     ):
         results = [opened.host(n).rollback(n, timeout, on_event) for n in names]

@@ -65,6 +65,7 @@ def _ensure_base_image(actx: Any, profile: Any, directory: Path) -> str | None:
 
     try:
         standin.ensure_base_image(profile.docker_host, directory / "cache", name=BASE_IMAGE)
+        standin.record_base_image(directory, BASE_IMAGE)  # `genaiops init` offers it to new projects
     except (GenAIOpsError, OSError, SubprocessError, DockerException) as exc:
         actx.console.warn(f"could not assemble {BASE_IMAGE} ({exc}); builds need BASE_IMAGE from a registry")
         return None

@@ -42,11 +42,9 @@ def run_smoke(
                 results[name] = []
                 continue
             endpoint = None if url else opened.host(name).endpoint(name, label)
-            base = url or endpoint.url
+            base = url or endpoint.url  # type: ignore[union-attr]
             actx.console.info(f"smoke: {name} → {base}")
-            results[name] = [
-                core.run_check(client, base, check, warmup, endpoint=endpoint) for check in checks
-            ]
+            results[name] = [core.run_check(client, base, c, warmup, endpoint=endpoint) for c in checks]
     passed = all(r.passed for rs in results.values() for r in rs)
     report = {
         "passed": passed,
@@ -85,7 +83,9 @@ def smoke(
     ] = 60,
 ) -> None:
     from genaiops_cli.core import smoke as core
-    from genaiops_cli.core.reports import append_step_summary, write_junit
+    from genaiops_cli.core.ci_annotations import annotate, append_step_summary
+    from genaiops_cli.core.manifest.locate import ManifestLocator
+    from genaiops_cli.core.reports import write_junit
     from genaiops_cli.errors import SmokeFailed
 
     actx, opened, names = select_services(ctx, env, services)
@@ -94,6 +94,7 @@ def smoke(
     if junit:
         write_junit(junit, [core.suite(svc, rs) for svc, rs in results.items()])
     append_step_summary(core.markdown(results))
+    annotate(core.annotations(results, ManifestLocator.read(actx.manifest().path), env_name))
 
     def render(out: RichConsole) -> None:
         out.print(smoke_table(results))

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import typer
 from rich.console import Console as RichConsole
-from rich.table import Table
 
 from genaiops_cli.commands._options import EnvOption, ServicesArg, select_services
+from genaiops_cli.console import Col, fitted_table
 
 ROLE_STYLE = {"live": "bold green", "staged": "cyan", "previous": "yellow"}
+# Narrow terminals lose the creation time first, then health, label and digest; never the revision.
+COLUMNS = [
+    Col("revision", copy=True),
+    Col("role"),
+    Col("traffic", justify="right"),
+    Col("label", drop=2),
+    Col("state", drop=3),
+    Col("image", copy=True, drop=1),
+    Col("created", copy=True, drop=4),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -25,24 +35,27 @@ def status(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = No
             if not svc["deployed"]:
                 out.print(f"[bold]{svc['service']}[/bold]: not deployed in {env_name}")
                 continue
-            out.print(f"[bold]{svc['service']}[/bold] ({svc['app']}) {svc.get('url') or ''}")
-            table = Table(box=None, pad_edge=False, header_style="bold")
-            for column in ("revision", "role", "traffic", "label", "state", "image", "created"):
-                table.add_column(column)
+            out.print(f"[bold]{svc['service']}[/bold] ({svc['app']})")
+            if svc.get("url"):
+                out.print(f"  {svc['url']}")  # a line of its own: a URL is copied whole
+            rows = []
             for r in svc["revisions"]:
                 state = "inactive" if not r["active"] else f"{r['running_state']}/{r['health_state']}"
                 image = str(r["image"] or "")
                 image = image.split("@")[-1][:19] if "@" in image else image
                 role = r["role"]
-                table.add_row(
-                    r["name"],
-                    f"[{ROLE_STYLE.get(role, '')}]{role}[/]" if role else "",
-                    f"{r['traffic']}%",
-                    r["label"] or "",
-                    state,
-                    image,
-                    str(r["created"] or "")[:19],
+                rows.append(
+                    [
+                        r["name"],
+                        f"[{ROLE_STYLE.get(role, '')}]{role}[/]" if role else "",
+                        f"{r['traffic']}%",
+                        r["label"] or "",
+                        state,
+                        image,
+                        str(r["created"] or "")[:19],
+                    ]
                 )
+            table = fitted_table(out.width, COLUMNS, rows)
             out.print(table)
 
     actx.emit({"environment": env_name, "services": report}, render)

@@ -9,8 +9,10 @@ import typer
 from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
+    ReasonOption,
     ServicesArg,
     environment_locked,
+    override_reason,
     select_services,
 )
 from genaiops_cli.commands._progress import service_progress
@@ -27,24 +29,22 @@ def swap(
     services: ServicesArg = None,
     env: EnvOption = None,
     skip_smoke: Annotated[
-        str | None,
-        typer.Option(
-            "--skip-smoke",
-            metavar="REASON",
-            help="Swap without smoke checks; the reason is recorded.",
-        ),
-    ] = None,
-    break_lock: BreakLockOption = None,
+        bool, typer.Option("--skip-smoke", help="Swap without smoke checks (needs --reason).")
+    ] = False,
+    break_lock: BreakLockOption = False,
+    reason: ReasonOption = None,
 ) -> None:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
     from genaiops_cli.errors import SmokeFailed
 
+    why = override_reason(reason, skip_smoke=skip_smoke, break_lock=break_lock)
+    skip_smoke_reason = why if skip_smoke else None
     actx, opened, names = select_services(ctx, env, services)
     env_name = opened.name
-    with environment_locked(opened, "swap", break_lock):
+    with environment_locked(opened, "swap", why if break_lock else None):
         smoke = None
-        if skip_smoke:
-            actx.console.warn(f"skipping smoke checks: {skip_smoke}")
+        if skip_smoke_reason:
+            actx.console.warn(f"skipping smoke checks: {skip_smoke_reason}")
         else:
             smoke, results = run_smoke(actx, opened, names, label="staged")
             if not smoke["passed"]:
@@ -57,7 +57,7 @@ def swap(
                 )
         with service_progress(actx.console, names) as on_event:
             swaps = [opened.host(n).swap(n, on_event) for n in names]
-    result = {"environment": env_name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke}
+    result = {"environment": env_name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke_reason}
     actx.emit(
         result,
         lambda out: [

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console as RichConsole
 from rich.table import Table
 
+from genaiops_cli.commands._complete import complete_environment
 from genaiops_cli.context import app_context
 
 
@@ -19,7 +20,12 @@ def register(app: typer.Typer) -> None:
 
 def validate(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Also resolve this environment.")] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env", "-e", help="Also resolve this environment.", autocompletion=complete_environment
+        ),
+    ] = None,
 ) -> None:
     actx = app_context(ctx)
     manifest = actx.manifest()

@@ -305,6 +305,26 @@ def _created(revision: dict[str, Any]) -> float:
 # --------------------------------------------------------------------------- swap / rollback
 
 
+def not_deployed(manifest: Manifest, env_name: str | None, service_name: str) -> DeployError:
+    """No container app for the service: say how it gets there in THIS environment (promotion into a
+    promote_from environment, a deploy elsewhere), and that the environment may not exist yet."""
+    env = manifest.environments.get(env_name) if env_name else None
+    where = f" in {env_name}" if env_name else ""
+    if env is None:
+        hint = "deploy it with `genaiops deploy -e ENV`, or promote a release into the environment"
+    elif env.promote_from:
+        hint = (
+            f"nothing has been promoted to {env_name} yet: `genaiops promote --to {env_name}` "
+            f"(first `genaiops provision -e {env_name}` if the environment does not exist yet)"
+        )
+    else:
+        hint = (
+            f"deploy it with `genaiops deploy -e {env_name}` "
+            f"(first `genaiops provision -e {env_name}` if the environment does not exist yet)"
+        )
+    return DeployError(f"service {service_name!r} is not deployed{where}", hint=hint, code="not_deployed")
+
+
 def swap_service(
     host: ContainerAppsApi,
     manifest: Manifest,
@@ -317,9 +337,7 @@ def swap_service(
     name = ca.app_name(manifest.name, service_name)
     app = host.get_app(name)
     if app is None:
-        raise DeployError(
-            f"service {service_name!r} is not deployed in {env.name}", hint="run `genaiops deploy`"
-        )
+        raise not_deployed(manifest, env.name, service_name)
     state = ca.TrafficState.from_app(app)
     if not state.staged:
         raise DeployError(
@@ -349,6 +367,28 @@ def swap_service(
     }
 
 
+def rollback_check(
+    host: ContainerAppsApi, manifest: Manifest, env: ResolvedEnvironment, service_name: str
+) -> tuple[dict[str, Any], ca.TrafficState, dict[str, Any]]:
+    """What a rollback needs, checked before anything changes (and before anyone is asked to confirm):
+    the app, its traffic state, and the previous revision, which must still exist."""
+    name = ca.app_name(manifest.name, service_name)
+    app = host.get_app(name)
+    if app is None:
+        raise not_deployed(manifest, env.name, service_name)
+    state = ca.TrafficState.from_app(app)
+    if not state.previous:
+        raise DeployError(
+            f"no previous revision of {service_name!r} in {env.name} to roll back to",
+            hint="a rollback returns to the revision that was live before the last swap or promotion",
+            code="no_previous",
+        )
+    target = host.revision(name, state.previous)
+    if target is None:
+        raise DeployError(f"previous revision {state.previous} no longer exists", code="no_previous")
+    return app, state, target
+
+
 def rollback_service(
     host: ContainerAppsApi,
     manifest: Manifest,
@@ -358,15 +398,7 @@ def rollback_service(
     on_event: EventFn,
 ) -> dict[str, Any]:
     name = ca.app_name(manifest.name, service_name)
-    app = host.get_app(name)
-    if app is None:
-        raise DeployError(f"service {service_name!r} is not deployed in {env.name}")
-    state = ca.TrafficState.from_app(app)
-    if not state.previous:
-        raise DeployError(f"no previous revision of {service_name!r} to roll back to", code="no_previous")
-    target = host.revision(name, state.previous)
-    if target is None:
-        raise DeployError(f"previous revision {state.previous} no longer exists", code="no_previous")
+    app, state, target = rollback_check(host, manifest, env, service_name)
     if not (target.get("properties") or {}).get("active"):
         on_event(service_name, f"re-activating {state.previous}")
         host.activate(name, state.previous)
@@ -455,12 +487,14 @@ def service_status(
     }
 
 
-def service_url(host: ContainerAppsApi, manifest: Manifest, service_name: str, label: str) -> str:
+def service_url(
+    host: ContainerAppsApi, manifest: Manifest, service_name: str, label: str, env_name: str | None = None
+) -> str:
     """URL of a service's `live` (app URL), `staged`, or `blue`/`green` side."""
     name = ca.app_name(manifest.name, service_name)
     app = host.get_app(name)
     if app is None:
-        raise DeployError(f"service {service_name!r} is not deployed", hint="run `genaiops deploy` first")
+        raise not_deployed(manifest, env_name, service_name)
     url = ca.app_url(app)
     if label == "live":
         if not url:

@@ -112,7 +112,7 @@ def open_environment(
         )
     resolved = manifest.environment(name)
     config = resolved.config
-    target = target_for(config.cloud, config.subscription, dict(config.resolve))
+    target = target_for(config.cloud, config.subscription, dict(config.resolve), config.azure_cloud)
     wanted = missing_fields(config)
     state = None
     if wanted or connections.needed(resolved):

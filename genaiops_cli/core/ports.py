@@ -143,7 +143,10 @@ class Lease(Protocol):
 class Registry(Protocol):
     """One environment's container registry: images by digest, and its ledger."""
 
-    login_server: str
+    @property
+    def login_server(self) -> str:
+        """The registry's host name (`<name>.azurecr.io`); image references start with it."""
+        ...
 
     def digest(self, repository: str, tag: str) -> str | None:
         """The digest `repository:tag` points at, or None when the tag does not exist."""
@@ -221,6 +224,11 @@ class Host(Protocol):
     def record_live(self, service: str, tags: Mapping[str, str]) -> dict[str, Any]:
         """Write release bookkeeping `tags` on a service whose live revision is already the wanted
         one, moving no traffic. Returns {live, note}."""
+        ...
+
+    def rollback_plan(self, service: str) -> dict[str, Any]:
+        """What `rollback` would do, changing nothing: {service, live, previous}. Raises DeployError
+        (code no_previous / not_deployed) when it cannot happen, so callers check before they ask."""
         ...
 
     def rollback(self, service: str, timeout: float, on_event: EventFn) -> dict[str, Any]:

@@ -1,11 +1,18 @@
-"""Report formats CI systems read: JUnit XML and the GitHub step summary (Markdown)."""
+"""Report formats CI systems read: JUnit XML and the GitHub step summary (Markdown).
+
+A JUnit test case is something that can make the command fail (a gate, a smoke check), and it fails
+exactly when it does: a job that exits 0 shows no failures. Evidence (rows, metrics) rides along as
+properties and system-out, never as extra failing cases."""
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from genaiops_cli.core.ci_annotations import append_step_summary
+
+__all__ = ["TestCase", "TestSuite", "append_step_summary", "junit_xml", "markdown_table", "write_junit"]
 
 
 @dataclass
@@ -16,16 +23,41 @@ class TestCase:
     failure: str | None = None  # message; None = passed
     details: str = ""
     skipped: str | None = None
+    error: str | None = None  # neither pass nor fail (an inconclusive gate): JUnit's <error>
+    properties: dict[str, str] = field(default_factory=dict)
+    system_out: str = ""
 
 
 @dataclass
 class TestSuite:
     name: str
     cases: list[TestCase] = field(default_factory=list)
+    properties: dict[str, str] = field(default_factory=dict)
+    system_out: str = ""
 
     @property
     def failures(self) -> int:
         return sum(1 for c in self.cases if c.failure is not None)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for c in self.cases if c.failure is None and c.error is not None)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for c in self.cases if c.failure is None and c.error is None and c.skipped is not None)
+
+
+def _properties(parent: ET.Element, properties: dict[str, str]) -> None:
+    if properties:
+        node = ET.SubElement(parent, "properties")
+        for name, value in properties.items():
+            ET.SubElement(node, "property", name=name, value=str(value))
+
+
+def _system_out(parent: ET.Element, text: str) -> None:
+    if text:
+        ET.SubElement(parent, "system-out").text = text
 
 
 def junit_xml(suites: list[TestSuite]) -> str:
@@ -33,6 +65,8 @@ def junit_xml(suites: list[TestSuite]) -> str:
         "testsuites",
         tests=str(sum(len(s.cases) for s in suites)),
         failures=str(sum(s.failures for s in suites)),
+        errors=str(sum(s.errors for s in suites)),
+        skipped=str(sum(s.skipped for s in suites)),
     )
     for suite in suites:
         node = ET.SubElement(
@@ -41,19 +75,26 @@ def junit_xml(suites: list[TestSuite]) -> str:
             name=suite.name,
             tests=str(len(suite.cases)),
             failures=str(suite.failures),
-            errors="0",
-            skipped=str(sum(1 for c in suite.cases if c.skipped)),
+            errors=str(suite.errors),
+            skipped=str(suite.skipped),
             time=f"{sum(c.seconds for c in suite.cases):.3f}",
         )
+        _properties(node, suite.properties)
         for case in suite.cases:
             tc = ET.SubElement(
                 node, "testcase", name=case.name, classname=case.classname, time=f"{case.seconds:.3f}"
             )
+            _properties(tc, case.properties)
             if case.failure is not None:
                 failure = ET.SubElement(tc, "failure", message=case.failure, type="AssertionError")
                 failure.text = case.details or case.failure
+            elif case.error is not None:
+                error = ET.SubElement(tc, "error", message=case.error, type="Inconclusive")
+                error.text = case.details or case.error
             elif case.skipped is not None:
                 ET.SubElement(tc, "skipped", message=case.skipped)
+            _system_out(tc, case.system_out)
+        _system_out(node, suite.system_out)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -70,13 +111,3 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
-
-
-def append_step_summary(markdown: str) -> bool:
-    """Append to $GITHUB_STEP_SUMMARY when running in GitHub Actions; False when not set."""
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return False
-    with open(target, "a", encoding="utf-8") as fh:
-        fh.write(markdown.rstrip() + "\n\n")
-    return True

@@ -35,6 +35,11 @@ class SandboxProfile:
     docker_host: str
     router: str
     resolve: dict[str, str] = field(default_factory=dict)
+    # The stand-in's cloud endpoints beyond ARM and the authority (like a row of core/cloud.AZURE_CLOUDS);
+    # a profile without them is the public cloud's audiences, which the stand-in accepts.
+    arm_audience: str = "https://management.azure.com"
+    acr_audience: str = "https://containerregistry.azure.net"
+    base_image: str = ""  # a local Python base image for builds on machines with no public registry
     log_file: str = ""
     poll_seconds: float = 0.2
     pid: int = 0

@@ -63,3 +63,28 @@ def scaffold(directory: Path, template: str, force: bool) -> ScaffoldResult:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(source.read_bytes())
     return ScaffoldResult(directory, template, [str(rel) for rel, _ in files], existing)
+
+
+PUBLIC_BASE_DEFAULT = "${BASE_IMAGE:-python:3.12-slim}"
+
+
+def adopt_local_base_image(directory: Path) -> str | None:
+    """When the local stand-in has assembled an offline Python base image, make it the new project's
+    default build base (in genaiops.yaml, where it shows; BASE_IMAGE still overrides it), so the first
+    build works on machines that cannot reach a public registry. The image it names, else None."""
+    from genaiops_cli.core.sandbox_profile import SandboxProfile
+
+    try:
+        profile = SandboxProfile.load()
+    except (OSError, ValueError, TypeError):
+        return None
+    manifest = directory / "genaiops.yaml"
+    if profile is None or not profile.base_image or not manifest.is_file():
+        return None
+    text = manifest.read_text(encoding="utf-8")
+    if PUBLIC_BASE_DEFAULT not in text:
+        return None
+    local = PUBLIC_BASE_DEFAULT.replace("python:3.12-slim", profile.base_image)
+    note = "  # the local stand-in's offline image; python:3.12-slim elsewhere"
+    manifest.write_text(text.replace(f'"{PUBLIC_BASE_DEFAULT}"', f'"{local}"{note}', 1), encoding="utf-8")
+    return profile.base_image

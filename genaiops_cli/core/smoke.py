@@ -10,12 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from genaiops_cli.core.ci_annotations import Annotation
 from genaiops_cli.core.evaluation.jsonpath import JsonPathError, Missing, extract
+from genaiops_cli.core.evaluation.runner import with_query
 from genaiops_cli.core.reports import TestCase, TestSuite, markdown_table
 
 if TYPE_CHECKING:
     import httpx
 
+    from genaiops_cli.core.manifest.locate import ManifestLocator
     from genaiops_cli.core.manifest.model import SmokeCheck
     from genaiops_cli.core.ports import Endpoint
 
@@ -103,18 +106,22 @@ def run_check(
     check: SmokeCheck,
     warmup_seconds: float = 60,
     sleep: Callable[[float], None] = time.sleep,
+    headers: dict[str, str] | None = None,
     endpoint: Endpoint | None = None,
 ) -> CheckResult:
+    """Run one check against `base_url`; `headers` (an endpoint's own, e.g. its bearer token) go
+    under the check's."""
     import httpx
 
     from genaiops_cli.core.retrying import backoff
 
     request = check.request
     url = base_url.rstrip("/") + request.path
-    kwargs: dict[str, Any] = {"headers": dict(request.headers)}
+    kwargs: dict[str, Any] = {"headers": {**(headers or {}), **dict(request.headers)}}
     json_body = request.json_
     if endpoint is not None:  # the host's protocol: token, api-version, a session pinning a version
-        kwargs["headers"], json_body, kwargs["params"] = endpoint.prepare(request.headers, json_body)
+        kwargs["headers"], json_body, query = endpoint.prepare(kwargs["headers"], json_body)
+        url = with_query(url, query)
     if json_body is not None:
         kwargs["json"] = json_body
     elif request.body is not None:
@@ -140,7 +147,16 @@ def run_check(
     return CheckResult(check.name, url, not failures, last.status_code, round(latency, 1), attempts, failures)
 
 
+def endpoint_headers(endpoint: Endpoint) -> dict[str, str]:
+    """What every request to `endpoint` carries: its headers, and its bearer token when it has one."""
+    out = dict(endpoint.headers)
+    if endpoint.token is not None:
+        out["Authorization"] = f"Bearer {endpoint.token()}"
+    return out
+
+
 def suite(service: str, results: list[CheckResult]) -> TestSuite:
+    """One test case per check, failing exactly when the check fails (and `smoke` exits 8)."""
     return TestSuite(
         name=f"smoke.{service}",
         cases=[
@@ -150,10 +166,31 @@ def suite(service: str, results: list[CheckResult]) -> TestSuite:
                 (r.latency_ms or 0) / 1000,
                 failure="; ".join(r.failures) if not r.passed else None,
                 details="\n".join(r.failures),
+                properties={"url": r.url, "status": str(r.status or ""), "attempts": str(r.attempts)},
             )
             for r in results
         ],
     )
+
+
+def annotations(
+    service_results: dict[str, list[CheckResult]],
+    locator: ManifestLocator | None = None,
+    environment: str | None = None,
+) -> list[Annotation]:
+    """One per failed check, on the check's line in the manifest when `locator` finds it."""
+    return [
+        Annotation(
+            "error",
+            f"{r.url}: {'; '.join(r.failures)}",
+            title=f"smoke {svc}/{r.name} failed",
+            file=locator.file if locator else None,
+            line=locator.smoke_check(svc, r.name, environment) if locator else None,
+        )
+        for svc, results in service_results.items()
+        for r in results
+        if not r.passed
+    ]
 
 
 def markdown(service_results: dict[str, list[CheckResult]]) -> str:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def environment_target(manifest: Manifest, env_name: str) -> AzureTarget:
     config = manifest.environment(env_name).config
-    return target_for(config.cloud, config.subscription, dict(config.resolve))
+    return target_for(config.cloud, config.subscription, dict(config.resolve), config.azure_cloud)
 
 
 def pinned_image(env: Environment, service_name: str, digest: str | None = None) -> str:

@@ -66,3 +66,8 @@ def reset(state_dir: Path) -> None:
 def ensure_base_image(docker_host: str, cache_dir: Path, name: str) -> str:
     with _translated():
         return _module("baseimage").ensure_base_image(docker_host, cache_dir, name=name)
+
+
+def record_base_image(state_dir: Path, name: str) -> None:
+    with _translated():
+        _module("control").record_base_image(state_dir, name)

@@ -257,6 +257,20 @@ def status(state_dir: Path) -> dict[str, Any]:
     return report
 
 
+def record_base_image(state_dir: Path, name: str) -> Profile:
+    """Note in the profile that `name` (assembled by baseimage.ensure_base_image) is in the engine, so
+    genaiops can offer it to builds. Under the state lock: the daemon's own writes do not race it."""
+    import dataclasses
+
+    state_dir = state_dir.resolve()
+    with _locked(state_dir):
+        profile = env(state_dir)
+        if profile.base_image != name:
+            profile = dataclasses.replace(profile, base_image=name)
+            profile.save(state_dir)
+    return profile
+
+
 def env(state_dir: Path) -> Profile:
     state_dir = state_dir.resolve()
     profile = None

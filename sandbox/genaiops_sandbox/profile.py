@@ -35,6 +35,13 @@ class Profile:
     docker_host: str  # the engine that runs revisions, e.g. unix:///…/docker.sock
     router: str  # 127.0.0.1:PORT (HTTPS ingress for every app URL)
     resolve: dict[str, str] = field(default_factory=dict)  # host pattern ("*.domain") → "127.0.0.1:PORT"
+    # The token audiences this cloud's ARM and registries accept (what a row of genaiops' cloud table
+    # gives for a real Azure cloud): the public cloud's, which arm/server.py and acr_front.py accept.
+    arm_audience: str = "https://management.azure.com"
+    acr_audience: str = "https://containerregistry.azure.net"
+    # A local image builds can use as their Python base when no public registry is reachable (set once
+    # `genaiops sandbox up` has assembled it; empty otherwise).
+    base_image: str = ""
     log_file: str = ""
     # How often clients poll long-running operations when no Retry-After says otherwise (azure-core
     # reads Retry-After: 0 as "use your own interval"); operations here finish in milliseconds.

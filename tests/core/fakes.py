@@ -217,6 +217,12 @@ class MemoryHost:
         self.apps[service].tags.update(tags)
         return {"live": self.apps[service].live, "note": "already live"}
 
+    def rollback_plan(self, service: str) -> dict[str, Any]:
+        app = self.apps.get(service)
+        if app is None or not app.previous:
+            raise DeployError("no previous revision", code="no_previous")
+        return {"service": service, "live": app.live, "previous": app.previous}
+
     def rollback(self, service: str, timeout: float, on_event: Any) -> dict[str, Any]:
         app = self.apps[service]
         if not app.previous:

@@ -85,22 +85,53 @@ def test_failing_run_result_matches_the_schema(tmp_path):
     assert "NaN" not in json.dumps(doc)
 
 
-def test_junit_has_a_case_per_gate_and_per_failed_row(tmp_path):
+def test_junit_has_one_case_per_gate_failing_as_the_gate_does(tmp_path):
     xml = report.junit(_results(tmp_path))
     root = ET.fromstring(xml)
     assert root.tag == "testsuites"
     [suite] = root.findall("testsuite")
     cases = suite.findall("testcase")
-    gates = [c for c in cases if c.get("classname") == "eval.quality.gates"]
-    rows = [c for c in cases if c.get("classname") == "eval.quality.rows"]
-    assert len(gates) == 3 and len(rows) == 7
-    assert int(suite.get("tests")) == len(cases) == 10
-    assert int(suite.get("failures")) == sum(1 for c in cases if c.find("failure") is not None) == 9
+    assert [c.get("name") for c in cases] == [
+        "token_f1 >= 0.7",
+        "error_rate <= 0.1",
+        "token_f1 vs baseline (max regression 0.05)",
+    ]
+    assert {c.get("classname") for c in cases} == {"eval.quality.gates"}
+    # two gates fail (exit 9), one passes: the counts say exactly that
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("3", "2", "0")
+    assert int(suite.get("failures")) == sum(1 for c in cases if c.find("failure") is not None) == 2
+    assert cases[1].find("failure") is None
     for c in cases:  # JUnit structure: name/classname/time on every case, at most one outcome child
         assert c.get("name") and c.get("classname") and float(c.get("time")) >= 0
         assert len([ch for ch in c if ch.tag in ("failure", "error", "skipped")]) <= 1
-    row_fail = rows[0].find("failure")
-    assert "token_f1" in row_fail.get("message") and "answer" in row_fail.text
+    failure = cases[0].find("failure")
+    assert "token_f1" in failure.get("message") and "7 rows below a threshold" in failure.text
+    # the rows are evidence: all seven in the suite's system-out, metrics as properties
+    rows = suite.find("system-out").text.splitlines()[1:]
+    assert len(rows) == 7 and any(json.loads(r)["error"] == "HTTP 503" for r in rows)
+    props = {p.get("name"): p.get("value") for p in suite.findall("properties/property")}
+    assert props["verdict"] == "fail" and props["failing_rows"] == "7" and "metric.token_f1" in props
+    gate_props = {p.get("name"): p.get("value") for p in cases[0].findall("properties/property")}
+    assert gate_props["threshold"] == ">= 0.7" and float(gate_props["measured"]) < 0.7
+
+
+def test_junit_of_a_passing_run_with_failing_rows_has_no_failures(tmp_path):
+    """A gate that passes while some rows miss their threshold: exit 0, so failures="0"."""
+    p = _prepare(tmp_path, thresholds={"token_f1": ">= 0.5"}, baseline=None)
+    results = [engine.finish(p, Target("http://cand"), _outcomes(p, wrong={0, 1}), n_resamples=100)]
+    assert report.result_dict(results)["verdict"] == "pass" and results[0].failing
+    root = ET.fromstring(report.junit(results))
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("1", "0", "0")
+    assert "2 rows below a threshold" in root.find("testsuite/system-out").text
+
+
+def test_junit_marks_an_inconclusive_gate_as_error():
+    from genaiops_cli.core.reports import TestCase, TestSuite, junit_xml
+
+    case = TestCase("ab", "eval.q.gates", error="inconclusive: straddles the margin")
+    root = ET.fromstring(junit_xml([TestSuite("s", [case, TestCase("t", "eval.q.gates")])]))
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("2", "0", "1")
+    assert root.find("testsuite/testcase/error").get("message").startswith("inconclusive")
 
 
 def test_dry_run_reports_skips_and_never_fails(tmp_path):

@@ -16,7 +16,7 @@ def ensure_environment(
         clients.credential(target),
         target.subscription_id,
         base_url=target.arm_endpoint,
-        credential_scopes=[clients.ARM_SCOPE],
+        credential_scopes=[target.arm_scope],
         connection_verify=target.verify,
     )
     rm.resource_groups.create_or_update(resource_group, {"location": location})

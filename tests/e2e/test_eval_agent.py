@@ -204,6 +204,7 @@ def test_good_release_passes_and_reports_validate(agents, project, tmp_path):
     assert root.find("testsuite").get("name") == "genaiops.eval.quality"
     gates = root.findall("testsuite/testcase[@classname='eval.quality.gates']")
     assert len(gates) == 4 and all(g.find("failure") is None for g in gates)
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("4", "0", "0")  # exit 0
     assert len((tmp_path / "report" / "quality.rows.jsonl").read_text().splitlines()) == 54
     assert "eval" in run.stderr or run.stderr == ""  # progress goes to stderr, never stdout
 
@@ -223,6 +224,8 @@ def test_regressed_release_fails_with_failing_rows_shown(agents, project, tmp_pa
         env={"GITHUB_STEP_SUMMARY": str(summary)},
     )
     assert run.returncode == 9, run.stderr
+    blocked = ET.parse(tmp_path / "bad" / "junit.xml").getroot()
+    assert int(blocked.get("failures")) > 0 and blocked.get("tests") == "4"  # one case per gate
     assert "quality: fail" in run.stdout
     assert "failing rows" in run.stdout and "How long do refunds take?" in run.stdout
     assert "token_f1 vs baseline (max regression 0.03)  fail" in run.stdout
@@ -249,9 +252,16 @@ def test_regressed_release_fails_with_failing_rows_shown(agents, project, tmp_pa
     assert ev["metrics"]["token_f1"]["delta"] < -0.5
 
 
-def test_near_equal_ab_is_inconclusive(agents, project):
-    run = cli(project, "-o", "json", "eval", "near", "--url", agents["bad"], "--baseline-url", agents["good"])
+def test_near_equal_ab_is_inconclusive(agents, project, tmp_path):
+    junit = tmp_path / "near.xml"
+    run = cli(
+        project,
+        *("-o", "json", "eval", "near", "--url", agents["bad"], "--baseline-url", agents["good"]),
+        *("--junit", str(junit)),
+    )
     assert run.returncode == 10, run.stderr
+    root = ET.parse(junit).getroot()
+    assert (root.get("failures"), root.get("errors")) == ("0", "1")  # inconclusive is JUnit's <error>
     doc = json.loads(run.stdout)
     assert doc["ok"] is False
     ev = doc["result"]["evaluations"][0]

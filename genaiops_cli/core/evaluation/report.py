@@ -1,6 +1,6 @@
 """Reports of an evaluation run: the JSON result (the stable contract in docs/evaluations.md), JUnit
-XML (one test case per gate and per failing row), Markdown (GitHub step summary) and the per-row JSONL
-files that `genaiops eval diff` compares."""
+XML (one test case per gate; failing rows as its evidence), Markdown (GitHub step summary) and the
+per-row JSONL files that `genaiops eval diff` compares."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from genaiops_cli.core.ci_annotations import Annotation
 from genaiops_cli.core.evaluation import gates as gatelib
 from genaiops_cli.core.evaluation.engine import RESULT_VERSION, EvaluationResult
 from genaiops_cli.core.evaluation.runner import Target
+from genaiops_cli.core.manifest.locate import ManifestLocator
 from genaiops_cli.core.reports import TestCase, TestSuite, junit_xml, markdown_table
 
 MAX_FAILING_ROWS = 20  # in the JSON result and the summary; the per-row JSONL keeps them all
@@ -105,42 +107,92 @@ def result_dict(
 
 
 def junit(results: Sequence[EvaluationResult]) -> str:
+    """One test case per gate, failing exactly when the gate blocks (so JUnit agrees with the exit
+    code); the rows below a threshold are the gates' evidence, in the suite's properties and system-out."""
     suites = []
     for r in results:
         suite = TestSuite(f"genaiops.eval.{r.name}")
+        suite.properties = {f"metric.{k}": _fmt(v) for k, v in sorted(r.metrics.items())}
+        suite.properties["verdict"] = r.verdict
+        suite.properties["failing_rows"] = str(len(r.failing))
+        rows_text = _failing_rows_text(r)
         for g in r.gates:
             case = TestCase(name=g.name, classname=f"eval.{r.name}.gates", seconds=0.0)
-            if g.verdict != "pass":
-                text = f"{g.verdict}: {g.message}"
-                if g.dry_run:
-                    case.skipped = f"dry run (not blocking) — {text}"
-                else:
-                    case.failure = text
-                    case.details = g.message
+            case.properties = {
+                k: str(v)
+                for k, v in (
+                    ("measured", _num(g.measured)),
+                    ("threshold", g.threshold),
+                    ("baseline", _num(g.baseline)),
+                    ("regression", _num(g.regression)),
+                    ("margin", g.margin),
+                    ("pairs", g.pairs),
+                )
+                if v is not None
+            }
+            text = f"{g.verdict}: {g.message}"
+            if g.verdict != "pass" and g.dry_run:
+                case.skipped = f"dry run (not blocking) — {text}"
+            elif g.verdict == "fail":
+                case.failure, case.details = text, g.message + ("\n\n" + rows_text if rows_text else "")
+            elif g.verdict == "inconclusive":
+                case.error, case.details = text, g.message
+            case.system_out = g.message
             suite.cases.append(case)
-        for o, reasons in r.failing:
-            where = f"{o.call.source}:{o.call.line}" if o.call.source else f"line {o.call.line}"
-            case = TestCase(
-                name=f"{o.call.kind} {o.call.row_id} ({where})",
-                classname=f"eval.{r.name}.rows",
-                seconds=(o.latency_ms or 0) / 1000,
-            )
-            case.failure = "; ".join(reasons)
-            case.details = json.dumps(
+        if not r.gates:  # nothing can block: one passing case, so the evaluation still shows up
+            suite.cases.append(TestCase(name="no gates", classname=f"eval.{r.name}.gates"))
+        suite.system_out = rows_text
+        suites.append(suite)
+    return junit_xml(suites)
+
+
+def _failing_rows_text(r: EvaluationResult) -> str:
+    """The rows below a threshold, one JSON line each (all of them: the JUnit file is the CI's copy)."""
+    lines = []
+    for o, reasons in r.failing:
+        where = f"{o.call.source}:{o.call.line}" if o.call.source else f"line {o.call.line}"
+        lines.append(
+            json.dumps(
                 {
+                    "row": o.call.row_id,
+                    "kind": o.call.kind,
+                    "where": where,
+                    "why": reasons,
                     "input": _first_text(o.call.data) if o.call.kind == "row" else o.call.data.get("prompt"),
                     "expected": o.call.expected,
                     "answer": o.answer,
                     "error": o.error,
                 },
                 ensure_ascii=False,
-                indent=2,
+                default=str,
             )
-            if r.prepared.spec.dry_run:
-                case.skipped, case.failure = f"dry run (not blocking) — {case.failure}", None
-            suite.cases.append(case)
-        suites.append(suite)
-    return junit_xml(suites)
+        )
+    if not lines:
+        return ""
+    return f"{len(lines)} rows below a threshold:\n" + "\n".join(lines)
+
+
+def annotations(
+    results: Sequence[EvaluationResult], locator: ManifestLocator | None = None
+) -> list[Annotation]:
+    """A CI annotation per gate that blocks (error) or needs a human (warning), on the gate's
+    threshold line in the manifest when `locator` finds it."""
+    found = []
+    for r in results:
+        for g in r.gates:
+            if g.verdict == "pass" or g.dry_run:
+                continue
+            level = "error" if g.verdict == "fail" else "warning"
+            found.append(
+                Annotation(
+                    level,
+                    g.message,
+                    title=f"eval {r.name}: {g.name} {g.verdict}",
+                    file=locator.file if locator else None,
+                    line=locator.gate(r.name, g.metric) if locator else None,
+                )
+            )
+    return found
 
 
 # ---------------------------------------------------------------- Markdown

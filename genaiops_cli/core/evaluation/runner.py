@@ -72,6 +72,13 @@ def _decode(content: bytes, content_type: str) -> Any:
     return text
 
 
+def with_query(url: str, query: Mapping[str, str]) -> str:
+    """`url` with `query` appended (clients differ in how they take parameters; a URL is universal)."""
+    from urllib.parse import urlencode
+
+    return url + ("&" if "?" in url else "?") + urlencode(dict(query)) if query else url
+
+
 def answer_of(body: Any, response_path: str | None) -> str:
     """The answer text: the JSONPath's value (strings as is, anything else as JSON) or the whole body."""
     value = extract(body, response_path) if response_path else body
@@ -85,13 +92,14 @@ async def call_once(
     req = call.request
     kwargs: dict[str, Any] = {"headers": dict(req.headers), "timeout": options.timeout}
     json_body = req.json
+    url = target.url(req.path)
     if target.endpoint is not None:  # the host's protocol: token, api-version, a pinned session
-        kwargs["headers"], json_body, kwargs["params"] = target.endpoint.prepare(req.headers, json_body)
+        kwargs["headers"], json_body, query = target.endpoint.prepare(req.headers, json_body)
+        url = with_query(url, query)
     if json_body is not None:
         kwargs["json"] = json_body
     elif req.body is not None:
         kwargs["content"] = req.body.encode()
-    url = target.url(req.path)
     for attempt in range(options.retries + 1):
         out.attempts = attempt + 1
         started = time.perf_counter()

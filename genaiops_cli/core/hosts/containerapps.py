@@ -97,6 +97,10 @@ class ContainerAppsHost:
         )
         return {"live": state.live, "note": "already live"}
 
+    def rollback_plan(self, service: str) -> dict[str, Any]:
+        _, state, _ = dep.rollback_check(self.api, self._manifest, self.env.resolved, service)
+        return {"service": service, "live": state.live, "previous": state.previous}
+
     def rollback(self, service: str, timeout: float, on_event: EventFn) -> dict[str, Any]:
         return dep.rollback_service(self.api, self._manifest, self.env.resolved, service, timeout, on_event)
 
@@ -105,6 +109,6 @@ class ContainerAppsHost:
         return dep.service_status(self.api, self._manifest, self.env.resolved, service)
 
     def endpoint(self, service: str, label: str) -> Endpoint:
-        url = dep.service_url(self.api, self._manifest, service, label)
+        url = dep.service_url(self.api, self._manifest, service, label, self.env.name)
         target = self.env.target
         return Endpoint(url, label, dict(target.resolve), target.ca_bundle)

@@ -474,7 +474,12 @@ class Environment(_Model):
     """Where and how services are deployed."""
 
     cloud: Literal["sandbox", "azure"] = Field(
-        "azure", description="`azure` (AzureCloud) or the local `sandbox`."
+        "azure", description="`azure` (the Azure cloud named by `azure_cloud`) or the local `sandbox`."
+    )
+    azure_cloud: Literal["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"] = Field(
+        "AzureCloud",
+        description="Which Azure cloud `cloud: azure` means, by the names of `az cloud list` and azd's "
+        "`cloud.name`: sign-in authority, ARM endpoint and token audiences follow from it.",
     )
     subscription: Annotated[str, _pattern(GUID_PATTERN)] = Field(description="Subscription id (GUID).")
     resource_group: Annotated[str, _pattern(RESOURCE_GROUP_PATTERN)]

@@ -240,7 +240,8 @@ def remote_build(
         message = run.run_error_message or "see the run log"
         raise BuildError(
             f"remote build {run_id} in {registry_name} {str(run.status).lower()}: {message}",
-            hint=f"the last lines of the run log are in details.log (`az acr task logs --run-id {run_id}`)",
+            hint=f"the run log's last lines are shown above (with -o json: error.details.log); "
+            f"all of it: `az acr task logs --run-id {run_id}`",
             details={"log": list(logs.tail), "run_id": run_id},
         )
     outputs = [dict(i) for i in (run.output_images or [])]

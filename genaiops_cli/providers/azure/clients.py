@@ -6,7 +6,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from genaiops_cli.core.cloud import ARM_SCOPE, AzureTarget
+from genaiops_cli.core.cloud import AzureTarget
+from genaiops_cli.errors import AuthError
 
 if TYPE_CHECKING:
     from azure.containerregistry import ContainerRegistryClient
@@ -21,8 +22,70 @@ def _transport_kwargs(target: AzureTarget) -> dict[str, Any]:
     return {"connection_verify": target.verify}
 
 
+SIGN_IN_WAYS = (
+    "sign in with `az login` (or `azd auth login`), or run with a workload identity "
+    "(AZURE_FEDERATED_TOKEN_FILE), a managed identity, or a service principal "
+    "(AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET)"
+)
+
+
+class NotSignedIn(AuthError):
+    code = "not_signed_in"
+
+
+class _SignInCredential:
+    """The credential every client uses, so that failing to get a token at all reads as what it is
+    ("not signed in", exit 4) instead of azure-identity's multi-line report or "not authorised"."""
+
+    def __init__(self, inner: Any, target: AzureTarget) -> None:
+        self._inner = inner
+        self._target = target
+
+    def _failed(self, exc: Exception) -> AuthError:
+        first = (str(getattr(exc, "message", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+        if self._target.client_id:  # a configured service principal (the stand-in, CI): its own reason
+            return AuthError(
+                f"cannot sign in to {self._target.cloud} as {self._target.client_id}: {first}",
+                hint="check the service principal's secret, tenant and authority",
+            )
+        return NotSignedIn(
+            f"not signed in to Azure: {SIGN_IN_WAYS}",
+            hint="re-run with -v to see what each way of signing in reported",
+            details={"credentials": str(exc)},
+        )
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        try:
+            return self._inner.get_token(*scopes, **kwargs)
+        except ClientAuthenticationError as exc:  # CredentialUnavailableError is one too
+            raise self._failed(exc) from exc
+
+    def get_token_info(self, *scopes: str, options: Any = None) -> Any:
+        from azure.core.exceptions import ClientAuthenticationError
+
+        try:
+            return self._inner.get_token_info(*scopes, options=options)
+        except ClientAuthenticationError as exc:
+            raise self._failed(exc) from exc
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __enter__(self) -> _SignInCredential:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 @lru_cache(maxsize=8)
 def credential(target: AzureTarget) -> TokenCredential:
+    return _SignInCredential(_identity_credential(target), target)  # type: ignore[return-value]
+
+
+def _identity_credential(target: AzureTarget) -> Any:
     if target.client_id and target.client_secret_file and target.tenant_id:
         from pathlib import Path
 
@@ -40,17 +103,36 @@ def credential(target: AzureTarget) -> TokenCredential:
         )
     from azure.identity import DefaultAzureCredential
 
-    return DefaultAzureCredential(**_transport_kwargs(target))
+    authority = {"authority": target.authority_host} if target.authority_host else {}
+    return DefaultAzureCredential(**authority, **_transport_kwargs(target))
+
+
+def _sandbox_poll_pace() -> Any:
+    """The stand-in sends Azure's Retry-After (1 s, an integer) so stock clients run at full speed;
+    azure-core prefers it over `polling_interval`. Against our own stand-in, genaiops drops it from
+    LRO answers so its pollers use the profile's `poll_seconds` (a 429's or 503's Retry-After is
+    left alone; the SDKs parse the header as an integer, so it cannot be rewritten to 0.2)."""
+
+    def hook(response: Any) -> None:
+        http = response.http_response
+        if http.status_code in (200, 201, 202) and "Retry-After" in http.headers:
+            del http.headers["Retry-After"]
+
+    return hook
 
 
 def arm_client(client_class: Any, target: AzureTarget) -> Any:
     """Any azure-mgmt-* client for `target`: same credential, endpoint, CA and polling everywhere."""
+    extra: dict[str, Any] = {}
+    if target.cloud == "sandbox":
+        extra["raw_response_hook"] = _sandbox_poll_pace()
     return client_class(
         credential(target),
         target.subscription_id,
         base_url=target.arm_endpoint,
-        credential_scopes=[ARM_SCOPE],
+        credential_scopes=[target.arm_scope],
         polling_interval=target.poll_seconds,
+        **extra,
         **_transport_kwargs(target),
     )
 
@@ -76,7 +158,7 @@ def registry_data(target: AzureTarget, login_server: str) -> ContainerRegistryCl
     return ContainerRegistryClient(
         f"https://{login_server}",
         credential(target),
-        audience="https://containerregistry.azure.net",
+        audience=target.acr_audience,
         **_transport_kwargs(target),
     )
 
