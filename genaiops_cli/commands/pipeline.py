@@ -165,8 +165,9 @@ def credentials(
             "pipeline credentials creates an identity and role assignments and needs confirmation",
             hint="pass --yes (or -y) to create them, --what-if to preview, --emit DIR for templates",
         )
-    from genaiops_cli.providers.azure import deployments
+    from genaiops_cli.wiring import arm_deployments
 
+    deployments = arm_deployments()
     runs = []
     for d in plan.deployments:
         target = environment_target(manifest, d.environment)
