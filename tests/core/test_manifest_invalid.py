@@ -237,6 +237,14 @@ CASES = [
         "is a secret",
     ),
     (
+        "foundry-eval-not-responses",
+        edit(("    ingress: {port: 8080, health: /healthz}\n", "    host: foundry-agent\n    agent: {}\n")),
+        "evaluations.quality.request",
+        18,
+        None,
+        "only through the Responses protocol",
+    ),
+    (
         "build-and-image",
         edit(("    repository:", "    image: nginx:1\n    repository:")),
         "services.agent",

@@ -154,6 +154,23 @@ def _hosted_agent_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
     return out
 
 
+def evaluation_host_rules(ev: Evaluation, service: Service | None, at: Locator) -> list[ManifestIssue]:
+    """An evaluation reaches a hosted agent only through the Responses protocol."""
+    if service is None or service.host != "foundry-agent":
+        return []
+    if ev.request.method == "POST" and ev.request.path.split("?")[0] == "/responses":
+        return []
+    return [
+        at.issue(
+            ("request",),
+            f"service `{ev.service}` is a hosted agent (host: foundry-agent), which answers evaluations "
+            f"only through the Responses protocol, not {ev.request.method} {ev.request.path}",
+            'use `request: {method: POST, path: /responses, json: {input: "{{question}}"}}` and '
+            '`response: "$.output[0].content[0].text"`',
+        )
+    ]
+
+
 RESERVED_EVALUATION_NAMES = {
     SMOKE_GATE: "`smoke` is the gate name of smoke checks; rename it",
     "diff": "`genaiops eval diff` is a subcommand; rename the evaluation",
