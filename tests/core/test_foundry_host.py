@@ -173,6 +173,7 @@ def test_blue_green_between_versions_swap_and_rollback_in_one_write_each(world: 
     assert swapped["live"] == second.revision and swapped["previous"] == first.revision
     assert h.current("bot").release == "r2"
 
+    assert h.rollback_plan("bot") == {"service": "bot", "live": second.revision, "previous": first.revision}
     back = h.rollback("bot", 5, quiet)
     assert api.selector_writes == writes + 2 and api.traffic("demo-bot")["1"] == 100
     assert back["live"] == first.revision and back["rolled_back_from"] == second.revision

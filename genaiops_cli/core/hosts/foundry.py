@@ -330,20 +330,34 @@ class FoundryAgentHost:
         self._save(agent, state, {**current, **tags})
         return {"live": state.live, "note": "already live"}
 
-    def rollback(self, service: str, timeout: float, on_event: EventFn) -> dict[str, Any]:
+    def _rollback_check(
+        self, service: str
+    ) -> tuple[str, dict[str, dict[str, Any]], TrafficState, dict[str, str], dict[str, Any]]:
+        """What a rollback needs, checked before anything changes: the previous version must exist."""
         agent = self.agent(service)
         versions = self._require(agent, service)
         state, tags = self._state(agent, versions)
         if not state.previous:
-            raise DeployError(f"no previous version of {service!r} to roll back to", code="no_previous")
+            raise DeployError(
+                f"no previous version of {service!r} in {self.env.name} to roll back to",
+                hint="a rollback returns to the version that was live before the last swap or promotion",
+                code="no_previous",
+            )
         target = self.api.version(agent, versions[state.previous]["version"]) or {}
-        self._wait_active(agent, target, timeout, service, on_event) if target.get(
-            "status"
-        ) == "creating" else None
         if target.get("status") not in ("active", "creating"):
             raise DeployError(
                 f"previous version {state.previous} is {target.get('status', 'gone')}", code="no_previous"
             )
+        return agent, versions, state, tags, target
+
+    def rollback_plan(self, service: str) -> dict[str, Any]:
+        _, _, state, _, _ = self._rollback_check(service)
+        return {"service": service, "live": state.live, "previous": state.previous}
+
+    def rollback(self, service: str, timeout: float, on_event: EventFn) -> dict[str, Any]:
+        agent, versions, state, tags, target = self._rollback_check(service)
+        if target.get("status") == "creating":
+            self._wait_active(agent, target, timeout, service, on_event)
         new_state = state.roll_back()
         on_event(service, f"rolling back: version {versions[new_state.live]['version']} → 100 %")
         self._write_traffic(agent, new_state, versions)
