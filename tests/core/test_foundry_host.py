@@ -131,7 +131,10 @@ def quiet(service: str, message: str) -> None:
 
 
 def test_definition_carries_the_manifest_settings_and_the_key_is_deterministic(world: World) -> None:
+    from genaiops_cli.core.ports import Host
+
     h, _ = host(world)
+    assert isinstance(h, Host), "implements every method of the Host port"
     definition = h.definition("bot", image(D1))
     assert definition == {
         "kind": "hosted",
