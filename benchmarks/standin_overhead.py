@@ -51,7 +51,7 @@ class OneAppRuntime:
 
         return [AppRoutes("agent", DOMAIN, [TrafficRoute("agent--r1", 100)], ["agent--r1"])]
 
-    def revision_endpoint(self, revision: str):
+    def revision_endpoint(self, revision: str, *where: str):
         return ("127.0.0.1", self.port)
 
 

@@ -126,7 +126,6 @@ def _run(
     junit: Path | None,
     report: Path | None,
 ) -> None:
-    import asyncio
 
     from genaiops_cli.core.ci_annotations import annotate, append_step_summary
     from genaiops_cli.core.evaluation import engine
@@ -165,10 +164,8 @@ def _run(
         for p in prepared
     )
     with _progress(actx, total) as advance:
-        results = asyncio.run(
-            engine.run_evaluations(
-                prepared, targets, client_factory, options, on_done=advance, manifest_file=str(manifest.path)
-            )
+        results = engine.run_evaluations_blocking(
+            prepared, targets, client_factory, options, on_done=advance, manifest_file=str(manifest.path)
         )
     result = reports.result_dict(
         results, environment=env, label=label, report_dir=str(report) if report else None
@@ -240,12 +237,21 @@ class _progress:
         )
         self.progress.__enter__()
         task = self.progress.add_task("calls", total=self.total, rate="— rows/s", errors=0)
-        state = {"errors": 0}
+        state = {"errors": 0, "pending": 0, "done": 0, "last": 0.0}
+        import time
 
         def advance(outcome: Any) -> None:
-            if outcome.error is not None:
-                state["errors"] += 1
-            self.progress.advance(task)
+            # The bar redraws ~10 times a second, so it is told at most every 50 ms (and at the end):
+            # rich's rate estimate walks its whole sample window on every update (~40 µs a row).
+            state["errors"] += outcome.error is not None
+            state["pending"] += 1
+            state["done"] += 1
+            now = time.monotonic()
+            if now - state["last"] < 0.05 and state["done"] < self.total:
+                return
+            state["last"] = now
+            self.progress.advance(task, state["pending"])
+            state["pending"] = 0
             speed = self.progress.tasks[0].speed
             self.progress.update(
                 task, rate=f"{speed:.1f} rows/s" if speed else "— rows/s", errors=state["errors"]

@@ -67,8 +67,6 @@ def _evaluation(
     if spec is None:
         return {**record, "verdict": "not_run", "evidence": {"reason": f"no evaluation named {name!r}"}}
     try:
-        import asyncio
-
         from genaiops_cli.core.evaluation import engine
         from genaiops_cli.core.evaluation.report import result_dict
         from genaiops_cli.core.evaluation.runner import RunOptions
@@ -94,8 +92,8 @@ def _evaluation(
     def factory(t: Any) -> Any:
         return env.http.async_client(t.resolve, t.ca_bundle, 30)
 
-    results = asyncio.run(
-        engine.run_evaluations([prepared], targets, factory, RunOptions(), manifest_file=str(manifest.path))
+    results = engine.run_evaluations_blocking(
+        [prepared], targets, factory, RunOptions(), manifest_file=str(manifest.path)
     )
     summary = result_dict(results, environment=env.name, label=label, report_dir=None)
     evidence = {
