@@ -1,31 +1,108 @@
-"""Evaluation throughput: 1,000 rows against the sample agent (a local process), token_f1 + latency.
+"""Evaluation throughput, whole process, equal concurrency, three contenders against the same agent.
 
-genaiops: the real pipeline (prepare → async HTTP runner → scoring → gates) in-process.
-Peer: azure-ai-evaluation's `evaluate()` with a target callable calling the same endpoint and its
-F1ScoreEvaluator, in the same run, when the package is installed (optional extra `evaluation`).
-Both score the same 1,000 rows; the agent is restarted between them so neither inherits warm state.
+- genaiops: `genaiops eval bench --url URL --concurrency C` in a generated project (token_f1, latency,
+  error_rate), timed as a process from spawn to exit (interpreter, imports, manifest, run, gates).
+- the target's own ceiling: a bare client process — C threads, each with one kept-alive http.client
+  connection, POSTing the same rows and doing nothing else. No harness can beat it on this agent.
+- peer: azure-ai-evaluation's `evaluate()` (its F1ScoreEvaluator, a target callable POSTing with
+  urllib), in its own process with its batch engine at the same concurrency (PF_WORKER_COUNT=C); run
+  from the interpreter given by --azure-python (a separate venv; skipped with a reason when absent).
 
-    python benchmarks/eval_throughput.py [--rows 1000] [--concurrency 8] [--skip-azure]
+The agent (templates/agent, one Python process) is restarted before each contender so none inherits
+warm state. CPU per row = the contender process's user+sys CPU / rows (its children included).
+
+    python benchmarks/eval_throughput.py [--rows 1000] [--concurrency 8] [--repeats 3]
+        [--azure-python ~/.cache/genaiops-bench/azeval/bin/python]
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
+import resource
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 AGENT = REPO / "templates" / "agent" / "src" / "agent" / "app" / "server.py"
 DATASET = REPO / "templates" / "agent" / "data" / "eval.jsonl"
+DEFAULT_AZURE_PYTHON = Path.home() / ".cache" / "genaiops-bench" / "azeval" / "bin" / "python"
+
+MANIFEST = """\
+version: 1
+name: bench
+services:
+  agent:
+    build: {context: ., dockerfile: Dockerfile}
+    repository: bench/agent
+    ingress: {port: 8080, external: true, health: /healthz}
+environments:
+  dev:
+    cloud: sandbox
+    subscription: 00000000-0000-0000-0000-000000000000
+    resource_group: rg-dev
+    location: eastus2
+    registry: crdev
+    containerapps_environment: cae-dev
+evaluations:
+  bench:
+    service: agent
+    dataset: bench.jsonl
+    request: {method: POST, path: /chat, json: {message: "{{question}}"}}
+    response: "$.answer"
+    expected: "{{answer}}"
+    evaluators: [token_f1, latency, error_rate]
+    thresholds: {token_f1: ">= 0.70", latency_p95_ms: "<= 1500"}
+"""
+
+CEILING = """\
+import http.client, json, sys, threading
+url_port, path, conc = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+rows = [json.loads(l) for l in open(path) if l.strip()]
+it = iter(rows); lock = threading.Lock(); errors = []
+def worker():
+    conn = http.client.HTTPConnection("127.0.0.1", url_port, timeout=30)
+    while True:
+        with lock:
+            row = next(it, None)
+        if row is None:
+            return
+        conn.request("POST", "/chat", json.dumps({"message": row["question"]}),
+                     {"Content-Type": "application/json"})
+        r = conn.getresponse(); body = r.read()
+        if r.status != 200: errors.append(r.status)
+        json.loads(body)["answer"]
+ts = [threading.Thread(target=worker) for _ in range(conc)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print(json.dumps({"errors": len(errors)}))
+"""
+
+AZURE = """\
+import json, sys, time, urllib.request
+from azure.ai.evaluation import F1ScoreEvaluator, evaluate
+url, data, out = sys.argv[1], sys.argv[2], sys.argv[3]
+def target(question: str) -> dict:
+    started = time.perf_counter()
+    body = json.dumps({"message": question}).encode()
+    req = urllib.request.Request(url + "/chat", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        answer = json.loads(r.read())["answer"]
+    return {"response": answer, "latency_ms": (time.perf_counter() - started) * 1000}
+res = evaluate(data=data, target=target, evaluators={"f1": F1ScoreEvaluator()},
+    evaluator_config={"f1": {"column_mapping": {"response": "${target.response}",
+                                                "ground_truth": "${data.answer}"}}},
+    output_path=out)
+print(json.dumps({"f1": res["metrics"].get("f1.f1_score"), "rows": len(res["rows"])}))
+"""
 
 
 def free_port() -> int:
@@ -35,15 +112,14 @@ def free_port() -> int:
 
 
 class Agent:
-    def __enter__(self) -> str:
-        port = free_port()
-        env = {**os.environ, "PORT": str(port)}
+    def __enter__(self) -> int:
+        self.port = free_port()
+        env = {**os.environ, "PORT": str(self.port)}
         self.proc = subprocess.Popen([sys.executable, str(AGENT)], env=env, stdout=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
         for _ in range(300):
             try:
-                urllib.request.urlopen(url + "/healthz", timeout=1).close()
-                return url
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1).close()
+                return self.port
             except OSError:
                 time.sleep(0.05)
         raise RuntimeError("agent did not start")
@@ -53,140 +129,102 @@ class Agent:
         self.proc.wait(timeout=10)
 
 
-def make_dataset(folder: Path, rows: int) -> Path:
+def make_project(folder: Path, rows: int) -> Path:
     base = [json.loads(line) for line in DATASET.read_text().splitlines() if line.strip()]
-    path = folder / "bench.jsonl"
-    with path.open("w") as fh:
+    with (folder / "bench.jsonl").open("w") as fh:
         for i in range(rows):
-            row = dict(base[i % len(base)], id=f"b{i:05d}")
-            fh.write(json.dumps(row) + "\n")
-    return path
+            fh.write(json.dumps(dict(base[i % len(base)], id=f"b{i:05d}")) + "\n")
+    (folder / "genaiops.yaml").write_text(MANIFEST)
+    (folder / "ceiling.py").write_text(textwrap.dedent(CEILING))
+    (folder / "azure_eval.py").write_text(textwrap.dedent(AZURE))
+    return folder / "bench.jsonl"
 
 
-def run_genaiops(folder: Path, url: str, concurrency: int) -> tuple[float, dict]:
-    from genaiops_cli.core.evaluation import engine
-    from genaiops_cli.core.evaluation.runner import RunOptions, Target
-    from genaiops_cli.core.manifest.model import Evaluation
-    from genaiops_cli.providers.http import async_http_client
-
-    spec = Evaluation.model_validate(
-        {
-            "service": "agent",
-            "dataset": "bench.jsonl",
-            "request": {"method": "POST", "path": "/chat", "json": {"message": "{{question}}"}},
-            "response": "$.answer",
-            "expected": "{{answer}}",
-            "evaluators": ["token_f1", "latency", "error_rate"],
-            "thresholds": {"token_f1": ">= 0.70", "latency_p95_ms": "<= 1500"},
-        }
-    )
-    import httpx
-
-    started = time.perf_counter()
-    cpu = time.process_time()
-    prepared = engine.prepare("bench", spec, folder)
-    targets = {"bench": engine.Targets(Target(url))}
-
-    def factory(t: Target):
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        return async_http_client(timeout=30, limits=limits)
-
-    [result] = asyncio.run(
-        engine.run_evaluations([prepared], targets, factory, RunOptions(concurrency=concurrency))
-    )
-    seconds = time.perf_counter() - started
-    cpu = time.process_time() - cpu
-    return seconds, {
-        "cpu_s": round(cpu, 2),
-        "token_f1": result.metrics["token_f1"],
-        "latency_p95_ms": result.metrics["latency_p95_ms"],
-        "error_rate": result.metrics["error_rate"],
-        "verdict": result.verdict,
-    }
+def run_process(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the process and its children, stdout)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode not in (0, 9):  # 9 = a gate failed: still a complete run
+        raise RuntimeError(f"{argv[:3]} exited {proc.returncode}: {proc.stderr[-2000:]}")
+    return wall, cpu, proc.stdout
 
 
-def run_azure(folder: Path, dataset: Path, url: str) -> tuple[float, dict]:
-    from azure.ai.evaluation import F1ScoreEvaluator, evaluate
-
-    def target(question: str) -> dict:
-        started = time.perf_counter()
-        body = json.dumps({"message": question}).encode()
-        req = urllib.request.Request(url + "/chat", data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            answer = json.loads(r.read())["answer"]
-        return {"response": answer, "latency_ms": (time.perf_counter() - started) * 1000}
-
-    started = time.perf_counter()
-    cpu = time.process_time()
-    out = evaluate(
-        data=str(dataset),
-        target=target,
-        evaluators={"f1": F1ScoreEvaluator()},
-        evaluator_config={
-            "f1": {"column_mapping": {"response": "${target.response}", "ground_truth": "${data.answer}"}}
-        },
-        output_path=str(folder / "azure-result.json"),
-    )
-    seconds = time.perf_counter() - started
-    cpu = time.process_time() - cpu
-    lat = sorted(r.get("outputs.latency_ms", 0) for r in out["rows"])
-    p95 = lat[int(0.95 * (len(lat) - 1))] if lat else None
-    return seconds, {
-        "cpu_s": round(cpu, 2),
-        "f1": out["metrics"].get("f1.f1_score"),
-        "latency_p95_ms": p95,
-        "rows": len(out["rows"]),
-    }
-
-
-def import_seconds(module: str) -> float:
-    """Cold import time in a fresh interpreter: what every CI job pays before the first row."""
-    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
-    return float(out.stdout.strip())
+def genaiops_cmd() -> list[str]:
+    exe = shutil.which("genaiops", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "genaiops_cli"]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=8)
-    ap.add_argument("--skip-azure", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per contender, interleaved; medians")
+    ap.add_argument("--azure-python", default=str(DEFAULT_AZURE_PYTHON))
     args = ap.parse_args()
+    n, c = args.rows, args.concurrency
+    azure_python = Path(args.azure_python).expanduser()
+    azure_reason = None
+    if not azure_python.exists():
+        azure_reason = f"{azure_python} not found (python -m venv that dir; pip install azure-ai-evaluation)"
+    elif subprocess.run(
+        [str(azure_python), "-c", "import azure.ai.evaluation"], capture_output=True
+    ).returncode:
+        azure_reason = f"azure-ai-evaluation is not importable from {azure_python}"
+
+    results: dict[str, list[tuple[float, float]]] = {"genaiops": [], "ceiling": [], "azure": []}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        dataset = make_dataset(folder, args.rows)
-        with Agent() as url:
-            g_seconds, g_metrics = run_genaiops(folder, url, args.concurrency)
-        g_rate = args.rows / g_seconds
-        print(
-            f"genaiops             : {args.rows} rows in {g_seconds:.2f}s = {g_rate:.1f} rows/s  {g_metrics}"
-        )
-        g_import = import_seconds("genaiops_cli.core.evaluation.engine, genaiops_cli.providers.http")
-        if args.skip_azure:
-            return
-        try:
-            import azure.ai.evaluation  # noqa: F401
-        except ImportError:
-            print("azure-ai-evaluation : not installed (pip install azure-ai-evaluation); no ratio")
-            return
-        with Agent() as url:
-            a_seconds, a_metrics = run_azure(folder, dataset, url)
-        a_rate = args.rows / a_seconds
-        a_import = import_seconds("azure.ai.evaluation")
-        print(
-            f"azure-ai-evaluation : {args.rows} rows in {a_seconds:.2f}s = {a_rate:.1f} rows/s  {a_metrics}"
-        )
-        print(f"ratio (warm, rows/s) : {g_rate / a_rate:.2f}x (target >= 5x)")
-        print(
-            f"harness CPU per row  : genaiops {1000 * g_metrics['cpu_s'] / args.rows:.2f} ms, "
-            f"azure-ai-evaluation {1000 * a_metrics['cpu_s'] / args.rows:.2f} ms "
-            f"({a_metrics['cpu_s'] / max(g_metrics['cpu_s'], 1e-9):.1f}x less CPU)"
-        )
-        cold_g, cold_a = g_seconds + g_import, a_seconds + a_import
-        print(
-            f"cold (import + run)  : genaiops {cold_g:.2f}s (import {g_import:.2f}s), azure-ai-evaluation "
-            f"{cold_a:.2f}s (import {a_import:.2f}s) → {cold_a / cold_g:.2f}x"
-        )
+        dataset = make_project(folder, n)
+        for _ in range(args.repeats):
+            with Agent() as port:
+                wall, cpu, _ = run_process(
+                    [sys.executable, "ceiling.py", str(port), str(dataset), str(c)], folder
+                )
+                results["ceiling"].append((wall, cpu))
+            with Agent() as port:
+                argv = [*genaiops_cmd(), "eval", "bench", "--url", f"http://127.0.0.1:{port}"]
+                wall, cpu, _ = run_process([*argv, "--concurrency", str(c)], folder)
+                results["genaiops"].append((wall, cpu))
+            if azure_reason is None:
+                with Agent() as port:
+                    env = {**os.environ, "PF_WORKER_COUNT": str(c)}
+                    argv = [str(azure_python), "azure_eval.py", f"http://127.0.0.1:{port}", str(dataset)]
+                    wall, cpu, _ = run_process([*argv, str(folder / "azure-out.json")], folder, env)
+                    results["azure"].append((wall, cpu))
+
+    def summary(key: str) -> tuple[float, float] | None:
+        runs = results[key]
+        if not runs:
+            return None
+        wall = statistics.median(w for w, _ in runs)
+        cpu = statistics.median(cpu for _, cpu in runs)
+        return n / wall, 1000 * cpu / n
+
+    print(
+        f"conditions: {n} rows, concurrency {c} for every contender, whole process (spawn → exit), "
+        f"agent restarted per run, {args.repeats} interleaved runs, medians, {os.cpu_count()} cores shared "
+        "by agent and client"
+    )
+    labels = {
+        "genaiops": "genaiops eval",
+        "ceiling": "bare client (target's ceiling)",
+        "azure": "azure-ai-evaluation evaluate()",
+    }
+    for key, label in labels.items():
+        s = summary(key)
+        if s is None:
+            print(f"{label:<32}: skipped — {azure_reason}")
+            continue
+        print(f"{label:<32}: {s[0]:7.1f} rows/s   CPU {s[1]:.2f} ms/row")
+    g, ceil, az = summary("genaiops"), summary("ceiling"), summary("azure")
+    print(f"genaiops / ceiling             : {g[0] / ceil[0]:.2f}x (goal >= 0.9)")
+    if az:
+        print(f"genaiops / azure-ai-evaluation : {g[0] / az[0]:.2f}x (goal >= 4)")
+    print(f"genaiops CPU per row           : {g[1]:.2f} ms (goal <= 0.3 ms; bare client {ceil[1]:.2f} ms)")
 
 
 if __name__ == "__main__":

@@ -1,14 +1,28 @@
-"""Promotion copy vs `skopeo copy` between two stand-in registries, and same-registry request count.
+"""Promotion copy between two stand-in registries vs `skopeo copy`, every contender into an EMPTY registry.
 
-Needs a running stand-in (GENAIOPS_SANDBOX_DIR) with rg-dev/crdev and rg-prod/crprod and the sample
-image pushed to crdev as contoso/agent (e.g. after `genaiops build --push -e dev`).
-Usage: python benchmarks/promote.py DIGEST"""
+Starts its own stand-in (temporary GENAIOPS_SANDBOX_DIR, `sandbox down` at the end), pushes the sample
+image (templates/agent on genaiops/python-base:3.11) to a source registry with `genaiops build --push`,
+then per run creates three new registries and times, interleaved:
+
+- genaiops client-side copy (`promote --copy blobs`: missing blobs only, in parallel, then the manifest);
+- genaiops server-side `importImage` (what `promote --copy auto` uses between ACRs);
+- `skopeo copy docker://src@digest docker://dst:tag` with the same CA and ACR tokens.
+
+Each side gets its registry credentials before its timer starts (skopeo: ACR refresh tokens on the
+command line; genaiops: Entra sign-in done once in this process). Then a same-registry promotion
+(re-tag) in a fresh interpreter, counting the registry requests and the token requests it makes.
+
+    python benchmarks/promote.py [--runs 5]
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
 import ssl
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -16,9 +30,19 @@ import time
 import urllib.request
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
+BASE_IMAGE = "genaiops/python-base:3.11"
+RG = "rg-bench"
+
+SAME_REGISTRY = """
+import json, sys
 from genaiops_cli.core.cloud import target_for
-from genaiops_cli.providers.azure import acr
 from genaiops_cli.providers.azure.registry_copy import RegistryRef, copy_image
+t = target_for("sandbox", None)
+server, digest = sys.argv[1], sys.argv[2]
+r = copy_image(RegistryRef(t, server), RegistryRef(t, server), "contoso/agent", digest, "bench-retag")
+print(json.dumps({"method": r.method}))
+"""
 
 
 def request_log(server: str, ca: str, clear: bool = False) -> list[dict]:
@@ -28,73 +52,145 @@ def request_log(server: str, ca: str, clear: bool = False) -> list[dict]:
         return [] if clear else json.loads(r.read())["requests"]
 
 
-def main(digest: str) -> None:
-    t = target_for("sandbox", None)
-    src = acr.login_server(t, "rg-dev", "crdev")
-    dst = acr.login_server(t, "rg-prod", "crprod")
-    # each contender copies into its own cold registry: prod (blobs), staging (import), crqaone (skopeo)
-    # Sign in before any timer, as skopeo gets its registry credentials before its timer starts.
-    from genaiops_cli.core.cloud import ARM_SCOPE
-    from genaiops_cli.providers.azure import clients
-
-    clients.credential(t).get_token(ARM_SCOPE)
-    results = {}
-    for method, (rg, name) in {"blobs": ("rg-prod", "crprod"), "import": ("rg-staging", "crstaging")}.items():
-        server = acr.login_server(t, rg, name)
-        start = time.perf_counter()
-        r = copy_image(
-            RegistryRef(t, src, "rg-dev", "crdev"),
-            RegistryRef(t, server, rg, name),
-            "contoso/agent",
-            digest,
-            f"bench-{method}",
-            method,
-        )
-        results[method] = {
-            "seconds": round(time.perf_counter() - start, 3),
-            "method": r.method,
-            "blobs": r.blobs_copied,
-            "bytes": r.bytes_copied,
-        }
-    dst = acr.login_server(t, "rg-qa", "crqaone")
-    # fair comparison: both tools into a registry that lacks the blobs → use a fresh target repo each
-    with tempfile.TemporaryDirectory() as tmp:
-        policy = Path(tmp, "policy.json")
-        policy.write_text('{"default":[{"type":"insecureAcceptAnything"}]}')
-        certs = Path(tmp, "certs")
-        certs.mkdir()
-        Path(certs, "ca.crt").write_text(Path(t.ca_bundle).read_text())
-        token = acr.refresh_token(t, src)
-        token_dst = acr.refresh_token(t, dst)
-        cmd = [
-            "skopeo",
-            "--policy",
-            str(policy),
-            "copy",
-            "--src-cert-dir",
-            str(certs),
-            "--dest-cert-dir",
-            str(certs),
-            "--src-creds",
-            f"{acr.ACR_TOKEN_USER}:{token}",
-            "--dest-creds",
-            f"{acr.ACR_TOKEN_USER}:{token_dst}",
-            f"docker://{src}/contoso/agent@{digest}",
-            f"docker://{dst}/skopeo/agent:bench",
-        ]
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        skopeo = time.perf_counter() - start
-    request_log(src, t.ca_bundle, clear=True)
-    copy_image(RegistryRef(t, src), RegistryRef(t, src), "contoso/agent", digest, "bench-retag")
-    same = [(r["method"], r["path"]) for r in request_log(src, t.ca_bundle)]
-    print(
-        json.dumps(
-            {"copy": results, "skopeo_seconds": round(skopeo, 3), "same_registry_requests": same}, indent=1
-        )
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=5)
+    runs = ap.parse_args().runs
+    if shutil.which("skopeo") is None:
+        raise SystemExit("skopeo not found (apt-get install skopeo): no peer to compare with")
+    work = Path(tempfile.mkdtemp(prefix="gops-bench-promote-"))
+    env = {
+        **os.environ,
+        "GENAIOPS_SANDBOX_DIR": str(work / "sandbox"),
+        "GENAIOPS_CACHE_DIR": str(work / "cache"),
+        "NO_COLOR": "1",
+        "BASE_IMAGE": BASE_IMAGE,
+    }
+    env.pop("GENAIOPS_SANDBOX_VALIDATE", None)
+    os.environ.update({k: env[k] for k in ("GENAIOPS_SANDBOX_DIR", "GENAIOPS_CACHE_DIR")})
+    subprocess.run(
+        [sys.executable, "-m", "genaiops_cli", "sandbox", "up"], env=env, check=True, capture_output=True
     )
+    try:
+        from genaiops_cli.core.cloud import ARM_SCOPE, target_for
+        from genaiops_cli.providers.azure import acr, clients
+        from genaiops_cli.providers.azure.registry_copy import RegistryRef, copy_image
+        from genaiops_sandbox.baseimage import ensure_base_image
+        from genaiops_sandbox.profile import Profile
+
+        profile = Profile.load(work / "sandbox")
+        ensure_base_image(profile.docker_host, work / "cache")
+        t = target_for("sandbox", None)
+        clients.resource_groups(t).resource_groups.create_or_update(RG, {"location": "eastus2"})
+
+        def new_registry(name: str) -> str:
+            clients.registry_management(t).registries.begin_create(
+                RG, name, {"location": "eastus2", "sku": {"name": "Standard"}}
+            ).result()
+            return acr.login_server(t, RG, name)
+
+        src = new_registry("crsrc")
+        project = work / "project"
+        shutil.copytree(REPO / "templates" / "agent", project)
+        manifest = project / "genaiops.yaml"
+        manifest.write_text(
+            manifest.read_text().replace(
+                "environments:\n",
+                "environments:\n  bench:\n    cloud: sandbox\n"
+                '    subscription: "00000000-0000-0000-0000-000000000000"\n'
+                f"    resource_group: {RG}\n    location: eastus2\n    registry: crsrc\n"
+                "    containerapps_environment: cae-bench\n    identity: id-bench\n    strategy: direct\n",
+                1,
+            )
+        )
+        out = subprocess.run(
+            [sys.executable, "-m", "genaiops_cli", "-o", "json", "build", "--push", "-e", "bench"],
+            cwd=project,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        digest = json.loads(out)["result"]["builds"][0]["digest"]
+
+        clients.credential(t).get_token(ARM_SCOPE)  # genaiops signs in before its timers, as skopeo does
+        certs = work / "certs"
+        certs.mkdir()
+        (certs / "ca.crt").write_text(Path(t.ca_bundle).read_text())
+        policy = work / "policy.json"
+        policy.write_text('{"default":[{"type":"insecureAcceptAnything"}]}')
+        times: dict[str, list[float]] = {"blobs": [], "import": [], "skopeo": []}
+        moved = {}
+        for i in range(runs):
+            for method in ("blobs", "import"):
+                name = f"cr{method}{i}"
+                server = new_registry(name)
+                start = time.perf_counter()
+                r = copy_image(
+                    RegistryRef(t, src, RG, "crsrc"),
+                    RegistryRef(t, server, RG, name),
+                    "contoso/agent",
+                    digest,
+                    "bench",
+                    method,
+                )
+                times[method].append(time.perf_counter() - start)
+                moved[method] = (r.method, r.blobs_copied, r.bytes_copied)
+            dst = new_registry(f"crskopeo{i}")
+            token_src, token_dst = acr.refresh_token(t, src), acr.refresh_token(t, dst)
+            cmd = [
+                "skopeo",
+                "--policy",
+                str(policy),
+                "copy",
+                "--src-cert-dir",
+                str(certs),
+                "--dest-cert-dir",
+                str(certs),
+                "--src-creds",
+                f"{acr.ACR_TOKEN_USER}:{token_src}",
+                "--dest-creds",
+                f"{acr.ACR_TOKEN_USER}:{token_dst}",
+                f"docker://{src}/contoso/agent@{digest}",
+                f"docker://{dst}/contoso/agent:bench",
+            ]
+            start = time.perf_counter()
+            subprocess.run(cmd, check=True, capture_output=True)
+            times["skopeo"].append(time.perf_counter() - start)
+
+        request_log(src, t.ca_bundle, clear=True)
+        subprocess.run(
+            [sys.executable, "-c", SAME_REGISTRY, src, digest], env=env, check=True, capture_output=True
+        )
+        same = [f"{r['method']} {r['path']}" for r in request_log(src, t.ca_bundle)]
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print(
+            f"conditions: sample image {digest[:19]} ({moved['blobs'][1]} blobs, "
+            f"{moved['blobs'][2] / 1e6:.1f} MB), each copy into a NEW empty stand-in registry, {runs} "
+            f"interleaved runs, medians, credentials obtained before every timer, {os.cpu_count()} cores"
+        )
+        print(f"{'copy':<44}{'genaiops':>10}{'skopeo':>10}{'ratio':>8}")
+        print(
+            f"{'client-side, missing blobs in parallel':<44}{med['blobs']:>9.2f}s{med['skopeo']:>9.2f}s"
+            f"{med['blobs'] / med['skopeo']:>8.2f}  (goal <= 0.9)"
+        )
+        print(
+            f"{'server-side importImage (ARM LRO)':<44}{med['import']:>9.2f}s{med['skopeo']:>9.2f}s"
+            f"{med['import'] / med['skopeo']:>8.2f}  (goal <= 1.0)"
+        )
+        tokens = sum(1 for r in same if "/oauth2/token" in r)
+        exchanges = sum(1 for r in same if "/oauth2/exchange" in r)
+        print(
+            f"same-registry promotion, fresh process: {len(same)} registry requests ({exchanges} Entra->ACR "
+            f"exchange, {tokens} token): " + "; ".join(same)
+        )
+        print("  goal: 1 manifest GET + 1 PUT + at most 1 token request")
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "genaiops_cli", "sandbox", "down"], env=env, capture_output=True
+        )
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("GENAIOPS_SANDBOX_DIR", "/tmp/p6sb")
-    main(sys.argv[1])
+    main()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,7 @@ class Step:
     expect: int = 0  # the exit code that means success for this step
     why: str = ""
     seconds: float = 0.0
+    cpu: float = 0.0  # user + sys seconds of the genaiops process: the time genaiops itself spent
     code: int | None = None
     note: str = ""
 
@@ -49,9 +51,12 @@ def run(step: Step, cwd: Path, env: dict[str, str]) -> Step:
         console.print(f"[dim]{step.why}[/dim]")
     shown = " ".join(a for a in step.args if a != "--no-color")
     console.print(f"[cyan]$ genaiops {shown}[/cyan]")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(genaiops(*step.args), cwd=cwd, env=env, text=True, stdout=subprocess.PIPE)
     step.seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    step.cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     step.code = proc.returncode
     out = proc.stdout.strip()
     if out:
@@ -218,13 +223,20 @@ def summary(steps: list[Step], failed: bool) -> None:
     table.add_column("step")
     table.add_column("outcome")
     table.add_column("seconds", justify="right")
+    table.add_column("CPU s", justify="right")
     for i, step in enumerate(steps, 1):
         if step.ok:
             outcome = "[green]ok[/green]" if not step.expect else f"[green]blocked (exit {step.code})[/green]"
         else:
             outcome = f"[red]exit {step.code}[/red]"
-        table.add_row(str(i), step.title, outcome, f"{step.seconds:.1f}")
-    table.add_row("", "[bold]total[/bold]", "", f"[bold]{sum(s.seconds for s in steps):.1f}[/bold]")
+        table.add_row(str(i), step.title, outcome, f"{step.seconds:.1f}", f"{step.cpu:.2f}")
+    table.add_row(
+        "",
+        "[bold]total[/bold]",
+        "",
+        f"[bold]{sum(s.seconds for s in steps):.1f}[/bold]",
+        f"[bold]{sum(s.cpu for s in steps):.1f}[/bold]",
+    )
     console.print(table)
     if failed:
         console.print("[red]the quickstart stopped at a failing step[/red] (see its output above)")

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "history",
     "diff",
     "eval",
+    "pipeline",
     "sandbox",
     "completion",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console as RichConsole
@@ -63,6 +63,8 @@ def build(
     if remote is not None:
         remote.resource()  # a registry ACR Tasks cannot find fails before anything is built
     engine = wiring.image_engine()
+    if registry is not None and not (push or in_registry or no_cache):
+        _name_from_cache(registry, plans, engine)
 
     def work(plan: core.BuildPlan) -> object:
         if plan.service in in_registry:
@@ -81,3 +83,13 @@ def build(
         out.print(records_table(records, out.width))
 
     actx.emit({"builds": [r.to_dict() for r in records]}, render)
+
+
+def _name_from_cache(registry: Any, plans: list, engine: Any) -> None:
+    """A no-op build -e ENV needs the registry only to name local images. When the login server is
+    remembered from an earlier lookup and every image already exists locally under that name, use it:
+    no sign-in, no SDK import, no ARM call. Otherwise the registry asks ARM when first needed."""
+    cached = getattr(registry, "cached_login_server", None)
+    server = cached() if cached else None
+    if server and all(engine.image_id(p.reference(server)) for p in plans):
+        registry.login_server = server

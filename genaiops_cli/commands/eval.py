@@ -126,13 +126,13 @@ def _run(
     junit: Path | None,
     report: Path | None,
 ) -> None:
-    import asyncio
 
     from genaiops_cli.core.ci_annotations import annotate, append_step_summary
     from genaiops_cli.core.evaluation import engine
     from genaiops_cli.core.evaluation import report as reports
     from genaiops_cli.core.evaluation.runner import RunOptions
     from genaiops_cli.core.evaluation.select import plan_targets, select_evaluations
+    from genaiops_cli.core.manifest.locate import ManifestLocator
 
     manifest = actx.manifest()
     chosen = select_evaluations(manifest, names, env)
@@ -155,26 +155,17 @@ def _run(
     options = RunOptions(concurrency=concurrency, timeout=timeout, retries=retries)
 
     def client_factory(target: Any) -> Any:
-        import httpx
-
         from genaiops_cli.wiring import http
 
-        return http().async_client(
-            target.resolve,
-            target.ca_bundle,
-            timeout,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        )
+        return http().async_client(target.resolve, target.ca_bundle, timeout, max_connections=concurrency)
 
     total = sum(
         len(p.calls) + (sum(1 for c in p.calls if c.kind == "row") if targets[p.name].baseline else 0)
         for p in prepared
     )
     with _progress(actx, total) as advance:
-        results = asyncio.run(
-            engine.run_evaluations(
-                prepared, targets, client_factory, options, on_done=advance, manifest_file=str(manifest.path)
-            )
+        results = engine.run_evaluations_blocking(
+            prepared, targets, client_factory, options, on_done=advance, manifest_file=str(manifest.path)
         )
     result = reports.result_dict(
         results, environment=env, label=label, report_dir=str(report) if report else None
@@ -184,7 +175,7 @@ def _run(
     if report:
         reports.write_report_dir(report, results, result)
     append_step_summary(reports.markdown(results))
-    annotate(reports.annotations(results))
+    annotate(reports.annotations(results, ManifestLocator.read(manifest.path)))
     verdict = result["verdict"]
     actx.console.result(actx.command, result, lambda out: _render(out, results), ok=verdict == "pass")
     if verdict != "pass":
@@ -246,12 +237,21 @@ class _progress:
         )
         self.progress.__enter__()
         task = self.progress.add_task("calls", total=self.total, rate="— rows/s", errors=0)
-        state = {"errors": 0}
+        state = {"errors": 0, "pending": 0, "done": 0, "last": 0.0}
+        import time
 
         def advance(outcome: Any) -> None:
-            if outcome.error is not None:
-                state["errors"] += 1
-            self.progress.advance(task)
+            # The bar redraws ~10 times a second, so it is told at most every 50 ms (and at the end):
+            # rich's rate estimate walks its whole sample window on every update (~40 µs a row).
+            state["errors"] += outcome.error is not None
+            state["pending"] += 1
+            state["done"] += 1
+            now = time.monotonic()
+            if now - state["last"] < 0.05 and state["done"] < self.total:
+                return
+            state["last"] = now
+            self.progress.advance(task, state["pending"])
+            state["pending"] = 0
             speed = self.progress.tasks[0].speed
             self.progress.update(
                 task, rate=f"{speed:.1f} rows/s" if speed else "— rows/s", errors=state["errors"]

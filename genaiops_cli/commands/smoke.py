@@ -41,9 +41,11 @@ def run_smoke(
             if not checks:
                 results[name] = []
                 continue
-            base = url or opened.host(name).endpoint(name, label).url
+            endpoint = None if url else opened.host(name).endpoint(name, label)
+            base = url or endpoint.url  # type: ignore[union-attr]
+            headers = core.endpoint_headers(endpoint) if endpoint else None
             actx.console.info(f"smoke: {name} → {base}")
-            results[name] = [core.run_check(client, base, check, warmup) for check in checks]
+            results[name] = [core.run_check(client, base, c, warmup, headers=headers) for c in checks]
     passed = all(r.passed for rs in results.values() for r in rs)
     report = {
         "passed": passed,
@@ -83,6 +85,7 @@ def smoke(
 ) -> None:
     from genaiops_cli.core import smoke as core
     from genaiops_cli.core.ci_annotations import annotate, append_step_summary
+    from genaiops_cli.core.manifest.locate import ManifestLocator
     from genaiops_cli.core.reports import write_junit
     from genaiops_cli.errors import SmokeFailed
 
@@ -92,7 +95,7 @@ def smoke(
     if junit:
         write_junit(junit, [core.suite(svc, rs) for svc, rs in results.items()])
     append_step_summary(core.markdown(results))
-    annotate(core.annotations(results))
+    annotate(core.annotations(results, ManifestLocator.read(actx.manifest().path), env_name))
 
     def render(out: RichConsole) -> None:
         out.print(smoke_table(results))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TextIO
 
 
@@ -46,7 +46,15 @@ def workflow_command(a: Annotation) -> str:
 
 
 def annotate(annotations: list[Annotation], stream: TextIO | None = None) -> bool:
-    """Write the annotations when running in GitHub Actions; False (and nothing written) otherwise."""
+    """Write the annotations when running in GitHub Actions (or Azure Pipelines, through
+    ci_azure_pipelines); False (and nothing written) otherwise. File paths become relative to the
+    CI workspace, as both platforms expect."""
+    from genaiops_cli.core import ci_azure_pipelines
+    from genaiops_cli.core.manifest.locate import workspace_relative
+
+    annotations = [replace(a, file=workspace_relative(a.file)) if a.file else a for a in annotations]
+    if ci_azure_pipelines.in_azure_pipelines():
+        return ci_azure_pipelines.emit(annotations, stream)
     if not annotations or not in_github_actions():
         return False
     out = stream or sys.stderr
@@ -60,7 +68,9 @@ def append_step_summary(markdown: str) -> bool:
     """Append to $GITHUB_STEP_SUMMARY when running in GitHub Actions; False when not set."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if not target:
-        return False
+        from genaiops_cli.core import ci_azure_pipelines
+
+        return ci_azure_pipelines.upload_summary(markdown)
     with open(target, "a", encoding="utf-8") as fh:
         fh.write(markdown.rstrip() + "\n\n")
     return True

@@ -44,9 +44,10 @@ def _smoke(
             checks = env.resolved.services[name].smoke
             if not checks:
                 continue
-            base = env.host(name).endpoint(name, label).url
-            on_event(name, f"smoke against {label}: {base}")
-            rs = [core.run_check(client, base, check, warmup) for check in checks]
+            endpoint = env.host(name).endpoint(name, label)
+            on_event(name, f"smoke against {label}: {endpoint.url}")
+            headers = core.endpoint_headers(endpoint)
+            rs = [core.run_check(client, endpoint.url, check, warmup, headers=headers) for check in checks]
             passed = passed and all(r.passed for r in rs)
             results[name] = [r.to_dict() for r in rs]
     return {
@@ -67,8 +68,6 @@ def _evaluation(
     if spec is None:
         return {**record, "verdict": "not_run", "evidence": {"reason": f"no evaluation named {name!r}"}}
     try:
-        import asyncio
-
         from genaiops_cli.core.evaluation import engine
         from genaiops_cli.core.evaluation.report import result_dict
         from genaiops_cli.core.evaluation.runner import RunOptions
@@ -94,8 +93,8 @@ def _evaluation(
     def factory(t: Any) -> Any:
         return env.http.async_client(t.resolve, t.ca_bundle, 30)
 
-    results = asyncio.run(
-        engine.run_evaluations([prepared], targets, factory, RunOptions(), manifest_file=str(manifest.path))
+    results = engine.run_evaluations_blocking(
+        [prepared], targets, factory, RunOptions(), manifest_file=str(manifest.path)
     )
     summary = result_dict(results, environment=env.name, label=label, report_dir=None)
     evidence = {

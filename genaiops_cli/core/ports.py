@@ -128,7 +128,10 @@ class Lease(Protocol):
 class Registry(Protocol):
     """One environment's container registry: images by digest, and its ledger."""
 
-    login_server: str
+    @property
+    def login_server(self) -> str:
+        """The registry's host name (`<name>.azurecr.io`); image references start with it."""
+        ...
 
     def digest(self, repository: str, tag: str) -> str | None:
         """The digest `repository:tag` points at, or None when the tag does not exist."""
@@ -368,7 +371,13 @@ class ArmDeployments(Protocol):
         ...
 
     def what_if(
-        self, target: Any, resource_group: str, deployment: str, template: Any, parameters: Any
+        self,
+        target: Any,
+        resource_group: str,
+        deployment: str,
+        template: Any,
+        parameters: Any,
+        timeout: float = 600,
     ) -> dict[str, Any]: ...
 
     def deploy(

@@ -33,7 +33,9 @@ def poll(
         sleep=sleep,
         retry_error_callback=give_up,
     )
-    return retrying(check)  # type: ignore[no-any-return]
+    result = retrying(check)
+    assert result is not None  # tenacity only returns a result the retry predicate accepted
+    return result
 
 
 def backoff(
@@ -65,7 +67,7 @@ def backoff(
                 return hinted
         return float(exponential(state))
 
-    stops = []
+    stops: list[tenacity.stop.stop_base] = []
     if attempts is not None:
         stops.append(tenacity.stop_after_attempt(attempts))
     if within is not None:

@@ -17,7 +17,9 @@ from genaiops_cli.core.reports import TestCase, TestSuite, markdown_table
 if TYPE_CHECKING:
     import httpx
 
+    from genaiops_cli.core.manifest.locate import ManifestLocator
     from genaiops_cli.core.manifest.model import SmokeCheck
+    from genaiops_cli.core.ports import Endpoint
 
 WARMUP_STATUSES = {502, 503, 504}
 
@@ -103,14 +105,17 @@ def run_check(
     check: SmokeCheck,
     warmup_seconds: float = 60,
     sleep: Callable[[float], None] = time.sleep,
+    headers: dict[str, str] | None = None,
 ) -> CheckResult:
+    """Run one check against `base_url`; `headers` (an endpoint's own, e.g. its bearer token) go
+    under the check's."""
     import httpx
 
     from genaiops_cli.core.retrying import backoff
 
     request = check.request
     url = base_url.rstrip("/") + request.path
-    kwargs: dict[str, Any] = {"headers": dict(request.headers)}
+    kwargs: dict[str, Any] = {"headers": {**(headers or {}), **dict(request.headers)}}
     if request.json_ is not None:
         kwargs["json"] = request.json_
     elif request.body is not None:
@@ -136,6 +141,14 @@ def run_check(
     return CheckResult(check.name, url, not failures, last.status_code, round(latency, 1), attempts, failures)
 
 
+def endpoint_headers(endpoint: Endpoint) -> dict[str, str]:
+    """What every request to `endpoint` carries: its headers, and its bearer token when it has one."""
+    out = dict(endpoint.headers)
+    if endpoint.token is not None:
+        out["Authorization"] = f"Bearer {endpoint.token()}"
+    return out
+
+
 def suite(service: str, results: list[CheckResult]) -> TestSuite:
     """One test case per check, failing exactly when the check fails (and `smoke` exits 8)."""
     return TestSuite(
@@ -154,9 +167,20 @@ def suite(service: str, results: list[CheckResult]) -> TestSuite:
     )
 
 
-def annotations(service_results: dict[str, list[CheckResult]]) -> list[Annotation]:
+def annotations(
+    service_results: dict[str, list[CheckResult]],
+    locator: ManifestLocator | None = None,
+    environment: str | None = None,
+) -> list[Annotation]:
+    """One per failed check, on the check's line in the manifest when `locator` finds it."""
     return [
-        Annotation("error", f"{r.url}: {'; '.join(r.failures)}", title=f"smoke {svc}/{r.name} failed")
+        Annotation(
+            "error",
+            f"{r.url}: {'; '.join(r.failures)}",
+            title=f"smoke {svc}/{r.name} failed",
+            file=locator.file if locator else None,
+            line=locator.smoke_check(svc, r.name, environment) if locator else None,
+        )
         for svc, results in service_results.items()
         for r in results
         if not r.passed

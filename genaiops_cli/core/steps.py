@@ -21,8 +21,15 @@ RunT = TypeVar("RunT", contravariant=True)
 
 
 class Step(Protocol[RunT]):
-    name: str
-    converge: bool
+    @property
+    def name(self) -> str:
+        """The step's name in the journal (e.g. `copy:agent`); unique within a run."""
+        ...
+
+    @property
+    def converge(self) -> bool:
+        """Run again on resume even when done (idempotent, and its effect may have been undone)."""
+        ...
 
     def run(self, ctx: RunT) -> dict[str, Any] | None:
         """Do the step (idempotently) and return what the journal keeps about it; None when the

@@ -209,8 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--retry-after",
         type=int,
-        default=int(os.environ.get(RETRY_AFTER_ENV, "0")),
-        help=f"Retry-After seconds on long-running operations (default ${RETRY_AFTER_ENV} or 0)",
+        default=int(os.environ.get(RETRY_AFTER_ENV, "1")),
+        help=f"Retry-After seconds on long-running operations (default ${RETRY_AFTER_ENV} or 1, as Azure: "
+        "azure-core reads 0 as no header and then sleeps its own 30 s default)",
     )
     args = parser.parse_args(argv)
     state_dir: Path = args.state_dir.expanduser().resolve()

@@ -244,11 +244,13 @@ class _Handler(BaseHTTPRequestHandler):
         router = self.server.router
         host = _host_only(self.headers.get("Host") or "")
         body = self._read_body()
-        revision = router.table().pick(host)
-        if revision is None:
+        table = router.table()
+        revision = table.pick(host)
+        split = table.domain_of(host)
+        if revision is None or split is None:
             self._simple(404, _NOT_FOUND_PAGE.format(host=_escape(host)))
             return
-        endpoint = router._runtime.revision_endpoint(revision)
+        endpoint = router._runtime.revision_endpoint(revision, split[1])
         if endpoint is None:
             self._simple(503, _UNAVAILABLE_PAGE.format(revision=_escape(revision)), revision)
             router._record(revision, self.command, self.path, 503, started)

@@ -11,6 +11,7 @@ right after a restart, before ARM re-sends them."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import re
@@ -53,6 +54,16 @@ L_PORT, L_PROBE, L_JOB, L_EXEC, L_TIMEOUT = (
     "genaiops.execution",
     "genaiops.timeout",
 )
+# Which stand-in owns a container: two stand-ins (two state dirs) may share one engine, and neither
+# may adopt, route to or remove the other's containers.
+L_INSTANCE = "genaiops.instance"
+# Host reasons a container start fails for (a published port someone else took between our pick and
+# docker's bind); the start is retried with fresh ports.
+HOST_FAILURES = ("address already in use", "port is already allocated", "bind for")
+START_ATTEMPTS = 5
+# Crashed containers of a ready revision are restarted like Azure's replicas (Kubernetes
+# CrashLoopBackOff): after 1 s, then doubling up to this cap.
+RESTART_BACKOFF_CAP = 60.0
 ACR_USER = "00000000-0000-0000-0000-000000000000"  # ACR's user name for refresh-token logins
 DEFAULT_READY_TIMEOUT = 120.0
 # SIGTERM → SIGKILL grace on restart/stop. Azure's default is 30 s; a PID 1 that ignores SIGTERM
@@ -61,15 +72,38 @@ DEFAULT_STOP_GRACE = 2
 LOG_TAIL = 20
 
 # phases of a revision as this runtime sees it
-PROVISIONING, READY, FAILED, STOPPED = "provisioning", "ready", "failed", "stopped"
+PROVISIONING, READY, FAILED, STOPPED, RESTARTING = "provisioning", "ready", "failed", "stopped", "restarting"
 
 
-def revision_container_name(revision: str) -> str:
-    return f"gops-{revision}"
+def instance_id(state_dir: Path) -> str:
+    return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:8]
 
 
-def job_container_name(execution: str) -> str:
-    return f"gops-job-{execution}"
+def revision_container_name(revision: str, domain: str, instance: str) -> str:
+    """Unique per stand-in and environment: same-named apps in two resource groups (or two
+    stand-ins) have same-named revisions."""
+    scope = hashlib.sha256(f"{instance}/{domain.lower()}".encode()).hexdigest()[:8]
+    return f"gops-{revision}-{scope}"
+
+
+def job_container_name(execution: str, instance: str) -> str:
+    return f"gops-job-{instance}-{execution}"
+
+
+def _key(revision: str, domain: str) -> str:
+    return f"{revision.lower()}@{domain.lower()}"
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (docker is then asked for exactly that one)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def is_host_failure(exc: Exception) -> bool:
+    text = _explain(exc).lower()
+    return any(marker in text for marker in HOST_FAILURES)
 
 
 def _route_key(app: str, domain: str) -> str:
@@ -92,6 +126,13 @@ class _Revision:
     container_id: str | None = None
     ports: dict[int, int] = field(default_factory=dict)  # container port → 127.0.0.1 port
     generation: int = 0  # bumps on restart/stop so a stale readiness thread stops caring
+    container_name: str = ""
+    restarts: int = 0  # platform restarts after crashes (Azure: the replica's restartCount)
+    backoff: float = 1.0
+
+    @property
+    def key(self) -> str:
+        return _key(self.revision, self.domain)
 
 
 # ---------------------------------------------------------------- small pure helpers
@@ -221,6 +262,7 @@ class DockerRuntime:
         stop_grace: int = DEFAULT_STOP_GRACE,
     ) -> None:
         self._state_dir = state_dir / "runtime"
+        self._instance = instance_id(state_dir)
         self._state_dir.mkdir(parents=True, exist_ok=True)
         self._tokens = tokens
         self._fleet = fleet
@@ -249,8 +291,9 @@ class DockerRuntime:
     def ensure_revision(self, spec: RevisionSpec) -> None:
         if not spec.containers:
             raise ValueError(f"revision {spec.revision} has no containers")
+        key = _key(spec.revision, spec.default_domain)
         with self._lock:
-            rev = self._revisions.get(spec.revision)
+            rev = self._revisions.get(key)
             if rev and rev.phase != STOPPED:
                 rev.spec = rev.spec or spec
                 return  # idempotent: running, starting, or failed (a failed revision stays failed)
@@ -264,16 +307,24 @@ class DockerRuntime:
                 probe=probe,
                 spec=spec,
                 generation=(rev.generation + 1) if rev else 0,
+                container_name=revision_container_name(spec.revision, spec.default_domain, self._instance),
             )
-            self._revisions[spec.revision] = rev
+            self._revisions[key] = rev
             gen = rev.generation
         threading.Thread(
             target=self._start_revision, args=(rev, gen), name=f"start-{spec.revision}", daemon=True
         ).start()
 
-    def revision_status(self, revision: str) -> RevisionStatus:
+    def _find(self, revision: str, default_domain: str | None) -> _Revision | None:
+        """The revision in that environment; without a domain, the only one of that name."""
         with self._lock:
-            rev = self._revisions.get(revision)
+            if default_domain is not None:
+                return self._revisions.get(_key(revision, default_domain))
+            found = [r for r in self._revisions.values() if r.revision.lower() == revision.lower()]
+            return found[0] if len(found) == 1 else None
+
+    def revision_status(self, revision: str, default_domain: str | None = None) -> RevisionStatus:
+        rev = self._find(revision, default_domain)
         if rev is None or rev.phase == STOPPED:
             return RevisionStatus("Stopped", "None", "Deprovisioned", None)
         if rev.phase == READY:
@@ -282,23 +333,29 @@ class DockerRuntime:
             return RevisionStatus("Processing", "None", "Provisioning", None)
         if rev.phase == READY:
             return RevisionStatus("Running", "Healthy", "Provisioned", None)
+        if rev.phase == RESTARTING:  # Azure: a replica in CrashLoopBackOff degrades the revision
+            return RevisionStatus("Degraded", "Unhealthy", "Provisioned", rev.reason)
         return RevisionStatus("Failed", "Unhealthy", "Failed", rev.reason)
 
-    def stop_revision(self, revision: str) -> None:
+    def revision_restarts(self, revision: str, default_domain: str | None = None) -> int:
+        rev = self._find(revision, default_domain)
+        return rev.restarts if rev else 0
+
+    def stop_revision(self, revision: str, default_domain: str | None = None) -> None:
+        rev = self._find(revision, default_domain)
+        if rev is None:
+            return
         with self._lock:
-            rev = self._revisions.get(revision)
-            if rev:
-                rev.phase, rev.reason, rev.ports = STOPPED, None, {}
-                rev.generation += 1
-        self._remove_container(revision_container_name(revision))
+            rev.phase, rev.reason, rev.ports = STOPPED, None, {}
+            rev.generation += 1
+        self._remove_container(rev.container_name)
         self._notify()
 
-    def restart_revision(self, revision: str) -> None:
-        with self._lock:
-            rev = self._revisions.get(revision)
+    def restart_revision(self, revision: str, default_domain: str | None = None) -> None:
+        rev = self._find(revision, default_domain)
         if rev is None:
             raise KeyError(revision)
-        if rev.phase == STOPPED or self._container(revision_container_name(revision)) is None:
+        if rev.phase == STOPPED or self._container(rev.container_name) is None:
             if rev.spec is None:
                 raise KeyError(f"{revision}: no container and no spec to recreate it from")
             with self._lock:
@@ -313,7 +370,7 @@ class DockerRuntime:
 
         def restart() -> None:
             try:
-                ctr = self._client.containers.get(revision_container_name(revision))
+                ctr = self._client.containers.get(rev.container_name)
                 ctr.restart(timeout=self._stop_grace)
                 self._record_ports(rev, ctr)
                 self._await_ready(rev, gen, ctr.id)
@@ -326,13 +383,12 @@ class DockerRuntime:
         """Remove an app's revisions and routes; with `default_domain`, only in that environment
         (apps in different resource groups may share a name, as in Azure)."""
         with self._lock:
-            names = [
-                r.revision
-                for r in self._revisions.values()
-                if r.app == app and default_domain in (None, r.domain)
+            keys = [
+                k for k, r in self._revisions.items() if r.app == app and default_domain in (None, r.domain)
             ]
-            for name in names:
-                self._revisions.pop(name, None)
+            for key in keys:
+                gone = self._revisions.pop(key)
+                gone.generation += 1  # a pending restart of it must not bring it back
             for key in [
                 k
                 for k, r in self._routes.items()
@@ -345,20 +401,19 @@ class DockerRuntime:
             self._remove_container(ctr.name)
         self._notify()
 
-    def revision_endpoint(self, revision: str) -> tuple[str, int] | None:
+    def revision_endpoint(self, revision: str, default_domain: str | None = None) -> tuple[str, int] | None:
         """Where the router sends a request for `revision`: 127.0.0.1 and the published target port,
         only while the revision is ready."""
+        rev = self._find(revision, default_domain)
         with self._lock:
-            rev = self._revisions.get(revision)
             if rev is None or rev.phase != READY or rev.target_port is None:
                 return None
             port = rev.ports.get(rev.target_port)
         return ("127.0.0.1", port) if port else None
 
-    def revision_phase(self, revision: str) -> str | None:
-        with self._lock:
-            rev = self._revisions.get(revision)
-            return rev.phase if rev else None
+    def revision_phase(self, revision: str, default_domain: str | None = None) -> str | None:
+        rev = self._find(revision, default_domain)
+        return rev.phase if rev else None
 
     # ------------------------------------------------------------ routes
 
@@ -380,7 +435,7 @@ class DockerRuntime:
     # ------------------------------------------------------------ jobs
 
     def start_job_execution(self, spec: JobExecutionSpec) -> None:
-        name = job_container_name(spec.execution)
+        name = job_container_name(spec.execution, self._instance)
         if self._container(name) is not None:
             return  # idempotent
         # make the execution visible as Running at once, even while its image is pulled
@@ -392,7 +447,7 @@ class DockerRuntime:
         ).start()
 
     def job_execution_status(self, execution: str) -> JobExecutionStatus:
-        ctr = self._container(job_container_name(execution))
+        ctr = self._container(job_container_name(execution, self._instance))
         with self._lock:
             pending = self._pending_jobs.get(execution)
             ended = self._stopped_jobs.get(execution)
@@ -418,7 +473,7 @@ class DockerRuntime:
         with self._lock:
             self._stopped_jobs[execution] = "stopped by request"
             self._pending_jobs.pop(execution, None)
-        ctr = self._container(job_container_name(execution))
+        ctr = self._container(job_container_name(execution, self._instance))
         if ctr is not None and ctr.attrs.get("State", {}).get("Running"):
             try:
                 ctr.stop(timeout=self._stop_grace)
@@ -462,7 +517,15 @@ class DockerRuntime:
             self._ensure_image(main.image)
             if not self._current(rev, gen):
                 return
-            ctr = self._create_revision_container(rev, spec, main)
+            for attempt in range(START_ATTEMPTS):
+                try:
+                    ctr = self._create_revision_container(rev, spec, main)
+                    break
+                except docker.errors.APIError as exc:
+                    if not is_host_failure(exc) or attempt == START_ATTEMPTS - 1:
+                        raise
+                    log.info("revision %s: start failed for a host reason (%s); retrying", rev.revision, exc)
+                    time.sleep(0.1 * (attempt + 1))
             if not self._current(rev, gen):
                 self._remove_container(ctr.name)
                 return
@@ -478,10 +541,11 @@ class DockerRuntime:
         self._await_ready(rev, gen, ctr.id)
 
     def _create_revision_container(self, rev: _Revision, spec: RevisionSpec, main: ContainerSpec) -> Any:
-        name = revision_container_name(spec.revision)
-        self._remove_container(name)  # a leftover from an earlier activation
+        name = rev.container_name
+        self._remove_container(name)  # a leftover from an earlier activation or a failed start
         labels = {
             LABEL: "1",
+            L_INSTANCE: self._instance,
             L_KIND: "revision",
             L_APP: spec.app,
             L_REV: spec.revision,
@@ -492,11 +556,22 @@ class DockerRuntime:
             labels[L_PORT] = str(spec.target_port)
         if rev.probe:
             labels[L_PROBE] = json.dumps(rev.probe)
-        ports: dict[str, tuple[str, None]] = {}
+        ports: dict[str, tuple[str, int]] = {}
         for port in {p for p in (spec.target_port, rev.probe and rev.probe["port"]) if p}:
-            ports[f"{port}/tcp"] = ("127.0.0.1", None)  # loopback only, random host port
+            # a port free on the host now, not docker's next one: a second engine (another
+            # stand-in's private dockerd) hands out the same range without knowing ours
+            ports[f"{port}/tcp"] = ("127.0.0.1", free_port())
+        platform = {
+            "CONTAINER_APP_NAME": spec.app,
+            "CONTAINER_APP_REVISION": spec.revision,
+            "CONTAINER_APP_REPLICA_NAME": f"{spec.revision}-{_replica_suffix()}",
+            "CONTAINER_APP_HOSTNAME": f"{spec.revision}.{spec.default_domain}",
+            "CONTAINER_APP_ENV_DNS_SUFFIX": spec.default_domain,
+        }
+        if spec.target_port:
+            platform["CONTAINER_APP_PORT"] = str(spec.target_port)
         return self._client.containers.run(
-            main.image, detach=True, name=name, labels=labels, ports=ports, **_run_options(main)
+            main.image, detach=True, name=name, labels=labels, ports=ports, **_run_options(main, platform)
         )
 
     def _record_ports(self, rev: _Revision, ctr: Any) -> None:
@@ -525,6 +600,9 @@ class DockerRuntime:
             if not state.get("Running"):
                 if state.get("Status") == "created":
                     pass  # not started yet
+                elif rev.phase == RESTARTING:
+                    self._crashed(rev, gen, self._with_logs(_exit_reason(state), ctr))
+                    return
                 else:
                     self._fail(rev, gen, self._with_logs(_exit_reason(state), ctr))
                     return
@@ -549,14 +627,47 @@ class DockerRuntime:
                 self._fail(rev, gen, self._with_logs(f"not ready after {timeout:.0f} s ({what})", ctr))
                 return
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            delay = min(delay * 1.5, 0.2)  # readiness is what LRO polls wait for: notice it soon
 
     def _mark_ready(self, rev: _Revision, gen: int) -> None:
         with self._lock:
             if rev.generation != gen or rev.phase == STOPPED:
                 return
+            if rev.phase == RESTARTING:
+                rev.backoff = 1.0
             rev.phase, rev.reason = READY, None
         self._notify()
+
+    def _crashed(self, rev: _Revision, gen: int, reason: str) -> None:
+        """A ready revision's container died: Azure restarts the replica with back-off, the
+        revision reads Degraded meanwhile, and the restart is counted."""
+        with self._lock:
+            if rev.generation != gen or rev.phase == STOPPED or self._revisions.get(rev.key) is not rev:
+                return
+            rev.generation += 1
+            gen = rev.generation
+            delay = rev.backoff
+            rev.backoff = min(rev.backoff * 2, RESTART_BACKOFF_CAP)
+            rev.phase = RESTARTING
+            rev.reason = f"{reason}\nrestarting (restart count {rev.restarts + 1}, back-off {delay:.0f} s)"
+        log.info("revision %s crashed; restarting in %.0f s", rev.revision, delay)
+        self._notify()
+
+        def restart() -> None:
+            if self._closed.wait(delay) or not self._current(rev, gen):
+                return
+            try:
+                ctr = self._client.containers.get(rev.container_name)
+                ctr.start()
+                with self._lock:
+                    rev.restarts += 1
+                self._record_ports(rev, ctr)
+            except docker.errors.DockerException as exc:
+                self._fail(rev, gen, f"restart failed: {_explain(exc)}")
+                return
+            self._await_ready(rev, gen, ctr.id)
+
+        threading.Thread(target=restart, name=f"crash-restart-{rev.revision}", daemon=True).start()
 
     def _fail(self, rev: _Revision, gen: int, reason: str) -> None:
         with self._lock:
@@ -568,22 +679,24 @@ class DockerRuntime:
 
     def _current(self, rev: _Revision, gen: int) -> bool:
         with self._lock:
-            return rev.generation == gen and rev.phase != STOPPED and self._revisions.get(rev.revision) is rev
+            return rev.generation == gen and rev.phase != STOPPED and self._revisions.get(rev.key) is rev
 
     def _check_alive(self, rev: _Revision) -> None:
-        ctr = self._container(revision_container_name(rev.revision))
+        ctr = self._container(rev.container_name)
         with self._lock:
             gen = rev.generation
+            if rev.phase != READY:
+                return
         if ctr is None:
             self._fail(rev, gen, "container is gone")
         elif not ctr.attrs.get("State", {}).get("Running"):
-            self._fail(rev, gen, self._with_logs(_exit_reason(ctr.attrs.get("State", {})), ctr))
+            self._crashed(rev, gen, self._with_logs(_exit_reason(ctr.attrs.get("State", {})), ctr))
 
     # ------------------------------------------------------------ internals: jobs
 
     def _run_job(self, spec: JobExecutionSpec) -> None:
         main = spec.containers[0]
-        name = job_container_name(spec.execution)
+        name = job_container_name(spec.execution, self._instance)
         try:
             self._ensure_image(main.image)
             with self._lock:
@@ -591,14 +704,20 @@ class DockerRuntime:
                     return  # stopped while its image was pulled
             labels = {
                 LABEL: "1",
+                L_INSTANCE: self._instance,
                 L_KIND: "job",
                 L_JOB: spec.job,
                 L_EXEC: spec.execution,
                 L_RG: spec.resource_group,
                 L_TIMEOUT: str(spec.timeout_seconds),
             }
+            platform = {
+                "CONTAINER_APP_JOB_NAME": spec.job,
+                "CONTAINER_APP_JOB_EXECUTION_NAME": spec.execution,
+                "CONTAINER_APP_REPLICA_NAME": f"{spec.execution}-{_replica_suffix()}",
+            }
             ctr = self._client.containers.run(
-                main.image, detach=True, name=name, labels=labels, **_run_options(main)
+                main.image, detach=True, name=name, labels=labels, **_run_options(main, platform)
             )
         except docker.errors.DockerException as exc:
             with self._lock:
@@ -669,7 +788,7 @@ class DockerRuntime:
                 raise
 
     def _labelled(self, kind: str | None = None, extra: dict[str, str] | None = None) -> list[Any]:
-        labels = [f"{LABEL}=1"] + ([f"{L_KIND}={kind}"] if kind else [])
+        labels = [f"{LABEL}=1", f"{L_INSTANCE}={self._instance}"] + ([f"{L_KIND}={kind}"] if kind else [])
         labels += [f"{k}={v}" for k, v in (extra or {}).items()]
         return self._client.containers.list(all=True, filters={"label": labels})
 
@@ -696,8 +815,9 @@ class DockerRuntime:
                 target_port=int(port) if port else None,
                 probe=json.loads(labels[L_PROBE]) if labels.get(L_PROBE) else None,
                 container_id=ctr.id,
+                container_name=ctr.name,
             )
-            self._revisions[revision] = rev
+            self._revisions[rev.key] = rev
             self._record_ports(rev, ctr)
             threading.Thread(
                 target=self._await_ready, args=(rev, 0, ctr.id), name=f"adopt-{revision}", daemon=True
@@ -714,14 +834,19 @@ class DockerRuntime:
         while not self._closed.is_set():
             try:
                 stream = self._client.events(
-                    decode=True, filters={"type": "container", "event": "die", "label": f"{LABEL}=1"}
+                    decode=True,
+                    filters={
+                        "type": "container",
+                        "event": "die",
+                        "label": [f"{LABEL}=1", f"{L_INSTANCE}={self._instance}"],
+                    },
                 )
                 for event in stream:
                     if self._closed.is_set():
                         return
-                    revision = (event.get("Actor", {}).get("Attributes") or {}).get(L_REV)
+                    attrs = event.get("Actor", {}).get("Attributes") or {}
                     with self._lock:
-                        rev = self._revisions.get(revision or "")
+                        rev = self._revisions.get(_key(attrs.get(L_REV, ""), attrs.get(L_DOMAIN, "")))
                     if rev is not None and rev.phase == READY:
                         self._check_alive(rev)
             except Exception:  # engine restarting or client closed: retry unless closing
@@ -766,8 +891,13 @@ class DockerRuntime:
 # ---------------------------------------------------------------- module helpers
 
 
-def _run_options(main: ContainerSpec) -> dict[str, Any]:
-    opts: dict[str, Any] = {"environment": dict(main.env)}
+def _replica_suffix() -> str:
+    return hashlib.sha256(str(time.monotonic_ns()).encode()).hexdigest()[:10]
+
+
+def _run_options(main: ContainerSpec, platform: dict[str, str] | None = None) -> dict[str, Any]:
+    # the platform's built-in variables (Azure: CONTAINER_APP_NAME, ...) win over the template's
+    opts: dict[str, Any] = {"environment": {**main.env, **(platform or {})}}
     # Azure: `command` replaces the ENTRYPOINT, `args` the CMD
     if main.command:
         opts["entrypoint"] = list(main.command)

@@ -28,7 +28,7 @@ from .specs_source import SPECS_ENV, Located, locate
 
 LRO_HEADERS = ("Azure-AsyncOperation", "Location")
 # Our own LRO status monitors are not described by the specs (ARM's generic contract).
-OWN_ROUTES = re.compile(r"/locations/[^/]+/operation(statuses|results)/", re.IGNORECASE)
+OWN_ROUTES = re.compile(r"/locations/[^/]+/[a-z]*operation(statuses|results)/", re.IGNORECASE)
 
 
 class SpecsUnavailable(FileNotFoundError):

@@ -19,7 +19,8 @@ find_python() {
   return 1
 }
 
-# Debian packages the sandbox and tests use: a Docker engine, the CNCF registry, skopeo (benchmark peer).
+# Debian packages the sandbox and tests use: a Docker engine, the CNCF registry, skopeo (benchmark peer),
+# shellcheck (generated pipelines' scripts).
 ensure_system_packages() {
   local missing=()
   if ! command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1; then
@@ -28,6 +29,7 @@ ensure_system_packages() {
   command -v docker-registry >/dev/null 2>&1 || command -v registry >/dev/null 2>&1 || missing+=(docker-registry)
   command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)  # actionlint checks run: steps with it
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 &&
      ! compgen -G "/var/lib/apt/lists/*_Packages" >/dev/null; then
     say "refreshing the Debian package lists (the offline base image is assembled from .debs)"

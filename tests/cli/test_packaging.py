@@ -22,6 +22,9 @@ REQUIRED = [
     "genaiops_cli/templates/agent/data/eval.jsonl",
     "genaiops_cli/templates/infra/main.json",
     "genaiops_cli/templates/infra/main.parameters.prod.json",
+    "genaiops_cli/templates/pipelines/github/genaiops-pr.yml",
+    "genaiops_cli/templates/pipelines/github/_promote_job.yml",
+    "genaiops_cli/templates/pipelines/azure-pipelines/genaiops-release.yml",
     "genaiops_cli/core/safety/probes/v1.jsonl",
     "genaiops_cli/core/evaluation/result.schema.json",
 ]

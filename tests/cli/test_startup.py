@@ -10,7 +10,7 @@ import pytest
 
 from .helpers import TEMPLATE_MANIFEST
 
-HEAVY = ("azure", "docker", "openai", "httpx")
+HEAVY = ("azure", "docker", "openai", "httpx", "tenacity")
 
 PROBE = """
 import json, sys
@@ -35,6 +35,7 @@ finally:
         ["-f", str(TEMPLATE_MANIFEST), "validate"],
         ["-f", str(TEMPLATE_MANIFEST), "config", "show", "--env", "dev"],
         ["sandbox", "--help"],
+        ["-f", str(TEMPLATE_MANIFEST), "pipeline", "init", "--provider", "github", "--dry-run"],
     ],
     ids=lambda a: " ".join(a[-3:]),
 )
@@ -44,6 +45,26 @@ def test_light_commands_import_no_sdk(args: list[str]) -> None:
     )
     line = [ln for ln in proc.stderr.splitlines() if ln.startswith("HEAVY=")][-1]
     assert json.loads(line[len("HEAVY=") :]) == [], proc.stderr
+
+
+SUBCOMMANDS = (
+    "init validate schema provision plan build push deploy smoke swap rollback status promote history diff "
+    "eval config sandbox"
+).split()
+
+
+def test_every_subcommand_help_imports_no_sdk() -> None:
+    """`genaiops <command> --help` for every command, in one interpreter per command."""
+    for name in SUBCOMMANDS:
+        proc = subprocess.run(
+            [sys.executable, "-c", PROBE, json.dumps([name, "--help"])],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert "Usage:" in proc.stdout, (name, proc.stdout, proc.stderr)
+        line = [ln for ln in proc.stderr.splitlines() if ln.startswith("HEAVY=")][-1]
+        assert json.loads(line[len("HEAVY=") :]) == [], (name, proc.stderr)
 
 
 def test_command_and_core_modules_import_nothing_heavy() -> None:

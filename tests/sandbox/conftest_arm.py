@@ -42,6 +42,7 @@ class FakeRuntime:
         self.executions: dict[str, JobExecutionSpec] = {}
         self.exec_polls: dict[str, int] = {}
         self.removed: list[str] = []
+        self.removed_in: list[tuple[str, str | None]] = []  # (app, environment domain)
 
     def ensure_revision(self, spec: RevisionSpec) -> None:
         with self.lock:
@@ -50,16 +51,16 @@ class FakeRuntime:
             self.revisions[spec.revision] = spec
             self.stopped.discard(spec.revision)
 
-    def stop_revision(self, revision: str) -> None:
+    def stop_revision(self, revision: str, default_domain: str | None = None) -> None:
         with self.lock:
             self.stopped.add(revision)
 
-    def restart_revision(self, revision: str) -> None:
+    def restart_revision(self, revision: str, default_domain: str | None = None) -> None:
         with self.lock:
             self.restarts.append(revision)
             self.polls[revision] = 0
 
-    def revision_status(self, revision: str) -> RevisionStatus:
+    def revision_status(self, revision: str, default_domain: str | None = None) -> RevisionStatus:
         with self.lock:
             spec = self.revisions.get(revision)
             if spec is None or revision in self.stopped:
@@ -78,6 +79,7 @@ class FakeRuntime:
     def remove_app(self, app: str, default_domain: str | None = None) -> None:
         with self.lock:
             self.removed.append(app)
+            self.removed_in.append((app, default_domain))
             self.routes.pop(app, None)
 
     def start_job_execution(self, spec: JobExecutionSpec) -> None:

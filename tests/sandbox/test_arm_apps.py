@@ -169,12 +169,17 @@ def test_multiple_revision_app_blue_green_flow(arm_env: ArmEnv, apps) -> None:
     assert blue.properties.records[1].stop is not None
 
 
-def test_deactivating_a_revision_with_traffic_is_refused(arm_env: ArmEnv, apps) -> None:
+def test_deactivating_a_revision_with_traffic_is_allowed_as_in_azure(arm_env: ArmEnv, apps) -> None:
+    """Azure does not refuse it (microsoft/azure-container-apps#1345) and keeps the traffic entry
+    (#410); the revision stops serving."""
     client, env = apps
     client.container_apps.begin_create_or_update(RG, "agent", _app(env.id)).result()
-    with pytest.raises(HttpResponseError) as err:
-        client.container_apps_revisions.deactivate_revision(RG, "agent", "agent--v1")
-    assert err.value.status_code == 400
+    client.container_apps_revisions.deactivate_revision(RG, "agent", "agent--v1")
+    rev = client.container_apps_revisions.get_revision(RG, "agent", "agent--v1")
+    assert rev.active is False and rev.running_state == "Stopped"
+    app = client.container_apps.get(RG, "agent")
+    assert [t.weight for t in app.configuration.ingress.traffic] == [100]
+    assert "agent--v1" in arm_env.runtime.stopped
 
 
 def test_single_mode_new_revision_takes_over_and_old_is_deactivated(arm_env: ArmEnv, apps) -> None:

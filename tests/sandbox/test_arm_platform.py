@@ -105,8 +105,18 @@ def test_token_endpoint_rejects_a_wrong_secret(arm_env: ArmEnv) -> None:
 def test_api_version_and_unknown_routes(arm_env: ArmEnv) -> None:
     create_rg(arm_env, RG)
     base = f"{_sub(arm_env)}/resourceGroups/{RG}/providers/Microsoft.App/containerApps"
+    # ARM: a well-formed version the provider does not serve names the type and the served versions
     status, _, body = _raw(arm_env, "GET", base + "?api-version=2019-01-01")
+    assert status == 400 and body["error"]["code"] == "NoRegisteredProviderFound"
+    assert "API version '2019-01-01' for type 'containerApps'" in body["error"]["message"]
+    assert "The supported api-versions are '2025-07-01, 2026-07-01'" in body["error"]["message"]
+    # ... a malformed one is InvalidApiVersionParameter
+    status, _, body = _raw(arm_env, "GET", base + "?api-version=latest")
     assert status == 400 and body["error"]["code"] == "InvalidApiVersionParameter"
+    # every published version whose shape the specs hold is served (az CLI / Terraform: 2025-07-01)
+    for version in ("2025-07-01", "2026-07-01"):
+        status, _, body = _raw(arm_env, "GET", base + f"?api-version={version}")
+        assert status == 200 and body == {"value": []}
     status, _, body = _raw(arm_env, "GET", base)
     assert status == 400 and body["error"]["code"] == "MissingApiVersionParameter"
     status, _, body = _raw(
@@ -123,11 +133,16 @@ def test_lro_headers_follow_each_operation_spec(arm_env: ArmEnv) -> None:
     create_rg(arm_env, RG)
     v = "?api-version=2026-07-01"
     rg = f"{_sub(arm_env)}/resourceGroups/{RG}"
-    # ManagedEnvironments_CreateOrUpdate: 201 + Location
+    # ManagedEnvironments_CreateOrUpdate: 201 + Location (the spec), and Azure-AsyncOperation (Azure
+    # sends it too, and az polls it)
     status, headers, body = _raw(
         arm_env, "PUT", f"{rg}/providers/Microsoft.App/managedEnvironments/cae{v}", {"location": "eastus2"}
     )
-    assert status == 201 and "Location" in headers and "Azure-AsyncOperation" not in headers
+    assert (
+        status == 201
+        and "Location" in headers
+        and "managedEnvironmentOperationStatuses" in headers["Azure-AsyncOperation"]
+    )
     assert (
         headers["Retry-After"] == "0"
         and body["properties"]["provisioningState"] == "InitializationInProgress"

@@ -25,6 +25,13 @@ def wait_for(fn, predicate, timeout=30.0):
         time.sleep(0.1)
 
 
+def container_of(rt_docker, revision_name):
+    """The revision's container, found by label (its name is scoped to the stand-in and environment)."""
+    found = rt_docker.containers.list(all=True, filters={"label": f"genaiops.revision={revision_name}"})
+    assert len(found) == 1, [c.name for c in found]
+    return found[0]
+
+
 def make_runtime(rt_state, rt_docker_host, **kw) -> DockerRuntime:
     return DockerRuntime(
         rt_state["state_dir"],
@@ -83,14 +90,14 @@ def test_revision_becomes_running_and_answers_on_its_port(runtime, rt_image, rt_
     host, port = runtime.revision_endpoint("web--a1")
     body = urllib.request.urlopen(f"http://{host}:{port}/cgi-bin/version", timeout=5).read().decode()
     assert "version=v-a1" in body
-    ctr = rt_docker.containers.get("gops-web--a1")
+    ctr = container_of(rt_docker, "web--a1")
     assert ctr.labels["genaiops.sandbox"] == "1" and ctr.labels["genaiops.app"] == "web"
     assert ctr.labels["genaiops.resource-group"] == "rg1"
     assert ctr.attrs["HostConfig"]["NanoCpus"] == 500_000_000
     assert ctr.attrs["HostConfig"]["Memory"] == 256 * 2**20
     # idempotent: a second ensure keeps the same container
     runtime.ensure_revision(spec)
-    assert rt_docker.containers.get("gops-web--a1").id == ctr.id
+    assert container_of(rt_docker, "web--a1").id == ctr.id
 
 
 def test_crashing_image_fails_with_exit_code_and_logs(runtime, rt_image):
@@ -126,12 +133,79 @@ def test_never_ready_times_out_as_failed(rt_state, rt_docker_host, rt_image):
         rt.close()
 
 
-def test_crash_after_ready_is_not_a_silent_running(runtime, rt_image, rt_docker):
+def test_crash_after_ready_is_restarted_with_back_off_and_counted(runtime, rt_image, rt_docker):
+    """Azure restarts a crashed replica itself (the revision reads Degraded meanwhile) and counts it."""
     runtime.ensure_revision(revision("late", "l1", rt_image))
     wait_for(lambda: runtime.revision_status("late--l1"), lambda s: s.running_state == "Running")
-    rt_docker.containers.get("gops-late--l1").kill()
+    container_of(rt_docker, "late--l1").kill()
     status = wait_for(lambda: runtime.revision_status("late--l1"), lambda s: s.running_state != "Running", 10)
-    assert status.running_state == "Failed" and "code 137" in status.reason
+    assert status.running_state == "Degraded" and status.health_state == "Unhealthy"
+    assert "code 137" in status.reason and "restart count 1" in status.reason
+    status = wait_for(lambda: runtime.revision_status("late--l1"), lambda s: s.running_state == "Running", 15)
+    assert status.health_state == "Healthy" and runtime.revision_restarts("late--l1") == 1
+    host, port = runtime.revision_endpoint("late--l1")
+    assert urllib.request.urlopen(f"http://{host}:{port}/", timeout=5).status == 200
+
+
+def test_platform_environment_variables_in_every_container(runtime, rt_image, rt_docker):
+    runtime.ensure_revision(revision("envs", "e1", rt_image))
+    wait_for(lambda: runtime.revision_status("envs--e1"), lambda s: s.running_state == "Running")
+    env = dict(e.split("=", 1) for e in container_of(rt_docker, "envs--e1").attrs["Config"]["Env"])
+    assert env["CONTAINER_APP_NAME"] == "envs" and env["CONTAINER_APP_REVISION"] == "envs--e1"
+    assert env["CONTAINER_APP_ENV_DNS_SUFFIX"] == DOMAIN and env["CONTAINER_APP_PORT"] == "8080"
+    assert env["CONTAINER_APP_HOSTNAME"] == f"envs--e1.{DOMAIN}"
+    assert env["CONTAINER_APP_REPLICA_NAME"].startswith("envs--e1-") and env["APP_VERSION"] == "v1"
+
+
+def test_start_that_fails_for_a_host_reason_is_retried(runtime, rt_image, monkeypatch):
+    """Someone takes the picked host port before docker binds it: a fresh port, not a Failed revision."""
+    import socket
+
+    from genaiops_sandbox import runtime as runtime_module
+
+    squatter = socket.socket()
+    squatter.bind(("127.0.0.1", 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    picks = iter([taken])
+    real = runtime_module.free_port
+    monkeypatch.setattr(runtime_module, "free_port", lambda: next(picks, None) or real())
+    try:
+        runtime.ensure_revision(revision("busy", "b1", rt_image))
+        status = wait_for(
+            lambda: runtime.revision_status("busy--b1"), lambda s: s.running_state != "Processing"
+        )
+        assert status.running_state == "Running", status.reason
+        assert runtime.revision_endpoint("busy--b1")[1] != taken
+    finally:
+        squatter.close()
+
+
+def test_two_stand_ins_share_an_engine_without_touching_each_other(
+    rt_state, rt_docker_host, rt_image, tmp_path
+):
+    """Same app and revision names in two stand-ins (two state dirs) on one engine."""
+    import shutil
+
+    other_state = {"state_dir": tmp_path / "other", "tls_dir": tmp_path / "other" / "tls"}
+    shutil.copytree(rt_state["tls_dir"], other_state["tls_dir"])
+    first = make_runtime(rt_state, rt_docker_host, ready_timeout=20)
+    second = make_runtime(other_state, rt_docker_host, ready_timeout=20)
+    try:
+        for rt, version in ((first, "one"), (second, "two")):
+            rt.ensure_revision(revision("twin", "t1", rt_image, version=version))
+        for rt, version in ((first, "one"), (second, "two")):
+            wait_for(lambda rt=rt: rt.revision_status("twin--t1"), lambda s: s.running_state == "Running")
+            host, port = rt.revision_endpoint("twin--t1")
+            body = urllib.request.urlopen(f"http://{host}:{port}/cgi-bin/version", timeout=5).read().decode()
+            assert f"version={version}" in body
+        second.remove_all()
+        assert first.revision_status("twin--t1").running_state == "Running"
+        assert second.revision_status("twin--t1").running_state == "Stopped"
+    finally:
+        for rt in (first, second):
+            rt.remove_all()
+            rt.close()
 
 
 def test_stop_removes_container_and_restart_recreates(runtime, rt_image, rt_docker):
@@ -139,15 +213,15 @@ def test_stop_removes_container_and_restart_recreates(runtime, rt_image, rt_dock
     wait_for(lambda: runtime.revision_status("stop--s1"), lambda s: s.running_state == "Running")
     runtime.stop_revision("stop--s1")
     assert runtime.revision_status("stop--s1").running_state == "Stopped"
-    assert rt_docker.containers.list(all=True, filters={"name": "gops-stop--s1"}) == []
+    assert rt_docker.containers.list(all=True, filters={"label": "genaiops.revision=stop--s1"}) == []
     assert runtime.revision_endpoint("stop--s1") is None
     runtime.restart_revision("stop--s1")  # activate again
     status = wait_for(lambda: runtime.revision_status("stop--s1"), lambda s: s.running_state == "Running")
     assert status.health_state == "Healthy"
-    old = rt_docker.containers.get("gops-stop--s1").attrs["State"]["StartedAt"]
+    old = container_of(rt_docker, "stop--s1").attrs["State"]["StartedAt"]
     runtime.restart_revision("stop--s1")
     status = wait_for(lambda: runtime.revision_status("stop--s1"), lambda s: s.running_state == "Running")
-    assert rt_docker.containers.get("gops-stop--s1").attrs["State"]["StartedAt"] != old
+    assert container_of(rt_docker, "stop--s1").attrs["State"]["StartedAt"] != old
 
 
 def test_missing_image_fails_with_reason(runtime):

@@ -449,3 +449,19 @@ async def run_evaluations(
             )
         )
     return results
+
+
+def run_evaluations_blocking(*args: Any, **kwargs: Any) -> list[EvaluationResult]:
+    """`run_evaluations` from synchronous code. The results are handed out through a list rather than
+    as the task's return value: on Python 3.11 asyncio.run's SIGINT bookkeeping formats the finished
+    task with repr() (signal.getsignal on a partial), which walked every Outcome of every row —
+    ~0.2 ms a row, measured."""
+    import asyncio
+
+    out: list[list[EvaluationResult]] = []
+
+    async def main() -> None:
+        out.append(await run_evaluations(*args, **kwargs))
+
+    asyncio.run(main())
+    return out[0]

@@ -14,6 +14,7 @@ from genaiops_cli.core.ci_annotations import Annotation
 from genaiops_cli.core.evaluation import gates as gatelib
 from genaiops_cli.core.evaluation.engine import RESULT_VERSION, EvaluationResult
 from genaiops_cli.core.evaluation.runner import Target
+from genaiops_cli.core.manifest.locate import ManifestLocator
 from genaiops_cli.core.reports import TestCase, TestSuite, junit_xml, markdown_table
 
 MAX_FAILING_ROWS = 20  # in the JSON result and the summary; the per-row JSONL keeps them all
@@ -171,15 +172,26 @@ def _failing_rows_text(r: EvaluationResult) -> str:
     return f"{len(lines)} rows below a threshold:\n" + "\n".join(lines)
 
 
-def annotations(results: Sequence[EvaluationResult]) -> list[Annotation]:
-    """A GitHub annotation per gate that blocks (error) or needs a human (warning)."""
+def annotations(
+    results: Sequence[EvaluationResult], locator: ManifestLocator | None = None
+) -> list[Annotation]:
+    """A CI annotation per gate that blocks (error) or needs a human (warning), on the gate's
+    threshold line in the manifest when `locator` finds it."""
     found = []
     for r in results:
         for g in r.gates:
             if g.verdict == "pass" or g.dry_run:
                 continue
             level = "error" if g.verdict == "fail" else "warning"
-            found.append(Annotation(level, g.message, title=f"eval {r.name}: {g.name} {g.verdict}"))
+            found.append(
+                Annotation(
+                    level,
+                    g.message,
+                    title=f"eval {r.name}: {g.name} {g.verdict}",
+                    file=locator.file if locator else None,
+                    line=locator.gate(r.name, g.metric) if locator else None,
+                )
+            )
     return found
 
 

@@ -88,6 +88,8 @@ async def call_once(
     elif req.body is not None:
         kwargs["content"] = req.body.encode()
     url = target.url(req.path)
+    # A plain loop, not tenacity (core/retrying.py): measured, tenacity's AsyncRetrying costs ~28 µs
+    # of CPU per row even when the first attempt succeeds (~10 % of the row budget), this loop ~0.2 µs.
     for attempt in range(options.retries + 1):
         out.attempts = attempt + 1
         started = time.perf_counter()

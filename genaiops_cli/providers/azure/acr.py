@@ -9,6 +9,7 @@ from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
 from genaiops_cli.errors import AuthError, BuildError
+from genaiops_cli.providers import lookup_cache
 from genaiops_cli.providers.azure import clients
 
 # `docker login` convention for ACR refresh tokens.
@@ -20,9 +21,29 @@ def is_login_server(registry: str) -> bool:
 
 
 def login_server(target: AzureTarget, resource_group: str, registry: str) -> str:
-    """`registry` is either a login server already or a registry resource name in the group."""
+    """`registry` is either a login server already or a registry resource name in the group. Each
+    lookup through ARM is remembered for `cached_login_server`."""
     if is_login_server(registry):
         return registry
+    server = _login_server_from_arm(target, resource_group, registry)
+    lookup_cache.put(login_server_cache_key(target, resource_group, registry), server)
+    return server
+
+
+def cached_login_server(target: AzureTarget, resource_group: str, registry: str) -> str | None:
+    """The login server an earlier ARM lookup found, or None: no sign-in, no call."""
+    return lookup_cache.get(login_server_cache_key(target, resource_group, registry))
+
+
+def login_server_cache_key(target: AzureTarget, resource_group: str, registry: str) -> str:
+    """A login server never changes while its registry exists: cached per ARM endpoint, subscription,
+    group and name (providers/lookup_cache.py)."""
+    return lookup_cache.key(
+        "acr-login-server", target.arm_endpoint, target.subscription_id, resource_group, registry
+    )
+
+
+def _login_server_from_arm(target: AzureTarget, resource_group: str, registry: str) -> str:
     from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 
     try:

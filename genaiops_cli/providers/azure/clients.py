@@ -107,14 +107,32 @@ def _identity_credential(target: AzureTarget) -> Any:
     return DefaultAzureCredential(**authority, **_transport_kwargs(target))
 
 
+def _sandbox_poll_pace() -> Any:
+    """The stand-in sends Azure's Retry-After (1 s, an integer) so stock clients run at full speed;
+    azure-core prefers it over `polling_interval`. Against our own stand-in, genaiops drops it from
+    LRO answers so its pollers use the profile's `poll_seconds` (a 429's or 503's Retry-After is
+    left alone; the SDKs parse the header as an integer, so it cannot be rewritten to 0.2)."""
+
+    def hook(response: Any) -> None:
+        http = response.http_response
+        if http.status_code in (200, 201, 202) and "Retry-After" in http.headers:
+            del http.headers["Retry-After"]
+
+    return hook
+
+
 def arm_client(client_class: Any, target: AzureTarget) -> Any:
     """Any azure-mgmt-* client for `target`: same credential, endpoint, CA and polling everywhere."""
+    extra: dict[str, Any] = {}
+    if target.cloud == "sandbox":
+        extra["raw_response_hook"] = _sandbox_poll_pace()
     return client_class(
         credential(target),
         target.subscription_id,
         base_url=target.arm_endpoint,
         credential_scopes=[target.arm_scope],
         polling_interval=target.poll_seconds,
+        **extra,
         **_transport_kwargs(target),
     )
 

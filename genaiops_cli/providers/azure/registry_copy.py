@@ -80,6 +80,7 @@ def _retag(raw: RawRegistry, repository: str, digest: str, tag: str | None) -> C
         if not raw.has_manifest(repository, digest):
             raise BuildError(f"{raw.login_server}/{repository}@{digest} not found")
         return CopyResult(repository, digest, "present")
+    raw.will_write(repository)  # one pull,push token for the GET and the PUT
     found = raw.get_manifest(repository, digest)
     if found is None:
         raise BuildError(f"{raw.login_server}/{repository}@{digest} not found", code="image_not_found")

@@ -42,11 +42,18 @@ class RawRegistry:
         self._lock = threading.Lock()
 
     # ---- auth
+    def will_write(self, repo: str) -> None:
+        """Get the pull,push token for `repo` now: reads then use it too, so a read-then-write (a
+        re-tag) costs one token request instead of two."""
+        self._token(repo, True)
+
     def _token(self, repo: str, write: bool) -> str:
         scope = f"repository:{repo}:{'pull,push' if write else 'pull'}"
         with self._lock:
             if scope in self._tokens:
                 return self._tokens[scope]
+            if not write and f"repository:{repo}:pull,push" in self._tokens:
+                return self._tokens[f"repository:{repo}:pull,push"]  # push scope includes pull
             if self._refresh is None:
                 from genaiops_cli.providers.azure import acr
 

@@ -53,6 +53,21 @@ class BuiltImage:
 
 
 def image_id(reference: str) -> str | None:
+    """The local image's id, or None. Asked over plain HTTP first (a no-op build never imports docker-py);
+    docker-py answers when that path can't (TLS or ssh engines, engine down → its clear error)."""
+    from urllib.parse import quote
+
+    from genaiops_cli.providers.docker.engine import EngineUnreachable, engine_get_json
+
+    try:
+        status, body = engine_get_json(f"/images/{quote(reference, safe='')}/json")
+    except EngineUnreachable:
+        pass
+    else:
+        if status == 200 and isinstance(body, dict) and body.get("Id"):
+            return str(body["Id"])
+        if status == 404:
+            return None
     import docker
 
     try:

@@ -46,7 +46,7 @@ def start_arm(
     runtime: Any = None,
     fleet: Any = None,
     runtime_error: str | None = None,
-    retry_after: int = 0,
+    retry_after: int = 1,
     faults: FaultTable | None = None,
     validator: Any = None,
     validation_log: Path | None = None,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ from .common import Response, default_domain, echo_identity, now_iso, system_dat
 from .deployments import DeploymentsMixin
 from .errors import ArmError, bad_request, invalid_parameter, not_found
 from .jobs import JobsMixin
+from .names import check_environment_name, check_resource_group_name
 from .registries import RegistriesMixin
 from .store import ResourceStore
 from .tasks import NAMESPACE as TASKS_NAMESPACE
@@ -26,13 +28,51 @@ from .tasks import TasksMixin
 
 log = logging.getLogger("genaiops.sandbox.arm")
 
+# Every published version whose shape ../shared/azure-specs holds: the Python SDK sends 2026-07-01,
+# the az CLI and Terraform send 2025-07-01. The two shapes agree on everything the stand-in serves.
 API_VERSIONS = {
-    "microsoft.app": {"2026-07-01"},
+    "microsoft.app": {"2025-07-01", "2026-07-01"},
     "microsoft.containerregistry": {"2025-11-01"},
     TASKS_NAMESPACE: {"2025-03-01-preview"},  # ACR Tasks (azure-mgmt-containerregistrytasks)
 }
 # azure-mgmt-resource and az send various versions for resource groups; ARM accepts many.
 RESOURCES_API_VERSION = re.compile(r"^20\d\d-\d\d-\d\d(-preview)?$")
+API_VERSION_SHAPE = RESOURCES_API_VERSION
+# ARM's status monitors are per resource type (`containerappOperationStatuses`, ...): the name a
+# client sees in Azure-AsyncOperation / Location, and the provider's `locations/*` resource types.
+MONITOR_PREFIX = {
+    "microsoft.app/containerapps": "containerapp",
+    "microsoft.app/managedenvironments": "managedEnvironment",
+    "microsoft.app/connectedenvironments": "connectedEnvironment",
+    "microsoft.app/jobs": "containerappsjob",
+}
+PROVIDER_TYPES = {
+    "Microsoft.App": [
+        "managedEnvironments",
+        "connectedEnvironments",
+        "containerApps",
+        "containerApps/revisions",
+        "jobs",
+        "locations",
+        *(f"locations/{p}Operation{k}" for p in MONITOR_PREFIX.values() for k in ("Statuses", "Results")),
+    ],
+    "Microsoft.ContainerRegistry": ["registries", "locations", "locations/operationResults"],
+}
+# Any location is served; these are the regions the provider document lists (az checks the one it
+# is given against this list before it creates anything).
+REGIONS = (
+    "East US", "East US 2", "West US", "West US 2", "West US 3", "Central US", "North Central US",
+    "South Central US", "West Central US", "Canada Central", "Canada East", "Brazil South",
+    "North Europe", "West Europe", "UK South", "UK West", "France Central", "Germany West Central",
+    "Switzerland North", "Norway East", "Sweden Central", "Poland Central", "Italy North",
+    "East Asia", "Southeast Asia", "Japan East", "Japan West", "Korea Central", "Australia East",
+    "Central India", "South India", "UAE North", "South Africa North",
+)  # fmt: skip
+# How long a status poll may wait server-side for a running operation to finish. Clients sleep
+# Retry-After (>= 1 s, an integer as Azure sends it) before polling; holding the poll lets an
+# operation that ends meanwhile answer at once instead of one more Retry-After later (with
+# Retry-After 0, the tests' setting, polls answer at once).
+POLL_HOLD_SECONDS = 3.0
 
 _SUB = r"/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourcegroups/(?P<rg>[^/]+)"
@@ -54,7 +94,7 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
         runtime: Any = None,
         fleet: Any = None,
         faults: FaultTable | None = None,
-        retry_after: int = 0,
+        retry_after: int = 1,
         runtime_error: str | None = None,
     ) -> None:
         self.store = store
@@ -78,9 +118,18 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
         r = self._route
         ops = (
             _SUB + r"/providers/(?P<ns>microsoft\.app|microsoft\.containerregistry|microsoft\.resources)"
-            r"/locations/(?P<loc>[^/]+)/(?P<kind>operationstatuses|operationresults)/(?P<op>[^/]+)"
+            r"/locations/(?P<loc>[^/]+)/(?P<kind>[a-z]*operationstatuses|[a-z]*operationresults)"
+            r"/(?P<op>[^/]+)"
         )
         r("GET", ops, "op", self.get_operation)
+        r("GET", "/subscriptions", "microsoft.resources", self.list_subscriptions)
+        r("GET", _SUB, "microsoft.resources", self.get_subscription)
+        r(
+            "GET",
+            _SUB + r"/providers/(?P<provider>microsoft\.app|microsoft\.containerregistry)",
+            "microsoft.resources",  # Providers_Get is ARM's own operation, with ARM's versions
+            self.get_provider,
+        )
         r("PUT", _RG, "microsoft.resources", self.put_resource_group)
         r("PATCH", _RG, "microsoft.resources", self.patch_resource_group)
         r("GET", _RG, "microsoft.resources", self.get_resource_group)
@@ -126,8 +175,8 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
             if route_method != method:
                 continue
             params = m.groupdict()
-            self._check_api_version(namespace, params.get("ns"), query.get("api-version"))
-            if params.get("sub", "").lower() != self.subscription_id.lower():
+            self._check_api_version(namespace, params.get("ns"), query.get("api-version"), path, body)
+            if "sub" in params and params["sub"].lower() != self.subscription_id.lower():
                 raise ArmError(
                     404, "SubscriptionNotFound", f"The subscription '{params.get('sub')}' could not be found."
                 )
@@ -143,7 +192,12 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
             )
         raise self._unknown_route(path, query.get("api-version"))
 
-    def _check_api_version(self, namespace: str, op_ns: str | None, version: str | None) -> None:
+    def _check_api_version(
+        self, namespace: str, op_ns: str | None, version: str | None, path: str = "", body: Any = None
+    ) -> None:
+        """ARM's two answers: a version that is not date-shaped is InvalidApiVersionParameter; a
+        well-formed one the provider does not serve is NoRegisteredProviderFound, naming the type
+        and the versions it does serve."""
         if not version:
             raise bad_request(
                 "MissingApiVersionParameter",
@@ -151,17 +205,28 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
             )
         if namespace == "op":
             namespace = (op_ns or "").lower()
-        if namespace == "microsoft.resources":
-            if not RESOURCES_API_VERSION.match(version):
-                raise bad_request("InvalidApiVersionParameter", f"The api-version '{version}' is invalid.")
-            return
-        supported = API_VERSIONS[namespace]
-        if version not in supported:
+        if namespace == "microsoft.resources" or namespace == "":
+            supported: set[str] = set()
+        else:
+            supported = API_VERSIONS[namespace]
+        if not API_VERSION_SHAPE.match(version):
+            listed = f" The supported versions are '{', '.join(sorted(supported))}'." if supported else ""
             raise bad_request(
-                "InvalidApiVersionParameter",
-                f"The api-version '{version}' is invalid. "
-                f"The supported versions are '{', '.join(sorted(supported))}'.",
+                "InvalidApiVersionParameter", f"The api-version '{version}' is invalid.{listed}"
             )
+        if not supported or version in supported:
+            return
+        where = body.get("location") if isinstance(body, dict) and body.get("location") else "global"
+        location = where.replace(" ", "").lower()
+        m = re.search(r"/providers/[^/]+/(.+)$", path)
+        segments = m.group(1).split("/") if m else []
+        rtype = "/".join(segments[0::2]) or namespace
+        raise bad_request(
+            "NoRegisteredProviderFound",
+            f"No registered resource provider found for location '{location}' "
+            f"and API version '{version}' for type '{rtype}'. The supported api-versions are "
+            f"'{', '.join(sorted(supported))}'. The supported locations are '{location}'.",
+        )
 
     @staticmethod
     def _unknown_route(path: str, version: str | None) -> ArmError:
@@ -239,6 +304,9 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
         return op
 
     def operation_url(self, op: dict[str, Any], kind: str) -> str:
+        prefix = MONITOR_PREFIX.get(_resource_type(op.get("target", "")), "")
+        if prefix:
+            kind = prefix + kind[0].upper() + kind[1:]
         return (
             f"{self.base_url}{self.sub_id()}/providers/{op['namespace']}/locations/{op['location']}/"
             f"{kind}/{op['name']}?api-version={op['api_version']}"
@@ -273,12 +341,17 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
     def get_operation(
         self, body: Any, query: dict[str, str], ns: str, loc: str, kind: str, op: str
     ) -> Response:
-        with self.store.lock:
-            record = self.store.get_operation(op)
-            if record is None:
-                raise ArmError(404, "OperationNotFound", f"The operation '{op}' was not found.")
-            record = self.advance_operation(record)
-        if kind.lower() == "operationstatuses":
+        hold_until = time.monotonic() + (POLL_HOLD_SECONDS if self.retry_after > 0 else 0)
+        while True:
+            with self.store.lock:
+                record = self.store.get_operation(op)
+                if record is None:
+                    raise ArmError(404, "OperationNotFound", f"The operation '{op}' was not found.")
+                record = self.advance_operation(record)
+            if record["status"] != "InProgress" or time.monotonic() >= hold_until:
+                break
+            time.sleep(0.05)
+        if kind.lower().endswith("operationstatuses"):
             status_body = {
                 "id": self.operation_url(record, "operationStatuses")
                 .split("?")[0]
@@ -315,6 +388,60 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
         renderer = getattr(self, "render_" + record["type"].split("/")[-1].lower(), None)
         return renderer(record) if renderer else record["body"]
 
+    # subscriptions (az login lists them) ----------------------------------------------------------
+    def subscription_body(self) -> dict[str, Any]:
+        return {
+            "id": self.sub_id(),
+            "subscriptionId": self.subscription_id,
+            "tenantId": self.tenant_id,
+            "displayName": "genaiops sandbox",
+            "state": "Enabled",
+            "subscriptionPolicies": {
+                "locationPlacementId": "Public_2014-09-01",
+                "quotaId": "Sandbox",
+                "spendingLimit": "Off",
+            },
+            "authorizationSource": "RoleBased",
+        }
+
+    def list_subscriptions(self, body: Any, query: dict[str, str]) -> Response:
+        return Response(200, {"value": [self.subscription_body()]})
+
+    def get_subscription(self, body: Any, query: dict[str, str]) -> Response:
+        return Response(200, self.subscription_body())
+
+    def list_tenants(self) -> Response:
+        return Response(200, {"value": [{"id": f"/tenants/{self.tenant_id}", "tenantId": self.tenant_id}]})
+
+    # provider registration ----------------------------------------------------------------------
+    def get_provider(self, body: Any, query: dict[str, str], provider: str) -> Response:
+        """Providers_Get: az checks registrationState and each resource type's locations first."""
+        canonical_ns = {
+            "microsoft.app": "Microsoft.App",
+            "microsoft.containerregistry": "Microsoft.ContainerRegistry",
+        }[provider.lower()]
+        types = PROVIDER_TYPES[canonical_ns]
+        versions = sorted(API_VERSIONS[canonical_ns.lower()], reverse=True)
+        return Response(
+            200,
+            {
+                "id": f"{self.sub_id()}/providers/{canonical_ns}",
+                "namespace": canonical_ns,
+                "registrationState": "Registered",
+                "registrationPolicy": "RegistrationRequired",
+                "resourceTypes": [
+                    {
+                        "resourceType": t,
+                        "locations": [] if t == "locations" else list(REGIONS),
+                        "apiVersions": versions,
+                        "defaultApiVersion": versions[-1],
+                        "capabilities": "None",
+                    }
+                    for t in types
+                ],
+            },
+        )
+
     # resource groups ----------------------------------------------------------------------------
     def _rg_body(self, rid: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
         out = {
@@ -336,6 +463,8 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
         with self.store.lock:
             rid = f"{self.sub_id()}/resourceGroups/{rg}"
             existing = self.store.get(rid)
+            if existing is None:
+                check_resource_group_name(rg)
             if existing:
                 rid, rg = existing["id"], existing["body"]["name"]
                 if existing["body"]["location"].lower() != body["location"].replace(" ", "").lower():
@@ -384,11 +513,8 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
         rtype = record.get("type", "").lower()
         try:
             if rtype == "microsoft.app/containerapps" and self.runtime is not None:
-                fqdn = (
-                    ((record["body"].get("properties") or {}).get("configuration") or {}).get("ingress") or {}
-                ).get("fqdn") or ""
-                domain = fqdn.split(".", 1)[1] if "." in fqdn else None
-                self.runtime.remove_app(record["body"]["name"], domain)
+                # only this app: its environment's domain tells it from same-named apps elsewhere
+                self.runtime.remove_app(record["body"]["name"], record["env"]["domain"])
             elif rtype == "microsoft.containerregistry/registries" and self.fleet is not None:
                 self.fleet.delete(record["body"]["name"])
         except Exception:  # a stuck backend must not keep ARM state from being deleted
@@ -411,6 +537,8 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
             existing = self.store.get(rid)
             if existing:
                 rid, name = existing["id"], existing["body"]["name"]
+            else:
+                check_environment_name(name)
             if kind == "connectedEnvironments":
                 ext = body.get("extendedLocation") or {}
                 if not ext.get("name") or ext.get("type", "CustomLocation") != "CustomLocation":
@@ -438,8 +566,8 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
             )
         # ManagedEnvironments_CreateOrUpdate: 201 + Location;
         # ConnectedEnvironments_CreateOrUpdate: 201 + Azure-AsyncOperation
-        if kind == "managedEnvironments":
-            return Response(201, out, self.lro_headers(op, location=True))
+        if kind == "managedEnvironments":  # Azure also sends Azure-AsyncOperation, which az polls
+            return Response(201, out, self.lro_headers(op, async_op=True, location=True))
         return Response(201, out, self.lro_headers(op, async_op=True))
 
     def advance_environment(self, op: dict[str, Any]) -> None:
@@ -501,16 +629,29 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
             users = [
                 a["body"]["name"]
                 for a in self.store.list(self.sub_id(), "Microsoft.App/containerApps")
-                if (a["body"]["properties"].get("environmentId") or "").lower() == record["id"].lower()
+                if a["env"]["id"].lower() == record["id"].lower()
+            ] + [
+                j["body"]["name"]
+                for j in self.store.list(self.sub_id(), "Microsoft.App/jobs")
+                if (j["spec"].get("properties") or {}).get("environmentId", "").lower()
+                == record["id"].lower()
             ]
             if users:
                 raise bad_request(
                     "ManagedEnvironmentHasContainerApps",
-                    f"Cannot delete environment '{name}' because it still has container apps: "
-                    f"{', '.join(users)}.",
+                    f"Cannot delete environment '{name}' because it still has container apps or jobs: "
+                    f"{', '.join(sorted(users))}. Delete them first.",
                 )
             self.store.delete(record["id"])
             op = self.finished_operation(
                 "Microsoft.App", record["body"]["location"], record["id"], query["api-version"]
             )
         return Response(202, None, self.lro_headers(op, location=True))
+
+
+def _resource_type(resource_id: str) -> str:
+    """`microsoft.app/containerapps` for an app's id (lower case; nested types joined by '/')."""
+    m = re.search(r"/providers/([^/]+)/(.+)$", resource_id)
+    if not m:
+        return ""
+    return (m.group(1) + "/" + "/".join(m.group(2).split("/")[0::2])).lower()

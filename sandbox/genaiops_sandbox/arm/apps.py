@@ -11,8 +11,9 @@ import re
 from typing import Any
 
 from ..runtime_api import AppRoutes, ContainerSpec, RevisionSpec, RevisionStatus, TrafficRoute
-from .common import OUTBOUND_IPS, Response, deep_merge, now_iso, random_suffix, stable_uuid
+from .common import OUTBOUND_IPS, Response, deep_merge, drop_nulls, now_iso, random_suffix, stable_uuid
 from .errors import ArmError, bad_request, invalid_parameter, not_found
+from .names import check_container_app_name, normalize_app_enums
 
 APP_TYPE = "Microsoft.App/containerApps"
 LABEL_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
@@ -90,7 +91,7 @@ class AppsMixin:
             return RevisionStatus(
                 "Failed", "Unhealthy", "Failed", self.runtime_error or "no container runtime"
             )
-        return self.runtime.revision_status(rev["name"])
+        return self.runtime.revision_status(rev["name"], record["env"]["domain"])
 
     @staticmethod
     def _ready(status: RevisionStatus) -> bool:
@@ -100,6 +101,8 @@ class AppsMixin:
     def put_app(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
         with self.store.lock:
             existing = self.store.get(self.app_id(rg, name))
+            if existing is None:
+                check_container_app_name(name)
             return self._write_app(rg, name, body or {}, existing, query["api-version"], patch=False)
 
     def patch_app(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
@@ -136,10 +139,11 @@ class AppsMixin:
                 "extendedLocation",
                 "apps in a connected environment need the environment's extendedLocation (custom location)",
             )
-        config = dict(props.get("configuration") or {})
+        config = drop_nulls(props.get("configuration") or {})
+        template = drop_nulls(props.get("template") or {})
+        normalize_app_enums(config, template)
         mode = config.get("activeRevisionsMode") or "Single"
         config["activeRevisionsMode"] = mode
-        template = dict(props.get("template") or {})
         if not template.get("containers"):
             raise invalid_parameter("template.containers", "at least one container is required")
 
@@ -263,6 +267,9 @@ class AppsMixin:
         for entry in raw:
             entry = {k: v for k, v in entry.items() if v is not None}
             weight = entry.get("weight", 0)
+            if isinstance(weight, str) and weight.strip().isdigit():
+                # az sends label weights as strings ("80"); ARM's JSON reader converts them
+                weight = entry["weight"] = int(weight)
             if not isinstance(weight, int) or weight < 0 or weight > 100:
                 raise invalid_parameter(
                     field, f"Invalid value: {weight}: traffic weight must be between 0 and 100"
@@ -283,10 +290,8 @@ class AppsMixin:
                 rev = rev.lower()
                 if rev not in revisions:
                     raise invalid_parameter(field, f'Invalid value: "{rev}": revision {rev} not found')
-                if weight > 0 and not revisions[rev]["active"]:
-                    raise invalid_parameter(
-                        field, f'Invalid value: "{rev}": traffic can only be assigned to an active revision'
-                    )
+                # Azure accepts weight on an inactive revision (microsoft/azure-container-apps#1345);
+                # requests routed there find no replica
                 entry["revisionName"] = rev
             label = entry.get("label")
             if label is not None:
@@ -350,7 +355,7 @@ class AppsMixin:
                     )
                 )
             else:
-                self.runtime.stop_revision(rev["name"])
+                self.runtime.stop_revision(rev["name"], domain)
         latest = state["order"][-1]
         routes = [
             TrafficRoute(
@@ -434,7 +439,8 @@ class AppsMixin:
         props.update(
             {
                 "provisioningState": record["provisioning"],
-                "runningStatus": "Running",
+                # ContainerApps_CreateOrUpdate's 201 example: Progressing while the revision provisions
+                "runningStatus": "Progressing" if record["provisioning"] == "InProgress" else "Running",
                 "latestRevisionName": latest,
                 "latestRevisionFqdn": f"{latest}.{domain}" if config.get("ingress") is not None else "",
                 "customDomainVerificationId": stable_uuid(record["id"], "verification")
@@ -550,18 +556,9 @@ class AppsMixin:
             action = action.lower()
             mode = record["spec"]["properties"]["configuration"].get("activeRevisionsMode", "Single")
             if action == "deactivate":
-                latest = record["state"]["order"][-1]
-                carrying = [
-                    e
-                    for e in self._traffic(record)
-                    if int(e.get("weight", 0)) > 0 and (e.get("revisionName") or latest) == revision["name"]
-                ]
-                if carrying:
-                    raise bad_request(
-                        "ContainerAppRevisionInUse",
-                        f"Revision '{revision['name']}' cannot be deactivated because it receives "
-                        "traffic. Move its traffic to another revision first.",
-                    )
+                # Azure deactivates even a revision that carries traffic, even the only active one,
+                # and keeps it in ingress.traffic (microsoft/azure-container-apps#1345, #410): a
+                # client must move traffic first itself
                 revision["active"] = False
             elif action == "activate":
                 if mode == "Single" and revision["name"] != record["state"]["order"][-1]:
@@ -578,11 +575,12 @@ class AppsMixin:
                         f"Revision '{revision['name']}' is not active and cannot be restarted.",
                     )
                 if self.runtime is not None:
-                    self.runtime.restart_revision(revision["name"])
+                    self.runtime.restart_revision(revision["name"], record["env"]["domain"])
             self.store.put(record["id"], record)
             if action != "restart":
                 self._sync_runtime(record)
-        return Response(200, None)
+        # the spec declares no schema, but Azure answers with a JSON body: az parses it (r.json())
+        return Response(200, {})
 
     # label history --------------------------------------------------------------------------------
     def _render_label(

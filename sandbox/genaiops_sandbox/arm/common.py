@@ -81,3 +81,13 @@ def deep_merge(base: Any, patch: Any) -> Any:
             out[key] = deep_merge(base.get(key), value) if key in base else value
         return out
     return patch
+
+
+def drop_nulls(value: Any) -> Any:
+    """Azure never echoes a property as null: what a client sent as null (az sends `env: null`)
+    comes back absent, and clients iterate whatever is present."""
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value if v is not None]
+    return value

@@ -6,8 +6,9 @@ from typing import Any
 
 from ..runtime_api import JobExecutionSpec
 from .apps import container_specs
-from .common import OUTBOUND_IPS, Response, deep_merge, now_iso, random_suffix
+from .common import OUTBOUND_IPS, Response, deep_merge, drop_nulls, now_iso, random_suffix
 from .errors import ArmError, invalid_parameter, not_found
+from .names import TRIGGER_TYPES, canonical, check_job_name, normalize_probes
 
 JOB_TYPE = "Microsoft.App/jobs"
 
@@ -43,6 +44,8 @@ class JobsMixin:
     def put_job(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
         with self.store.lock:
             existing = self.store.get(self.job_id(rg, name))
+            if existing is None:
+                check_job_name(name)
             return self._write_job(rg, name, body or {}, existing, query["api-version"], patch=False)
 
     def patch_job(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
@@ -63,6 +66,7 @@ class JobsMixin:
     ) -> Response:
         rid = existing["id"] if existing else self.job_id(rg, name)
         name = existing["body"]["name"] if existing else name
+        body = drop_nulls(body)
         props = body.get("properties") or {}
         env_id = props.get("environmentId")
         if not env_id or self.store.get(env_id) is None:
@@ -70,6 +74,9 @@ class JobsMixin:
                 404, "ManagedEnvironmentNotFound", f"Managed environment '{env_id}' was not found."
             )
         config = props.get("configuration") or {}
+        if "triggerType" in config:
+            config["triggerType"] = canonical(config["triggerType"], TRIGGER_TYPES)
+        normalize_probes(props.get("template") or {})
         if not config.get("triggerType") or config.get("replicaTimeout") is None:
             raise invalid_parameter("configuration", "triggerType and replicaTimeout are required")
         if not (props.get("template") or {}).get("containers"):

@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from typing import Any
 
 from .common import Response, now_iso
 from .errors import ArmError, bad_request, not_found
+from .names import check_registry_name
 
 log = logging.getLogger("genaiops.sandbox.arm")
 REGISTRY_TYPE = "Microsoft.ContainerRegistry/registries"
-NAME_RE = re.compile(r"^[a-zA-Z0-9]{5,50}$")
 SKU_TIERS = {"basic": "Basic", "standard": "Standard", "premium": "Premium"}
 
 
@@ -52,11 +51,7 @@ class RegistriesMixin:
 
     def put_registry(self, body: Any, query: dict[str, str], rg: str, name: str) -> Response:
         body = body or {}
-        if not NAME_RE.match(name):
-            raise bad_request(
-                "InvalidRegistryName",
-                f"The registry name '{name}' is invalid: it must be 5-50 alphanumeric characters.",
-            )
+        check_registry_name(name)
         sku = (body.get("sku") or {}).get("name")
         if not sku or sku.lower() not in SKU_TIERS:
             raise bad_request(

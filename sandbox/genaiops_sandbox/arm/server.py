@@ -189,6 +189,11 @@ class _Handler(BaseHTTPRequestHandler):
         if m and self.command == "POST":
             status, body = issue_token(self.server.credentials, self.server.issuer, m.group("tenant"), raw)
             return Response(status, body, {"Cache-Control": "no-store", "Pragma": "no-cache"})
+        if path.lower() == "/metadata/endpoints" and self.command == "GET":
+            return Response(200, cloud_metadata(self.server.api.base_url, self.server.credentials.tenant_id))
+        if path.lower().rstrip("/") == "/tenants" and self.command == "GET":
+            self._authenticate()
+            return self.server.api.list_tenants()
         if not path.lower().startswith("/subscriptions"):
             raise ArmError(
                 404, "InvalidResourceType", f"The resource type could not be found for path '{path}'."
@@ -269,3 +274,35 @@ class _Handler(BaseHTTPRequestHandler):
             self.server.record_violations(
                 {"method": self.command, "path": path, "status": response.status, "violations": violations}
             )
+
+
+def cloud_metadata(base_url: str, tenant_id: str) -> dict[str, Any]:
+    """ARM's cloud metadata document (`GET /metadata/endpoints`), what `az cloud register
+    --endpoint-resource-manager` reads first: login endpoint and token audience are the stand-in."""
+    return {
+        "name": "GenaiopsSandbox",
+        "resourceManager": base_url + "/",
+        "portal": base_url + "/",
+        "gallery": base_url + "/",
+        "graph": base_url + "/",
+        "graphAudience": base_url + "/",
+        "sqlManagement": base_url + "/",
+        "batch": base_url + "/",
+        "media": base_url + "/",
+        "activeDirectoryDataLake": base_url + "/",
+        "vmImageAliasDoc": base_url + "/",
+        "authentication": {
+            "loginEndpoint": base_url + "/",
+            "audiences": ["https://management.azure.com/", "https://management.core.windows.net/"],
+            "tenant": tenant_id,
+            "identityProvider": "AAD",
+        },
+        "suffixes": {
+            "acrLoginServer": "azurecr.io",
+            "storage": "core.windows.net",
+            "keyVaultDns": "vault.azure.net",
+            "sqlServerHostname": "database.windows.net",
+            "azureDataLakeStoreFileSystem": "azuredatalakestore.net",
+            "azureDataLakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
+        },
+    }
