@@ -70,6 +70,7 @@ class Sandbox:
         self.router: Any = None
         self.arm: Any = None
         self.foundry: Any = None
+        self.alerts: Any = None
         self.stopped = threading.Event()
 
     def start(self, log_file: Path) -> Profile:
@@ -107,6 +108,7 @@ class Sandbox:
         )
         self._reensure_registries()
         self._start_foundry(issuer, ports.get("foundry", 0))
+        self._start_monitoring(str(ca.cert))
 
         ports = {"arm": self.arm.server.port}
         if self.foundry is not None:
@@ -202,6 +204,15 @@ class Sandbox:
         )
         self.arm.api.foundry_url = self.foundry.url
 
+    def _start_monitoring(self, ca_file: str) -> None:
+        """Metrics from the router's traffic; metric alerts evaluated against them."""
+        from .monitor.alerts import DEFAULT_TICK, TICK_ENV, AlertEvaluator
+
+        if self.router is not None:
+            self.router.add_listener(self.arm.api.traffic.observe)
+        tick = float(os.environ.get(TICK_ENV) or DEFAULT_TICK)
+        self.alerts = AlertEvaluator(self.arm.api, tick=tick, ca_file=ca_file).start()
+
     def _reensure_registries(self) -> None:
         """Registry resources in the ARM store get their processes back after a restart."""
         if self.fleet is None:
@@ -221,6 +232,7 @@ class Sandbox:
 
     def close(self) -> None:
         for name, part in (
+            ("alerts", self.alerts),
             ("arm", self.arm),
             ("foundry", self.foundry),
             ("router", self.router),
