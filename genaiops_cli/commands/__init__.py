@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "canary",
     "watch",
     "rollback",
+    "restart",
     "status",
     "promote",
     "plan",

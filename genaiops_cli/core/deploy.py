@@ -67,13 +67,33 @@ def planned_revision(
     return f"{ca.app_name(manifest.name, service_name)}--{suffix}", template
 
 
+# A failure can have a transient cause (a dependency or the registry down at start-up): re-running
+# the same deploy restarts the failed revision, so the hint names both ways out.
+FAILED_HINT = (
+    "traffic was not changed. If the cause was transient, re-run the same deploy (it restarts this "
+    "revision) or `genaiops restart`; otherwise fix the image or its settings"
+)
+# Right after a restart, ARM may still report the revision's previous (failed) state for a moment.
+RESTART_GRACE_SECONDS = 10.0
+
+
 def wait_ready(
-    host: ContainerAppsApi, app: str, revision: str, timeout: float, service: str, on_event: EventFn
+    host: ContainerAppsApi,
+    app: str,
+    revision: str,
+    timeout: float,
+    service: str,
+    on_event: EventFn,
+    failed_grace: float = 0.0,
 ) -> None:
-    """Poll the revision until it is provisioned, running and healthy; a failed one raises at once."""
+    """Poll the revision until it is provisioned, running and healthy; a failed one raises at once
+    (after `failed_grace` seconds when it was just restarted and may still show its old state)."""
+    import time
+
     from genaiops_cli.core.retrying import poll
 
-    last = {"state": ""}
+    last = {"state": "", "reason": ""}
+    grace_until = time.monotonic() + failed_grace
 
     def ready() -> bool | None:
         found = host.revision(app, revision)
@@ -82,12 +102,9 @@ def wait_ready(
         ok, reason = ca.revision_ready(found)
         if ok:
             return True
-        if reason:
-            raise DeployError(
-                f"revision {revision} failed: {reason}",
-                hint="fix the image or its settings; traffic was not changed",
-                code="revision_failed",
-            )
+        last["reason"] = reason or ""
+        if reason and time.monotonic() >= grace_until:
+            raise failed(reason)
         props = found.get("properties") or {}
         state = f"{props.get('provisioningState')}/{props.get('runningState')}/{props.get('healthState')}"
         if state != last["state"]:
@@ -95,7 +112,12 @@ def wait_ready(
             last["state"] = state
         return None
 
+    def failed(reason: str) -> DeployError:
+        return DeployError(f"revision {revision} failed: {reason}", hint=FAILED_HINT, code="revision_failed")
+
     def too_slow() -> DeployError:
+        if last["reason"]:  # still failed when the grace after a restart outlasted the timeout
+            return failed(last["reason"])
         return DeployError(
             f"revision {revision} not ready after {timeout:.0f}s (last state {last['state'] or 'unknown'})",
             hint="raise --timeout or look at the revision's logs; traffic was not changed",
@@ -233,16 +255,35 @@ def _write_and_wait(
     """Create the revision (`body`, returning the app as written) or re-activate it, and wait until
     it is ready; a revision that fails is deactivated (live keeps its traffic) and the error raised."""
     written = None
+    grace = 0.0
     try:
         if body is not None:
             written = host.put_app(name, body)
-        elif existing is not None and not (existing.get("properties") or {}).get("active"):
-            on_event(service_name, f"re-activating revision {revision}")
-            host.activate(name, revision)
-        wait_ready(host, name, revision, timeout, service_name, on_event)
+        elif existing is not None:
+            grace = (
+                RESTART_GRACE_SECONDS if revive(host, name, revision, existing, service_name, on_event) else 0
+            )
+        wait_ready(host, name, revision, timeout, service_name, on_event, failed_grace=grace)
     except DeployError as exc:
         raise _fail_safely(host, name, revision, exc, on_event, service_name) from exc
     return written
+
+
+def revive(
+    host: ContainerAppsApi, app: str, revision: str, found: dict[str, Any], service: str, on_event: EventFn
+) -> bool:
+    """Bring an existing revision back to running: activate it when inactive, restart it when it
+    (still) reads failed. Revision names are content hashes, so the same release always lands on the
+    same revision: without the restart a transient failure would be sticky. True when restarted."""
+    if not (found.get("properties") or {}).get("active"):
+        on_event(service, f"re-activating revision {revision}")
+        host.activate(app, revision)
+        found = host.revision(app, revision) or {}
+    if ca.revision_ready(found)[1] is None:
+        return False
+    on_event(service, f"restarting failed revision {revision}")
+    host.restart(app, revision)
+    return True
 
 
 def _finish(
@@ -422,6 +463,41 @@ def rollback_service(
         "release": releases[ca.TAG_RELEASE] or None,
         "rolled_back_release": releases[ca.TAG_PREVIOUS_RELEASE] or None,
     }
+
+
+def restart_service(
+    host: ContainerAppsApi,
+    manifest: Manifest,
+    env: ResolvedEnvironment,
+    service_name: str,
+    revision: str | None,
+    timeout: float,
+    on_event: EventFn,
+) -> dict[str, Any]:
+    """Restart one revision in place (default: the live one) and wait until it is healthy; traffic
+    is not touched. An inactive revision is activated (Azure only restarts active ones)."""
+    name = ca.app_name(manifest.name, service_name)
+    app = host.get_app(name)
+    if app is None:
+        raise not_deployed(manifest, env.name, service_name)
+    state = ca.TrafficState.from_app(app)
+    revision = revision or state.live
+    found = host.revision(name, revision) if revision else None
+    if revision is None or found is None:
+        names = ", ".join(r.get("name", "") for r in host.revisions(name)) or "none"
+        raise UsageError(
+            f"no revision {revision or '(live)'} of {service_name!r} in {env.name}",
+            hint=f"revisions: {names}",
+        )
+    if (found.get("properties") or {}).get("active"):
+        on_event(service_name, f"restarting {revision}")
+        host.restart(name, revision)
+    else:
+        on_event(service_name, f"activating {revision}")
+        host.activate(name, revision)
+    wait_ready(host, name, revision, timeout, service_name, on_event, failed_grace=RESTART_GRACE_SECONDS)
+    role = "live" if revision == state.live else "staged" if revision == state.staged else ""
+    return {"service": service_name, "app": name, "revision": revision, "role": role or None}
 
 
 # --------------------------------------------------------------------------- status

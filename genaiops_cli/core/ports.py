@@ -236,6 +236,15 @@ class Host(Protocol):
         Returns {service, app, live, rolled_back_from, release, rolled_back_release}."""
         ...
 
+    def restart(
+        self, service: str, revision: str | None, timeout: float, on_event: EventFn
+    ) -> dict[str, Any]:
+        """Restart `revision` (default: the live one) in place — same name, same traffic — and wait
+        until it is healthy again; an inactive one is activated. For a revision that failed for a
+        transient reason. Returns {service, app, revision, role}. A host that cannot restart raises
+        DeployError (code restart_unsupported)."""
+        ...
+
     def status(self, service: str) -> dict[str, Any]:
         """Revisions, roles, traffic, labels and URLs, for `genaiops status` (JSON-able)."""
         ...
@@ -321,6 +330,11 @@ class ContainerAppsApi(Protocol):
     def activate(self, app: str, revision: str) -> None: ...
 
     def deactivate(self, app: str, revision: str) -> None: ...
+
+    def restart(self, app: str, revision: str) -> None:
+        """Restart an active revision's replicas (Revisions_RestartRevision); its name, template and
+        traffic stay as they are."""
+        ...
 
 
 # ---------------------------------------------------------------------------------- build and push

@@ -161,6 +161,7 @@ class MemoryHost:
         self.apps: dict[str, App] = {}
         self.deploys = 0  # revisions created
         self.traffic_writes = 0
+        self.restarts: list[str] = []
 
     def expected_revision(self, service: str, image: str) -> str:
         return f"{service}--{str(digest_of(image))[7:15]}"
@@ -234,6 +235,14 @@ class MemoryHost:
         app.live, app.previous, app.staged = app.previous, app.live, None
         self.traffic_writes += 1
         return {"service": service, "app": service, "live": app.live, "rolled_back_from": app.previous}
+
+    def restart(self, service: str, revision: str | None, timeout: float, on_event: Any) -> dict[str, Any]:
+        self.faults.check("restart")
+        app = self.apps[service]
+        revision = revision or app.live
+        app.active.add(str(revision))
+        self.restarts.append(str(revision))
+        return {"service": service, "app": service, "revision": revision, "role": "live"}
 
     def status(self, service: str) -> dict[str, Any]:
         app = self.apps.get(service)

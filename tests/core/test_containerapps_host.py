@@ -13,7 +13,7 @@ import pytest
 
 from genaiops_cli.core.environment import open_environment
 from genaiops_cli.core.hosts.containerapps import ContainerAppsHost
-from genaiops_cli.errors import DeployError
+from genaiops_cli.errors import DeployError, UsageError
 from tests.core.fakes import MANIFEST, World
 
 D1 = "sha256:" + "1" * 64
@@ -82,6 +82,22 @@ class MemoryArm:
 
     def deactivate(self, app: str, revision: str) -> None:
         self.revs[app][revision]["properties"]["active"] = False
+
+    def restart(self, app: str, revision: str) -> None:
+        """As Azure: only an active revision restarts; it comes back healthy unless its image still
+        fails (a deactivated failed revision re-activated without a restart stays failed)."""
+        self.writes.append(("restart", revision))
+        props = self.revs[app][revision]["properties"]
+        if not props["active"]:
+            raise DeployError(f"Revision '{revision}' is not active and cannot be restarted.")
+        image = props["template"]["containers"][0]["image"]
+        failed = any(d in image for d in self.failing)
+        props.update(
+            provisioningState="Failed" if failed else "Provisioned",
+            runningState="Failed" if failed else "Running",
+            healthState="Unhealthy" if failed else "Healthy",
+            provisioningError="container exited with code 1" if failed else None,
+        )
 
     def traffic(self, app: str) -> dict[str, int]:
         entries = self.apps[app]["properties"]["configuration"]["ingress"]["traffic"]
@@ -205,3 +221,64 @@ def test_a_host_kind_with_no_implementation_fails_with_exit_7(tmp_path: Path) ->
         env.host("agent")
     assert missing.value.code == "host_not_implemented" and missing.value.exit_code == ExitCode.DEPLOY
     assert "foundry-agent" in missing.value.message
+
+
+def test_redeploying_a_release_whose_revision_failed_transiently_restarts_it(host: Any) -> None:
+    h, arm = host
+    live = h.deploy("agent", image(D1), 5, quiet)
+    arm.failing.add(D2)  # e.g. a dependency down while the revision started
+    with pytest.raises(DeployError) as failed:
+        h.deploy("agent", image(D2), 5, quiet)
+    assert "re-run the same deploy" in (failed.value.hint or "") and "restart" in (failed.value.hint or "")
+    bad = h.expected_revision("agent", image(D2))
+    arm.failing.clear()  # the cause went away: the same release, the same revision name
+    again = h.deploy("agent", image(D2), 5, quiet)
+    assert again.revision == bad and again.action == "staged"
+    assert ("restart", bad) in arm.writes, "the failed revision was restarted, not just re-activated"
+    assert arm.traffic("demo-agent") == {live.revision: 100, bad: 0}
+
+
+def test_redeploying_a_release_that_still_fails_fails_again_and_keeps_live(host: Any) -> None:
+    h, arm = host
+    live = h.deploy("agent", image(D1), 5, quiet)
+    arm.failing.add(D2)
+    for _ in range(2):
+        with pytest.raises(DeployError, match="exited with code 1"):
+            h.deploy("agent", image(D2), 5, quiet)
+    bad = h.expected_revision("agent", image(D2))
+    assert arm.traffic("demo-agent") == {live.revision: 100}
+    assert arm.revision("demo-agent", bad)["properties"]["active"] is False
+
+
+def test_restart_restarts_the_live_revision_in_place_and_a_named_one(host: Any, monkeypatch: Any) -> None:
+    import genaiops_cli.core.deploy as dep
+
+    monkeypatch.setattr(dep, "RESTART_GRACE_SECONDS", 0.0)  # the fake reports the new state at once
+    h, arm = host
+    live = h.deploy("agent", image(D1), 5, quiet)
+    staged = h.deploy("agent", image(D2), 5, quiet)
+    writes = [w for w in arm.writes if w[0] != "restart"]
+    done = h.restart("agent", None, 5, quiet)
+    assert done == {"service": "agent", "app": "demo-agent", "revision": live.revision, "role": "live"}
+    assert done["revision"] == live.revision and ("restart", live.revision) in arm.writes
+    assert h.restart("agent", staged.revision, 5, quiet)["role"] == "staged"
+    assert [w for w in arm.writes if w[0] != "restart"] == writes, "a restart writes no traffic"
+    assert arm.traffic("demo-agent") == {live.revision: 100, staged.revision: 0}
+    with pytest.raises(UsageError, match="no revision"):
+        h.restart("agent", "demo-agent--nope", 5, quiet)
+
+
+def test_restart_of_a_revision_that_keeps_failing_raises_and_moves_no_traffic(
+    host: Any, monkeypatch: Any
+) -> None:
+    import genaiops_cli.core.deploy as dep
+
+    monkeypatch.setattr(dep, "RESTART_GRACE_SECONDS", 0.0)
+    h, arm = host
+    live = h.deploy("agent", image(D1), 5, quiet)
+    arm.failing.add(D1)
+    with pytest.raises(DeployError, match="failed") as failed:
+        h.restart("agent", None, 5, quiet)
+    assert failed.value.code == "revision_failed"
+    assert arm.traffic("demo-agent") == {live.revision: 100}
+    assert arm.revision("demo-agent", live.revision)["properties"]["active"] is True, "live never deactivated"

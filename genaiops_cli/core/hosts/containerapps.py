@@ -104,6 +104,13 @@ class ContainerAppsHost:
     def rollback(self, service: str, timeout: float, on_event: EventFn) -> dict[str, Any]:
         return dep.rollback_service(self.api, self._manifest, self.env.resolved, service, timeout, on_event)
 
+    def restart(
+        self, service: str, revision: str | None, timeout: float, on_event: EventFn
+    ) -> dict[str, Any]:
+        return dep.restart_service(
+            self.api, self._manifest, self.env.resolved, service, revision, timeout, on_event
+        )
+
     # -- read --------------------------------------------------------------------------------------
     def status(self, service: str) -> dict[str, Any]:
         return dep.service_status(self.api, self._manifest, self.env.resolved, service)

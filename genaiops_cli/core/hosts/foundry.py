@@ -382,6 +382,16 @@ class FoundryAgentHost:
             )
         return self._versions(agent)
 
+    def restart(
+        self, service: str, revision: str | None, timeout: float, on_event: EventFn
+    ) -> dict[str, Any]:
+        # Foundry runs hosted agent versions itself and offers no restart operation to call.
+        raise DeployError(
+            f"{service!r} is a Foundry hosted agent: its versions cannot be restarted",
+            hint="deploy a new version, or roll back to the previous one with `genaiops rollback`",
+            code="restart_unsupported",
+        )
+
     # -- Host: read ----------------------------------------------------------------------------------
     def status(self, service: str) -> dict[str, Any]:
         agent = self.agent(service)

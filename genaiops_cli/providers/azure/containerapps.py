@@ -109,3 +109,7 @@ class ContainerAppsArm:
     def deactivate(self, app: str, revision: str) -> None:
         with arm_errors(f"deactivate revision {revision}", DeployError):
             self._client.container_apps_revisions.deactivate_revision(self.resource_group, app, revision)
+
+    def restart(self, app: str, revision: str) -> None:
+        with arm_errors(f"restart revision {revision}", DeployError):
+            self._client.container_apps_revisions.restart_revision(self.resource_group, app, revision)
