@@ -141,6 +141,8 @@ def _fail_safely(
                 on_event(service, f"deactivated failed revision {revision}")
             except DeployError:
                 pass  # best effort: the live revision is untouched either way
+    if reason and error.hint is None:  # e.g. the app write's operation reported the failed revision
+        error.hint = FAILED_HINT
     if reason and reason not in error.message and revision not in error.message:
         error.message = f"{error.message} — revision {revision}: {reason}"
         error.args = (error.message,)
