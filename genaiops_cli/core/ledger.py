@@ -257,24 +257,57 @@ def record_event(store: LedgerStore, record: DeploymentRecord) -> str:
     tag = history_tag(record.environment, stamp(), record.release_id)
     store.put(tag, "deployment", record.to_dict())
     if record.status == "live" and record.gates_passed():
-        store.put(
-            lkg_tag(record.environment),
-            "pointer",
-            {"environment": record.environment, "release": record.release_id, "record": tag, "at": iso()},
-        )
+        _point_lkg(store, record, tag)
     return tag
 
 
 def finish(store: LedgerStore, record: DeploymentRecord) -> str:
-    """Write the finished record to history (and the journal); live ones become last-known-good."""
+    """Write the finished record to history; live ones become last-known-good; the journal last —
+    it is the commit mark: a crash before it leaves the journal unfinished, so the re-run writes
+    the records again instead of seeing the release as done (see `repair_records`)."""
     record.finished_at = iso()
-    store.put(journal_tag(record.environment, record.release_id), "deployment", record.to_dict())
-    tag = history_tag(record.environment, stamp(), record.release_id)
+    # a re-run after a crash between the history write and the journal rewrites the same entry
+    tag = history_entry_of(store, record) or history_tag(record.environment, stamp(), record.release_id)
     store.put(tag, "deployment", record.to_dict())
     if record.status == "live" and record.gates_passed():
-        store.put(
-            lkg_tag(record.environment),
-            "pointer",
-            {"environment": record.environment, "release": record.release_id, "record": tag, "at": iso()},
-        )
+        _point_lkg(store, record, tag)
+    store.put(journal_tag(record.environment, record.release_id), "deployment", record.to_dict())
     return tag
+
+
+def _point_lkg(store: LedgerStore, record: DeploymentRecord, tag: str) -> None:
+    store.put(
+        lkg_tag(record.environment),
+        "pointer",
+        {"environment": record.environment, "release": record.release_id, "record": tag, "at": iso()},
+    )
+
+
+def history_entry_of(store: LedgerStore, record: DeploymentRecord) -> str | None:
+    """The history tag holding this very attempt (same release, start, attempt and outcome)."""
+    for tag in sorted(store.tags(history_prefix(record.environment)), reverse=True):
+        if tag.endswith("-" + record.release_id):
+            found = load_deployment(store, tag)
+            if found and (found.started_at, found.attempt, found.status) == (
+                record.started_at,
+                record.attempt,
+                record.status,
+            ):
+                return tag
+    return None
+
+
+def repair_records(store: LedgerStore, record: DeploymentRecord) -> list[str]:
+    """For a finished live run whose release is what runs: write the history entry and the
+    last-known-good pointer a crash left out. Returns what was repaired (empty when nothing)."""
+    repaired = []
+    tag = history_entry_of(store, record)
+    if tag is None:
+        tag = history_tag(record.environment, stamp(), record.release_id)
+        store.put(tag, "deployment", record.to_dict())
+        repaired.append("history")
+    pointer = last_known_good(store, record.environment) or {}
+    if record.gates_passed() and pointer.get("release") != record.release_id:
+        _point_lkg(store, record, tag)
+        repaired.append("last_known_good")
+    return repaired

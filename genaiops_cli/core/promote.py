@@ -210,7 +210,7 @@ def run_promotion(
     dst_live = live_state(dst.manifest, dst)
     journal, resumed = open_journal(src, dst, candidate, dst_live)
     if journal.status == "live":
-        return unchanged(src, dst, candidate, journal)
+        return unchanged(src, dst, candidate, journal, lg.repair_records(dst.ledger, journal))
     if broke:
         journal.override("lock", str(broke["reason"]))
     journal.environment_config = dst.config.model_dump(mode="json", exclude={"resolve"})
@@ -241,13 +241,20 @@ def open_journal(
     return lg.DeploymentRecord(dst.name, rid, source=src.name, previous_release=previous), False
 
 
-def unchanged(src: Env, dst: Env, candidate: Candidate, journal: lg.DeploymentRecord) -> dict[str, Any]:
+def unchanged(
+    src: Env, dst: Env, candidate: Candidate, journal: lg.DeploymentRecord, repaired: list[str]
+) -> dict[str, Any]:
+    """The release already runs in the target; `repaired`: records a crash had left out, now written."""
+    message = f"release {candidate.release_id} is already live in {dst.name}"
+    if repaired:
+        message += f"; repaired its {' and '.join(r.replace('_', '-') for r in repaired)} record"
     return {
         "release": candidate.release_id,
         "source": src.name,
         "target": dst.name,
         "status": "unchanged",
-        "message": f"release {candidate.release_id} is already live in {dst.name}",
+        "message": message,
+        "repaired": repaired,
         "record": journal.summary(),
     }
 

@@ -210,10 +210,13 @@ class GatesStep:
 
 @dataclass
 class SwapStep:
-    """100 % to the new side in one write, with the release recorded on the same write."""
+    """100 % to the new side in one write, with the release recorded on the same write. Converges:
+    re-checked on every run, since the target may have been rolled back after an interrupted
+    attempt saved this step as done (the re-run then swaps again instead of recording a release
+    that is not what runs)."""
 
     service: str
-    converge: bool = False
+    converge: bool = True
 
     @property
     def name(self) -> str:
@@ -221,20 +224,52 @@ class SwapStep:
 
     def run(self, r: Run) -> dict[str, Any]:
         host = r.dst.host(self.service)
+        wanted = r.journal.services[self.service]["revision"]
         tags = {RELEASE_TAG: r.release_id, PREVIOUS_RELEASE_TAG: r.journal.previous_release or ""}
-        if host.current(self.service).live == r.journal.services[self.service]["revision"]:
+        if host.current(self.service).live == wanted:
             return host.record_live(self.service, tags)
-        return host.swap(self.service, r.on_event, tags)
+        try:
+            return host.swap(self.service, r.on_event, tags)
+        except GenAIOpsError as exc:
+            return self.read_back(r, wanted, tags, exc)
+
+    def read_back(self, r: Run, wanted: str, tags: dict[str, str], exc: GenAIOpsError) -> dict[str, Any]:
+        """A swap whose outcome is unknown (a 500 on the operation poll, a dropped connection) is
+        read back before it is called failed: the traffic write may have landed."""
+        host = r.dst.host(self.service)
+        try:
+            live = host.current(self.service).live
+        except GenAIOpsError:
+            raise exc from None  # cannot tell: fail (the re-run reads it back again)
+        if live != wanted:
+            raise exc
+        r.on_event(
+            self.service, f"the swap reported an error ({exc.code}) but {wanted} is live: recording it"
+        )
+        return {**host.record_live(self.service, tags), "read_back": exc.message}
 
 
 @dataclass
 class RecordStep:
-    """The promotion, finished, into the target's history; last-known-good moves to it."""
+    """The promotion, finished, into the target's history; last-known-good moves to it — only
+    after reading back that every service serves the release's revision (never record a release as
+    live that is not what runs)."""
 
     name: str = "record"
     converge: bool = False
 
     def run(self, r: Run) -> None:
+        from genaiops_cli.errors import DeployError
+
+        for service in r.dst.services:
+            live = r.dst.host(service).current(service).live
+            wanted = r.journal.services[service]["revision"]
+            if live != wanted:
+                raise DeployError(
+                    f"{service} in {r.dst.name} serves {live}, not the release's revision {wanted}",
+                    hint="re-run the promotion (it swaps again), or roll back",
+                    code="live_drift",
+                )
         r.journal.status = "live"
         r.journal.mark(self.name, lg.DONE)
         r.history = lg.finish(r.dst.ledger, r.journal)

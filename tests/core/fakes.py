@@ -215,6 +215,7 @@ class MemoryHost:
         app.previous, app.live, app.staged = app.live, app.staged, None
         app.tags.update(tags or {})
         self.traffic_writes += 1
+        self.faults.check("swap:after")  # the write landed, the answer was lost (outcome unknown)
         return {"service": service, "app": service, "live": app.live, "previous": app.previous}
 
     def record_live(self, service: str, tags: Mapping[str, str]) -> dict[str, Any]:

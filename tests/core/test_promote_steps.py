@@ -159,7 +159,7 @@ def test_resume_after_a_failure_at_each_step(world: World, step: str) -> None:
     attempts = {s["name"]: s["attempt"] for s in resumed["steps"] if s["status"] == "done"}
     order = ["evidence", "copy:agent", "deploy:agent", "gates", "swap:agent", "record"]
     for done_before in order[: order.index(step)]:
-        if done_before != "deploy:agent":  # deploy converges (re-checked each attempt)
+        if done_before not in ("deploy:agent", "swap:agent"):  # these converge (re-checked each attempt)
             assert attempts[done_before] == 1, f"{done_before} was not re-run"
     assert attempts[step] == 2
     # one copy and one revision per release (D1, D2): nothing duplicated by the failure and resume
@@ -250,6 +250,7 @@ def test_swap_step_swaps_or_only_records_when_already_live(world: World) -> None
 def test_record_step_finishes_the_journal(world: World) -> None:
     deploy_dev(world, D1)
     run = a_run(world)
+    ps.StageStep("agent").run(run)
     run.journal.gates = [{"name": "smoke", "verdict": "pass"}]
     assert ps.RecordStep().run(run) is None
     assert run.journal.status == "live" and run.history
@@ -302,3 +303,97 @@ def test_runner_records_a_refusal_as_refused(world: World) -> None:
     with pytest.raises(UsageError):
         execute([Refuser()], None, Journal(record, world.ledger("prod")))
     assert record.status == "refused"
+
+
+# ------------------------------------------------------------------ reconciliation: records follow what runs
+
+
+def newest(world: World) -> lg.DeploymentRecord:
+    return lg.history(world.ledger("prod"), "prod", 1)[0]
+
+
+def test_a_swap_reported_failed_that_landed_is_read_back_and_recorded_live(world: World) -> None:
+    deploy_dev(world, D1)
+    promote(world)
+    deploy_dev(world, D2)
+    world.faults.arm("swap:after")  # e.g. a 500 on the operation poll after the traffic write
+    result = promote(world)
+    assert result["status"] == "live" and not result["resumed"]
+    swap = next(s for s in result["steps"] if s["name"] == "swap:agent")
+    assert "read_back" in swap["detail"]
+    assert world.hosts["prod"].current("agent").digest == D2
+    assert newest(world).status == "live" and newest(world).release_id == result["release"]
+    assert lg.last_known_good(world.ledger("prod"), "prod")["release"] == result["release"]
+    assert [r.status for r in lg.history(world.ledger("prod"), "prod", 5)] == ["live", "live"]
+
+
+def test_a_swap_that_did_not_land_still_fails_and_history_has_the_failed_attempt(world: World) -> None:
+    deploy_dev(world, D1)
+    first = promote(world)
+    deploy_dev(world, D2)
+    world.faults.arm("swap")
+    with pytest.raises(GenAIOpsError):
+        promote(world)
+    assert world.hosts["prod"].current("agent").digest == D1
+    assert newest(world).status == "failed"
+    assert lg.last_known_good(world.ledger("prod"), "prod")["release"] == first["release"]
+
+
+def test_rollback_after_an_interrupted_promotion_then_rerun_swaps_again(world: World) -> None:
+    """Killed after the swap was journaled, then an operator rolls back, then the re-run: the
+    swap converges (swaps again) and history/last-known-good name what prod serves."""
+    deploy_dev(world, D1)
+    promote(world)
+    deploy_dev(world, D2)
+    world.faults.arm("ledger.put:crprod:deploy")  # the run dies in its record step, swap journaled
+    with pytest.raises(GenAIOpsError):
+        promote(world)
+    world.hosts["prod"].rollback("agent", 10, events())
+    assert world.hosts["prod"].current("agent").digest == D1
+    resumed = promote(world)
+    assert resumed["status"] == "live"
+    assert world.hosts["prod"].current("agent").digest == D2, "the re-run did not record a lie"
+    assert newest(world).release_id == resumed["release"] and newest(world).status == "live"
+    assert lg.last_known_good(world.ledger("prod"), "prod")["release"] == resumed["release"]
+
+
+def test_record_step_refuses_to_record_a_release_that_is_not_live(world: World) -> None:
+    deploy_dev(world, D1)
+    promote(world)
+    deploy_dev(world, D2)
+    run = a_run(world)
+    ps.StageStep("agent").run(run)  # staged only: prod still serves D1
+    run.journal.gates = [{"name": "smoke", "verdict": "pass"}]
+    with pytest.raises(DeployError) as drift:
+        ps.RecordStep().run(run)
+    assert drift.value.code == "live_drift" and run.journal.status != "live"
+
+
+@pytest.mark.parametrize("lost", [["history"], ["last_known_good"], ["history", "last_known_good"]])
+def test_rerun_repairs_records_a_crash_left_out_instead_of_saying_unchanged(world: World, lost: list) -> None:
+    deploy_dev(world, D1)
+    first = promote(world)
+    deploy_dev(world, D2)
+    second = promote(world)
+    store = world.ledger("prod")
+    if "history" in lost:  # killed before its history entry was written
+        del store.docs[second["history"]]
+    if "last_known_good" in lost:  # killed before last-known-good moved
+        store.put(lg.lkg_tag("prod"), "pointer", {"environment": "prod", "release": first["release"]})
+    again = promote(world)
+    assert again["status"] == "unchanged" and again["repaired"] == lost
+    assert newest(world).release_id == second["release"] and newest(world).status == "live"
+    assert lg.last_known_good(store, "prod")["release"] == second["release"]
+    assert promote(world)["repaired"] == [], "repairing is idempotent"
+
+
+def test_a_resumed_record_step_rewrites_its_history_entry_not_a_second_one(world: World) -> None:
+    deploy_dev(world, D1)
+    run = a_run(world)
+    ps.StageStep("agent").run(run)
+    run.journal.gates = [{"name": "smoke", "verdict": "pass"}]
+    world.faults.arm("ledger.put:crprod:promote")  # history written, then killed before the journal
+    with pytest.raises(DeployError):
+        ps.RecordStep().run(run)
+    ps.RecordStep().run(run)
+    assert len(lg.history(world.ledger("prod"), "prod", 10)) == 1

@@ -10,7 +10,12 @@ from genaiops_cli.errors import AuthError, GenAIOpsError
 
 @contextmanager
 def arm_errors(action: str, error_type: type[GenAIOpsError], hint: str | None = None) -> Iterator[None]:
-    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ServiceRequestError
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
 
     try:
         yield
@@ -31,6 +36,12 @@ def arm_errors(action: str, error_type: type[GenAIOpsError], hint: str | None = 
     except ServiceRequestError as exc:
         raise error_type(
             f"{action}: cannot reach Azure ({exc})", hint="check the network or `genaiops sandbox status`"
+        ) from exc
+    except ServiceResponseError as exc:  # the request went out, the answer did not come back
+        raise error_type(
+            f"{action}: the connection dropped before Azure answered; the outcome is unknown ({exc})",
+            hint="re-run the command: it reads back what happened and converges",
+            code="outcome_unknown",
         ) from exc
 
 
