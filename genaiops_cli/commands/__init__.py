@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "rollback",
     "restart",
     "status",
+    "repair",
     "promote",
     "plan",
     "history",

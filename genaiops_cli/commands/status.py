@@ -26,9 +26,12 @@ def register(app: typer.Typer) -> None:
 
 
 def status(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = None) -> None:
+    from genaiops_cli.core.reconcile import checked_drift
+
     actx, opened, names = select_services(ctx, env, services)
     env_name = opened.name
     report = [opened.host(n).status(n) for n in names]
+    drift = checked_drift(opened)
 
     def render(out: RichConsole) -> None:
         for svc in report:
@@ -57,5 +60,10 @@ def status(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = No
                 )
             table = fitted_table(out.width, COLUMNS, rows)
             out.print(table)
+        for d in drift.get("drift") or []:
+            what = d["record"].replace("_", "-") + (f" of {d['service']}" if d.get("service") else "")
+            out.print(f"[yellow]drift:[/yellow] {what} says {d['says']}, not what runs")
+        if drift.get("drift"):
+            out.print(f"  `genaiops repair -e {env_name}` makes the records name what runs")
 
-    actx.emit({"environment": env_name, "services": report}, render)
+    actx.emit({"environment": env_name, "services": report, **drift}, render)

@@ -397,3 +397,61 @@ def test_a_resumed_record_step_rewrites_its_history_entry_not_a_second_one(world
         ps.RecordStep().run(run)
     ps.RecordStep().run(run)
     assert len(lg.history(world.ledger("prod"), "prod", 10)) == 1
+
+
+# ------------------------------------------------------------------ drift between the ledger and what runs
+
+
+def test_no_drift_after_promotions_and_history_follows_a_recorded_rollback(world: World) -> None:
+    from genaiops_cli.core import reconcile
+
+    deploy_dev(world, D1)
+    promote(world)
+    deploy_dev(world, D2)
+    promote(world)
+    assert reconcile.drift(world.envs["prod"]) == []
+    back = world.hosts["prod"].rollback("agent", 10, events())
+    record = lg.DeploymentRecord(
+        "prod", "r-back", operation="rollback", status="live", services={"agent": {"revision": back["live"]}}
+    )
+    lg.record_event(world.ledger("prod"), record)
+    found = [d["record"] for d in reconcile.drift(world.envs["prod"])]
+    assert "history" not in found, "a rollback record (revisions, no digests) names what runs"
+    assert "last_known_good" in found, "the rollback had no gates: last-known-good still names the other"
+
+
+def test_a_rollback_outside_the_ledger_is_drift_and_repair_records_what_runs(world: World) -> None:
+    from genaiops_cli.core import reconcile
+
+    deploy_dev(world, D1)
+    first = promote(world)
+    deploy_dev(world, D2)
+    second = promote(world)
+    app = world.hosts["prod"].apps["agent"]
+    app.live, app.previous = app.previous, app.live  # traffic moved by hand (portal, az): no record
+    prod = world.envs["prod"]
+    found = reconcile.drift(prod)
+    assert {d["record"] for d in found} == {"release_tag", "history", "last_known_good"}
+    assert all(d["says"] == second["release"] for d in found)
+    writes = world.hosts["prod"].traffic_writes
+    fixed = reconcile.repair(prod)
+    assert fixed["release"] == first["release"]
+    assert set(fixed["repaired"]) == {"release_tag:agent", "last_known_good", "history"}
+    assert world.hosts["prod"].traffic_writes == writes, "a repair moves no traffic"
+    assert world.hosts["prod"].current("agent").digest == D1
+    assert reconcile.drift(prod) == []
+    assert newest(world).operation == "repair" and newest(world).overrides[0]["what"] == "repair"
+    assert lg.last_known_good(world.ledger("prod"), "prod")["release"] == first["release"]
+    assert reconcile.repair(prod)["repaired"] == [], "nothing left to repair"
+
+
+def test_repair_rewrites_nothing_when_no_release_matches_what_runs(world: World) -> None:
+    from genaiops_cli.core import reconcile
+
+    deploy_dev(world, D1)
+    promote(world)
+    world.hosts["prod"].deploy("agent", f"crprod.azurecr.io/demo/agent@{D2}", 10, events())
+    world.hosts["prod"].swap("agent", events())  # an ungated digest live, never recorded
+    fixed = reconcile.repair(world.envs["prod"])
+    assert fixed["repaired"] == [] and "no recorded release" in fixed["note"]
+    assert {d["record"] for d in fixed["drift"]} >= {"history", "last_known_good"}

@@ -1,0 +1,157 @@
+"""The ledger checked against what runs: drift between the records (the release tag on each
+service, last-known-good, history's newest entry) and the live traffic the host reports, and the
+repair that makes the records name what runs again — recorded as a `repair` entry in history.
+
+What runs is the truth: a repair never moves traffic, it only rewrites the bookkeeping."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from genaiops_cli.core import ledger as lg
+from genaiops_cli.core.ports import RELEASE_TAG
+
+if TYPE_CHECKING:
+    from genaiops_cli.core.environment import Environment
+    from genaiops_cli.core.ports import LiveService
+
+HISTORY_DEPTH = 50  # how far back a release matching what runs is looked for
+
+
+def live_digests(env: Environment) -> dict[str, LiveService]:
+    return {s: env.host(s).current(s) for s in env.services}
+
+
+def _serves(record: lg.DeploymentRecord | None, live: dict[str, LiveService]) -> bool:
+    """Whether `record` names what runs: by digest, else by revision (a rollback records revisions)."""
+    if record is None:
+        return False
+    for service, item in live.items():
+        named = record.services.get(service) or {}
+        if named.get("digest"):
+            if named["digest"] != item.digest:
+                return False
+        elif not named.get("revision") or named["revision"] != item.live:
+            return False
+    return True
+
+
+def serving_record(env: Environment, live: dict[str, LiveService]) -> tuple[str, lg.DeploymentRecord] | None:
+    """(history tag, record): the newest live entry whose digests are exactly what runs."""
+    store = env.ledger
+    for tag in sorted(store.tags(lg.history_prefix(env.name)), reverse=True)[:HISTORY_DEPTH]:
+        found = lg.load_deployment(store, tag)
+        if found and found.status == "live" and _serves(found, live):
+            return tag, found
+    return None
+
+
+def drift(env: Environment, live: dict[str, LiveService] | None = None) -> list[dict[str, Any]]:
+    """Every record that does not name what runs: [{record, service?, says, runs}]."""
+    live = live if live is not None else live_digests(env)
+    deployed = {s: item for s, item in live.items() if item.deployed and item.digest}
+    if not deployed:
+        return []
+    found: list[dict[str, Any]] = []
+    store = env.ledger
+    for service, item in deployed.items():
+        release = lg.load_release(store, item.release) if item.release else None
+        says = ((release.spec.get("services") or {}).get(service) or {}).get("digest") if release else None
+        if says != item.digest:
+            found.append(_item("release_tag", item.release, item, service))
+    newest = next((r for r in lg.history(store, env.name, HISTORY_DEPTH) if r.status == "live"), None)
+    if newest is not None and not _serves(newest, deployed):
+        found.append(_item("history", newest.release_id, None, None, deployed))
+    pointer = lg.last_known_good(store, env.name) or {}
+    lkg = lg.load_deployment(store, pointer["record"]) if pointer.get("record") else None
+    if pointer and not _serves(lkg, deployed):
+        found.append(_item("last_known_good", pointer.get("release"), None, None, deployed))
+    return found
+
+
+def checked_drift(env: Environment) -> dict[str, Any]:
+    """For `status`: {"drift": [...]}, or {"drift": None, "drift_error": why} when the ledger
+    cannot be read (status still shows what runs)."""
+    from genaiops_cli.errors import GenAIOpsError
+
+    try:
+        return {"drift": drift(env)}
+    except GenAIOpsError as exc:
+        return {"drift": None, "drift_error": exc.message}
+
+
+def _item(
+    record: str,
+    says: str | None,
+    item: LiveService | None,
+    service: str | None,
+    deployed: dict[str, LiveService] | None = None,
+) -> dict[str, Any]:
+    runs = {service: item.digest} if item and service else {s: i.digest for s, i in (deployed or {}).items()}
+    out: dict[str, Any] = {"record": record, "says": says, "runs": runs}
+    if service:
+        out["service"] = service
+    return out
+
+
+def repair(env: Environment) -> dict[str, Any]:
+    """Make the records name what runs: the release tag on each service, last-known-good (only to a
+    record whose gates passed), and a `repair` entry in history listing what was wrong. Moves no
+    traffic. When no recorded release matches what runs, nothing is rewritten (there is nothing
+    true to point at) and the result says so."""
+    live = live_digests(env)
+    found = drift(env, live)
+    if not found:
+        return {"environment": env.name, "drift": [], "repaired": [], "history": None}
+    match = serving_record(env, {s: i for s, i in live.items() if i.deployed})
+    if match is None:
+        return {
+            "environment": env.name,
+            "drift": found,
+            "repaired": [],
+            "history": None,
+            "note": "no recorded release matches what runs (deployed outside the ledger?): "
+            "promote a release, or roll back, to make the records true again",
+        }
+    tag, record = match
+    repaired = _rewrite(env, live, found, tag, record)
+    entry = lg.DeploymentRecord(
+        env.name,
+        record.release_id,
+        operation="repair",
+        status="live",
+        services={s: {"revision": i.live, "digest": i.digest} for s, i in live.items() if i.deployed},
+    )
+    entry.override("repair", "; ".join(f"{d['record']} said {d['says']}" for d in found))
+    history = lg.record_event(env.ledger, entry)  # no gates on it: last-known-good is not moved here
+    return {
+        "environment": env.name,
+        "release": record.release_id,
+        "drift": found,
+        "repaired": repaired,
+        "history": history,
+    }
+
+
+def _rewrite(
+    env: Environment,
+    live: dict[str, LiveService],
+    found: list[dict[str, Any]],
+    tag: str,
+    record: lg.DeploymentRecord,
+) -> list[str]:
+    repaired = []
+    for d in found:
+        if d["record"] == "release_tag":
+            env.host(d["service"]).record_live(d["service"], {RELEASE_TAG: record.release_id})
+            repaired.append(f"release_tag:{d['service']}")
+    if any(d["record"] == "last_known_good" for d in found) and record.gates_passed():
+        env.ledger.put(
+            lg.lkg_tag(env.name),
+            "pointer",
+            {"environment": env.name, "release": record.release_id, "record": tag, "at": lg.iso()},
+        )
+        repaired.append("last_known_good")
+    if any(d["record"] == "history" for d in found):
+        repaired.append("history")  # the repair entry below becomes history's newest
+    return repaired
