@@ -168,12 +168,14 @@ class TrafficState:
         if not live:  # an app genaiops did not create: the revision with the most traffic is live
             weighted = [t for t in traffic if t.get("revisionName") and t.get("weight", 0) > 0]
             live = max(weighted, key=lambda t: t["weight"])["revisionName"] if weighted else None
-        return cls(
-            live=live,
-            staged=tags.get(TAG_STAGED) or None,
-            previous=tags.get(TAG_PREVIOUS) or None,
-            labels=labels,
-        )
+        staged, previous = tags.get(TAG_STAGED) or None, tags.get(TAG_PREVIOUS) or None
+        full = [t["revisionName"] for t in traffic if t.get("revisionName") and t.get("weight", 0) == 100]
+        if full and live and full[0] != live:
+            # traffic moved outside genaiops (portal, az): what serves 100 % is live, whatever the
+            # tags say; the revision the tags named becomes the previous one
+            live, previous = full[0], live
+            staged = None if staged == live else staged
+        return cls(live=live, staged=staged, previous=previous, labels=labels)
 
     def label_of(self, revision: str | None) -> str | None:
         return self.labels.get(revision) if revision else None

@@ -52,21 +52,37 @@ def drift(env: Environment, live: dict[str, LiveService] | None = None) -> list[
     deployed = {s: item for s, item in live.items() if item.deployed and item.digest}
     if not deployed:
         return []
-    found: list[dict[str, Any]] = []
     store = env.ledger
-    for service, item in deployed.items():
-        release = lg.load_release(store, item.release) if item.release else None
-        says = ((release.spec.get("services") or {}).get(service) or {}).get("digest") if release else None
-        if says != item.digest:
-            found.append(_item("release_tag", item.release, item, service))
     newest = next((r for r in lg.history(store, env.name, HISTORY_DEPTH) if r.status == "live"), None)
+    pointer = lg.last_known_good(store, env.name) or {}
+    if newest is None and not pointer:
+        return []  # nothing recorded here: an environment the ledger does not follow
+    found: list[dict[str, Any]] = []
+    for service, item in deployed.items():
+        says = _release_digest(env, item.release, service) if item.release else None
+        if item.release is None or (says is not None and says != item.digest):
+            found.append(_item("release_tag", item.release, item, service))
     if newest is not None and not _serves(newest, deployed):
         found.append(_item("history", newest.release_id, None, None, deployed))
-    pointer = lg.last_known_good(store, env.name) or {}
     lkg = lg.load_deployment(store, pointer["record"]) if pointer.get("record") else None
     if pointer and not _serves(lkg, deployed):
         found.append(_item("last_known_good", pointer.get("release"), None, None, deployed))
     return found
+
+
+def _release_digest(env: Environment, release: str, service: str) -> str | None:
+    """The digest `release` puts on `service`: from its release record, else from a history entry
+    of it (a gated deploy records history but no release record); None when nothing says."""
+    record = lg.load_release(env.ledger, release)
+    if record is not None:
+        return ((record.spec.get("services") or {}).get(service) or {}).get("digest")
+    for tag in sorted(env.ledger.tags(lg.history_prefix(env.name)), reverse=True)[:HISTORY_DEPTH]:
+        if tag.endswith("-" + release):
+            found = lg.load_deployment(env.ledger, tag)
+            digest = ((found.services if found else {}).get(service) or {}).get("digest")
+            if digest:
+                return str(digest)
+    return None
 
 
 def checked_drift(env: Environment) -> dict[str, Any]:

@@ -1,0 +1,74 @@
+"""The ledger against what runs, in the stand-in (issue 14, item 1): traffic moved outside genaiops
+(as the portal or `az containerapp ingress traffic set` would) shows as drift in `genaiops status`;
+`genaiops repair` makes the records name what runs, moves no traffic, and records itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import Project, Sandbox, make_project
+
+APP = "contoso-reconcile-agent"
+
+
+@pytest.fixture(scope="module")
+def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    project = make_project(sandbox, tmp_path_factory.mktemp("reconcile"), ("dev",))
+    project.edit("genaiops.yaml", "name: contoso-support\n", "name: contoso-reconcile\n")
+    # blue/green in dev: each swap runs dev's gates and is recorded in the ledger (history, LKG)
+    project.edit(
+        "genaiops.yaml", "identity: id-dev\n    strategy: direct", "identity: id-dev\n    strategy: bluegreen"
+    )
+    return project
+
+
+def ok(run) -> dict:
+    assert run.code == 0, run.stdout + run.stderr
+    return run.json()["result"]
+
+
+def ship(project: Project, version: str) -> str:
+    project.edit("src/agent/app/server.py", '"AGENT_VERSION", "1.0.0"', f'"AGENT_VERSION", "{version}"')
+    assert project.run("build", "--push", "-e", "dev").code == 0
+    deployed = ok(project.run("-o", "json", "deploy", "-e", "dev", "--timeout", "60"))["deployments"][0]
+    if deployed["action"] == "staged":
+        ok(project.run("-o", "json", "swap", "-e", "dev"))
+    project.edit("src/agent/app/server.py", f'"AGENT_VERSION", "{version}"', '"AGENT_VERSION", "1.0.0"')
+    return str(deployed["revision"])
+
+
+def move_traffic_by_hand(revision: str) -> None:
+    from genaiops_cli.core import containerapps as ca
+    from genaiops_cli.core.cloud import target_for
+    from genaiops_cli.providers.azure.containerapps import ContainerAppsArm
+
+    arm = ContainerAppsArm(target_for("sandbox", None), "rg-dev")
+    app = arm.get_app(APP) or {}
+    # only the traffic: the tags (the release genaiops recorded) stay as they were
+    arm.patch_app(
+        APP, ca.traffic_patch(app["location"], [{"revisionName": revision, "weight": 100}], {}, app["tags"])
+    )
+
+
+def test_drift_is_flagged_and_repair_records_what_runs(project: Project) -> None:
+    ship(project, "1.0.0")  # the first release goes live at deploy, unrecorded
+    first = ship(project, "2.0.0")  # swapped through dev's gates: recorded
+    second = ship(project, "3.0.0")
+    clean = ok(project.run("-o", "json", "status", "-e", "dev"))
+    assert clean["drift"] == [] and clean["services"][0]["live"] == second
+
+    move_traffic_by_hand(first)
+    drifted = ok(project.run("-o", "json", "status", "-e", "dev"))
+    assert drifted["services"][0]["live"] == first
+    assert {d["record"] for d in drifted["drift"]} == {"release_tag", "history", "last_known_good"}
+    text = project.run("status", "-e", "dev")
+    assert "drift:" in text.stdout and "genaiops repair -e dev" in text.stdout
+
+    fixed = ok(project.run("-o", "json", "repair", "-e", "dev"))
+    assert set(fixed["repaired"]) == {"release_tag:agent", "history", "last_known_good"}
+    after = ok(project.run("-o", "json", "status", "-e", "dev"))
+    assert after["drift"] == [] and after["services"][0]["live"] == first, "repair moved no traffic"
+    history = ok(project.run("-o", "json", "history", "-e", "dev"))
+    assert history["entries"][0]["operation"] == "repair"
+    assert history["entries"][0]["release"] == fixed["release"]
+    assert ok(project.run("-o", "json", "repair", "-e", "dev"))["repaired"] == []
