@@ -17,6 +17,7 @@ from genaiops_cli.commands._tree import GenaiopsGroup
 from genaiops_cli.console import Console, OutputMode
 from genaiops_cli.context import AppContext
 from genaiops_cli.errors import ExitCode, GenAIOpsError, UsageError
+from genaiops_cli.interrupts import catching_interrupts, exit_now, resume_hint
 
 app = typer.Typer(
     name="genaiops",
@@ -110,26 +111,64 @@ def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     mode, debug, command = _prescan(args)
     _state.clear()
+    with catching_interrupts() as interrupts:
+        try:
+            outcome = _run(args)
+            if interrupts.happened or outcome == ExitCode.INTERRUPTED:
+                # However the signal travelled (KeyboardInterrupt, Exit(130), Abort, or an error a
+                # library made of it), the run ends as `interrupted`: one envelope, not two.
+                code = _interrupted(args, mode, debug, command, interrupts.name or "SIGINT")
+            elif isinstance(outcome, GenAIOpsError):
+                code = _report(outcome, mode, debug, command)
+            elif isinstance(outcome, typer.TyperException):
+                code = _usage_error(outcome, mode, debug, command)
+            else:
+                code = outcome
+        except KeyboardInterrupt:  # a signal that landed while reporting: the report may be partial
+            code = ExitCode.INTERRUPTED
+    if code == ExitCode.INTERRUPTED and argv is None:
+        exit_now(code)  # don't wait for worker threads still blocked in a network or engine call
+    raise SystemExit(code)
+
+
+def _run(args: list[str]) -> int | GenAIOpsError | typer.TyperException:
+    """Run the command; return its exit code, or the failure for main to report."""
     try:
-        app(args=args, prog_name="genaiops", standalone_mode=False)
-        code = ExitCode.OK
+        returned = app(args=args, prog_name="genaiops", standalone_mode=False)
+        # Non-standalone typer returns an explicit Exit's code (and turns Ctrl-C into Exit(130)).
+        return returned if isinstance(returned, int) else ExitCode.OK
     except GenAIOpsError as exc:
-        code = _report(exc, mode, debug, command)
+        return exc
     except typer.Exit as exc:
-        code = exc.exit_code
+        return exc.exit_code
+    except typer.Abort:  # a confirmation prompt got end-of-input (Ctrl-C is recorded by its signal)
+        return UsageError(
+            "no answer to a confirmation: input ended", hint="pass --yes in non-interactive runs"
+        )
     except typer.TyperException as exc:  # usage errors: bad option, missing argument, no such command
-        code = _usage_error(exc, mode, debug, command)
-    except (KeyboardInterrupt, typer.Abort):
-        interrupted = GenAIOpsError("interrupted", hint="re-run the command to continue", code="interrupted")
-        interrupted.exit_code = ExitCode.INTERRUPTED
-        code = _report(interrupted, mode, debug, command)
+        return exc
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # anything unexpected is a bug: say so, trace only with --debug
         internal = GenAIOpsError(
             f"internal error: {type(exc).__name__}: {exc}",
             hint="re-run with --debug for the traceback and report it",
         )
-        code = _report(internal, mode, debug, command)
-    raise SystemExit(code)
+        internal.__cause__ = exc  # --debug shows the original traceback
+        return internal
+
+
+def _interrupted(args: list[str], mode: OutputMode, debug: bool, command: str, signal_name: str) -> int:
+    """However the signal travelled (KeyboardInterrupt, Exit(130), Abort, a swallowed exception),
+    the run ends as `interrupted` with how to resume."""
+    error = GenAIOpsError(
+        f"interrupted by {signal_name}",
+        hint=resume_hint(args),
+        code="interrupted",
+        details={"signal": signal_name},
+    )
+    error.exit_code = ExitCode.INTERRUPTED
+    return _report(error, mode, debug, command)
 
 
 def _usage_error(exc: typer.TyperException, mode: OutputMode, debug: bool, command: str) -> int:
@@ -152,5 +191,5 @@ def _report(exc: GenAIOpsError, mode: OutputMode, debug: bool, command: str) -> 
         command = app_ctx.command or command
     else:
         console = Console(output=mode)
-    console.error(command, exc, traceback.format_exc() if debug else None)
+    console.error(command, exc, "".join(traceback.format_exception(exc)) if debug else None)
     return exc.exit_code

@@ -19,7 +19,7 @@ ServicesArg = Annotated[
     list[str] | None, typer.Argument(help="Services (default: all).", autocompletion=complete_service)
 ]
 TimeoutOption = Annotated[
-    float, typer.Option("--timeout", help="Seconds to wait for a revision to be ready.")
+    float, typer.Option("--timeout", min=0.1, help="Seconds to wait for a revision to be ready.")
 ]
 # Every override is a flag, and every override's justification is the one --reason (recorded in the
 # ledger): `--break-lock --reason "…"` reads the same on deploy, swap, rollback and promote.
@@ -63,9 +63,16 @@ def select_services(
     return Selection(actx, opened, opened.select(list(services or [])))
 
 
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="In a gated environment: act without its gates (needs --reason; recorded)."),
+]
+
+
 def environment_locked(env: Environment, operation: str, break_lock: str | None) -> Any:
-    """One deploy/promote/swap/rollback per environment at a time; the lock lives in the
-    environment's registry (see docs/ledger.md), so every machine and CI job sees it."""
+    """One deploy/promote/swap/rollback per environment at a time: a blob lease on the environment's
+    storage account (else a timed lock in its registry; see docs/ledger.md), so every machine and CI
+    job sees it."""
     from genaiops_cli.core.lock import environment_lock
 
-    return environment_lock(env.ledger, env.name, operation, break_lock=break_lock)
+    return environment_lock(env.ledger, env.name, operation, break_lock=break_lock, lease=env.lock)

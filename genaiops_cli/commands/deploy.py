@@ -10,6 +10,7 @@ from rich.console import Console as RichConsole
 from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
+    ForceOption,
     ReasonOption,
     ServicesArg,
     TimeoutOption,
@@ -19,6 +20,7 @@ from genaiops_cli.commands._options import (
 )
 from genaiops_cli.commands._progress import service_progress
 from genaiops_cli.console import Col, fitted_table
+from genaiops_cli.context import app_context
 
 
 def register(app: typer.Typer) -> None:
@@ -36,12 +38,19 @@ def deploy(
     ] = None,
     timeout: TimeoutOption = 300,
     break_lock: BreakLockOption = False,
+    force: ForceOption = False,
     reason: ReasonOption = None,
 ) -> None:
+    from genaiops_cli.core import side_doors
     from genaiops_cli.core.targets import pinned_image
     from genaiops_cli.errors import UsageError
 
-    lock_reason = override_reason(reason, break_lock=break_lock)
+    why = override_reason(reason, force=force, break_lock=break_lock)
+    forced, lock_reason = (why if force else None), (why if break_lock else None)
+    actx = app_context(ctx)
+    env_name = actx.require_env(env)
+    # no ungated release goes live in a promoted-into environment (checked before any network call)
+    side_doors.check_deploy(env_name, actx.manifest().environment(env_name), forced)
     actx, opened, names = select_services(ctx, env, services)
     if digest and len(names) != 1:
         raise UsageError(
@@ -49,6 +58,7 @@ def deploy(
         )
     hosts = {name: opened.host(name) for name in names}  # an unimplemented host kind fails here
     outcomes = []
+    recorded = None
     with (
         environment_locked(opened, "deploy", lock_reason),
         service_progress(actx.console, names) as on_event,
@@ -56,6 +66,8 @@ def deploy(
         for name in names:
             image = pinned_image(opened, name, digest)
             outcomes.append(hosts[name].deploy(name, image, timeout, on_event))
+        if forced and side_doors.is_gated(opened.resolved) and opened.config.strategy == "direct":
+            recorded = side_doors.record(opened, "deploy", names, "live", [], forced)[1]
 
     def render(out: RichConsole) -> None:
         columns = [Col("service"), Col("revision", copy=True), Col("result"), Col("url")]
@@ -70,4 +82,7 @@ def deploy(
         ]
         out.print(fitted_table(out.width, columns, rows))
 
-    actx.emit({"environment": opened.name, "deployments": [o.to_dict() for o in outcomes]}, render)
+    result = {"environment": opened.name, "deployments": [o.to_dict() for o in outcomes]}
+    if recorded:
+        result.update(ledger=recorded, forced_reason=forced)
+    actx.emit(result, render)

@@ -104,6 +104,11 @@ def promote(
     why = override_reason(reason, force=force, break_lock=break_lock)
     if copy_method not in ("auto", "blobs", "import"):
         raise UsageError(f"--copy {copy_method!r}", hint="auto, blobs or import")
+    if not (dry_run or actx.assume_yes) and not actx.console.interactive:
+        raise UsageError(  # before any network call: nothing to confirm with
+            "promote changes an environment: pass --yes in non-interactive runs",
+            hint="or --dry-run to see the plan",
+        )
     src = actx.environment(src_name, timeout)
     dst = actx.environment(to, timeout)
     if dry_run or not actx.assume_yes:
@@ -111,11 +116,6 @@ def promote(
         if dry_run:
             actx.emit({"dry_run": True, **plan}, lambda out: render_plan(out, plan))
             return
-        if not actx.console.interactive:
-            raise UsageError(
-                "promote changes an environment: pass --yes in non-interactive runs",
-                hint="or --dry-run to see the plan",
-            )
         render_plan(actx.console.err, plan)
         if not typer.confirm(f"promote release {plan['release']} to {to}?", default=False, err=True):
             raise typer.Exit(1)

@@ -11,6 +11,9 @@ from rich.table import Table
 
 from genaiops_cli.commands._options import EnvOption, ServicesArg, select_services
 from genaiops_cli.context import AppContext
+from genaiops_cli.errors import UsageError
+
+SMOKE_LABELS = ("live", "staged", "blue", "green")
 
 if TYPE_CHECKING:
     from genaiops_cli.core.environment import Environment
@@ -80,7 +83,7 @@ def smoke(
     url: Annotated[str | None, typer.Option("--url", help="Check this base URL instead.")] = None,
     junit: Annotated[Path | None, typer.Option("--junit", help="Write JUnit XML here.")] = None,
     warmup: Annotated[
-        float, typer.Option("--warmup", help="Seconds to retry while a revision warms up.")
+        float, typer.Option("--warmup", min=0, help="Seconds to retry while a revision warms up.")
     ] = 60,
 ) -> None:
     from genaiops_cli.core import smoke as core
@@ -89,6 +92,8 @@ def smoke(
     from genaiops_cli.core.reports import write_junit
     from genaiops_cli.errors import SmokeFailed
 
+    if label not in SMOKE_LABELS:  # a usage error, found before any network call
+        raise UsageError(f"unknown label {label!r}", hint=f"one of: {', '.join(SMOKE_LABELS)}")
     actx, opened, names = select_services(ctx, env, services)
     env_name = opened.name
     report, results = run_smoke(actx, opened, names, label=label, url=url, warmup=warmup)

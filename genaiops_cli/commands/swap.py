@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
+    ForceOption,
     ReasonOption,
     ServicesArg,
     environment_locked,
@@ -16,6 +17,10 @@ from genaiops_cli.commands._options import (
     select_services,
 )
 from genaiops_cli.commands._progress import service_progress
+
+if TYPE_CHECKING:
+    from genaiops_cli.context import AppContext
+    from genaiops_cli.core.environment import Environment
 
 
 def register(app: typer.Typer) -> None:
@@ -29,19 +34,47 @@ def swap(
     services: ServicesArg = None,
     env: EnvOption = None,
     skip_smoke: Annotated[
-        bool, typer.Option("--skip-smoke", help="Swap without smoke checks (needs --reason).")
+        bool,
+        typer.Option(
+            "--skip-smoke",
+            help="Swap without smoke checks (needs --reason; in a gated environment: as --force).",
+        ),
     ] = False,
     break_lock: BreakLockOption = False,
+    force: ForceOption = False,
     reason: ReasonOption = None,
 ) -> None:
+    from genaiops_cli.core import side_doors
+
+    why = override_reason(reason, force=force, skip_smoke=skip_smoke, break_lock=break_lock)
+    lock_reason = why if break_lock else None
+    actx, opened, names = select_services(ctx, env, services)
+    if side_doors.is_gated(opened.resolved):
+        result = _gated_swap(actx, opened, names, why if (force or skip_smoke) else None, lock_reason)
+    else:
+        result = _smoke_then_swap(actx, opened, names, why if skip_smoke else None, lock_reason)
+    actx.emit(
+        result,
+        lambda out: [
+            out.print(
+                f"[green]✓[/green] {s['service']}: {s['live']} is live (previous {s['previous']} kept warm)"
+            )
+            for s in result["swaps"]
+        ],
+    )
+
+
+def _smoke_then_swap(
+    actx: AppContext,
+    opened: Environment,
+    names: list[str],
+    skip_smoke_reason: str | None,
+    lock_reason: str | None,
+) -> dict[str, Any]:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
     from genaiops_cli.errors import SmokeFailed
 
-    why = override_reason(reason, skip_smoke=skip_smoke, break_lock=break_lock)
-    skip_smoke_reason = why if skip_smoke else None
-    actx, opened, names = select_services(ctx, env, services)
-    env_name = opened.name
-    with environment_locked(opened, "swap", why if break_lock else None):
+    with environment_locked(opened, "swap", lock_reason):
         smoke = None
         if skip_smoke_reason:
             actx.console.warn(f"skipping smoke checks: {skip_smoke_reason}")
@@ -57,13 +90,42 @@ def swap(
                 )
         with service_progress(actx.console, names) as on_event:
             swaps = [opened.host(n).swap(n, on_event) for n in names]
-    result = {"environment": env_name, "swaps": swaps, "smoke": smoke, "skip_smoke_reason": skip_smoke_reason}
-    actx.emit(
-        result,
-        lambda out: [
-            out.print(
-                f"[green]✓[/green] {s['service']}: {s['live']} is live (previous {s['previous']} kept warm)"
-            )
-            for s in swaps
-        ],
-    )
+    return {
+        "environment": opened.name,
+        "swaps": swaps,
+        "smoke": smoke,
+        "skip_smoke_reason": skip_smoke_reason,
+    }
+
+
+def _gated_swap(
+    actx: AppContext, opened: Environment, names: list[str], forced: str | None, lock_reason: str | None
+) -> dict[str, Any]:
+    """A gated environment: the staged side passes the environment's gates (or --force, recorded)
+    before it takes traffic, and the outcome goes into the ledger like a promotion's."""
+    from genaiops_cli.core import side_doors
+    from genaiops_cli.core.gates_run import run_gates
+
+    with environment_locked(opened, "swap", lock_reason), service_progress(actx.console, names) as on_event:
+        gates: list[dict[str, Any]] = []
+        if forced:
+            actx.console.warn(f"swapping without the gates of {opened.name}: {forced} (recorded)")
+        else:
+            baseline = opened.host(names[0]).current(names[0]).live_label
+            gates = run_gates(opened, names, "staged", baseline, on_event)
+            failed = side_doors.gate_verdict(opened, gates, "traffic not moved")
+            if failed is not None:
+                rid, tag = side_doors.record(opened, "swap", names, "failed", gates, None)
+                failed.details = {**failed.details, "release": rid, "ledger": tag}
+                raise failed
+        previous = {n: opened.host(n).current(n).live for n in names}
+        swaps = [opened.host(n).swap(n, on_event) for n in names]
+        rid, tag = side_doors.record(opened, "swap", names, "live", gates, forced, previous)
+    return {
+        "environment": opened.name,
+        "swaps": swaps,
+        "gates": [{"name": g["name"], "verdict": g["verdict"]} for g in gates],
+        "forced_reason": forced,
+        "release": rid,
+        "ledger": tag,
+    }

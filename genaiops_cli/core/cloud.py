@@ -93,6 +93,7 @@ class AzureTarget:
     authority_host: str | None = None
     ca_bundle: str | None = None  # None: the system trust store
     poll_seconds: float = 2.0  # LRO polling when the service sends no Retry-After (SDK default: 30)
+    blob_endpoint: str | None = None  # path-style Blob service (the stand-in); None: <account>.blob.core…
     resolve: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -131,6 +132,7 @@ def target_for(
             authority_host=profile.authority_host,
             ca_bundle=profile.ca_bundle,
             poll_seconds=profile.poll_seconds,
+            blob_endpoint=profile.blob_endpoint or None,
             resolve={**profile.resolve, **(resolve or {})},
         )
     if cloud == "azure":

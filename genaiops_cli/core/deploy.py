@@ -483,6 +483,7 @@ def service_status(
         "live": state.live,
         "staged": state.staged,
         "previous": state.previous,
+        "release": (app.get("tags") or {}).get(ca.TAG_RELEASE) or None,  # what the ledger says is live
         "revisions": rows,
     }
 

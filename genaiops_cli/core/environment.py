@@ -59,6 +59,14 @@ class Environment:
         return self.registry.ledger()
 
     @cached_property
+    def lock(self) -> Any:
+        """The environment's lease lock (core/lock.py), or None: the timed lock on the ledger then.
+        Lives in the storage account provisioning created (its `storageAccountName` output)."""
+        state = provisioned_state(self.manifest, self.name, self.cloud, self.target)
+        account = (state.outputs.get("storageAccountName") if state else None) or None
+        return self.cloud.lock(self.target, self.config.resource_group, self.name, account)
+
+    @cached_property
     def http(self) -> HttpClients:
         return self.cloud.http()
 

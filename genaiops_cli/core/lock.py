@@ -1,25 +1,34 @@
 """One deploy/promote/swap/rollback per environment at a time, held on the Azure side.
 
-The ledger store (an OCI registry) has no compare-and-swap, and neither the Container Apps nor the
-registry API defines ETag/If-Match, so mutual exclusion uses Fischer's timed algorithm: read the
-lock; if free (or stale), write our claim with a fresh nonce; wait `settle` seconds, longer than any
-read→write gap of a competitor; read again — the claim still being ours means we hold the lock.
-A competitor that wrote after us wins and we fail with exit 11, having changed nothing."""
+Preferred: a **blob lease** on the environment's storage account (Azure Storage's own mutual
+exclusion: acquiring a leased blob fails with 409, atomically, server-side). The lease is short
+(LEASE_SECONDS) and renewed by a heartbeat thread while the command runs, so a killed holder's lock
+frees within LEASE_SECONDS and two live holders are impossible by construction — no settle sleeps.
+Owner, operation, reason and host are the lock blob's metadata, written under the lease.
+
+Fallback, when an environment has no storage account to lease on (an Azure environment that was
+not provisioned by genaiops): the ledger store (an OCI registry) has no compare-and-swap, so mutual
+exclusion uses Fischer's timed algorithm: read the lock; if free (or stale), write our claim with a
+fresh nonce; wait `settle` seconds, longer than any read→write gap of a competitor; read again — the
+claim still being ours means we hold the lock. A competitor that wrote after us wins and we fail
+with exit 11, having changed nothing."""
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 from genaiops_cli.core.ledger import LedgerStore, actor, iso, lock_tag, now, origin, parse_iso
 from genaiops_cli.errors import LockedError, UsageError
 
 DEFAULT_TTL = 15 * 60.0
 DEFAULT_SETTLE = 0.5
+LEASE_SECONDS = 30  # Azure allows 15-60 s; a killed holder frees the environment within this
 
 
 @dataclass
@@ -113,9 +122,12 @@ def acquire(
     ttl: float = DEFAULT_TTL,
     settle: float = DEFAULT_SETTLE,
     sleep: Callable[[float], None] = time.sleep,
-) -> Held:
+    lease: LeaseBackend | None = None,
+) -> Held | LeaseHeld:
     if break_lock is not None and not break_lock.strip():
         raise UsageError('--break-lock needs --reason "…"', hint="the reason is recorded in the ledger")
+    if lease is not None:
+        return acquire_lease(lease, env, operation, reason=reason, break_lock=break_lock)
     current = read(store, env)
     claim = new_claim(env, operation, reason, ttl)
     if current and current.is_active():
@@ -137,7 +149,10 @@ def acquire(
     return Held(store, claim, ttl, time.monotonic())
 
 
-def release(held: Held) -> None:
+def release(held: Held | LeaseHeld) -> None:
+    if isinstance(held, LeaseHeld):
+        held.release()
+        return
     current = read(held.store, held.claim.environment)
     if current is None or current.nonce != held.claim.nonce:
         return  # broken by someone else: theirs now
@@ -155,10 +170,117 @@ def environment_lock(
     break_lock: str | None = None,
     ttl: float = DEFAULT_TTL,
     settle: float = DEFAULT_SETTLE,
-) -> Iterator[Held]:
+    lease: LeaseBackend | None = None,
+) -> Iterator[Held | LeaseHeld]:
     """The helper deploy/swap/rollback can wrap their work in."""
-    held = acquire(store, env, operation, reason=reason, break_lock=break_lock, ttl=ttl, settle=settle)
+    held = acquire(
+        store, env, operation, reason=reason, break_lock=break_lock, ttl=ttl, settle=settle, lease=lease
+    )
     try:
         yield held
     finally:
         release(held)
+
+
+# ------------------------------------------------------------------------------ blob lease
+
+
+class LeaseLost(Exception):
+    """The lease is no longer ours (expired and taken, or broken)."""
+
+
+class LeaseBackend(Protocol):
+    """Where an environment's lock lives: one blob whose lease is the lock (providers implement it)."""
+
+    location: str
+
+    def try_acquire(self, claim: LockRecord, seconds: int) -> str | None:
+        """Lease the lock blob and write `claim` as its metadata; the lease id, or None when held."""
+        ...
+
+    def holder(self) -> LockRecord | None:
+        """The current holder's record (None when the lock is free)."""
+        ...
+
+    def renew(self, lease_id: str) -> None:
+        """Extend the lease by its duration; raises LeaseLost when it is no longer ours."""
+        ...
+
+    def release(self, lease_id: str) -> None: ...
+
+    def break_lease(self) -> None:
+        """End whoever's lease now (for --break-lock)."""
+        ...
+
+
+@dataclass
+class LeaseHeld:
+    """A held lease plus the heartbeat that keeps it alive while this process runs."""
+
+    backend: LeaseBackend
+    claim: LockRecord
+    lease_id: str
+    seconds: int
+    lost: str | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start_heartbeat(self) -> None:
+        self._thread = threading.Thread(target=self._beat, name="genaiops-lock-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        interval = max(1.0, self.seconds / 3)
+        while not self._stop.wait(interval):
+            try:
+                self.backend.renew(self.lease_id)
+            except LeaseLost as exc:
+                self.lost = str(exc) or "the lease was broken or taken"
+                return
+            except Exception:
+                continue
+
+    def renew(self) -> None:
+        """Called between steps: fail fast (exit 11) if the heartbeat lost the lease."""
+        if self.lost:
+            raise LockedError(
+                f"lost environment {self.claim.environment!r}'s lock: {self.lost}",
+                hint="someone broke the lock (--break-lock) or this run stalled past the lease; "
+                "re-run to resume",
+            )
+
+    def release(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        if self.lost:
+            return
+        try:
+            self.backend.release(self.lease_id)
+        except LeaseLost:
+            pass
+
+
+def acquire_lease(
+    backend: LeaseBackend,
+    env: str,
+    operation: str,
+    *,
+    reason: str = "",
+    break_lock: str | None = None,
+    seconds: int = LEASE_SECONDS,
+) -> LeaseHeld:
+    claim = new_claim(env, operation, reason, seconds)
+    lease_id = backend.try_acquire(claim, seconds)
+    if lease_id is None:
+        holder = backend.holder() or LockRecord(env, "unknown", "", "", "", "", "")
+        if break_lock is None:
+            raise locked_error(env, holder)
+        claim.broke = {"lock": holder.to_dict(), "reason": break_lock, "by": claim.owner, "at": iso()}
+        backend.break_lease()
+        lease_id = backend.try_acquire(claim, seconds)
+        if lease_id is None:  # someone else took it between our break and acquire
+            raise locked_error(env, backend.holder() or holder)
+    held = LeaseHeld(backend, claim, lease_id, seconds)
+    held.start_heartbeat()
+    return held

@@ -263,6 +263,11 @@ class Cloud(Protocol):
         """HTTP clients for endpoints."""
         ...
 
+    def lock(self, target: Any, resource_group: str, environment: str, account: str | None) -> Any:
+        """The environment's atomic lock (a core.lock.LeaseBackend: a blob lease on `account`, the
+        environment's storage account), or None when there is nothing to lease on."""
+        ...
+
 
 class HostFactory(Protocol):
     """Builds the Host for one host kind in one opened environment (a line of the wiring table)."""

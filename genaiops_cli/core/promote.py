@@ -184,6 +184,7 @@ def promote(
         reason=f"promote {candidate.release_id} from {src.name}",
         break_lock=options.break_lock,
         settle=settle,
+        lease=dst.lock,
     )
     try:
         broke = held.claim.broke if held.claim.broke and held.claim.broke.get("reason") != "expired" else None

@@ -44,6 +44,9 @@ class SandboxProfile:
     poll_seconds: float = 0.2
     pid: int = 0
     version: int = 1
+    # Path-style Blob service (`<endpoint>/<account>/<container>/<blob>`, Entra bearer auth): every
+    # storage account name is served there; environment locks are blob leases on it.
+    blob_endpoint: str = ""
 
     @classmethod
     def load(cls, state_dir: Path | None = None) -> SandboxProfile | None:

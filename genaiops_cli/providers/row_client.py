@@ -103,7 +103,10 @@ class RowClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        self._pool.shutdown(wait=True)
+        # Never wait for requests still in flight: when the run is interrupted (Ctrl-C / SIGTERM
+        # cancels the tasks) a slow target would otherwise hold the exit for its full timeout. After a
+        # normal finish every request is done already, so there is nothing to wait for anyway.
+        self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             idle, self._idle = self._idle, {}
         for conns in idle.values():

@@ -70,6 +70,7 @@ class Sandbox:
         self.router: Any = None
         self.arm: Any = None
         self.alerts: Any = None
+        self.blobs: Any = None
         self.stopped = threading.Event()
 
     def start(self, log_file: Path) -> Profile:
@@ -107,8 +108,13 @@ class Sandbox:
         )
         self._reensure_registries()
         self._start_monitoring(str(ca.cert))
+        from .blob_leases import BlobLeaseService
 
-        ports = {"arm": self.arm.server.port}
+        self.blobs = _bind_with_fallback(
+            lambda p: BlobLeaseService(self.tls_dir, issuer, port=p), ports.get("blob", 0)
+        )
+
+        ports = {"arm": self.arm.server.port, "blob": self.blobs.port}
         resolve: dict[str, str] = {}
         router_addr = ""
         if self.router is not None:
@@ -130,6 +136,7 @@ class Sandbox:
             resolve=resolve,
             log_file=str(log_file),
             pid=os.getpid(),
+            blob_endpoint=self.blobs.url,
         )
         profile.save(self.state_dir)
         log.info(
@@ -202,6 +209,7 @@ class Sandbox:
         for name, part in (
             ("alerts", self.alerts),
             ("arm", self.arm),
+            ("blob", self.blobs),
             ("router", self.router),
             ("runtime", self.runtime),
             ("fleet", self.fleet),

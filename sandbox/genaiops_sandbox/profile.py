@@ -48,6 +48,9 @@ class Profile:
     poll_seconds: float = 0.2
     pid: int = 0
     version: int = 1
+    # Path-style Blob service (`<endpoint>/<account>/<container>/<blob>`, Entra bearer auth): every
+    # storage account name is served there; environment locks are blob leases on it.
+    blob_endpoint: str = ""
 
     def client_secret(self) -> str:
         return Path(self.client_secret_file).read_text().strip()

@@ -5,6 +5,9 @@ changing calls, and can be told to fail the next call of an operation (`Faults.a
 from __future__ import annotations
 
 import json
+import threading
+import time
+import uuid
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,6 +16,7 @@ from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
 from genaiops_cli.core.environment import Environment, open_environment
+from genaiops_cli.core.lock import LeaseLost, LockRecord
 from genaiops_cli.core.ports import CopyResult, DeployOutcome, Endpoint, LiveService
 from genaiops_cli.core.release import canonical_json, digest_of
 from genaiops_cli.errors import DeployError, GenAIOpsError
@@ -273,9 +277,58 @@ class MemoryHttp:
         return FakeResponse(500 if broken else 200)
 
 
+class MemoryLease:
+    """One blob's lease: atomic acquire, expiry by a clock, renew only by the current id."""
+
+    location = "memory://lock"
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self.lease_id: str | None = None
+        self.expires = 0.0
+        self.record: LockRecord | None = None
+        self.renewals = 0
+        self.seconds = 0
+
+    def _free(self) -> bool:
+        return self.lease_id is None or time.monotonic() >= self.expires
+
+    def try_acquire(self, claim: LockRecord, seconds: int) -> str | None:
+        with self._mutex:
+            if not self._free():
+                return None
+            self.lease_id, self.expires, self.record = str(uuid.uuid4()), time.monotonic() + seconds, claim
+            self.seconds = seconds
+            return self.lease_id
+
+    def holder(self) -> LockRecord | None:
+        with self._mutex:
+            return None if self._free() else self.record
+
+    def renew(self, lease_id: str) -> None:
+        with self._mutex:
+            if lease_id != self.lease_id:
+                raise LeaseLost("LeaseIdMismatchWithLeaseOperation")
+            self.expires = time.monotonic() + self.seconds
+            self.renewals += 1
+
+    def release(self, lease_id: str) -> None:
+        with self._mutex:
+            if lease_id == self.lease_id:
+                self.lease_id = None
+
+    def break_lease(self) -> None:
+        with self._mutex:
+            self.lease_id = None
+
+
 class MemoryCloud:
     def __init__(self, world: World) -> None:
         self.world = world
+        self.leases: dict[str, MemoryLease] = {}
+
+    def lock(self, target: Any, resource_group: str, environment: str, account: str | None) -> MemoryLease:
+        return self.leases.setdefault(environment, MemoryLease())
 
     def provisioned(self, target: Any, resource_group: str, deployment: str) -> None:
         raise GenAIOpsError("not provisioned here")

@@ -129,7 +129,12 @@ def test_promotion_story(project: Project) -> None:
     set_version(project, "3.0.0")
     assert project.run("build", "--push", "-e", "staging").code == 0
     ok(project.run("-o", "json", "deploy", "-e", "staging", "--timeout", "60"))
-    ok(project.run("-o", "json", "swap", "-e", "staging"))
+    # staging is gated: its swap runs the gates unless forced, and a forced swap is recorded, not evidence
+    forced = ok(project.run("-o", "json", "swap", "-e", "staging", "--force", "--reason", "hand hotfix"))
+    assert forced["forced_reason"] == "hand hotfix" and forced["gates"] == []
+    entry = ok(project.run("-o", "json", "history", "-e", "staging", "--limit", "1"))["entries"][0]
+    assert entry["operation"] == "swap" and entry["release"] == forced["release"]
+    assert entry["overrides"][0]["what"] == "gates" and entry["overrides"][0]["reason"] == "hand hotfix"
     refused = promote(project, "prod")
     assert refused.code == ExitCode.GATE_FAILED, refused.stderr
     assert refused.json()["error"]["code"] == "no_evidence"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from genaiops_cli.core.project_files import FileProblem, check_regular
 from genaiops_cli.errors import ManifestError, ManifestIssue
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
@@ -66,6 +67,10 @@ def _issue(path: Path, line: int | None, message: str, hint: str | None = None) 
 
 def load_rows(path: Path, limit: int | None = None) -> list[Row]:
     """Read a .jsonl or .csv dataset. Raises DatasetError (exit 3) naming file:line for each bad row."""
+    try:
+        check_regular(path)  # a FIFO would block the read forever, a device never end
+    except FileProblem as p:
+        raise DatasetError([_issue(path, None, p.message, p.hint)]) from None
     if not path.is_file():
         raise DatasetError(
             [_issue(path, None, "dataset file not found", "check `dataset:` (relative to the manifest)")]

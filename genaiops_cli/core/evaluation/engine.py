@@ -24,6 +24,7 @@ from genaiops_cli.core.evaluation.dataset import (
 from genaiops_cli.core.evaluation.evaluators import Aggregate, Evaluator, build_evaluator
 from genaiops_cli.core.evaluation.gates import GateResult, Verdict
 from genaiops_cli.core.evaluation.runner import RunOptions, Side, Target, execute
+from genaiops_cli.core.project_files import FileProblem, check_inside
 from genaiops_cli.errors import ManifestError, ManifestIssue
 
 DEFAULT_EXPECTED = "{{answer}}"
@@ -77,7 +78,12 @@ def prepare(
     """Load the dataset, build the evaluators and render every request. Raises ManifestError (exit 3)
     for anything wrong in the inputs: nothing has been sent yet when this returns."""
     evaluators = _build_evaluators(name, spec, base_dir, manifest_file)
-    dataset = base_dir / spec.dataset
+    try:  # the manifest may be untrusted: its dataset stays inside the project (validate checks it too)
+        dataset = check_inside(base_dir, spec.dataset)
+    except FileProblem as p:
+        raise ManifestError(
+            [_issue(manifest_file, f"evaluations.{name}.dataset", p.message, p.hint)]
+        ) from None
     rows = load_rows(dataset, limit=limit)
     template = RequestTemplate.from_model(spec.request)
     needs_expected = any(ev.needs_expected and "row" in ev.kinds for ev in evaluators)

@@ -25,6 +25,7 @@ from genaiops_cli.core.manifest.model import (
     deep_merge,
 )
 from genaiops_cli.core.manifest.yamlnodes import Converter, Path, Site, YamlProblem, compose
+from genaiops_cli.core.project_files import FileProblem, read_regular
 from genaiops_cli.errors import ManifestError, ManifestIssue
 
 MAX_BYTES = 1024 * 1024
@@ -91,8 +92,9 @@ def read_manifest_text(path: FsPath) -> str:
             raise _single(
                 path, f"{path} is a directory, not a manifest", "point -f at the genaiops.yaml file"
             )
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+        data = read_regular(path, MAX_BYTES)  # a FIFO or device is refused, never read
+    except FileProblem as p:
+        raise _single(path, p.message, "point -f at the genaiops.yaml file") from None
     except FileNotFoundError:
         raise _single(path, f"manifest not found: {path}", "check the path", "manifest_not_found") from None
     except OSError as e:
@@ -260,6 +262,7 @@ def _semantic_checks(
     envs = _valid(Environment, raw_envs)
     doc = Locator.for_document(file, sites)
     out += rules.promotion_cycles(envs, doc)
+    out += rules.file_rules(FsPath(file).resolve().parent, services, evaluations, envs, doc)
 
     for env_name, env in envs.items():
         at_env = Locator.for_document(file, sites, ("environments", env_name))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -110,7 +111,77 @@ def _pattern(p: str, **kw: Any) -> Any:
 Name = Annotated[str, _pattern(NAME_PATTERN)]
 EnvVarName = Annotated[str, _pattern(ENV_VAR_PATTERN)]
 UrlPath = Annotated[str, _pattern(URL_PATH_PATTERN)]
-JsonPath = Annotated[str, _pattern(JSONPATH_PATTERN)]
+
+
+def _jsonpath_syntax(v: str) -> str:
+    from genaiops_cli.core.evaluation.jsonpath import JsonPathError, parse
+
+    try:
+        parse(v)
+    except JsonPathError as e:
+        raise invalid(
+            str(e), "supported: `$`, `.key`, `['key']`, `[n]`, e.g. `$.answer` or `$.items[0]`"
+        ) from None
+    return v
+
+
+# RFC 9110 field-name token; a CR or LF in a name or value would split the request (header injection).
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def _header_name(v: str) -> str:
+    if not _HEADER_NAME.match(v):
+        raise invalid(
+            f"invalid HTTP header name {v!r}", "letters, digits and !#$%&'*+.^_`|~- only, e.g. `X-Request-Id`"
+        )
+    return v
+
+
+def _header_value(v: str) -> str:
+    bad = next((c for c in v if c in "\r\n\x00" or (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F), None)
+    if bad is not None:
+        raise invalid(
+            f"HTTP header value contains the control character {bad!r}",
+            "remove line breaks and control characters; a header value is one line",
+        )
+    return v
+
+
+def _resolve_address(v: str) -> str:
+    from genaiops_cli.core.netpolicy import forbidden_target
+
+    host = v.rsplit(":", 1)[0].strip("[]")
+    reason = forbidden_target(host)
+    if reason:
+        raise invalid(
+            f"`{v}` is {reason}",
+            "resolve: maps names to the service's own endpoints; cloud metadata and link-local "
+            "addresses are never a target",
+        )
+    return v
+
+
+def _keyvault_url(v: str) -> str:
+    from urllib.parse import urlsplit
+
+    hint = "a Key Vault secret URL: https://<vault>.vault.azure.net/secrets/<name>[/<version>]"
+    try:
+        url = urlsplit(v)
+        host = url.hostname or ""
+        url.port  # noqa: B018 - raises on a malformed port
+    except ValueError as e:
+        raise invalid(f"malformed URL: {e}", hint) from None
+    if url.username or url.password or url.query or url.fragment or not host:
+        raise invalid("a Key Vault secret URL has a host and a path only (no user, query or fragment)", hint)
+    if not re.fullmatch(r"/secrets/[0-9A-Za-z-]{1,127}(?:/[0-9A-Za-z]{1,64})?/?", url.path):
+        raise invalid(f"`{url.path or '/'}` is not a Key Vault secret path", hint)
+    return v
+
+
+JsonPath = Annotated[str, _pattern(JSONPATH_PATTERN), AfterValidator(_jsonpath_syntax)]
+HeaderName = Annotated[str, AfterValidator(_header_name)]
+HeaderValue = Annotated[StrictStr, AfterValidator(_header_value)]
+Headers = dict[HeaderName, HeaderValue]
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 
@@ -189,7 +260,7 @@ class Scale(_Model):
 class SecretRef(_Model):
     """A secret resolved at deploy time; its value never appears in the manifest or the output."""
 
-    keyvault: Annotated[str, _pattern(r"^https://")] = Field(
+    keyvault: Annotated[str, _pattern(r"^https://"), AfterValidator(_keyvault_url)] = Field(
         description="Key Vault secret URL.", examples=["https://kv-dev.vault.azure.net/secrets/openai-key"]
     )
     identity: NonEmpty | None = Field(
@@ -202,7 +273,7 @@ class SmokeRequest(_Model):
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] = Field("GET")
     path: UrlPath = Field(description="Request path, e.g. /chat.")
-    headers: dict[str, StrictStr] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     json_: Any = Field(None, alias="json", description="JSON body.")
     body: StrictStr | None = Field(None, description="Raw text body (instead of json).")
 
@@ -247,7 +318,7 @@ class Expect(_Model):
     json_: dict[JsonPath, JsonMatcher] = Field(
         default_factory=dict, alias="json", description="JSONPath → matcher."
     )
-    headers: dict[str, StrictStr] = Field(default_factory=dict, description="Header → exact value.")
+    headers: Headers = Field(default_factory=dict, description="Header → exact value.")
 
 
 class SmokeCheck(_Model):
@@ -630,8 +701,8 @@ class Environment(_Model):
     keep_previous: int = Field(1, ge=0, le=20, description="Previous revisions kept for rollback.")
     promote_from: Name | None = Field(None, description="Environment whose releases are promoted here.")
     gates: list[NonEmpty] = Field(default_factory=list, description='"smoke" or names of evaluations.')
-    resolve: dict[NonEmpty, Annotated[str, _pattern(HOSTPORT_PATTERN)]] = Field(
-        default_factory=dict, description='Host pattern → "ip:port" (split DNS, the sandbox).'
+    resolve: dict[NonEmpty, Annotated[str, _pattern(HOSTPORT_PATTERN), AfterValidator(_resolve_address)]] = (
+        Field(default_factory=dict, description='Host pattern → "ip:port" (split DNS, the sandbox).')
     )
     canary: Canary | None = Field(
         None, description="Canary steps and analysis for `genaiops canary` (needs strategy: bluegreen)."

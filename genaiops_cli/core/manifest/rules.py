@@ -3,10 +3,12 @@ cycles. Each returns located issues; none stops at the first problem."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from genaiops_cli.core.manifest.diagnostics import Locator
 from genaiops_cli.core.manifest.model import SMOKE_GATE, Environment, Evaluation, Service, did_you_mean
+from genaiops_cli.core.project_files import FileProblem, check_inside, check_regular
 from genaiops_cli.errors import ManifestIssue
 
 
@@ -274,4 +276,39 @@ def promotion_cycles(envs: dict[str, Environment], at: Locator) -> list[Manifest
                 break
             walk.append(parent)
             current = parent
+    return out
+
+
+def file_rules(
+    project: Path,
+    services: dict[str, Service],
+    evaluations: dict[str, Evaluation],
+    environments: dict[str, Environment],
+    doc: Locator,
+) -> list[ManifestIssue]:
+    """Every file the manifest names resolves inside the project (symlinks followed) and, when it
+    exists, is a regular file or directory — checked at validate time, not when the file is read."""
+    named: list[tuple[tuple[str | int, ...], str, Path]] = []  # (field path, value, relative to)
+    for n, svc in services.items():
+        if svc.build is not None:
+            named.append((("services", n, "build", "context"), svc.build.context, project))
+            context = project / svc.build.context
+            named.append((("services", n, "build", "dockerfile"), svc.build.dockerfile, context))
+    for n, ev in evaluations.items():
+        named.append((("evaluations", n, "dataset"), ev.dataset, project))
+        for i, spec in enumerate(ev.evaluators):
+            probes = spec.options.get("probes")
+            if isinstance(probes, str) and probes:
+                named.append((("evaluations", n, "evaluators", i, "probes"), probes, project))
+    for n, env in environments.items():
+        if env.infra is not None:
+            named.append((("environments", n, "infra", "template"), env.infra.template, project))
+            if env.infra.parameters:
+                named.append((("environments", n, "infra", "parameters"), env.infra.parameters, project))
+    out = []
+    for loc, value, base in named:
+        try:
+            check_regular(check_inside(project, base / value))
+        except FileProblem as p:
+            out.append(doc.issue(loc, p.message, p.hint))
     return out

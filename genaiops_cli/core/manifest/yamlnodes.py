@@ -29,6 +29,9 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_DEPTH = 64
 MAX_EXPANDED_NODES = 20_000
+# Characters of scalar text after alias expansion: a 1 MiB manifest read honestly stays far below;
+# a short string aliased thousands of times (billion laughs with long strings) does not.
+MAX_EXPANDED_CHARS = 4 * 1024 * 1024
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _resolver = yaml.resolver.Resolver()
@@ -214,6 +217,7 @@ class Converter:
     sites: dict[Path, Site] = field(default_factory=dict)
     issues: list[NodeIssue] = field(default_factory=list)
     _budget: int = MAX_EXPANDED_NODES
+    _chars: int = MAX_EXPANDED_CHARS
     _active: set[int] = field(default_factory=set)
 
     def convert(self, node: Node, path: Path = (), key_site: tuple[int, int] | None = None) -> Any:
@@ -245,6 +249,15 @@ class Converter:
             line, col, *(key_site or (None, None)), collection=not isinstance(node, ScalarNode)
         )
         if isinstance(node, ScalarNode):
+            self._chars -= len(node.value)
+            if self._chars < 0:
+                raise YamlProblem(
+                    f"the manifest expands to more than {MAX_EXPANDED_CHARS // (1024 * 1024)} MiB of text "
+                    "(aliases repeating long strings?)",
+                    line,
+                    col,
+                    "this looks like a YAML bomb; write the values out or use fewer aliases",
+                )
             return self._scalar(node, path)
         self._active.add(id(node))
         try:

@@ -18,6 +18,7 @@ from typing import Any
 from genaiops_cli.core.evaluation import stats
 from genaiops_cli.core.evaluation.calls import Outcome
 from genaiops_cli.core.evaluation.evaluators import Aggregate, Evaluator, EvaluatorConfigError, Score
+from genaiops_cli.core.project_files import FileProblem, check_inside
 from genaiops_cli.core.safety.detectors import DetectorContext, run_detectors
 from genaiops_cli.core.safety.probes import BUILTIN_VERSION, Probe, load_builtin, load_probes
 
@@ -35,7 +36,11 @@ class SafetyEvaluator(Evaluator):
             self.builtin_version = str(builtin)
             probes += load_builtin(self.builtin_version)
         if options.get("probes"):
-            probes += load_probes((base_dir or Path.cwd()) / str(options["probes"]))
+            try:  # an untrusted manifest's probe file stays inside the project (its lines are sent)
+                probe_file = check_inside(base_dir or Path.cwd(), str(options["probes"]))
+            except FileProblem as p:
+                raise EvaluatorConfigError(p.message, p.hint) from None
+            probes += load_probes(probe_file)
         wanted = options.get("categories")
         if wanted:
             probes = [p for p in probes if p.category in set(wanted)]

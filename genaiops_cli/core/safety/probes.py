@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from genaiops_cli.core.project_files import FileProblem, check_regular
 from genaiops_cli.core.safety.detectors import DETECTORS, detector_name
 from genaiops_cli.errors import ManifestError, ManifestIssue
 
@@ -52,6 +53,12 @@ def load_builtin(version: str = BUILTIN_VERSION) -> list[Probe]:
 def load_probes(path: Path, label: str | None = None) -> list[Probe]:
     """Probes from a JSONL file; every malformed line is reported with file:line (exit 3)."""
     shown = label or str(path)
+    try:
+        check_regular(path)  # a FIFO would block the read forever, a device never end
+    except FileProblem as p:
+        raise ManifestError(
+            [ManifestIssue(p.message, file=str(path), hint=p.hint)], code="dataset_invalid"
+        ) from None
     if not path.is_file():
         raise ManifestError(
             [ManifestIssue("probe file not found", file=str(path), hint="check the `probes:` option")],

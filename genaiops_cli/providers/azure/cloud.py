@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
+from genaiops_cli.core.lock import LeaseBackend
 from genaiops_cli.core.ports import HttpClients, Registry
 
 
@@ -43,3 +44,10 @@ class AzureCloud:
 
     def http(self) -> HttpClients:
         return Http()
+
+    def lock(
+        self, target: AzureTarget, resource_group: str, environment: str, account: str | None
+    ) -> LeaseBackend | None:
+        from genaiops_cli.providers.azure.blob_lock import lease_backend
+
+        return lease_backend(target, resource_group, environment, account)

@@ -1,0 +1,147 @@
+"""The bad inputs of issue 14, through the real CLI process: each exits 2 or 3 within 2 s and
+200 MB (measured on the child itself with wait4), with file, line, field path and hint — and the
+untrusted-manifest cases send nothing to the target."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cli.helpers import REPO
+
+MAX_SECONDS = 2.0  # CPU
+MAX_WALL_SECONDS = 10.0  # generous: a loaded CI machine; a FIFO read would block forever
+MAX_RSS_MB = 200
+
+
+def measured(cwd: Path, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict, float, float]:
+    """Exit code, JSON envelope, CPU seconds (user + system: the work done, unaffected by other
+    processes competing for the 2 cores) and peak RSS (MB) of one CLI run; a hang fails on wall time."""
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genaiops_cli", "-o", "json", *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdout is not None
+    out = proc.stdout.read()  # the child exits on its own; a hang would fail the test's timeout
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert time.monotonic() - started < MAX_WALL_SECONDS, "the CLI took too long: a hang?"
+    return proc.returncode, json.loads(out), usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "templates" / "agent", root)
+    return root
+
+
+def replace(root: Path, old: str, new: str) -> None:
+    f = root / "genaiops.yaml"
+    text = f.read_text()
+    assert old in text
+    f.write_text(text.replace(old, new, 1))
+
+
+def fifo_manifest(root: Path) -> list[str]:
+    os.mkfifo(root / "pipe.yaml")
+    return ["-f", "pipe.yaml", "validate"]
+
+
+def fifo_dataset(root: Path) -> list[str]:
+    (root / "data/eval.jsonl").unlink()
+    os.mkfifo(root / "data/eval.jsonl")
+    return ["validate"]
+
+
+def symlinked_dataset(root: Path) -> list[str]:
+    (root / "data/eval.jsonl").unlink()
+    (root / "data/eval.jsonl").symlink_to("/etc/passwd")
+    return ["validate"]
+
+
+def dotdot_probes(root: Path) -> list[str]:
+    replace(root, "probes: data/safety.jsonl", "probes: ../../../../etc/passwd")
+    return ["validate"]
+
+
+def header_crlf(root: Path) -> list[str]:
+    replace(
+        root,
+        "request: {method: GET, path: /healthz}",
+        'request: {method: GET, path: /healthz, headers: {X-A: "1\\r\\nX-Injected: 1"}}',
+    )
+    return ["validate"]
+
+
+def bad_jsonpath(root: Path) -> list[str]:
+    replace(root, '"$.answer": {contains:', '"$.answer[": {contains:')
+    return ["validate"]
+
+
+def metadata_resolve(root: Path) -> list[str]:
+    text = (root / "genaiops.yaml").read_text()
+    marker = "    strategy: direct" if "    strategy: direct" in text else "    cloud: sandbox"
+    replace(root, marker, marker + "\n    resolve: {'*.example.test': '169.254.169.254:80'}")
+    return ["validate"]
+
+
+def alias_bomb(root: Path) -> list[str]:
+    long = "x" * 60_000
+    lines = ["version: 1", f"a: &a {long}", "b: &b [" + ", ".join(["*a"] * 100) + "]"]
+    lines += [f"c{i}: [" + ", ".join(["*b"] * 100) + "]" for i in range(3)]  # 1.8 GB if expanded
+    (root / "bomb.yaml").write_text("\n".join(lines) + "\n")
+    return ["-f", "bomb.yaml", "validate"]
+
+
+CASES: dict[str, tuple[Callable[[Path], list[str]], int, str]] = {
+    "-f names a FIFO": (fifo_manifest, 3, "FIFO"),
+    "dataset is a FIFO": (fifo_dataset, 3, "FIFO"),
+    "dataset symlinked to /etc/passwd": (symlinked_dataset, 3, "outside the project"),
+    "probes under ../": (dotdot_probes, 3, "outside the project"),
+    "smoke header with CR/LF": (header_crlf, 3, "control character"),
+    "malformed JSONPath": (bad_jsonpath, 3, "cannot read from"),
+    "resolve to the metadata address": (metadata_resolve, 3, "link-local"),
+    "alias amplification with long strings": (alias_bomb, 3, "MiB of text"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+def test_bad_input_refused_quickly_and_small(project: Path, case: tuple) -> None:
+    prepare, expected_code, fragment = case
+    args = prepare(project)
+    code, doc, seconds, rss_mb = measured(project, *args)
+    assert code == expected_code, doc
+    error = doc["error"]
+    assert fragment in error["message"], error
+    assert error["hint"]
+    issue = error["details"]["issues"][0]
+    assert issue["file"]
+    assert seconds < MAX_SECONDS, f"{seconds:.2f}s"
+    assert rss_mb < MAX_RSS_MB, f"{rss_mb:.0f} MB"
+
+
+def test_path_and_line_are_named(project: Path) -> None:
+    symlinked_dataset(project)
+    _, doc, _, _ = measured(project, "validate")
+    issue = doc["error"]["details"]["issues"][0]
+    assert issue["path"] == "evaluations.quality.dataset" and issue["line"] == 45
+
+
+def test_outside_files_opt_in(project: Path) -> None:
+    symlinked_dataset(project)
+    code, doc, _, _ = measured(project, "validate", env={"GENAIOPS_ALLOW_OUTSIDE_PROJECT": "1"})
+    assert code == 0, doc

@@ -1,0 +1,79 @@
+"""The lease lock's rules over an in-memory lease backend with Azure's semantics (our own port,
+faked): racing acquirers → exactly one holder; the heartbeat keeps a lease alive past its duration;
+a lease broken or taken is noticed (exit 11 at the next step); break-lock records who was broken."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from genaiops_cli.core import lock as locks
+from genaiops_cli.errors import LockedError
+from tests.core.fakes import MemoryLease
+
+
+class Store:
+    """The ledger store: unused when a lease is given (the timed lock would write here)."""
+
+
+def test_racing_acquirers_exactly_one_holds() -> None:
+    backend = MemoryLease()
+    barrier = threading.Barrier(8)
+    outcomes: list[object] = []
+
+    def contend() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(locks.acquire(Store(), "prod", "promote", lease=backend))
+        except LockedError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=contend) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    held = [o for o in outcomes if isinstance(o, locks.LeaseHeld)]
+    refused = [o for o in outcomes if isinstance(o, LockedError)]
+    assert len(held) == 1 and len(refused) == 7
+    assert all(e.exit_code == 11 and "locked by" in e.message for e in refused)
+    locks.release(held[0])
+    assert backend.holder() is None
+
+
+def test_heartbeat_keeps_the_lease_and_release_frees_it() -> None:
+    backend = MemoryLease()
+    held = locks.acquire_lease(backend, "prod", "deploy", seconds=3)  # beats every second
+    time.sleep(2.5)
+    assert backend.renewals >= 1 and backend.holder() is not None
+    held.renew()  # nothing lost: no error
+    locks.release(held)
+    assert backend.holder() is None
+
+
+def test_a_lost_lease_stops_the_holder_at_its_next_step() -> None:
+    backend = MemoryLease()
+    held = locks.acquire_lease(backend, "prod", "promote", seconds=3)
+    taker = locks.acquire_lease(backend, "prod", "promote", break_lock="holder hung")
+    assert taker.claim.broke["reason"] == "holder hung" and taker.claim.broke["lock"]["owner"]
+    deadline = time.monotonic() + 5
+    while held.lost is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    with pytest.raises(LockedError) as caught:
+        held.renew()
+    assert caught.value.exit_code == 11 and "lost" in caught.value.message
+    locks.release(held)  # must not release the taker's lease
+    assert backend.holder() is not None
+    locks.release(taker)
+
+
+def test_a_dead_holder_frees_when_its_lease_runs_out() -> None:
+    backend = MemoryLease()
+    backend.try_acquire(locks.new_claim("prod", "promote", "killed", 1), 1)  # no heartbeat: a kill -9
+    with pytest.raises(LockedError):
+        locks.acquire_lease(backend, "prod", "promote")
+    time.sleep(1.1)
+    held = locks.acquire_lease(backend, "prod", "promote")
+    locks.release(held)

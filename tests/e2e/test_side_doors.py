@@ -1,0 +1,65 @@
+"""Gated environments have no side door (issue 14, item 4): `build --push -e prod && deploy -e prod
+&& swap -e prod` no longer puts an ungated digest live silently — the swap runs prod's gates against
+the staged side and records the outcome like a promotion (history, last-known-good, the app's release
+tag), and a failing gate leaves live traffic where it was, recorded as a failed attempt."""
+
+from __future__ import annotations
+
+import pytest
+
+from genaiops_cli.errors import ExitCode
+
+from .conftest import Project, Sandbox
+from .test_interrupts import own_project
+from .test_promote import live, ok, set_version
+
+
+@pytest.fixture(scope="module")
+def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return own_project(sandbox, tmp_path_factory.mktemp("sidedoors"), ("prod",))
+
+
+def deploy_by_hand(project: Project, version: str) -> None:
+    set_version(project, version)
+    assert project.run("build", "--push", "-e", "prod").code == 0
+    ok(project.run("-o", "json", "deploy", "-e", "prod", "--timeout", "60"))
+
+
+def test_hand_swap_in_prod_runs_its_gates_and_is_recorded(project: Project) -> None:
+    deploy_by_hand(project, "7.0.0")  # first revision: live at once (nothing to swap from)
+    first_live = live(project, "prod")["live"]
+    deploy_by_hand(project, "7.1.0")  # blue/green: staged at 0 %
+    assert live(project, "prod")["live"] == first_live
+
+    swapped = ok(project.run("-o", "json", "swap", "-e", "prod"))
+    assert {g["name"]: g["verdict"] for g in swapped["gates"]} == {"smoke": "pass", "quality": "pass"}
+    now = live(project, "prod")
+    assert now["live"] != first_live
+    hist = ok(project.run("-o", "json", "history", "-e", "prod", "--limit", "1"))
+    entry = hist["entries"][0]
+    assert (
+        entry["operation"] == "swap" and entry["status"] == "live" and entry["release"] == swapped["release"]
+    )
+    assert hist["last_known_good"]["prod"] == swapped["release"], (
+        "a gated swap that passed is last-known-good"
+    )
+    assert now.get("release") == swapped["release"], "the app is tagged with the release it serves"
+
+    # a staged side that fails prod's smoke gate: refused (exit 9), traffic stays, the attempt is in history
+    project.edit(
+        "genaiops.yaml", '"$.answer": {contains: "5 business days"}', '"$.answer": {contains: "never said"}'
+    )
+    try:
+        deploy_by_hand(project, "7.2.0")
+        refused = project.run("-o", "json", "swap", "-e", "prod")
+    finally:
+        project.edit(
+            "genaiops.yaml",
+            '"$.answer": {contains: "never said"}',
+            '"$.answer": {contains: "5 business days"}',
+        )
+    assert refused.code == ExitCode.GATE_FAILED, refused.stdout + refused.stderr
+    assert live(project, "prod")["live"] == now["live"], "a failed gate moved no traffic"
+    failed = ok(project.run("-o", "json", "history", "-e", "prod", "--limit", "1"))
+    assert failed["entries"][0]["status"] == "failed" and failed["entries"][0]["operation"] == "swap"
+    assert failed["last_known_good"]["prod"] == swapped["release"]
