@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "history",
     "diff",
     "eval",
+    "data",
     "monitor",
     "pipeline",
     "sandbox",
