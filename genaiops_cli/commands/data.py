@@ -81,8 +81,8 @@ def show(ctx: typer.Context, ref: RefArg, env: EnvOption = None) -> None:
     from genaiops_cli.core import datasets
 
     actx = app_context(ctx)
-    store = _store(actx, env)
-    full = datasets.resolve(store, datasets.parse_ref(ref))
+    wanted = datasets.parse_ref(ref)  # a bad reference is a usage error before any network call
+    full = datasets.resolve(_store(actx, env), wanted)
 
     def render(out: RichConsole) -> None:
         out.print(
@@ -104,8 +104,9 @@ def pull(
     from genaiops_cli.core import datasets
 
     actx = app_context(ctx)
+    wanted = datasets.parse_ref(ref)
     store = _store(actx, env)
-    record = datasets.resolve(store, datasets.parse_ref(ref))
+    record = datasets.resolve(store, wanted)
     root = datasets.materialize(store, record, dest)
     result = {**_brief(record), "dest": str(root), "files": sorted(record["files"])}
     actx.emit(result, lambda out: out.print(f"{record['name']}@{record['version']} → {root}"))
