@@ -236,10 +236,6 @@ def test_honest_values_still_pass(tmp_path: Path) -> None:
         ),
         ("response: $.answer", "response: \"$.choices[0]['message'].content\""),
         (
-            "env: {LOG_LEVEL: info}",
-            "env: {LOG_LEVEL: info}\n    secrets: {K: {keyvault: 'https://kv.vault.azure.net/secrets/openai-key/0123abcd'}}",
-        ),
-        (
             "containerapps_environment: cae-dev",
             "containerapps_environment: cae-dev\n    resolve: {'*.example.test': '127.0.0.1:8443'}",
         ),
@@ -307,3 +303,14 @@ def test_long_string_alias_amplification_is_bounded(tmp_path: Path) -> None:
 )
 def test_forbidden_targets(host: str, refused: bool) -> None:
     assert bool(forbidden_target(host)) is refused
+
+
+def test_key_vault_secrets_are_refused_not_silently_dropped(tmp_path: Path) -> None:
+    text = edit(
+        (
+            "env: {LOG_LEVEL: info}",
+            "env: {LOG_LEVEL: info}\n    secrets: {K: {keyvault: 'https://kv.vault.azure.net/secrets/openai-key'}}",
+        )
+    )
+    issue = issue_at(write_project(tmp_path / "p", text), "services.agent.secrets.K")
+    assert "not deployed by this version" in issue.message and issue.line == 9

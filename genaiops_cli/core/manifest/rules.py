@@ -62,6 +62,19 @@ def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
                 "add the repository to push to, e.g. `repository: contoso/agent`",
             )
         )
+    for name in svc.secrets:
+        # Never silently ignored: deploy does not turn Key Vault references into Container Apps
+        # secrets yet, so a manifest relying on one is refused rather than deployed without it.
+        out.append(
+            at.issue(
+                ("secrets", name),
+                f"secret `{name}`: Key Vault references are not deployed by this version of genaiops "
+                "(the container would start without it)",
+                "remove `secrets:` and give the value to the app another way (e.g. a Container Apps "
+                "secret set outside genaiops); support is tracked in issue 14",
+                at_key=True,
+            )
+        )
     seen: dict[str, int] = {}
     for i, check in enumerate(svc.smoke):
         if check.name in seen:
