@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console as RichConsole
@@ -110,8 +110,6 @@ def credentials(
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for each deployment.")] = 600,
 ) -> None:
-    import json
-
     from genaiops_cli.core import ci_identity, provisioning
     from genaiops_cli.errors import UsageError
 
@@ -139,23 +137,7 @@ def credentials(
     result: dict = plan.summary()
 
     if emit is not None:
-        emit.mkdir(parents=True, exist_ok=True)
-        written = []
-        for d in plan.deployments:
-            template, parameters = emit / f"{d.name}.json", emit / f"{d.name}.parameters.json"
-            template.write_text(json.dumps(d.template, indent=2) + "\n")
-            parameters.write_text(
-                json.dumps(
-                    {
-                        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
-                        "contentVersion": "1.0.0.0",
-                        "parameters": d.parameters,
-                    },
-                    indent=2,
-                )
-                + "\n"
-            )
-            written += [str(template), str(parameters)]
+        written = _emit_templates(emit, plan)
         result["emitted"] = written
         actx.emit(result, lambda out: _render_credentials(out, plan, written=written))
         return
@@ -165,8 +147,46 @@ def credentials(
             "pipeline credentials creates an identity and role assignments and needs confirmation",
             hint="pass --yes (or -y) to create them, --what-if to preview, --emit DIR for templates",
         )
-    from genaiops_cli.providers.azure import deployments
+    runs = _run_deployments(manifest, plan, what_if, timeout, result)
+    result["what_if" if what_if else "deployed"] = runs
+    actx.emit(
+        result, lambda out: _render_credentials(out, plan, runs=runs, variables=result.get("variables"))
+    )
 
+
+def _emit_templates(emit: Path, plan: Any) -> list[str]:
+    """Write each deployment's ARM template and parameters file; return their paths."""
+    import json
+
+    emit.mkdir(parents=True, exist_ok=True)
+    written = []
+    for d in plan.deployments:
+        template, parameters = emit / f"{d.name}.json", emit / f"{d.name}.parameters.json"
+        template.write_text(json.dumps(d.template, indent=2) + "\n")
+        parameters.write_text(
+            json.dumps(
+                {
+                    "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#",
+                    "contentVersion": "1.0.0.0",
+                    "parameters": d.parameters,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        written += [str(template), str(parameters)]
+    return written
+
+
+def _run_deployments(
+    manifest: Any, plan: Any, what_if: bool, timeout: float, result: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """What-if or deploy each of the plan's deployments; the CI variables go into `result`."""
+    from genaiops_cli.core import provisioning
+    from genaiops_cli.core.targets import environment_target
+    from genaiops_cli.wiring import arm_deployments
+
+    deployments = arm_deployments()
     runs = []
     for d in plan.deployments:
         target = environment_target(manifest, d.environment)
@@ -175,23 +195,20 @@ def credentials(
                 deployments.what_if(target, d.resource_group, d.name, d.template, d.parameters, timeout)
             )
             runs.append({"deployment": d.name, "resource_group": d.resource_group, "changes": changes})
-        else:
-            final = deployments.deploy(
-                target, d.resource_group, d.name, d.template, d.parameters, timeout=timeout
-            )
-            props = final.get("properties") or {}
-            values = {k: v.get("value") for k, v in (props.get("outputs") or {}).items()}
-            runs.append({"deployment": d.name, "resource_group": d.resource_group, "outputs": values})
-            if "clientId" in values:
-                result["variables"] = {
-                    "AZURE_CLIENT_ID": values["clientId"],
-                    "AZURE_TENANT_ID": values.get("tenantId"),
-                    "AZURE_SUBSCRIPTION_ID": target.subscription_id,
-                }
-    result["what_if" if what_if else "deployed"] = runs
-    actx.emit(
-        result, lambda out: _render_credentials(out, plan, runs=runs, variables=result.get("variables"))
-    )
+            continue
+        final = deployments.deploy(
+            target, d.resource_group, d.name, d.template, d.parameters, timeout=timeout
+        )
+        props = final.get("properties") or {}
+        values = {k: v.get("value") for k, v in (props.get("outputs") or {}).items()}
+        runs.append({"deployment": d.name, "resource_group": d.resource_group, "outputs": values})
+        if "clientId" in values:
+            result["variables"] = {
+                "AZURE_CLIENT_ID": values["clientId"],
+                "AZURE_TENANT_ID": values.get("tenantId"),
+                "AZURE_SUBSCRIPTION_ID": target.subscription_id,
+            }
+    return runs
 
 
 def _render_credentials(

@@ -270,32 +270,7 @@ def _azure(plan: PipelinePlan, version: str) -> list[PipelineFile]:
     )
 
     def promote_stages(hops: tuple[Hop, ...], first_depends: str | None) -> str:
-        stages, depends = [], first_depends
-        for hop in hops:
-            stage = f"promote_{_stage_id(hop.dst)}"
-            stages.append(
-                _fragment(
-                    p,
-                    "promote_stage",
-                    {
-                        "stage": stage,
-                        "src": hop.src,
-                        "dst": hop.dst,
-                        "gates": _gates(hop),
-                        "depends": f"  dependsOn: {depends}" if depends else "",
-                        "setup": setup,
-                        "workdir": workdir,
-                        "promote": azcli(
-                            hop.dst,
-                            f"Promote {hop.src} → {hop.dst}",
-                            f"genaiops -o json -y promote --from {hop.src} --to {hop.dst}"
-                            f" | tee reports/promote-{hop.dst}.json",
-                        ),
-                    },
-                )
-            )
-            depends = stage
-        return "\n".join(stages)
+        return _azure_promote_stages(hops, first_depends, setup, workdir, azcli)
 
     values = {
         **_common(plan, version),
@@ -313,6 +288,38 @@ def _azure(plan: PipelinePlan, version: str) -> list[PipelineFile]:
         release = {**values, "promote_stages": _indent(promote_stages((plan.release_hop,), None), 2)}
         files.append(("genaiops-release.yml", release))
     return [_render(p, name, vals, ".azure-pipelines") for name, vals in files]
+
+
+def _azure_promote_stages(
+    hops: tuple[Hop, ...], first_depends: str | None, setup: str, workdir: str, azcli: Any
+) -> str:
+    """One Azure Pipelines stage per promotion hop, each depending on the one before."""
+    stages, depends = [], first_depends
+    for hop in hops:
+        stage = f"promote_{_stage_id(hop.dst)}"
+        stages.append(
+            _fragment(
+                "azure-pipelines",
+                "promote_stage",
+                {
+                    "stage": stage,
+                    "src": hop.src,
+                    "dst": hop.dst,
+                    "gates": _gates(hop),
+                    "depends": f"  dependsOn: {depends}" if depends else "",
+                    "setup": setup,
+                    "workdir": workdir,
+                    "promote": azcli(
+                        hop.dst,
+                        f"Promote {hop.src} → {hop.dst}",
+                        f"genaiops -o json -y promote --from {hop.src} --to {hop.dst}"
+                        f" | tee reports/promote-{hop.dst}.json",
+                    ),
+                },
+            )
+        )
+        depends = stage
+    return "\n".join(stages)
 
 
 def _indent(text: str, spaces: int) -> str:

@@ -371,7 +371,13 @@ class ArmDeployments(Protocol):
         ...
 
     def what_if(
-        self, target: Any, resource_group: str, deployment: str, template: Any, parameters: Any
+        self,
+        target: Any,
+        resource_group: str,
+        deployment: str,
+        template: Any,
+        parameters: Any,
+        timeout: float = 600,
     ) -> dict[str, Any]: ...
 
     def deploy(

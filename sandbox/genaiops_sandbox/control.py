@@ -332,11 +332,48 @@ def reset(state_dir: Path) -> None:
             hint="pass the sandbox's own --state-dir, or remove the folder yourself",
             code="sandbox_reset_refused",
         )
+    docker_host = _engine_of(state_dir)
     down(state_dir)
+    if docker_host:
+        _remove_containers(state_dir, docker_host)
     _unmount_below(state_dir)
     shutil.rmtree(state_dir, ignore_errors=True)
     if state_dir.exists():
         shutil.rmtree(state_dir)  # second try surfaces the real error
+
+
+def _engine_of(state_dir: Path) -> str | None:
+    """The shared engine this stand-in ran its containers on (None: a private engine, which `down`
+    stops with everything in it, or no profile)."""
+    if (state_dir / "engine" / "started-by-genaiops.json").exists():
+        return None
+    with contextlib.suppress(json.JSONDecodeError, TypeError, OSError):
+        profile = Profile.load(state_dir)
+        if profile and profile.docker_host:
+            return profile.docker_host
+    return None
+
+
+def _remove_containers(state_dir: Path, docker_host: str) -> None:
+    """The containers this stand-in started on a shared engine (its `genaiops.instance` label), so
+    a reset leaves no revision running; other stand-ins' containers are never touched."""
+    try:
+        import docker  # heavy: imported only when a reset needs it
+
+        from genaiops_sandbox.runtime import L_INSTANCE, instance_id
+
+        client = docker.DockerClient(base_url=docker_host, timeout=30)
+    except Exception:  # no engine or no docker module: nothing of ours can run there
+        return
+    try:
+        label = f"{L_INSTANCE}={instance_id(state_dir)}"
+        for ctr in client.containers.list(all=True, filters={"label": label}):
+            with contextlib.suppress(Exception):
+                ctr.remove(force=True)
+    except Exception:  # engine gone meanwhile
+        pass
+    finally:
+        client.close()
 
 
 def _unmount_below(root: Path) -> None:
