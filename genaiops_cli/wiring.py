@@ -19,7 +19,10 @@ if TYPE_CHECKING:
         HostFactory,
         HttpClients,
         ImageEngine,
+        MonitorPort,
         RemoteBuilder,
+        RevisionMetrics,
+        TrafficSplit,
     )
 
 
@@ -77,3 +80,28 @@ def arm_deployments() -> ArmDeployments:
 def http() -> HttpClients:
     """HTTP clients for endpoints, outside an opened environment (`eval --url`)."""
     return cloud().http()
+
+
+def monitor(manifest: Manifest, env_name: str) -> MonitorPort:
+    """Azure Monitor (alerts, action groups) of an environment's subscription (`genaiops monitor`)."""
+    from genaiops_cli.core.targets import environment_target
+    from genaiops_cli.providers.azure.monitor import AzureMonitor
+
+    return AzureMonitor(environment_target(manifest, env_name))
+
+
+def canary_ports(env: Environment, service: str) -> tuple[Host, TrafficSplit, RevisionMetrics]:
+    """What `genaiops canary` drives: the service's host, its traffic split, its metrics per revision."""
+    from genaiops_cli.core.hosts.containerapps import ContainerAppsHost
+    from genaiops_cli.core.hosts.containerapps_split import ContainerAppsSplit
+    from genaiops_cli.errors import DeployError
+    from genaiops_cli.providers.azure.monitor import AzureRevisionMetrics
+
+    host = env.host(service)
+    if not isinstance(host, ContainerAppsHost):
+        raise DeployError(
+            f"canary delivery needs traffic splitting; host {host.kind!r} of {service!r} has none",
+            hint="use blue/green (`genaiops swap`) for this service",
+        )
+    metrics = AzureRevisionMetrics(env.target, env.config.resource_group, host.app_name)
+    return host, ContainerAppsSplit(host), metrics

@@ -392,3 +392,47 @@ class ArmDeployments(Protocol):
     ) -> dict[str, Any]: ...
 
     def get_deployment(self, target: Any, resource_group: str, deployment: str) -> dict[str, Any] | None: ...
+
+
+class MonitorPort(Protocol):
+    """Azure Monitor resources of one subscription (providers/azure/monitor.py); bodies are ARM JSON
+    with REST field names. `kind` is "actionGroup", "metricAlert" or "scheduledQueryRule"."""
+
+    subscription_id: str  # the target's: resource ids in rule bodies use it
+
+    def get(self, kind: str, resource_group: str, name: str) -> dict[str, Any] | None: ...
+
+    def put(self, kind: str, resource_group: str, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def delete(self, kind: str, resource_group: str, name: str) -> None: ...
+
+    def list(self, kind: str, resource_group: str) -> list[dict[str, Any]]: ...
+
+    def alert_condition(self, resource_group: str, name: str) -> str:
+        """'Fired' or 'Resolved': a metric alert's monitored condition now."""
+        ...
+
+
+class TrafficSplit(Protocol):
+    """Moves part of a service's traffic to its staged revision (a host with "traffic_split")."""
+
+    def sides(self, service: str) -> tuple[str, str]:
+        """(stable, canary): the live and the staged revision. Raises DeployError when nothing is
+        staged or the staged revision is not healthy."""
+        ...
+
+    def split(self, service: str, canary_weight: int, on_event: EventFn) -> None:
+        """Live gets 100 - canary_weight %, staged canary_weight %, in one traffic write."""
+        ...
+
+    def abort(self, service: str, on_event: EventFn) -> None:
+        """Back to stable: live 100 %, staged 0 % (still staged), in one traffic write."""
+        ...
+
+
+class RevisionMetrics(Protocol):
+    """Platform metrics per revision of a service (providers/azure/monitor.py)."""
+
+    def revision_stats(self, service: str, window_seconds: float) -> dict[str, dict[str, Any]]:
+        """revision → {requests, errors_5xx, average_ms} over the last `window_seconds`."""
+        ...

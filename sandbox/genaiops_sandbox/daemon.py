@@ -69,6 +69,7 @@ class Sandbox:
         self.runtime: Any = None
         self.router: Any = None
         self.arm: Any = None
+        self.alerts: Any = None
         self.stopped = threading.Event()
 
     def start(self, log_file: Path) -> Profile:
@@ -105,6 +106,7 @@ class Sandbox:
             ports.get("arm", 0),
         )
         self._reensure_registries()
+        self._start_monitoring(str(ca.cert))
 
         ports = {"arm": self.arm.server.port}
         resolve: dict[str, str] = {}
@@ -170,6 +172,15 @@ class Sandbox:
             return
         self.router = _bind_with_fallback(lambda p: Router(self.runtime, self.tls_dir, port=p).start(), port)
 
+    def _start_monitoring(self, ca_file: str) -> None:
+        """Metrics from the router's traffic; metric alerts evaluated against them."""
+        from .monitor.alerts import DEFAULT_TICK, TICK_ENV, AlertEvaluator
+
+        if self.router is not None:
+            self.router.add_listener(self.arm.api.traffic.observe)
+        tick = float(os.environ.get(TICK_ENV) or DEFAULT_TICK)
+        self.alerts = AlertEvaluator(self.arm.api, tick=tick, ca_file=ca_file).start()
+
     def _reensure_registries(self) -> None:
         """Registry resources in the ARM store get their processes back after a restart."""
         if self.fleet is None:
@@ -189,6 +200,7 @@ class Sandbox:
 
     def close(self) -> None:
         for name, part in (
+            ("alerts", self.alerts),
             ("arm", self.arm),
             ("router", self.router),
             ("runtime", self.runtime),

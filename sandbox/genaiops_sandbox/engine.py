@@ -227,6 +227,7 @@ def stop_engine(state_dir: Path, wait_seconds: float = 15.0) -> bool:
             pass
     stopped = False
     if _pid_alive(pid):
+        _stop_containers(marker["docker_host"])
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline and _pid_alive(pid):
@@ -239,6 +240,34 @@ def stop_engine(state_dir: Path, wait_seconds: float = 15.0) -> bool:
     subprocess.run(["ip", "link", "del", marker["bridge"]], capture_output=True, check=False)
     (engine_dir / MARKER).unlink(missing_ok=True)
     return stopped
+
+
+def _stop_containers(docker_host: str, grace: int = 2) -> None:
+    """Stop the private engine's containers with a short grace, all at once, before dockerd itself:
+    dockerd gives each container its 10 s stop timeout on shutdown, and a PID 1 that ignores SIGTERM
+    (most images without an init) made `sandbox down` take 16 s."""
+    import threading
+
+    import docker  # heavy: imported only when a private engine is stopped
+
+    try:
+        client = docker.DockerClient(base_url=docker_host, timeout=grace + 10)
+        running = client.containers.list()
+    except Exception:  # the engine is already gone or hung: dockerd's own shutdown handles the rest
+        return
+
+    def stop(ctr: object) -> None:
+        try:
+            ctr.stop(timeout=grace)  # type: ignore[attr-defined]
+        except Exception:  # gone meanwhile
+            pass
+
+    threads = [threading.Thread(target=stop, args=(c,), daemon=True) for c in running]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(grace + 10)
+    client.close()
 
 
 def _reap(pid: int) -> None:

@@ -111,6 +111,7 @@ class Router:
         self._ctx_lock = threading.Lock()
         self._logs: dict[str, collections.deque[dict[str, Any]]] = {}
         self._log_lock = threading.Lock()
+        self._listeners: list[Any] = []  # called with each request's log entry (monitoring)
         self._table = RouteTable([])
         self._table_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -167,7 +168,14 @@ class Router:
             merged = [e for d in self._logs.values() for e in d]
         return sorted(merged, key=lambda e: e["time"])
 
-    def _record(self, revision: str, method: str, path: str, status: int, started: float) -> None:
+    def add_listener(self, callback: Any) -> None:
+        """`callback(entry)` after every proxied request; the entry also names the environment domain."""
+        self._listeners.append(callback)
+
+    def _record(
+        self, revision: str, method: str, path: str, status: int, started: float, host: str = ""
+    ) -> None:
+        split = self.table().domain_of(host) if host else None
         entry = {
             "time": time.time(),
             "revision": revision,
@@ -178,6 +186,8 @@ class Router:
         }
         with self._log_lock:
             self._logs.setdefault(revision, collections.deque(maxlen=LOG_SIZE)).append(entry)
+        for listener in self._listeners:
+            listener({**entry, "domain": split[1] if split else ""})
 
     # ------------------------------------------------------------ TLS
 
@@ -253,10 +263,10 @@ class _Handler(BaseHTTPRequestHandler):
         endpoint = router._runtime.revision_endpoint(revision, split[1])
         if endpoint is None:
             self._simple(503, _UNAVAILABLE_PAGE.format(revision=_escape(revision)), revision)
-            router._record(revision, self.command, self.path, 503, started)
+            router._record(revision, self.command, self.path, 503, started, host)
             return
         status = self._forward(endpoint, revision, body)
-        router._record(revision, self.command, self.path, status, started)
+        router._record(revision, self.command, self.path, status, started, host)
 
     def _read_body(self) -> bytes | None:
         length = self.headers.get("Content-Length")

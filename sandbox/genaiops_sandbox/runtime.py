@@ -32,6 +32,7 @@ from genaiops_sandbox.runtime_api import (
     ContainerSpec,
     JobExecutionSpec,
     JobExecutionStatus,
+    ReplicaStatus,
     RevisionSpec,
     RevisionStatus,
     TrafficRoute,
@@ -129,6 +130,7 @@ class _Revision:
     container_name: str = ""
     restarts: int = 0  # platform restarts after crashes (Azure: the replica's restartCount)
     backoff: float = 1.0
+    replica_name: str = ""
 
     @property
     def key(self) -> str:
@@ -340,6 +342,29 @@ class DockerRuntime:
     def revision_restarts(self, revision: str, default_domain: str | None = None) -> int:
         rev = self._find(revision, default_domain)
         return rev.restarts if rev else 0
+
+    def revision_replicas(self, revision: str, default_domain: str | None = None) -> list[ReplicaStatus]:
+        """The revision's replica (one container) as Azure's Replicas API reports it."""
+        rev = self._find(revision, default_domain)
+        if rev is None or rev.phase == STOPPED:
+            return []
+        ctr = self._container(rev.container_name)
+        if ctr is None:
+            return []
+        state = ctr.attrs.get("State", {})
+        main = rev.spec.containers[0].name if rev.spec else rev.app
+        return [
+            ReplicaStatus(
+                name=rev.replica_name or _env_of(ctr).get("CONTAINER_APP_REPLICA_NAME", rev.revision),
+                created_time=_iso(ctr.attrs.get("Created")),
+                running=bool(state.get("Running")),
+                ready=rev.phase == READY,
+                restart_count=rev.restarts,
+                container=main,
+                container_id=ctr.id,
+                details=None if rev.phase == READY else (rev.reason or rev.phase),
+            )
+        ]
 
     def stop_revision(self, revision: str, default_domain: str | None = None) -> None:
         rev = self._find(revision, default_domain)
@@ -561,10 +586,11 @@ class DockerRuntime:
             # a port free on the host now, not docker's next one: a second engine (another
             # stand-in's private dockerd) hands out the same range without knowing ours
             ports[f"{port}/tcp"] = ("127.0.0.1", free_port())
+        rev.replica_name = f"{spec.revision}-{_replica_suffix()}"
         platform = {
             "CONTAINER_APP_NAME": spec.app,
             "CONTAINER_APP_REVISION": spec.revision,
-            "CONTAINER_APP_REPLICA_NAME": f"{spec.revision}-{_replica_suffix()}",
+            "CONTAINER_APP_REPLICA_NAME": rev.replica_name,
             "CONTAINER_APP_HOSTNAME": f"{spec.revision}.{spec.default_domain}",
             "CONTAINER_APP_ENV_DNS_SUFFIX": spec.default_domain,
         }
@@ -889,6 +915,10 @@ class DockerRuntime:
 
 
 # ---------------------------------------------------------------- module helpers
+
+
+def _env_of(ctr: Any) -> dict[str, str]:
+    return dict(e.split("=", 1) for e in ctr.attrs.get("Config", {}).get("Env") or [] if "=" in e)
 
 
 def _replica_suffix() -> str:

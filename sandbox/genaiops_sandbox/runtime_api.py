@@ -44,6 +44,20 @@ class RevisionStatus:
 
 
 @dataclass(frozen=True)
+class ReplicaStatus:
+    """One replica of a revision as Azure's Replicas API shows it (the stand-in runs one)."""
+
+    name: str
+    created_time: str | None
+    running: bool
+    ready: bool
+    restart_count: int
+    container: str  # the template's container name
+    container_id: str | None
+    details: str | None = None
+
+
+@dataclass(frozen=True)
 class TrafficRoute:
     revision: str
     weight: int

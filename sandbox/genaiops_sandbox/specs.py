@@ -5,8 +5,11 @@ never the files) before validation, following the specs README:
 - `x-ms-enum.modelAsString: true` enums are open → the `enum` keyword is dropped;
 - `x-nullable: true` → null is accepted;
 - `readOnly` properties are never `required` in requests (clients don't send them);
-- `discriminator` bases validate against the child named by the discriminator value;
-- `2025-07-01/ConnectedEnvironments.json` references common types one `../` short → mapped.
+- `discriminator` bases validate against the child named by the discriminator value, and a base's
+  `additionalProperties` does not apply to the properties its children add;
+- `2025-07-01/ConnectedEnvironments.json` references common types one `../` short → mapped;
+- `2023-12-01/scheduledQueryRule_API.json`'s missing commonMonitoringTypes ErrorContract → ARM's
+  common ErrorResponse.
 Operations are found by api-version (`info.version`) and a case-insensitive match of the path
 template. The response status must be declared, LRO headers declared for it must be present, and
 bodies must validate."""
@@ -78,6 +81,7 @@ class SpecIndex:
                 continue
             self._raw[path.as_uri()] = json.loads(path.read_text(encoding="utf-8"))
         self._fix_connected_environments_refs()
+        self._fix_monitoring_error_refs()
         self._children = self._discriminator_children()
         self._lock = threading.Lock()
         self._registries: dict[str, Any] = {}
@@ -105,6 +109,32 @@ class SpecIndex:
                 return node
 
             self._raw[uri] = fix(doc)
+
+    def _fix_monitoring_error_refs(self) -> None:
+        """scheduledQueryRule_API.json (2023-12-01) takes its error body from a commonMonitoringTypes.json
+        the pinned slice does not hold; its ErrorContract is `{"error": ErrorResponse}`, the ARM common
+        error body, so point it at common-types v2 ErrorResponse."""
+        target = (
+            self.root / "specification/common-types/resource-management/v2/types.json"
+        ).as_uri() + "#/definitions/ErrorResponse"
+
+        def fix(node: Any) -> Any:
+            if isinstance(node, dict):
+                return {
+                    k: (
+                        target
+                        if k == "$ref" and isinstance(v, str) and "commonMonitoringTypes.json" in v
+                        else fix(v)
+                    )
+                    for k, v in node.items()
+                }
+            if isinstance(node, list):
+                return [fix(v) for v in node]
+            return node
+
+        for uri, doc in self._raw.items():
+            if uri.endswith("/scheduledQueryRule_API.json"):
+                self._raw[uri] = fix(doc)
 
     def _discriminator_children(self) -> dict[str, dict[str, str]]:
         """base definition URI → {discriminator value: child definition URI}."""
@@ -211,6 +241,9 @@ class SpecIndex:
                 base_uri = f"{uri}#/definitions/{name}"
                 props_name = f"{name}__props"
                 docs[uri]["definitions"][props_name] = copy.deepcopy(docs[uri]["definitions"][name])
+                # A base's `additionalProperties` (AutoRest: "unmatched properties") must not refuse the
+                # properties its children add; in draft-04 allOf it would (Insights metric criteria).
+                docs[uri]["definitions"][props_name].pop("additionalProperties", None)
                 for child in self._children.get(base_uri, {}).values():
                     child_doc_uri, fragment = urldefrag(child)
                     child_def = docs[child_doc_uri]["definitions"][fragment.rsplit("/", 1)[-1]]
@@ -230,6 +263,8 @@ class SpecIndex:
             if not isinstance(prop, str):
                 continue
             children = self._children.get(f"{uri}#/definitions/{name}", {})
+            if children:  # the child named by the value validates its own, larger property set
+                definition.pop("additionalProperties", None)
             # draft-04 has no if/then: express "value → child" as anyOf(not that value, child)
             definition.setdefault("allOf", [])
             for value, child in children.items():

@@ -26,6 +26,32 @@ def edit(*pairs: tuple[str, str]) -> str:
 
 # (id, manifest text, path, line, column or None, message fragment)
 CASES = [
+    (
+        "monitor-unknown-action-group",
+        edit(
+            (
+                "    gates: [smoke, quality]\n",
+                '    gates: [smoke, quality]\n    monitor:\n      alerts:\n        errs:\n          service: agent\n          metric: Requests\n          threshold: "> 1"\n          action_groups: [opz]\n',
+            )
+        ),
+        "environments.dev.monitor.alerts.errs.action_groups[0]",
+        36,
+        27,
+        "unknown action group `opz`",
+    ),
+    (
+        "monitor-unknown-metric",
+        edit(
+            (
+                "    gates: [smoke, quality]\n",
+                '    gates: [smoke, quality]\n    monitor:\n      alerts:\n        errs:\n          service: agent\n          metric: Requestz\n          threshold: "> 1"\n',
+            )
+        ),
+        "environments.dev.monitor.alerts.errs.metric",
+        34,
+        19,
+        "is not allowed here",
+    ),
     ("unknown-top-key", edit(("name: demo", "name: demo\nnmae: x")), "nmae", 3, 1, "unknown key `nmae`"),
     (
         "unknown-service-key",

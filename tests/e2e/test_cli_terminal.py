@@ -13,7 +13,11 @@ from .conftest import BASE_IMAGE, Project, Sandbox, make_project
 
 @pytest.fixture(scope="module")
 def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return make_project(sandbox, tmp_path_factory.mktemp("terminal"), ("staging",))
+    project = make_project(sandbox, tmp_path_factory.mktemp("terminal"), ("staging",))
+    # Its own app name: the session's stand-in is shared, and the blue/green story expects to create
+    # contoso-support-agent in staging itself.
+    project.edit("genaiops.yaml", "name: contoso-support\n", "name: contoso-terminal\n")
+    return project
 
 
 def test_status_and_rollback_in_an_80_column_terminal(project: Project) -> None:

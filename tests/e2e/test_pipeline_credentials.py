@@ -60,13 +60,7 @@ def test_ci_identity_what_if_create_and_read_back(sandbox: Sandbox, tmp_path: Pa
     again = project.run(*args, "--what-if").json()["result"]["what_if"]
     assert {c["change"] for r in again for c in r["changes"]} <= {"NoChange", "Ignore"}, "idempotent"
 
-    rm = ResourceManagementClient(
-        clients.credential(target),
-        target.subscription_id,
-        base_url=target.arm_endpoint,
-        credential_scopes=[clients.ARM_SCOPE],
-        connection_verify=target.verify,
-    )
+    rm = clients.arm_client(ResourceManagementClient, target)
     base = f"/subscriptions/{target.subscription_id}/resourceGroups/rg-cred-staging/providers"
     identity = rm.resources.get_by_id(
         f"{base}/Microsoft.ManagedIdentity/userAssignedIdentities/id-staging-ci", api_version="2023-01-31"

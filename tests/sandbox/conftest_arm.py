@@ -21,6 +21,7 @@ from genaiops_sandbox.runtime_api import (
     AppRoutes,
     JobExecutionSpec,
     JobExecutionStatus,
+    ReplicaStatus,
     RevisionSpec,
     RevisionStatus,
 )
@@ -43,6 +44,7 @@ class FakeRuntime:
         self.exec_polls: dict[str, int] = {}
         self.removed: list[str] = []
         self.removed_in: list[tuple[str, str | None]] = []  # (app, environment domain)
+        self.crash_restarts: dict[str, int] = {}  # revision → platform restarts after crashes
 
     def ensure_revision(self, spec: RevisionSpec) -> None:
         with self.lock:
@@ -71,6 +73,24 @@ class FakeRuntime:
             if self.polls[revision] <= 1:
                 return RevisionStatus("Processing", "None", "Provisioning")
             return RevisionStatus("Running", "Healthy", "Provisioned")
+
+    def revision_replicas(self, revision: str, default_domain: str | None = None) -> list[ReplicaStatus]:
+        status = self.revision_status(revision, default_domain)
+        if status.running_state == "Stopped":
+            return []
+        ready = status.running_state == "Running"
+        return [
+            ReplicaStatus(
+                name=f"{revision}-5d8f9c7b6-abcde",
+                created_time="2026-01-01T00:00:00Z",
+                running=ready,
+                ready=ready,
+                restart_count=self.crash_restarts.get(revision, 0),
+                container="main",
+                container_id="0" * 64,
+                details=None if ready else status.reason,
+            )
+        ]
 
     def set_routes(self, routes: AppRoutes) -> None:
         with self.lock:

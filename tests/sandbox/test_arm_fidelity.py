@@ -306,3 +306,32 @@ def test_genaiops_paces_its_own_polls_against_the_stand_in(tmp_path: Path) -> No
         assert time.monotonic() - started < 0.6  # not one Retry-After of 1 s
     finally:
         env.endpoint.close()
+
+
+def test_replicas_report_restart_counts_as_azure_does(arm_env: ArmEnv) -> None:
+    """ContainerAppsRevisionReplicas: a replica per running revision, its container's restartCount."""
+    create_rg(arm_env, "rg-r")
+    client = arm_env.apps_client()
+    cae = client.managed_environments.begin_create_or_update(
+        "rg-r", "cae", m.ManagedEnvironment(location="eastus2")
+    ).result()
+    client.container_apps.begin_create_or_update(
+        "rg-r",
+        "web",
+        m.ContainerApp(
+            location="eastus2",
+            managed_environment_id=cae.id,
+            configuration=m.Configuration(active_revisions_mode="Multiple"),
+            template=m.Template(
+                revision_suffix="v1", containers=[m.Container(name="main", image="127.0.0.1:5000/agent:1")]
+            ),
+        ),
+    ).result()
+    arm_env.runtime.crash_restarts["web--v1"] = 2
+    replicas = list(client.container_apps_revision_replicas.list_replicas("rg-r", "web", "web--v1").value)
+    assert len(replicas) == 1
+    replica = client.container_apps_revision_replicas.get_replica("rg-r", "web", "web--v1", replicas[0].name)
+    assert replica.running_state == "Running"
+    assert replica.containers[0].restart_count == 2 and replica.containers[0].ready is True
+    client.container_apps_revisions.deactivate_revision("rg-r", "web", "web--v1")
+    assert list(client.container_apps_revision_replicas.list_replicas("rg-r", "web", "web--v1").value) == []

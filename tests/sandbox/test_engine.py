@@ -51,3 +51,39 @@ def test_base_image_builds_runs_python_and_is_reused(engine_host: str) -> None:
         assert client.containers.run(BASE_IMAGE, ["sh", "-c", "echo sh-ok"], remove=True).strip() == b"sh-ok"
     finally:
         client.close()
+
+
+def test_private_engine_stops_fast_with_a_container_that_ignores_sigterm(engine_host: str) -> None:
+    """dockerd gives every container its 10 s stop timeout on shutdown; `sandbox down` stops the
+    private engine's containers with a 2 s grace first (it took 16 s)."""
+    import shutil
+    import subprocess
+
+    import docker
+
+    from genaiops_sandbox.engine import _start_private_engine
+
+    if os.geteuid() != 0 or not shutil.which("dockerd"):
+        pytest.skip("a private dockerd needs root and dockerd")
+    root = Path(tempfile.mkdtemp(prefix="gops-eng-", dir="/tmp"))  # short: unix sockets ≤ 108 bytes
+    try:
+        info = _start_private_engine(root, 20)
+        shared = docker.DockerClient(base_url=engine_host)
+        private = docker.DockerClient(base_url=info.docker_host)
+        try:
+            ensure_base_image(engine_host, CACHE / "debs")
+            image = private.images.load(b"".join(shared.images.get(BASE_IMAGE).save()))[0]
+            # PID 1 without a SIGTERM handler: only SIGKILL ends it
+            private.containers.run(image.id, ["python3", "-c", "import time; time.sleep(600)"], detach=True)
+        finally:
+            shared.close()
+            private.close()
+        started = time.perf_counter()
+        assert stop_engine(root) is True
+        assert time.perf_counter() - started < 7.0
+    finally:
+        stop_engine(root)
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+        for point in sorted((m for m in mounts if m.startswith(str(root) + "/")), reverse=True):
+            subprocess.run(["umount", "-l", point], check=False)
+        shutil.rmtree(root, ignore_errors=True)

@@ -181,3 +181,21 @@ def test_route_table_weights_are_statistical_and_zero_never_picked():
     assert table.pick("A---X.D.TEST.") == "a--3"
     assert table.pick("a--2.d.test") == "a--2"
     assert table.pick("a.other.test") is None and table.pick("x.a.d.test") is None
+
+
+def test_listener_feeds_container_apps_metrics(stack):
+    """The monitoring hook: every proxied request reaches the metrics store under its environment."""
+    from genaiops_sandbox.monitor.traffic import TrafficMetrics
+
+    _, router, client = stack
+    metrics = TrafficMetrics()
+    router.add_listener(metrics.observe)
+    started = time.time()
+    for _ in range(3):
+        assert client.get(f"https://shop--v2.{DOMAIN}/cgi-bin/version").status_code == 200
+    assert client.get(f"https://shop--v1.{DOMAIN}/no-such-page").status_code == 404
+    samples = metrics.samples(DOMAIN, "shop", started - 1, time.time() + 1)
+    by_revision = collections.Counter((s.revision, s.dimension("statusCodeCategory")) for s in samples)
+    assert by_revision == {("shop--v2", "2xx"): 3, ("shop--v1", "4xx"): 1}
+    assert all(s.latency_ms > 0 for s in samples)
+    assert metrics.samples("other.domain", "shop", started - 1, time.time() + 1) == []

@@ -143,6 +143,9 @@ def test_crash_after_ready_is_restarted_with_back_off_and_counted(runtime, rt_im
     assert "code 137" in status.reason and "restart count 1" in status.reason
     status = wait_for(lambda: runtime.revision_status("late--l1"), lambda s: s.running_state == "Running", 15)
     assert status.health_state == "Healthy" and runtime.revision_restarts("late--l1") == 1
+    (replica,) = runtime.revision_replicas("late--l1")
+    assert replica.restart_count == 1 and replica.running and replica.ready
+    assert replica.name.startswith("late--l1-")
     host, port = runtime.revision_endpoint("late--l1")
     assert urllib.request.urlopen(f"http://{host}:{port}/", timeout=5).status == 200
 

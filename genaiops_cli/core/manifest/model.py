@@ -424,6 +424,161 @@ class Evaluation(_Model):
         return v
 
 
+# ---------------------------------------------------------------- monitoring
+
+MONITOR_METRICS = (
+    "Requests",
+    "ResponseTime",
+    "RestartCount",
+    "Replicas",
+    "CpuPercentage",
+    "MemoryPercentage",
+)
+MONITOR_DIMENSIONS = ("revisionName", "podName", "statusCodeCategory", "statusCode")
+WINDOWS = {
+    "1m": "PT1M",
+    "5m": "PT5M",
+    "15m": "PT15M",
+    "30m": "PT30M",
+    "1h": "PT1H",
+    "6h": "PT6H",
+    "12h": "PT12H",
+    "1d": "P1D",
+}
+FREQUENCIES = {"1m": "PT1M", "5m": "PT5M", "15m": "PT15M", "30m": "PT30M", "1h": "PT1H"}
+LOG_FREQUENCIES = {**FREQUENCIES, "6h": "PT6H", "12h": "PT12H", "1d": "P1D"}
+AlertName = Annotated[str, _pattern(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+
+class Webhook(_Model):
+    """An action-group webhook receiver."""
+
+    name: NonEmpty
+    url: Annotated[str, _pattern(r"^https?://")] = Field(description="Where Azure Monitor POSTs the alert.")
+    common_schema: bool = Field(True, description="Send the common alert schema (recommended).")
+
+
+class Email(_Model):
+    """An action-group email receiver."""
+
+    name: NonEmpty
+    address: Annotated[str, _pattern(r"^[^@\s]+@[^@\s]+$")]
+    common_schema: bool = Field(True, description="Send the common alert schema.")
+
+
+class ActionGroup(_Model):
+    """Who hears about an alert (Microsoft.Insights/actionGroups)."""
+
+    short_name: Annotated[str, StringConstraints(min_length=1, max_length=12)] | None = Field(
+        None, description="Shown in SMS/email (at most 12 characters; default: the group name cut to 12)."
+    )
+    enabled: bool = True
+    webhooks: list[Webhook] = Field(default_factory=list)
+    emails: list[Email] = Field(default_factory=list)
+
+
+class MetricAlert(_Model):
+    """A metric alert on one service's Container App (Microsoft.Insights/metricAlerts, static threshold)."""
+
+    service: NonEmpty = Field(description="Service whose Container App is watched.")
+    metric: Literal[MONITOR_METRICS] = Field(  # type: ignore[valid-type]
+        description="Container Apps platform metric, e.g. `Requests` or `ResponseTime`."
+    )
+    aggregation: Literal["Total", "Average", "Count", "Minimum", "Maximum"] = Field(
+        "Total", description="Time aggregation over the window."
+    )
+    where: dict[Literal[MONITOR_DIMENSIONS], NonEmpty | list[NonEmpty]] = Field(  # type: ignore[valid-type]
+        default_factory=dict,
+        description="Dimension filters, e.g. `{statusCodeCategory: 5xx}`; `*` splits by the dimension.",
+    )
+    threshold: ThresholdSpec = Field(description='Fires when the aggregated value is "<op> <number>".')
+    window: Literal[tuple(WINDOWS)] = Field("5m", description="Look-back window.")  # type: ignore[valid-type]
+    frequency: Literal[tuple(FREQUENCIES)] = Field("1m", description="How often Azure evaluates.")  # type: ignore[valid-type]
+    severity: int = Field(3, ge=0, le=4, description="0 (critical) … 4 (verbose).")
+    description: str = ""
+    enabled: bool = True
+    action_groups: list[NonEmpty] = Field(default_factory=list, description="Names under `action_groups`.")
+
+
+class LogAlert(_Model):
+    """A scheduled log-query alert (Microsoft.Insights/scheduledQueryRules) over a service's logs."""
+
+    service: NonEmpty = Field(description="Service whose Container App is the query scope.")
+    query: NonEmpty = Field(description="KQL; the alert counts its rows (or aggregates `measure`).")
+    measure: NonEmpty | None = Field(None, description="Column aggregated instead of counting rows.")
+    aggregation: Literal["Count", "Total", "Average", "Minimum", "Maximum"] = "Count"
+    threshold: ThresholdSpec
+    window: Literal[tuple(WINDOWS)] = "5m"  # type: ignore[valid-type]
+    frequency: Literal[tuple(LOG_FREQUENCIES)] = "5m"  # type: ignore[valid-type]
+    severity: int = Field(3, ge=0, le=4)
+    description: str = ""
+    enabled: bool = True
+    action_groups: list[NonEmpty] = Field(default_factory=list)
+
+
+class Monitor(_Model):
+    """Alert rules and action groups of an environment, applied by `genaiops monitor apply`."""
+
+    action_groups: dict[Name, ActionGroup] = Field(default_factory=dict)
+    alerts: dict[AlertName, MetricAlert] = Field(default_factory=dict, description="Metric alerts by name.")
+    log_alerts: dict[AlertName, LogAlert] = Field(
+        default_factory=dict, description="Log-query alerts by name."
+    )
+
+
+DURATION_PATTERN = r"^[0-9]+(?:s|m)$"
+
+
+def duration_seconds(text: str) -> int:
+    """`30s` / `5m` → seconds."""
+    return int(text[:-1]) * (60 if text.endswith("m") else 1)
+
+
+Duration = Annotated[str, _pattern(DURATION_PATTERN)]
+
+
+class CanaryStep(_Model):
+    """One step: send `weight` % to the canary, then analyse for `pause`."""
+
+    weight: int = Field(ge=1, le=99, description="Percent of traffic on the canary during this step.")
+    pause: Duration = Field(
+        "60s", description="How long the step lasts (analysed every `interval`), e.g. `30s`, `5m`."
+    )
+
+
+class CanaryAnalysis(_Model):
+    """Canary versus stable, from the platform metrics per revision (Requests, 5xx, ResponseTime)."""
+
+    interval: Duration = Field("30s", description="How often the analysis runs within a step.")
+    min_requests: int = Field(20, ge=1, description="Fewer canary requests than this is inconclusive.")
+    max_error_rate: float = Field(0.05, ge=0, le=1, description="Largest 5xx share the canary may show.")
+    max_error_rate_increase: float = Field(
+        0.02, ge=0, le=1, description="Largest 5xx share above the stable revision's."
+    )
+    max_latency_ratio: float | None = Field(
+        None, gt=0, description="Largest canary/stable mean response time ratio (none: not checked)."
+    )
+
+
+class Canary(_Model):
+    """Progressive delivery of the staged revision (`genaiops canary`), instead of a swap."""
+
+    steps: list[CanaryStep] = Field(
+        min_length=1, description="Weights in increasing order; 100 % comes after the last."
+    )
+    analysis: CanaryAnalysis = Field(default_factory=CanaryAnalysis)
+
+
+class Watch(_Model):
+    """After a release goes live, `genaiops watch` keeps analysing it and rolls back when it fails."""
+
+    duration: Duration = Field("5m", description="How long to watch, e.g. `5m`.")
+    analysis: CanaryAnalysis = Field(
+        default_factory=CanaryAnalysis,
+        description="Same checks as a canary, on the live revision alone (error rate; no comparison).",
+    )
+
+
 # ---------------------------------------------------------------- environments
 
 
@@ -477,6 +632,13 @@ class Environment(_Model):
     gates: list[NonEmpty] = Field(default_factory=list, description='"smoke" or names of evaluations.')
     resolve: dict[NonEmpty, Annotated[str, _pattern(HOSTPORT_PATTERN)]] = Field(
         default_factory=dict, description='Host pattern → "ip:port" (split DNS, the sandbox).'
+    )
+    canary: Canary | None = Field(
+        None, description="Canary steps and analysis for `genaiops canary` (needs strategy: bluegreen)."
+    )
+    watch: Watch | None = Field(None, description="Post-release watch for `genaiops watch`.")
+    monitor: Monitor | None = Field(
+        None, description="Alert rules and action groups (`genaiops monitor apply`)."
     )
     services: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

@@ -130,6 +130,10 @@ def environment_rules(
                     _suggest(gate, [SMOKE_GATE, *evaluation_names], "gates available"),
                 )
             )
+    if env.monitor is not None:
+        out += monitor_rules(env, service_names, at)
+    if env.canary is not None:
+        out += canary_rules(env, at)
     overrides = raw_env.get("services")
     if isinstance(overrides, dict):
         for svc in overrides:
@@ -142,6 +146,81 @@ def environment_rules(
                         at_key=True,
                     )
                 )
+    return out
+
+
+def monitor_rules(env: Environment, service_names: list[str], at: Locator) -> list[ManifestIssue]:
+    """Alerts point at defined services and action groups; a window is no shorter than its frequency."""
+    assert env.monitor is not None
+    out = []
+    groups = list(env.monitor.action_groups)
+    rules_by_kind = (("alerts", env.monitor.alerts), ("log_alerts", env.monitor.log_alerts))
+    for kind, rules in rules_by_kind:
+        for name, rule in rules.items():
+            where = ("monitor", kind, name)
+            if rule.service not in service_names:
+                out.append(
+                    at.issue(
+                        (*where, "service"),
+                        f"unknown service `{rule.service}`",
+                        _suggest(rule.service, service_names, "services"),
+                    )
+                )
+            for i, group in enumerate(rule.action_groups):
+                if group not in groups:
+                    out.append(
+                        at.issue(
+                            (*where, "action_groups", i),
+                            f"unknown action group `{group}`",
+                            _suggest(group, groups, "action groups under `monitor.action_groups`"),
+                        )
+                    )
+            if WINDOW_SECONDS[rule.window] < WINDOW_SECONDS[rule.frequency]:
+                out.append(
+                    at.issue(
+                        (*where, "window"),
+                        f"window `{rule.window}` is shorter than the evaluation frequency `{rule.frequency}`",
+                        "Azure Monitor needs window >= frequency, e.g. `window: 5m, frequency: 1m`",
+                    )
+                )
+    return out
+
+
+WINDOW_SECONDS = {
+    "1m": 60,
+    "5m": 300,
+    "15m": 900,
+    "30m": 1800,
+    "1h": 3600,
+    "6h": 21600,
+    "12h": 43200,
+    "1d": 86400,
+}
+
+
+def canary_rules(env: Environment, at: Locator) -> list[ManifestIssue]:
+    """A canary starts from the staged revision of a blue/green deploy; weights only go up."""
+    assert env.canary is not None
+    out = []
+    if env.strategy != "bluegreen":
+        out.append(
+            at.issue(
+                ("canary",),
+                f"`canary` needs `strategy: bluegreen` (this environment deploys {env.strategy})",
+                "set `strategy: bluegreen`: deploy stages at 0 %, then `genaiops canary` moves it",
+                at_key=True,
+            )
+        )
+    weights = [step.weight for step in env.canary.steps]
+    for i in range(1, len(weights)):
+        if weights[i] <= weights[i - 1]:
+            out.append(
+                at.issue(
+                    ("canary", "steps", i, "weight"),
+                    f"weight {weights[i]} does not increase on the previous step's {weights[i - 1]}",
+                    "list the steps in increasing weight, e.g. 10, 50",
+                )
+            )
     return out
 
 

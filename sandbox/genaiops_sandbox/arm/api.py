@@ -15,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..faults import FaultTable
+from ..monitor.insights import API_VERSIONS as INSIGHTS_API_VERSIONS
+from ..monitor.insights import InsightsMixin
 from .apps import AppsMixin
 from .common import Response, default_domain, echo_identity, now_iso, system_data
 from .deployments import DeploymentsMixin
@@ -34,6 +36,7 @@ API_VERSIONS = {
     "microsoft.app": {"2025-07-01", "2026-07-01"},
     "microsoft.containerregistry": {"2025-11-01"},
     TASKS_NAMESPACE: {"2025-03-01-preview"},  # ACR Tasks (azure-mgmt-containerregistrytasks)
+    **INSIGHTS_API_VERSIONS,  # Microsoft.Insights: one set per resource type
 }
 # azure-mgmt-resource and az send various versions for resource groups; ARM accepts many.
 RESOURCES_API_VERSION = re.compile(r"^20\d\d-\d\d-\d\d(-preview)?$")
@@ -82,7 +85,7 @@ _ACR = _RG + r"/providers/microsoft\.containerregistry/registries"
 Handler = Callable[..., Response]
 
 
-class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin):
+class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, InsightsMixin, DeploymentsMixin):
     def __init__(
         self,
         store: ResourceStore,
@@ -163,6 +166,7 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, DeploymentsMixin
         self.add_job_routes(r, _APP, _SUB)
         self.add_registry_routes(r, _ACR, _SUB)
         self.add_task_routes(r, _ACR)
+        self.add_insights_routes(r, _RG, _APP, _SUB)
         self.add_deployment_routes(r, _RG)  # after the emulated types: its generic GET is a fallback
 
     def handle(self, method: str, path: str, query: dict[str, str], body: Any) -> Response:

@@ -62,6 +62,13 @@ class AppsMixin:
         r("GET", sub + r"/providers/microsoft\.app/containerapps", "microsoft.app", self.list_apps)
         r("GET", a + "/revisions", "microsoft.app", self.list_revisions)
         r("GET", a + "/revisions/(?P<rev>[^/]+)", "microsoft.app", self.get_revision)
+        r("GET", a + "/revisions/(?P<rev>[^/]+)/replicas", "microsoft.app", self.list_replicas)
+        r(
+            "GET",
+            a + "/revisions/(?P<rev>[^/]+)/replicas/(?P<replica>[^/]+)",
+            "microsoft.app",
+            self.get_replica,
+        )
         r(
             "POST",
             a + "/revisions/(?P<rev>[^/]+)/(?P<action>activate|deactivate|restart)",
@@ -546,6 +553,54 @@ class AppsMixin:
     def get_revision(self, body: Any, query: dict[str, str], rg: str, name: str, rev: str) -> Response:
         record = self.require_app(rg, name)
         return Response(200, self.render_revision(record, self._require_revision(record, rev)))
+
+    def _replicas(self, record: dict[str, Any], revision: dict[str, Any]) -> list[dict[str, Any]]:
+        if not revision["active"] or self.runtime is None or not hasattr(self.runtime, "revision_replicas"):
+            return []
+        rev_id = f"{record['id']}/revisions/{revision['name']}"
+        out = []
+        for replica in self.runtime.revision_replicas(revision["name"], record["env"]["domain"]):
+            container: dict[str, Any] = {
+                "name": replica.container,
+                "containerId": replica.container_id,
+                "ready": replica.ready,
+                "started": replica.running,
+                "restartCount": replica.restart_count,
+                "runningState": "Running" if replica.running else "Waiting",
+            }
+            if replica.details:
+                container["runningStateDetails"] = replica.details.splitlines()[0]
+            props: dict[str, Any] = {
+                "runningState": "Running" if replica.running and replica.ready else "NotRunning",
+                "containers": [container],
+                "initContainers": [],
+            }
+            if replica.created_time:
+                props["createdTime"] = replica.created_time
+            if replica.details:
+                props["runningStateDetails"] = replica.details.splitlines()[0]
+            out.append(
+                {
+                    "id": f"{rev_id}/replicas/{replica.name}",
+                    "name": replica.name,
+                    "type": "Microsoft.App/containerApps/revisions/replicas",
+                    "properties": props,
+                }
+            )
+        return out
+
+    def list_replicas(self, body: Any, query: dict[str, str], rg: str, name: str, rev: str) -> Response:
+        record = self.require_app(rg, name)
+        return Response(200, {"value": self._replicas(record, self._require_revision(record, rev))})
+
+    def get_replica(
+        self, body: Any, query: dict[str, str], rg: str, name: str, rev: str, replica: str
+    ) -> Response:
+        record = self.require_app(rg, name)
+        for found in self._replicas(record, self._require_revision(record, rev)):
+            if found["name"].lower() == replica.lower():
+                return Response(200, found)
+        raise not_found("Microsoft.App/containerApps/revisions/replicas", replica)
 
     def revision_action(
         self, body: Any, query: dict[str, str], rg: str, name: str, rev: str, action: str
