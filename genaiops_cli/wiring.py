@@ -36,10 +36,18 @@ def _containerapp(env: Environment, timeout: float) -> Host:
     return ContainerAppsHost(env, ContainerAppsArm(env.target, env.config.resource_group, timeout))
 
 
+def _foundry_agent(env: Environment, timeout: float) -> Host:
+    from genaiops_cli.core.hosts.foundry import FoundryAgentHost, project_settings
+    from genaiops_cli.providers.azure.foundry import FoundryAgents
+
+    endpoint, model = project_settings(env)
+    return FoundryAgentHost(env, FoundryAgents(env.target, endpoint), model)
+
+
 # manifest `host:` kind → Host factory (None: accepted by the manifest, not implemented yet)
 HOSTS: dict[str, HostFactory | None] = {
     "containerapp": _containerapp,
-    "foundry-agent": None,
+    "foundry-agent": _foundry_agent,
 }
 
 

@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.rule import Rule
@@ -213,8 +214,66 @@ def main() -> int:
     )
     do("Status of prod after the rollback", "status", "-e", "prod")
     do("History of prod, rollback included", "history", "-e", "prod")
+    hosted_agent(work, do)
     summary(steps, failed=False)
     return 0
+
+
+def hosted_agent(work: Path, do: Any) -> None:
+    """The second host: the same support agent as an Azure AI Foundry hosted agent (Responses
+    protocol) and a Container App, one image, one manifest, dev → staging → prod and a rollback."""
+    project = work / "contoso-support-foundry"
+    do(
+        "Scaffold the hosted-agent sample",
+        "init",
+        str(project),
+        "--template",
+        "foundry-agent",
+        "--force",
+        cwd=work,
+        why="one image on both hosts: a Foundry hosted agent (POST /responses) and a Container App",
+    )
+    for env_name in ("dev", "staging", "prod"):
+        do(f"Provision {env_name} (hosted-agent sample)", "-y", "provision", "-e", env_name, cwd=project)
+    do("Build and push the agent image", "build", "--push", "-e", "dev", cwd=project)
+    do(
+        "Deploy to dev: an agent version and a revision",
+        "deploy",
+        "-e",
+        "dev",
+        cwd=project,
+        why="the hosted agent's version runs the image by digest; the Container App runs the same digest",
+    )
+    do("Smoke-test the hosted agent through the Responses protocol", "smoke", "-e", "dev", cwd=project)
+    for source, target in (("dev", "staging"), ("staging", "prod")):
+        do(
+            f"Promote the mixed release {source} → {target}",
+            "-y",
+            "promote",
+            "--from",
+            source,
+            "--to",
+            target,
+            cwd=project,
+            why="the new agent version is staged at 0 % in the version selector, gated, then shifted",
+        )
+    server = project / "src" / "agent" / "app" / "server.py"
+    server.write_text(server.read_text().replace('"AGENT_VERSION", "1.0.0"', '"AGENT_VERSION", "1.1.0"'))
+    do("Build the hosted agent v1.1", "build", "--push", "-e", "dev", cwd=project)
+    do("Deploy v1.1 to dev", "deploy", "-e", "dev", cwd=project)
+    do("Promote v1.1 dev → staging", "-y", "promote", "--from", "dev", "--to", "staging", cwd=project)
+    do("Promote v1.1 staging → prod", "-y", "promote", "--from", "staging", "--to", "prod", cwd=project)
+    do(
+        "Roll the hosted agent back in prod",
+        "-y",
+        "rollback",
+        "-e",
+        "prod",
+        "agent",
+        cwd=project,
+        why="one write to the agent's version selector: v1.0's version takes 100 % again",
+    )
+    do("Status of the hosted agent in prod", "status", "-e", "prod", "agent", cwd=project)
 
 
 def summary(steps: list[Step], failed: bool) -> None:

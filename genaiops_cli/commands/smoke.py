@@ -46,9 +46,8 @@ def run_smoke(
                 continue
             endpoint = None if url else opened.host(name).endpoint(name, label)
             base = url or endpoint.url  # type: ignore[union-attr]
-            headers = core.endpoint_headers(endpoint) if endpoint else None
             actx.console.info(f"smoke: {name} → {base}")
-            results[name] = [core.run_check(client, base, c, warmup, headers=headers) for c in checks]
+            results[name] = [core.run_check(client, base, c, warmup, endpoint=endpoint) for c in checks]
     passed = all(r.passed for rs in results.values() for r in rs)
     report = {
         "passed": passed,

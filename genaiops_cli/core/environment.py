@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from genaiops_cli.core import connections
 from genaiops_cli.core.cloud import AzureTarget, target_for
 from genaiops_cli.errors import DeployError, GenAIOpsError, UsageError
 
@@ -142,11 +143,15 @@ def open_environment(
     config = resolved.config
     target = target_for(config.cloud, config.subscription, dict(config.resolve), config.azure_cloud)
     wanted = missing_fields(config)
-    if wanted:
+    state = None
+    if wanted or connections.needed(resolved):
         state = provisioned_state(manifest, name, cloud, target) if provisioned is False else provisioned
+    if wanted:
         filled = {f: getattr(state, f) for f in wanted if state and getattr(state, f, None)}
         if filled:
             resolved = dataclasses.replace(resolved, config=config.model_copy(update=filled))
+    if connections.needed(resolved):  # provisioned values a service asked for, as its env
+        resolved = connections.wire(resolved, dict(state.outputs) if state else {})
     return Environment(name, manifest, resolved, target, cloud, host_factories, timeout)
 
 

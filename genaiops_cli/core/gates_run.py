@@ -46,8 +46,7 @@ def _smoke(
                 continue
             endpoint = env.host(name).endpoint(name, label)
             on_event(name, f"smoke against {label}: {endpoint.url}")
-            headers = core.endpoint_headers(endpoint)
-            rs = [core.run_check(client, endpoint.url, check, warmup, headers=headers) for check in checks]
+            rs = [core.run_check(client, endpoint.url, check, warmup, endpoint=endpoint) for check in checks]
             passed = passed and all(r.passed for r in rs)
             results[name] = [r.to_dict() for r in rs]
     return {

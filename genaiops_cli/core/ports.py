@@ -40,6 +40,21 @@ class Endpoint:
     protocol: str = "http"
     headers: Mapping[str, str] = field(default_factory=dict)
     token: Callable[[], str] | None = field(default=None, compare=False)  # bearer token, when needed
+    query: Mapping[str, str] = field(default_factory=dict)  # added to every request (e.g. api-version)
+    body: Mapping[str, Any] = field(default_factory=dict)  # merged into every JSON object body
+
+    def prepare(
+        self, headers: Mapping[str, str], json_body: Any
+    ) -> tuple[dict[str, str], Any, dict[str, str]]:
+        """(headers, JSON body, query) of one request to this endpoint: its own headers and bearer
+        token added, its body fields merged into a JSON object body (e.g. the agent session that pins
+        a hosted-agent version). The manifest's own values win over the endpoint's headers."""
+        out = {**self.headers, **headers}
+        if self.token is not None and not any(k.lower() == "authorization" for k in out):
+            out["Authorization"] = f"Bearer {self.token()}"
+        if self.body and isinstance(json_body, dict):
+            json_body = {**json_body, **self.body}
+        return out, json_body, dict(self.query)
 
 
 @dataclass
@@ -431,6 +446,44 @@ class ArmDeployments(Protocol):
     ) -> dict[str, Any]: ...
 
     def get_deployment(self, target: Any, resource_group: str, deployment: str) -> dict[str, Any] | None: ...
+
+
+# -------------------------------------------------------------- the Foundry agent host's cloud API
+
+
+class FoundryAgentsApi(Protocol):
+    """The Foundry project data-plane calls the hosted-agent host makes (azure-ai-projects, wire
+    shapes as plain dicts). providers/azure/foundry.py implements it; tests use an in-memory fake."""
+
+    endpoint: str  # the project endpoint, https://<account>.services.ai.azure.com/api/projects/<p>
+
+    def agent(self, name: str) -> dict[str, Any] | None:
+        """The agent, or None when it does not exist."""
+        ...
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        """Every version of the agent (empty when it does not exist)."""
+        ...
+
+    def version(self, name: str, version: str) -> dict[str, Any] | None: ...
+
+    def create_version(
+        self, name: str, definition: dict[str, Any], metadata: dict[str, str]
+    ) -> dict[str, Any]: ...
+
+    def delete_version(self, name: str, version: str) -> None: ...
+
+    def set_selector(self, name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+        """Replace the endpoint's version selection rules (the one write that moves traffic)."""
+        ...
+
+    def create_session(self, name: str, version: str) -> str:
+        """A session pinned to `version`; returns its agent_session_id."""
+        ...
+
+    def token(self) -> str:
+        """A bearer token for the project's data plane (audience https://ai.azure.com)."""
+        ...
 
 
 class MonitorPort(Protocol):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core.ci_annotations import Annotation
 from genaiops_cli.core.evaluation.jsonpath import JsonPathError, Missing, extract
+from genaiops_cli.core.evaluation.runner import with_query
 from genaiops_cli.core.reports import TestCase, TestSuite, markdown_table
 
 if TYPE_CHECKING:
@@ -106,6 +107,7 @@ def run_check(
     warmup_seconds: float = 60,
     sleep: Callable[[float], None] = time.sleep,
     headers: dict[str, str] | None = None,
+    endpoint: Endpoint | None = None,
 ) -> CheckResult:
     """Run one check against `base_url`; `headers` (an endpoint's own, e.g. its bearer token) go
     under the check's."""
@@ -116,8 +118,12 @@ def run_check(
     request = check.request
     url = base_url.rstrip("/") + request.path
     kwargs: dict[str, Any] = {"headers": {**(headers or {}), **dict(request.headers)}}
-    if request.json_ is not None:
-        kwargs["json"] = request.json_
+    json_body = request.json_
+    if endpoint is not None:  # the host's protocol: token, api-version, a session pinning a version
+        kwargs["headers"], json_body, query = endpoint.prepare(kwargs["headers"], json_body)
+        url = with_query(url, query)
+    if json_body is not None:
+        kwargs["json"] = json_body
     elif request.body is not None:
         kwargs["content"] = request.body.encode()
     timing: dict[str, float] = {}

@@ -69,6 +69,7 @@ class Sandbox:
         self.runtime: Any = None
         self.router: Any = None
         self.arm: Any = None
+        self.foundry: Any = None
         self.alerts: Any = None
         self.blobs: Any = None
         self.stopped = threading.Event()
@@ -107,6 +108,7 @@ class Sandbox:
             ports.get("arm", 0),
         )
         self._reensure_registries()
+        self._start_foundry(issuer, ports.get("foundry", 0))
         self._start_monitoring(str(ca.cert))
         from .blob_leases import BlobLeaseService
 
@@ -115,6 +117,8 @@ class Sandbox:
         )
 
         ports = {"arm": self.arm.server.port, "blob": self.blobs.port}
+        if self.foundry is not None:
+            ports["foundry"] = self.foundry.port
         resolve: dict[str, str] = {}
         router_addr = ""
         if self.router is not None:
@@ -179,6 +183,34 @@ class Sandbox:
             return
         self.router = _bind_with_fallback(lambda p: Router(self.runtime, self.tls_dir, port=p).start(), port)
 
+    def _start_foundry(self, issuer: Any, port: int) -> None:
+        """The Foundry projects' data plane (hosted agents); project endpoints in ARM point at it."""
+        from .foundry_server import start_foundry
+
+        store = self.arm.api.store
+
+        def project_exists(account: str, project: str) -> bool:
+            wanted = f"{account}/{project}".lower()
+            return any(
+                r.get("type", "").lower() == "microsoft.cognitiveservices/accounts/projects"
+                and str(r["body"].get("name", "")).lower() == wanted
+                for r in store.all()
+            )
+
+        self.foundry = _bind_with_fallback(
+            lambda p: start_foundry(
+                self.state_dir,
+                self.tls_dir,
+                port=p,
+                issuer=issuer,
+                runtime=self.runtime,
+                faults=self.arm.server.faults,
+                projects=project_exists,
+            ),
+            port,
+        )
+        self.arm.api.foundry_url = self.foundry.url
+
     def _start_monitoring(self, ca_file: str) -> None:
         """Metrics from the router's traffic; metric alerts evaluated against them."""
         from .monitor.alerts import DEFAULT_TICK, TICK_ENV, AlertEvaluator
@@ -210,6 +242,7 @@ class Sandbox:
             ("alerts", self.alerts),
             ("arm", self.arm),
             ("blob", self.blobs),
+            ("foundry", self.foundry),
             ("router", self.router),
             ("runtime", self.runtime),
             ("fleet", self.fleet),

@@ -14,7 +14,6 @@ import pytest
 from genaiops_cli.core.environment import open_environment
 from genaiops_cli.core.hosts.containerapps import ContainerAppsHost
 from genaiops_cli.errors import DeployError
-from tests.cli.helpers import run_cli
 from tests.core.fakes import MANIFEST, World
 
 D1 = "sha256:" + "1" * 64
@@ -176,16 +175,33 @@ def test_opening_an_environment_merges_provisioned_outputs_into_a_copy(tmp_path:
     assert missing.value.code == "host_not_implemented"
 
 
-def test_a_host_kind_with_no_implementation_fails_deploy_with_exit_7(tmp_path: Path) -> None:
+def test_a_host_kind_with_no_implementation_fails_with_exit_7(tmp_path: Path) -> None:
+    """Every manifest host kind is wired today (foundry-agent since the Foundry host landed); the
+    table still maps a kind to None for one accepted but not implemented, and that fails exit 7."""
+    from genaiops_cli.core.manifest.loader import load_manifest
+    from genaiops_cli.errors import ExitCode
+    from genaiops_cli.wiring import HOSTS
+
+    assert all(HOSTS[kind] is not None for kind in ("containerapp", "foundry-agent"))
     (tmp_path / "src" / "agent").mkdir(parents=True)
-    (tmp_path / "src" / "agent" / "Dockerfile").write_text("FROM scratch\n")
     text = MANIFEST.replace(
         "    ingress: {port: 8080, health: /healthz}\n",
         "    host: foundry-agent\n    agent: {model: gpt-4o-mini}\n",
+    ).replace(
+        "      - name: health\n        request: {path: /healthz}\n        expect: {status: 200}\n",
+        "      []\n",
     )
+    text = text.replace("    smoke:\n      []\n", "")
     (tmp_path / "genaiops.yaml").write_text(text)
-    done = run_cli("-o", "json", "deploy", "-e", "prod", "--digest", D1, cwd=tmp_path)
-    assert done.code == 7, done.stdout + done.stderr
-    error = done.json()["error"]
-    assert error["code"] == "host_not_implemented" and "foundry-agent" in error["message"]
-    assert "containerapp" in error["hint"]
+    manifest = load_manifest(tmp_path / "genaiops.yaml")
+    env = open_environment(
+        manifest,
+        "prod",
+        cloud=None,
+        host_factories={"containerapp": None, "foundry-agent": None},
+        provisioned=None,
+    )  # type: ignore[arg-type]
+    with pytest.raises(DeployError) as missing:
+        env.host("agent")
+    assert missing.value.code == "host_not_implemented" and missing.value.exit_code == ExitCode.DEPLOY
+    assert "foundry-agent" in missing.value.message

@@ -177,6 +177,100 @@ CASES = [
         "required for host: foundry-agent",
     ),
     (
+        "foundry-scale-cannot-be-honoured",
+        edit(
+            (
+                "    ingress: {port: 8080, health: /healthz}\n",
+                "    host: foundry-agent\n    agent: {}\n    scale: {min_replicas: 2}\n",
+            )
+        ),
+        "services.agent.scale",
+        9,
+        5,
+        "`scale` does not apply to host: foundry-agent",
+    ),
+    (
+        "foundry-secrets-cannot-be-honoured",
+        edit(
+            (
+                "    ingress: {port: 8080, health: /healthz}\n",
+                "    host: foundry-agent\n    agent: {}\n    secrets: {KEY: {keyvault: 'https://kv.vault.azure.net/secrets/k'}}\n",
+            )
+        ),
+        "services.agent.secrets",
+        9,
+        5,
+        "cannot be honoured by host: foundry-agent",
+    ),
+    (
+        "foundry-smoke-not-responses",
+        edit(("    ingress: {port: 8080, health: /healthz}\n", "    host: foundry-agent\n    agent: {}\n")),
+        "services.agent.smoke[0].request",
+        12,
+        None,
+        "only through the Responses protocol",
+    ),
+    (
+        "foundry-unknown-protocol",
+        edit(
+            (
+                "    ingress: {port: 8080, health: /healthz}\n",
+                "    host: foundry-agent\n    agent: {protocols: {http: v1}}\n",
+            )
+        ),
+        "services.agent.agent.protocols.http",
+        8,
+        25,
+        "'http' is not allowed here",
+    ),
+    (
+        "connection-unknown",
+        edit(
+            (
+                "    env: {LOG_LEVEL: info}\n",
+                "    env: {LOG_LEVEL: info}\n    connections: {ENDPOINT: foundry.endpoint}\n",
+            )
+        ),
+        "services.agent.connections.ENDPOINT",
+        9,
+        None,
+        "foundry.project_endpoint",
+    ),
+    (
+        "connection-also-in-env",
+        edit(
+            (
+                "    env: {LOG_LEVEL: info}\n",
+                "    env: {LOG_LEVEL: info}\n    connections: {LOG_LEVEL: foundry.model_deployment}\n",
+            )
+        ),
+        "services.agent.connections.LOG_LEVEL",
+        9,
+        None,
+        "set by both `connections` and `env`",
+    ),
+    (
+        "connection-secret-refused",
+        edit(
+            (
+                "    env: {LOG_LEVEL: info}\n",
+                "    env: {LOG_LEVEL: info}\n    connections: {APPINSIGHTS: app_insights.connection_string}\n",
+            )
+        ),
+        "services.agent.connections.APPINSIGHTS",
+        9,
+        None,
+        "is a secret",
+    ),
+    (
+        "foundry-eval-not-responses",
+        edit(("    ingress: {port: 8080, health: /healthz}\n", "    host: foundry-agent\n    agent: {}\n")),
+        "evaluations.quality.request",
+        18,
+        None,
+        "only through the Responses protocol",
+    ),
+    (
         "build-and-image",
         edit(("    repository:", "    image: nginx:1\n    repository:")),
         "services.agent",

@@ -46,3 +46,4 @@ def test_quickstart_runs_the_whole_pipeline(shared_engine: str | None, tmp_path:
     assert "blocked (exit 9)" in proc.stderr
     assert "release" in proc.stdout and "is live in prod" in proc.stdout
     assert "back on contoso-support-agent--" in proc.stdout
+    assert "Roll the hosted agent back in prod" in proc.stderr and "agent: back on fa-" in proc.stdout

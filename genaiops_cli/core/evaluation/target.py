@@ -18,6 +18,7 @@ def target_of(endpoint: Endpoint) -> Target:
         resolve=dict(endpoint.resolve),
         ca_bundle=endpoint.ca_bundle,
         label=endpoint.label,
+        endpoint=endpoint,
     )
 
 

@@ -256,9 +256,9 @@ def _semantic_checks(
         out += rules.service_rules(s, Locator.for_document(file, sites, ("services", n)))
     evaluations = _valid(Evaluation, raw_evals)
     for n, ev in evaluations.items():
-        out += rules.evaluation_rules(
-            n, ev, service_names, Locator.for_document(file, sites, ("evaluations", n))
-        )
+        at_eval = Locator.for_document(file, sites, ("evaluations", n))
+        out += rules.evaluation_rules(n, ev, service_names, at_eval)
+        out += rules.evaluation_host_rules(ev, services.get(ev.service), at_eval)
     envs = _valid(Environment, raw_envs)
     doc = Locator.for_document(file, sites)
     out += rules.promotion_cycles(envs, doc)

@@ -327,13 +327,34 @@ class SmokeCheck(_Model):
     expect: Expect = Field(default_factory=Expect)
 
 
+Connection = Literal["foundry.project_endpoint", "foundry.model_deployment", "app_insights.connection_string"]
+AgentProtocol = Literal[
+    "responses",
+    "invocations",
+    "invocations_ws",
+    "a2a",
+    "mcp",
+    "activity",
+    "voice",
+    "voice_conversation_engine",
+]
+
+
 class FoundryAgent(_Model):
     """Settings of a hosted agent in Azure AI Foundry Agent Service (host: foundry-agent)."""
 
     name: Name | None = Field(None, description="Agent name (default: the service name).")
-    model: NonEmpty = Field(description="Model deployment the agent uses.", examples=["gpt-4o-mini"])
-    protocol: Literal["responses", "activity_protocol"] = Field(
-        "responses", description="Protocol the container speaks."
+    model: NonEmpty | None = Field(
+        None,
+        description="Model deployment the agent calls (default: the environment's provisioned one); "
+        "the container reads it from AZURE_AI_MODEL_DEPLOYMENT_NAME.",
+        examples=["gpt-4o-mini"],
+    )
+    protocols: dict[AgentProtocol, Annotated[str, _pattern(r"^v?\d+(\.\d+)*$")]] = Field(
+        default_factory=lambda: {"responses": "v0.1.1"},
+        description="Protocols the container serves on port 8088, with their versions. Smoke checks "
+        "and evaluations reach the agent through `responses`.",
+        examples=[{"responses": "v0.1.1"}],
     )
 
 
@@ -365,6 +386,17 @@ class Service(_Model):
         default_factory=list, description="Smoke checks run after each deployment."
     )
     agent: FoundryAgent | None = Field(None, description="Required for host: foundry-agent.")
+    connections: dict[EnvVarName, Connection] = Field(
+        default_factory=dict,
+        description="Environment variable → a value of this environment's provisioned resources "
+        "(`genaiops provision` outputs), e.g. `AZURE_AI_PROJECT_ENDPOINT: foundry.project_endpoint`.",
+        examples=[
+            {
+                "AZURE_AI_PROJECT_ENDPOINT": "foundry.project_endpoint",
+                "AZURE_AI_MODEL_DEPLOYMENT_NAME": "foundry.model_deployment",
+            }
+        ],
+    )
 
     @model_validator(mode="after")
     def _image_source(self) -> Service:
@@ -701,6 +733,12 @@ class Environment(_Model):
     connected_environment: NonEmpty | None = Field(
         None,
         description="Connected environment (Azure Arc) name or resource id; alternative to the managed one.",
+    )
+    foundry_project: Annotated[str, _pattern(r"^https://")] | None = Field(
+        None,
+        description="Foundry project endpoint for host: foundry-agent services (default: the "
+        "provisioned one).",
+        examples=["https://contoso-ai.services.ai.azure.com/api/projects/contoso-dev"],
     )
     identity: NonEmpty | None = Field(
         None,

@@ -54,6 +54,9 @@ def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
                 at_key=True,
             )
         )
+    if svc.host == "foundry-agent":
+        out += _hosted_agent_rules(svc, at)
+    out += _connection_rules(svc, at)
     if svc.build is not None and svc.repository is None:
         out.append(
             at.issue(
@@ -87,6 +90,100 @@ def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
             )
         seen.setdefault(check.name, i)
     return out
+
+
+def _connection_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
+    out = []
+    for name, connection in svc.connections.items():
+        if name in svc.env or name in svc.secrets:
+            out.append(
+                at.issue(
+                    ("connections", name),
+                    f"`{name}` is set by both `connections` and `{'env' if name in svc.env else 'secrets'}`",
+                    "keep one of them",
+                    at_key=True,
+                )
+            )
+        if connection == "app_insights.connection_string":
+            out.append(
+                at.issue(
+                    ("connections", name),
+                    "app_insights.connection_string is a secret and this version of genaiops cannot "
+                    "pass secrets to "
+                    + (
+                        "a hosted agent (its definition holds plain values only)"
+                        if svc.host == "foundry-agent"
+                        else "a Container App yet"
+                    ),
+                    "leave it out for now; the plain connections are foundry.project_endpoint "
+                    "and foundry.model_deployment",
+                )
+            )
+    return out
+
+
+def _hosted_agent_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
+    """Settings a Foundry hosted agent cannot honour: never silently skipped."""
+    out = []
+    if "scale" in svc.model_fields_set:
+        out.append(
+            at.issue(
+                ("scale",),
+                "`scale` does not apply to host: foundry-agent (Foundry starts an agent's compute on "
+                "request and stops it when idle)",
+                "remove `scale` from this service",
+                at_key=True,
+            )
+        )
+    if svc.secrets:
+        out.append(
+            at.issue(
+                ("secrets",),
+                "`secrets` cannot be honoured by host: foundry-agent (a hosted agent's definition "
+                "carries plain environment variables only)",
+                "read the secret at run time with the agent's managed identity, or use "
+                "`connections:` for the environment's endpoints",
+                at_key=True,
+            )
+        )
+    protocols = svc.agent.protocols if svc.agent else {}
+    for i, check in enumerate(svc.smoke):
+        request = check.request
+        if request.method != "POST" or request.path.split("?")[0] != "/responses":
+            out.append(
+                at.issue(
+                    ("smoke", i, "request"),
+                    f"smoke check `{check.name}` sends {request.method} {request.path}; a hosted agent "
+                    "answers smoke checks only through the Responses protocol (POST /responses)",
+                    'use `request: {method: POST, path: /responses, json: {input: "..."}}`',
+                )
+            )
+    if svc.smoke and "responses" not in protocols:
+        out.append(
+            at.issue(
+                ("agent", "protocols"),
+                "smoke checks reach a hosted agent through `responses`, which this agent does not serve",
+                "add `responses: v0.1.1` to agent.protocols",
+            )
+        )
+    return out
+
+
+def evaluation_host_rules(ev: Evaluation, service: Service | None, at: Locator) -> list[ManifestIssue]:
+    """An evaluation reaches a hosted agent only through the Responses protocol."""
+    if service is None or service.host != "foundry-agent":
+        return []
+    if ev.request.method == "POST" and ev.request.path.split("?")[0] == "/responses":
+        return []
+    return [
+        at.issue(
+            ("request",),
+            f"service `{ev.service}` is a hosted agent (host: foundry-agent), which answers evaluations "
+            f"only through the Responses protocol, not {ev.request.method} {ev.request.path}",
+            'use `request: {method: POST, path: /responses, json: {input: "{{question}}"}}` and '
+            '`response: "$.output[0].content[0].text"`',
+        )
+    ]
 
 
 RESERVED_EVALUATION_NAMES = {

@@ -350,6 +350,7 @@ class DeploymentsMixin:
                 req.body,
                 tenant_id=self.tenant_id,
                 existing=existing["body"] if existing else None,
+                foundry_url=getattr(self, "foundry_url", None),
             )
             self.store.put(rid, {"id": rid, "type": req.type, "body": out, "plain": True})
         return out

@@ -32,8 +32,11 @@ def materialise(
     *,
     tenant_id: str,
     existing: dict[str, Any] | None = None,
+    foundry_url: str | None = None,
 ) -> dict[str, Any]:
-    """The GET body after a PUT of `body` (a full replace, as ARM PUT semantics are)."""
+    """The GET body after a PUT of `body` (a full replace, as ARM PUT semantics are).
+    `foundry_url`: the stand-in's Foundry listener, which serves every project's data plane at
+    `<foundry_url>/<account>/api/projects/<project>` (foundry_server.py)."""
     out: dict[str, Any] = {
         "id": resource_id,
         "name": _tail(name) if "/" not in rtype.split("/", 1)[1] else name,
@@ -79,7 +82,9 @@ def materialise(
     elif t == "microsoft.cognitiveservices/accounts/projects":
         account, project = name.split("/")[0], _tail(name)
         props["endpoints"] = {
-            "AI Foundry API": f"https://{account}.services.ai.{SANDBOX_SUFFIX}/api/projects/{project}"
+            "AI Foundry API": f"{foundry_url}/{account}/api/projects/{project}"
+            if foundry_url
+            else f"https://{account}.services.ai.{SANDBOX_SUFFIX}/api/projects/{project}"
         }
     elif t == "microsoft.authorization/roleassignments":
         props["scope"] = resource_id.split("/providers/Microsoft.Authorization/")[0]
