@@ -169,7 +169,8 @@ def main() -> None:
                 "environments:\n  bench:\n    cloud: sandbox\n"
                 '    subscription: "${AZURE_SUBSCRIPTION_ID:-00000000-0000-0000-0000-000000000000}"\n'
                 "    resource_group: rg-bench\n    location: eastus2\n"
-                '    registry: "${BENCH_REGISTRY:-crbenchg0}"\n    strategy: direct\n',
+                '    registry: "${BENCH_REGISTRY:-crbenchg0}"\n'
+                "    containerapps_environment: cae-bench\n    identity: id-bench\n    strategy: direct\n",
                 1,
             )
         )

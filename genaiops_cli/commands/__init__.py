@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "history",
     "diff",
     "eval",
+    "data",
     "monitor",
     "pipeline",
     "sandbox",

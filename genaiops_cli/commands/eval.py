@@ -137,8 +137,11 @@ def _run(
     manifest = actx.manifest()
     chosen = select_evaluations(manifest, names, env)
     # Every input check happens here, before a single request is sent.
+    from genaiops_cli.core.datasets import fetcher
+
+    fetch = fetcher(lambda: actx.environment(env).datasets, manifest.base_dir) if env else None
     prepared = [
-        engine.prepare(n, spec, manifest.base_dir, limit=limit, manifest_file=str(manifest.path))
+        engine.prepare(n, spec, manifest.base_dir, limit=limit, manifest_file=str(manifest.path), fetch=fetch)
         for n, spec in chosen.items()
     ]
     targets = plan_targets(

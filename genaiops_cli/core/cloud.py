@@ -26,6 +26,7 @@ class AzureCloud:
     arm_audience: str  # the token audience ARM accepts (scope = audience + "/.default")
     acr_audience: str  # the token audience for the registry data plane (and the refresh-token exchange)
     acr_suffix: str  # login servers are <registry>.<suffix>
+    storage_suffix: str = "core.windows.net"  # blob endpoints are <account>.blob.<suffix>
 
     @property
     def arm_scope(self) -> str:
@@ -53,6 +54,7 @@ AZURE_CLOUDS = {
             arm_audience="https://management.core.usgovcloudapi.net",
             acr_audience="https://management.usgovcloudapi.net",
             acr_suffix="azurecr.us",
+            storage_suffix="core.usgovcloudapi.net",
         ),
         AzureCloud(
             "AzureChinaCloud",
@@ -61,6 +63,7 @@ AZURE_CLOUDS = {
             arm_audience="https://management.chinacloudapi.cn",
             acr_audience="https://management.chinacloudapi.cn",
             acr_suffix="azurecr.cn",
+            storage_suffix="core.chinacloudapi.cn",
         ),
     )
 }
@@ -94,6 +97,7 @@ class AzureTarget:
     ca_bundle: str | None = None  # None: the system trust store
     poll_seconds: float = 2.0  # LRO polling when the service sends no Retry-After (SDK default: 30)
     blob_endpoint: str | None = None  # path-style Blob service (the stand-in); None: <account>.blob.core…
+    storage_suffix: str = PUBLIC_CLOUD.storage_suffix  # Azure: blob endpoints are <account>.blob.<suffix>
     resolve: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -150,6 +154,7 @@ def target_for(
             arm_scope=endpoints.arm_scope,
             acr_audience=endpoints.acr_audience,
             authority_host=endpoints.authority_host,
+            storage_suffix=endpoints.storage_suffix,
             resolve=dict(resolve or {}),
         )
     raise UsageError(f"unknown cloud {cloud!r}", hint="use `cloud: azure` or `cloud: sandbox`")

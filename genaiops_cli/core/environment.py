@@ -18,7 +18,15 @@ from genaiops_cli.errors import DeployError, GenAIOpsError, UsageError
 
 if TYPE_CHECKING:
     from genaiops_cli.core.manifest.model import Manifest, ResolvedEnvironment
-    from genaiops_cli.core.ports import Cloud, Host, HostFactory, HttpClients, LedgerStore, Registry
+    from genaiops_cli.core.ports import (
+        Cloud,
+        DatasetStore,
+        Host,
+        HostFactory,
+        HttpClients,
+        LedgerStore,
+        Registry,
+    )
     from genaiops_cli.core.provisioning import ProvisionedState
 
 # Settings provisioning may supply when the manifest leaves them out.
@@ -66,6 +74,19 @@ class Environment:
         state = provisioned_state(self.manifest, self.name, self.cloud, self.target)
         account = (state.outputs.get("storageAccountName") if state else None) or None
         return self.cloud.lock(self.target, self.config.resource_group, self.name, account)
+
+    @cached_property
+    def datasets(self) -> DatasetStore:
+        """The environment's dataset store, in the same storage account as the lock."""
+        state = provisioned_state(self.manifest, self.name, self.cloud, self.target)
+        account = (state.outputs.get("storageAccountName") if state else None) or None
+        store = self.cloud.datasets(self.target, self.config.resource_group, account)
+        if store is None:
+            raise UsageError(
+                f"environment {self.name!r} has no storage account for datasets",
+                hint=f"run `genaiops provision -e {self.name}` (it creates one)",
+            )
+        return store
 
     @cached_property
     def http(self) -> HttpClients:

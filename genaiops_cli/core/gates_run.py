@@ -77,7 +77,10 @@ def _evaluation(
             "verdict": "not_run",
             "evidence": {"reason": f"evaluation engine unavailable: {exc}"},
         }
-    prepared = engine.prepare(name, spec, manifest.base_dir, manifest_file=str(manifest.path))
+    from genaiops_cli.core.datasets import fetcher
+
+    fetch = fetcher(lambda: env.datasets, manifest.base_dir)
+    prepared = engine.prepare(name, spec, manifest.base_dir, manifest_file=str(manifest.path), fetch=fetch)
     candidate = target_url_for(env, spec.service, label)
     baseline = None
     skipped = None
@@ -98,6 +101,7 @@ def _evaluation(
     summary = result_dict(results, environment=env.name, label=label, report_dir=None)
     evidence = {
         "dataset_sha256": prepared.dataset_sha256,
+        **({"dataset": prepared.dataset_ref} if prepared.dataset_ref else {}),  # @latest, pinned
         "metrics": results[0].metrics,
         "gates": [g.to_dict() for g in results[0].gates],
         "baseline_skipped": results[0].baseline_skipped,

@@ -292,6 +292,40 @@ class Cloud(Protocol):
         environment's storage account), or None when there is nothing to lease on."""
         ...
 
+    def datasets(self, target: Any, resource_group: str, account: str | None) -> DatasetStore | None:
+        """The environment's dataset store (blobs in `account`), or None without a storage account."""
+        ...
+
+
+class DatasetStore(Protocol):
+    """Versioned datasets in one environment's storage account (versions are content addresses,
+    computed by core/datasets.py). A version is visible once its record is written, and the record
+    is written after its files, so a half-finished push is invisible and a re-push completes it."""
+
+    location: str  # where the datasets live, for messages (never carries a credential)
+
+    def names(self) -> list[str]:
+        """Every dataset name with at least one recorded version, sorted."""
+        ...
+
+    def versions(self, name: str) -> list[Mapping[str, Any]]:
+        """The records of every version of `name` (version, sha256, files, bytes, created, …); []
+        when there is none. Order is not significant."""
+        ...
+
+    def put(self, name: str, version: str, files: Mapping[str, bytes], record: Mapping[str, Any]) -> bool:
+        """Store `files` (relative path → bytes) as `name@version`, then its record. Idempotent:
+        False (and nothing written) when that version is already recorded."""
+        ...
+
+    def record(self, name: str, version: str) -> Mapping[str, Any]:
+        """The full record of a recorded version, with `files` (relative path → SHA-256)."""
+        ...
+
+    def read(self, name: str, version: str, path: str) -> bytes:
+        """One file of a recorded version (KeyError when absent)."""
+        ...
+
 
 class HostFactory(Protocol):
     """Builds the Host for one host kind in one opened environment (a line of the wiring table)."""

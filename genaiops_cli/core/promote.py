@@ -271,10 +271,16 @@ def report(run: Run, resumed: bool) -> dict[str, Any]:
         "history": run.history,
         "ledger": run.dst.ledger.location,
         "services": journal.services,
-        "gates": [{"name": g["name"], "verdict": g["verdict"]} for g in journal.gates],
+        "gates": [_gate_brief(g) for g in journal.gates],
         "overrides": journal.overrides,
         "steps": [s.__dict__ for s in journal.steps],
     }
+
+
+def _gate_brief(gate: dict[str, Any]) -> dict[str, Any]:
+    """Name and verdict; and the pinned dataset version an evaluation read (`@latest` resolved)."""
+    dataset = (gate.get("evidence") or {}).get("dataset")
+    return {"name": gate["name"], "verdict": gate["verdict"]} | ({"dataset": dataset} if dataset else {})
 
 
 # ------------------------------------------------------------------------------ history and diff

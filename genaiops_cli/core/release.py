@@ -56,6 +56,9 @@ def dataset_hashes(manifest: Manifest) -> dict[str, str]:
     """SHA-256 of each evaluation's dataset file ("missing" when it cannot be read)."""
     out: dict[str, str] = {}
     for name, ev in manifest.evaluations.items():
+        if ev.dataset.startswith("foundry:"):  # content-addressed: the reference names the bytes
+            out[name] = ev.dataset  # (`@latest` is pinned in the gate's evidence when it runs)
+            continue
         path = Path(manifest.base_dir) / ev.dataset
         try:
             out[name] = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from genaiops_sandbox import blob_data
 from genaiops_sandbox.tls_server import TLSThreadingHTTPServer
 
 log = logging.getLogger("genaiops.sandbox.blob_leases")
@@ -138,12 +139,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     # plumbing ---------------------------------------------------------------------------------
     def _reply(self, status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> None:
+        headers = dict(headers or {})
         self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
+        # HEAD reports the blob's size with no body; everything else sends what it says.
+        self.send_header("Content-Length", headers.pop("Content-Length", None) or str(len(body)))
         self.send_header("x-ms-request-id", str(uuid.uuid4()))
         self.send_header("x-ms-version", API_VERSION)
         self.send_header("Date", _http_date(time.time()))
-        for key, value in (headers or {}).items():
+        for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
         if body and self.command != "HEAD":
@@ -204,12 +207,15 @@ class _Handler(BaseHTTPRequestHandler):
             body = self._body()
             self._authorize()
             account, container, blob, query = self._route()
+            self.out_body = b""
             with self.server.service.lock:
-                status, headers = self._operate(account, container, blob, query, body)
+                status, headers = blob_data.operate(self, account, container, blob, query, body) or (
+                    self._operate(account, container, blob, query, body)
+                )
         except StorageError as exc:
             self._error(exc)
             return
-        self._reply(status, headers)
+        self._reply(status, headers, self.out_body)
 
     do_PUT = do_HEAD = do_GET = do_DELETE = _dispatch
 

@@ -27,6 +27,11 @@ CASES = {
     "promote without --yes, non-interactive": ("promote", "--to", "staging"),
     "--force without --reason": ("deploy", "-e", "dev", "--force"),
     "--skip-smoke without --reason": ("swap", "-e", "dev", "--skip-smoke"),
+    "bad dataset name": ("data", "push", "q a", "data/eval.jsonl", "-e", "dev"),
+    "push of a file that is no dataset": ("data", "push", "qa", "genaiops.yaml", "-e", "dev"),
+    "push of a missing folder": ("data", "push", "qa", "nowhere", "-e", "dev"),
+    "bad dataset version": ("data", "show", "qa@v1", "-e", "dev"),
+    "bad dataset reference to pull": ("data", "pull", "qa@", "out", "-e", "dev"),
 }
 
 
@@ -60,3 +65,22 @@ def test_direct_deploy_into_a_promoted_environment_is_refused(project: Path, tmp
     assert run.code == 2, run.stdout
     error = run.json()["error"]
     assert error["code"] == "gated_environment" and "promote --to prod" in error["hint"]
+
+
+def test_a_malformed_dataset_is_refused_with_its_line_before_upload(project: Path, tmp_path: Path) -> None:
+    (project / "data" / "bad.jsonl").write_text('{"question": "a"}\n{"question": \n')
+    run = run_cli(
+        "-o",
+        "json",
+        "data",
+        "push",
+        "qa",
+        "data/bad.jsonl",
+        "-e",
+        "dev",
+        cwd=project,
+        env={"GENAIOPS_SANDBOX_DIR": str(tmp_path / "none")},
+    )
+    assert run.code == 3, run.stdout
+    issue = run.json()["error"]["details"]["issues"][0]
+    assert issue["file"].endswith("bad.jsonl") and issue["line"] == 2

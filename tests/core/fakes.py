@@ -336,6 +336,10 @@ class MemoryCloud:
     def __init__(self, world: World) -> None:
         self.world = world
         self.leases: dict[str, MemoryLease] = {}
+        self.dataset_store = MemoryDatasets()
+
+    def datasets(self, target: Any, resource_group: str, account: str | None) -> MemoryDatasets:
+        return self.dataset_store
 
     def lock(self, target: Any, resource_group: str, environment: str, account: str | None) -> MemoryLease:
         return self.leases.setdefault(environment, MemoryLease())
@@ -380,3 +384,40 @@ class World:
 
     def ledger(self, env: str) -> MemoryLedger:
         return self.registries[f"cr{env}"].ledger()
+
+
+class MemoryDatasets:
+    """DatasetStore in memory: files and records per (name, version); `tamper` changes stored bytes
+    after the push, as a writer with access to the account could."""
+
+    location = "memory://datasets"
+
+    def __init__(self) -> None:
+        self.files: dict[tuple[str, str, str], bytes] = {}
+        self.records: dict[tuple[str, str], dict[str, Any]] = {}
+        self.puts = 0
+
+    def names(self) -> list[str]:
+        return sorted({n for n, _ in self.records})
+
+    def versions(self, name: str) -> list[Mapping[str, Any]]:
+        found = [r for (n, _), r in self.records.items() if n == name]
+        return [{k: v for k, v in r.items() if k != "files"} for r in found]
+
+    def put(self, name: str, version: str, files: Mapping[str, bytes], record: Mapping[str, Any]) -> bool:
+        if (name, version) in self.records:
+            return False
+        self.puts += 1
+        for rel, data in files.items():
+            self.files[(name, version, rel)] = bytes(data)
+        self.records[(name, version)] = json.loads(json.dumps(dict(record)))
+        return True
+
+    def record(self, name: str, version: str) -> Mapping[str, Any]:
+        return self.records[(name, version)]
+
+    def read(self, name: str, version: str, path: str) -> bytes:
+        return self.files[(name, version, path)]
+
+    def tamper(self, name: str, version: str, path: str, data: bytes) -> None:
+        self.files[(name, version, path)] = data

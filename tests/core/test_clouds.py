@@ -143,3 +143,21 @@ def test_the_stand_in_profile_supplies_the_same_endpoints(
         "https://arm.standin.test/.default",
         "https://acr.standin.test",
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "host"),
+    [
+        ("AzureCloud", "stdemo.blob.core.windows.net"),
+        ("AzureUSGovernment", "stdemo.blob.core.usgovcloudapi.net"),
+        ("AzureChinaCloud", "stdemo.blob.core.chinacloudapi.cn"),
+    ],
+)
+def test_storage_accounts_are_addressed_in_the_named_cloud(name: str, host: str) -> None:
+    """Datasets and environment locks live in the storage account; a sovereign cloud's account is
+    not under blob.core.windows.net."""
+    from genaiops_cli.providers.azure.blob_datasets import dataset_store
+
+    store = dataset_store(target_for("azure", SUB, None, name), "rg-demo", "stdemo")
+    assert store is not None and store.location == f"https://{host}/genaiops-datasets"
+    assert dataset_store(target_for("azure", SUB, None, name), "rg-demo", None) is None

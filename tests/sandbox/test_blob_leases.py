@@ -112,3 +112,65 @@ def test_bearer_token_for_storage_is_required(service) -> None:
         url, headers={"x-ms-version": "2025-01-05", "Authorization": f"Bearer {arm_token}"}
     )
     assert wrong.status_code == 401, "a token for ARM is not a token for storage"
+
+
+# ---- data operations (blob_data.py): what azure-storage-blob needs for datasets ----------------
+
+
+def test_get_blob_returns_the_body_and_honours_ranges(service) -> None:
+    _, client, _ = service
+    url = fresh_blob(client)
+    assert client.get(url).content == b""
+    assert client.get(url, headers={"x-ms-range": "bytes=0-99"}).status_code == 416  # empty blob
+    assert client.put(url, content=b"0123456789", headers={"x-ms-blob-type": "BlockBlob"}).status_code == 201
+    whole = client.get(url)
+    assert whole.status_code == 200 and whole.content == b"0123456789"
+    part = client.get(url, headers={"x-ms-range": "bytes=2-4"})
+    assert part.status_code == 206 and part.content == b"234"
+    assert part.headers["Content-Range"] == "bytes 2-4/10"
+    assert client.head(url).headers["Content-Length"] == "10"
+
+
+def test_block_list_commits_named_blocks_in_order_and_refuses_unknown_ids(service) -> None:
+    import base64
+
+    _, client, _ = service
+    url = fresh_blob(client).replace("env.lock", "big.bin")
+    ids = [base64.b64encode(f"block-{i:04d}".encode()).decode() for i in range(3)]
+    for block_id, data in zip(ids, (b"aa", b"bb", b"cc"), strict=True):
+        put = client.put(url, params={"comp": "block", "blockid": block_id}, content=data)
+        assert put.status_code == 201
+    assert client.get(url).status_code == 404, "uncommitted blocks are not a blob"
+    body = "<BlockList>" + "".join(f"<Latest>{i}</Latest>" for i in (ids[2], ids[0])) + "</BlockList>"
+    meta = {"x-ms-meta-kind": "dataset"}
+    assert client.put(url, params={"comp": "blocklist"}, content=body, headers=meta).status_code == 201
+    assert client.get(url).content == b"ccaa"
+    assert client.head(url).headers["x-ms-meta-kind"] == "dataset"
+    unknown = "<BlockList><Uncommitted>" + ids[1] + "</Uncommitted></BlockList>"  # discarded by the commit
+    refused = client.put(url, params={"comp": "blocklist"}, content=unknown)
+    assert refused.status_code == 400 and refused.headers["x-ms-error-code"] == "InvalidBlockList"
+
+
+def test_list_blobs_by_prefix_with_metadata_and_paging(service) -> None:
+    import xml.etree.ElementTree as ET
+
+    _, client, _ = service
+    base = fresh_blob(client).rsplit("/", 1)[0]
+    for name in ("ds/a/1", "ds/b/2", "other/3"):
+        headers = {"x-ms-blob-type": "BlockBlob", "x-ms-meta-version": name[-1]}
+        assert client.put(f"{base}/{name}", content=b"x", headers=headers).status_code == 201
+    params = {
+        "restype": "container",
+        "comp": "list",
+        "prefix": "ds/",
+        "include": "metadata",
+        "maxresults": "1",
+    }
+    page = ET.fromstring(client.get(base, params=params).content)
+    assert [b.findtext("Name") for b in page.iter("Blob")] == ["ds/a/1"]
+    assert page.find("Blobs/Blob/Metadata/version").text == "1"
+    marker = page.findtext("NextMarker")
+    rest = ET.fromstring(client.get(base, params={**params, "marker": marker}).content)
+    assert [b.findtext("Name") for b in rest.iter("Blob")] == ["ds/b/2"] and not rest.findtext("NextMarker")
+    missing = client.get(base + "x", params={"restype": "container", "comp": "list"})
+    assert missing.status_code == 404 and missing.headers["x-ms-error-code"] == "ContainerNotFound"

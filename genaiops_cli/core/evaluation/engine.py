@@ -25,7 +25,7 @@ from genaiops_cli.core.evaluation.evaluators import Aggregate, Evaluator, build_
 from genaiops_cli.core.evaluation.gates import GateResult, Verdict
 from genaiops_cli.core.evaluation.runner import RunOptions, Side, Target, execute
 from genaiops_cli.core.project_files import FileProblem, check_inside
-from genaiops_cli.errors import ManifestError, ManifestIssue
+from genaiops_cli.errors import ManifestError, ManifestIssue, UsageError
 
 DEFAULT_EXPECTED = "{{answer}}"
 RESULT_VERSION = 1
@@ -42,6 +42,7 @@ class PreparedEvaluation:
     dataset: Path
     dataset_sha256: str
     probe_set: str | None = None
+    dataset_ref: str | None = None  # `foundry:NAME@VERSION` read (`@latest` pinned), None for a file
 
     @property
     def probes(self) -> int:
@@ -74,16 +75,13 @@ def prepare(
     *,
     limit: int | None = None,
     manifest_file: str = "genaiops.yaml",
+    fetch: Callable[[str], tuple[Path, str]] | None = None,
 ) -> PreparedEvaluation:
     """Load the dataset, build the evaluators and render every request. Raises ManifestError (exit 3)
-    for anything wrong in the inputs: nothing has been sent yet when this returns."""
+    for anything wrong in the inputs: nothing has been sent yet when this returns. `fetch` reads a
+    pushed dataset (`foundry:NAME@VERSION|latest`) → (local file, pinned reference)."""
     evaluators = _build_evaluators(name, spec, base_dir, manifest_file)
-    try:  # the manifest may be untrusted: its dataset stays inside the project (validate checks it too)
-        dataset = check_inside(base_dir, spec.dataset)
-    except FileProblem as p:
-        raise ManifestError(
-            [_issue(manifest_file, f"evaluations.{name}.dataset", p.message, p.hint)]
-        ) from None
+    dataset, pinned = _dataset_file(name, spec, base_dir, manifest_file, fetch)
     rows = load_rows(dataset, limit=limit)
     template = RequestTemplate.from_model(spec.request)
     needs_expected = any(ev.needs_expected and "row" in ev.kinds for ev in evaluators)
@@ -111,8 +109,27 @@ def prepare(
     probe_set = _add_probe_calls(name, evaluators, template, calls, manifest_file)
     _check_metric_names(name, spec, evaluators, manifest_file)
     return PreparedEvaluation(
-        name, spec, template, rows, calls, evaluators, dataset, sha256_file(dataset), probe_set
+        name, spec, template, rows, calls, evaluators, dataset, sha256_file(dataset), probe_set, pinned
     )
+
+
+def _dataset_file(
+    name: str, spec: Any, base_dir: Path, manifest_file: str, fetch: Callable[[str], tuple[Path, str]] | None
+) -> tuple[Path, str | None]:
+    where = f"evaluations.{name}.dataset"
+    if spec.dataset.startswith("foundry:"):
+        if fetch is None:
+            raise ManifestError(
+                [_issue(manifest_file, where, f"{spec.dataset} is read from an environment", "add -e ENV")]
+            )
+        try:
+            return fetch(spec.dataset)
+        except UsageError as exc:  # not pushed / no such version: the manifest names it
+            raise ManifestError([_issue(manifest_file, where, exc.message, exc.hint or "")]) from None
+    try:  # the manifest may be untrusted: its dataset stays inside the project (validate checks it too)
+        return check_inside(base_dir, spec.dataset), None
+    except FileProblem as p:
+        raise ManifestError([_issue(manifest_file, where, p.message, p.hint)]) from None
 
 
 def _build_evaluators(name: str, spec: Any, base_dir: Path, manifest_file: str) -> list[Evaluator]:

@@ -63,7 +63,8 @@ def evaluation_dict(r: EvaluationResult) -> dict[str, Any]:
         "service": p.spec.service,
         "verdict": r.verdict,
         "dry_run": bool(p.spec.dry_run),
-        "dataset": {"path": str(p.dataset), "sha256": p.dataset_sha256, "rows": rows},
+        "dataset": {"path": str(p.dataset), "sha256": p.dataset_sha256, "rows": rows}
+        | ({"ref": p.dataset_ref} if p.dataset_ref else {}),
         "probes": {"count": p.probes, "set": p.probe_set} if p.probes else None,
         "target": _target(r.target),
         "baseline": None

@@ -32,7 +32,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from genaiops_cli.errors import UsageError
+from genaiops_cli.errors import GenAIOpsError, UsageError
 
 MANIFEST_VERSION = 1
 MANIFEST_FILENAMES = ("genaiops.yaml", "genaiops.yml")
@@ -506,7 +506,11 @@ class Evaluation(_Model):
     """An offline evaluation of one service against a dataset."""
 
     service: NonEmpty = Field(description="Name of the service evaluated.")
-    dataset: NonEmpty = Field(description="Dataset file (.jsonl or .csv), relative to the manifest.")
+    dataset: NonEmpty = Field(
+        description="Dataset file (.jsonl or .csv), relative to the manifest; or a pushed dataset "
+        "`foundry:NAME@VERSION` / `foundry:NAME@latest` (`genaiops data push`; latest is resolved "
+        "when the evaluation runs and the version used is recorded in its evidence)."
+    )
     request: EvalRequest
     response: JsonPath | None = Field(
         None, description="JSONPath of the answer in the response (default: the body)."
@@ -522,6 +526,14 @@ class Evaluation(_Model):
     @field_validator("dataset")
     @classmethod
     def _dataset_kind(cls, v: str) -> str:
+        if v.startswith("foundry:"):
+            from genaiops_cli.core.datasets import parse_ref
+
+            try:
+                parse_ref(v, default_latest=False)
+            except GenAIOpsError as exc:
+                raise invalid(exc.message, exc.hint or "e.g. `foundry:qa-set@latest`") from None
+            return v
         if not v.lower().endswith((".jsonl", ".csv")):
             raise invalid(f"dataset {v!r} is neither .jsonl nor .csv", "e.g. `data/eval.jsonl`")
         return v

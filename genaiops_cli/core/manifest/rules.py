@@ -405,7 +405,8 @@ def file_rules(
             context = project / svc.build.context
             named.append((("services", n, "build", "dockerfile"), svc.build.dockerfile, context))
     for n, ev in evaluations.items():
-        named.append((("evaluations", n, "dataset"), ev.dataset, project))
+        if not ev.dataset.startswith("foundry:"):  # a pushed dataset is read from storage, not the project
+            named.append((("evaluations", n, "dataset"), ev.dataset, project))
         for i, spec in enumerate(ev.evaluators):
             probes = spec.options.get("probes")
             if isinstance(probes, str) and probes:

@@ -35,7 +35,7 @@ def sandbox_account(target: AzureTarget, resource_group: str) -> str:
 def account_url(target: AzureTarget, account: str) -> str:
     if target.blob_endpoint:  # the stand-in: path-style, like Azure Storage's emulator
         return f"{target.blob_endpoint.rstrip('/')}/{account}"
-    return f"https://{account}.blob.core.windows.net"
+    return f"https://{account}.blob.{target.storage_suffix}"  # the sovereign clouds' suffixes differ
 
 
 @lru_cache(maxsize=16)

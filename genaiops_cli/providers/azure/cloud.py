@@ -7,7 +7,7 @@ from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
 from genaiops_cli.core.lock import LeaseBackend
-from genaiops_cli.core.ports import HttpClients, Registry
+from genaiops_cli.core.ports import DatasetStore, HttpClients, Registry
 
 
 class Http:
@@ -51,3 +51,8 @@ class AzureCloud:
         from genaiops_cli.providers.azure.blob_lock import lease_backend
 
         return lease_backend(target, resource_group, environment, account)
+
+    def datasets(self, target: AzureTarget, resource_group: str, account: str | None) -> DatasetStore | None:
+        from genaiops_cli.providers.azure.blob_datasets import dataset_store
+
+        return dataset_store(target, resource_group, account)
