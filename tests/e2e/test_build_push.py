@@ -83,10 +83,16 @@ def test_build_error_shows_failing_step(project: Project) -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "needle"),
-    [("context", "../../outside", "outside the project"), ("dockerfile", "Nope.Dockerfile", "no Dockerfile")],
+    ("field", "value", "needle", "code"),
+    [
+        # A context outside the project is refused when the manifest loads (release safety).
+        ("context", "../../outside", "outside the project", ExitCode.MANIFEST),
+        ("dockerfile", "Nope.Dockerfile", "no Dockerfile", ExitCode.BUILD),
+    ],
 )
-def test_bad_build_paths_exit_6(project: Project, field: str, value: str, needle: str) -> None:
+def test_bad_build_paths_exit_cleanly(
+    project: Project, field: str, value: str, needle: str, code: int
+) -> None:
     manifest = project.root / "genaiops.yaml"
     original = manifest.read_text()
     line = "context: src/agent" if field == "context" else "dockerfile: Dockerfile"
@@ -95,7 +101,7 @@ def test_bad_build_paths_exit_6(project: Project, field: str, value: str, needle
         run = project.run("-o", "json", "build")
     finally:
         manifest.write_text(original)
-    assert run.code == ExitCode.BUILD, run.stdout + run.stderr
+    assert run.code == code, run.stdout + run.stderr
     assert needle in run.json()["error"]["message"]
 
 

@@ -99,14 +99,16 @@ def test_blue_green_story(project: Project) -> None:
         "src/agent/app/server.py", "def main() -> None:\n    raise SystemExit(3)\n", "def main() -> None:\n"
     )
 
-    # v4 runs but fails its smoke check: swap refuses (exit 8) and traffic stays
+    # v4 runs but fails its smoke check: staging has gates, so swap runs them as a promotion would,
+    # refuses (exit 9, the smoke gate named) and traffic stays
     project.edit(
         "src/agent/app/knowledge.json", "refunds take 5 business days", "refunds take 10 business days"
     )
     v4 = ship(project)
     assert v4["action"] == "staged"
     refused = project.run("-o", "json", "swap", "-e", "staging")
-    assert refused.code == ExitCode.SMOKE_FAILED
+    assert refused.code == ExitCode.GATE_FAILED, refused.stdout + refused.stderr
+    assert "smoke" in refused.json()["error"]["message"]
     assert version_at(app_url) == "1.0.0"
     assert status(project)["live"] == v1["revision"]
 
