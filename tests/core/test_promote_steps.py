@@ -4,6 +4,7 @@ after the last completed step — no Docker, no stand-in."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -434,6 +435,7 @@ def test_a_rollback_outside_the_ledger_is_drift_and_repair_records_what_runs(wor
     assert {d["record"] for d in found} == {"release_tag", "history", "last_known_good"}
     assert all(d["says"] == second["release"] for d in found)
     writes = world.hosts["prod"].traffic_writes
+    time.sleep(0.002)  # history tags are ordered by a millisecond stamp: the repair comes after
     fixed = reconcile.repair(prod)
     assert fixed["release"] == first["release"]
     assert set(fixed["repaired"]) == {"release_tag:agent", "last_known_good", "history"}
