@@ -85,3 +85,23 @@ def make_project(sandbox: Sandbox, tmp: Path, environments: tuple[str, ...]) -> 
     for env in environments:
         ensure_environment(target, f"rg-{env}", "eastus2", f"cr{env}", f"cae-{env}")
     return Project(root, sandbox)
+
+
+def own_project(sandbox: Sandbox, tmp: Path, environments: tuple[str, ...], prefix: str = "int") -> Project:
+    """The template project on resource groups and registries of its own (`rg-<prefix>-dev`,
+    `cr<prefix>dev`…), so what a module pushes, promotes and runs never meets another module's apps in
+    the session's stand-in."""
+    from genaiops_cli.core.cloud import target_for
+    from tests.e2e.infra import ensure_environment
+
+    project = make_project(sandbox, tmp, ())
+    target = target_for("sandbox", None)
+    for env in environments:
+        for old, new in (
+            (f"rg-{env}", f"rg-{prefix}-{env}"),
+            (f"cr{env}", f"cr{prefix}{env}"),
+            (f"cae-{env}", f"cae-{prefix}-{env}"),
+        ):
+            project.edit("genaiops.yaml", f" {old}\n", f" {new}\n")
+        ensure_environment(target, f"rg-{prefix}-{env}", "eastus2", f"cr{prefix}{env}", f"cae-{prefix}-{env}")
+    return project

@@ -13,7 +13,7 @@ import pytest
 
 from genaiops_cli.errors import ExitCode
 
-from .conftest import Project, Sandbox, make_project
+from .conftest import Project, Sandbox, own_project
 
 CANARY = """\
     canary:
@@ -29,7 +29,7 @@ CANARY = """\
 
 @pytest.fixture(scope="module")
 def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    project = make_project(sandbox, tmp_path_factory.mktemp("canary"), ("staging",))
+    project = own_project(sandbox, tmp_path_factory.mktemp("canary"), ("staging",), prefix="can")
     project.edit(
         "genaiops.yaml",
         "    promote_from: dev\n    gates: [smoke, quality, safety]\n",

@@ -10,33 +10,13 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.cli.test_interrupts import _Slow, assert_interrupted_envelope, slow_target  # noqa: F401
 
-from .conftest import BASE_IMAGE, Project, Sandbox, make_project
+from .conftest import BASE_IMAGE, Project, Sandbox, make_project, own_project
 from .test_promote import live, ok, promote, ship_dev
-
-
-def own_project(sandbox: Sandbox, tmp: Path, environments: tuple[str, ...]) -> Project:
-    """The template project on resource groups and registries of its own (`rg-int-dev`, `crintdev`…),
-    so what this module pushes and promotes never shows up in another module's environments."""
-    from genaiops_cli.core.cloud import target_for
-    from tests.e2e.infra import ensure_environment
-
-    project = make_project(sandbox, tmp, ())
-    target = target_for("sandbox", None)
-    for env in environments:
-        for old, new in (
-            (f"rg-{env}", f"rg-int-{env}"),
-            (f"cr{env}", f"crint{env}"),
-            (f"cae-{env}", f"cae-int-{env}"),
-        ):
-            project.edit("genaiops.yaml", f" {old}\n", f" {new}\n")
-        ensure_environment(target, f"rg-int-{env}", "eastus2", f"crint{env}", f"cae-int-{env}")
-    return project
 
 
 @pytest.fixture(scope="module")
