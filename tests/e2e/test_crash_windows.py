@@ -12,14 +12,14 @@ import pytest
 
 from genaiops_cli.errors import ExitCode
 
-from .conftest import Project, Sandbox
-from .test_interrupts import own_project, start, wait_for_line
+from .conftest import Project, Sandbox, own_project
+from .test_interrupts import start, wait_for_line
 from .test_promote import live, ok, promote, ship_dev
 
 
 @pytest.fixture(scope="module")
 def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    project = own_project(sandbox, tmp_path_factory.mktemp("crash"), ("dev", "staging"))
+    project = own_project(sandbox, tmp_path_factory.mktemp("crash"), ("dev", "staging"), prefix="crash")
     project.edit("genaiops.yaml", "name: contoso-support\n", "name: contoso-crash\n")
     return project
 

@@ -8,12 +8,12 @@ import pytest
 
 from genaiops_cli.errors import ExitCode
 
-from .conftest import Project, Sandbox, make_project
+from .conftest import Project, Sandbox, own_project
 
 
 @pytest.fixture(scope="module")
 def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return make_project(sandbox, tmp_path_factory.mktemp("data"), ("dev", "staging"))
+    return own_project(sandbox, tmp_path_factory.mktemp("data"), ("dev", "staging"), prefix="data")
 
 
 def ok(run) -> dict:

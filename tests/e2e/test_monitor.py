@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Project, Sandbox, make_project
+from .conftest import Project, Sandbox, own_project
 
 MONITOR = """\
     monitor:
@@ -78,7 +78,7 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory, receiver: Receiver) -> Project:
-    project = make_project(sandbox, tmp_path_factory.mktemp("monitor"), ("dev",))
+    project = own_project(sandbox, tmp_path_factory.mktemp("monitor"), ("dev",), prefix="mon")
     project.edit(
         "genaiops.yaml",
         "    strategy: direct\n    gates: [smoke]\n",
@@ -139,7 +139,7 @@ def test_alert_fires_its_webhook_when_5xx_cross_the_threshold(project: Project, 
     assert rules["agent-5xx"]["state"] == "Fired"
 
     app_id = (
-        f"/subscriptions/{target.subscription_id}/resourceGroups/rg-dev"
+        f"/subscriptions/{target.subscription_id}/resourceGroups/rg-mon-dev"
         "/providers/Microsoft.App/containerApps/contoso-support-agent"
     )
     stats = revision_stats(target, app_id, 600)

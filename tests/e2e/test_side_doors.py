@@ -9,14 +9,13 @@ import pytest
 
 from genaiops_cli.errors import ExitCode
 
-from .conftest import Project, Sandbox
-from .test_interrupts import own_project
+from .conftest import Project, Sandbox, own_project
 from .test_promote import live, ok, set_version
 
 
 @pytest.fixture(scope="module")
 def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return own_project(sandbox, tmp_path_factory.mktemp("sidedoors"), ("prod",))
+    return own_project(sandbox, tmp_path_factory.mktemp("sidedoors"), ("prod",), prefix="side")
 
 
 def deploy_by_hand(project: Project, version: str) -> None:
