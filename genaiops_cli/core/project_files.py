@@ -36,7 +36,16 @@ def outside_allowed(environ: Mapping[str, str] | None = None) -> bool:
 def check_inside(project: Path, named: str | Path, environ: Mapping[str, str] | None = None) -> Path:
     """The resolved path of `named` (relative to `project`); FileProblem when it leaves the project."""
     root = Path(project).resolve()
-    target = (root / named).resolve()  # follows symlinks: a link to /etc/passwd resolves there
+    if "\x00" in str(named):
+        raise FileProblem(
+            f"{str(named)!r} contains a NUL character", "name a file path without control characters"
+        )
+    try:
+        target = (root / named).resolve()  # follows symlinks: a link to /etc/passwd resolves there
+    except (OSError, ValueError) as exc:  # e.g. a symlink loop or a name the OS refuses
+        raise FileProblem(
+            f"{str(named)!r} is not a usable path: {exc}", "name a file inside the project"
+        ) from None
     if target == root or root in target.parents or outside_allowed(environ):
         return target
     return _refuse(named, target, root)

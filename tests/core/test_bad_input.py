@@ -314,3 +314,10 @@ def test_key_vault_secrets_are_refused_not_silently_dropped(tmp_path: Path) -> N
     )
     issue = issue_at(write_project(tmp_path / "p", text), "services.agent.secrets.K")
     assert "not deployed by this version" in issue.message and issue.line == 9
+
+
+def test_a_named_path_with_a_nul_byte_is_a_manifest_problem_not_a_crash(tmp_path) -> None:
+    from genaiops_cli.core.project_files import FileProblem, check_inside
+
+    with pytest.raises(FileProblem, match="NUL"):
+        check_inside(tmp_path, "src/\x00agent")
