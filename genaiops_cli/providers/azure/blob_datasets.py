@@ -18,8 +18,8 @@ from functools import lru_cache
 from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
-from genaiops_cli.errors import AuthError, GenAIOpsError
-from genaiops_cli.providers.azure.blob_lock import account_url, sandbox_account
+from genaiops_cli.errors import GenAIOpsError
+from genaiops_cli.providers.azure.blob_lock import account_url, raise_if_denied, sandbox_account
 from genaiops_cli.providers.azure.clients import _transport_kwargs, credential
 
 CONTAINER = "genaiops-datasets"
@@ -144,15 +144,11 @@ class _errors:
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
         if exc is None or isinstance(exc, (GenAIOpsError, KeyError)):
             return False
-        from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+        from azure.core.exceptions import AzureError
 
-        if isinstance(exc, ClientAuthenticationError) or (
-            isinstance(exc, HttpResponseError) and exc.status_code in (401, 403)
-        ):
-            raise AuthError(
-                f"not allowed to {self.what}: {getattr(exc, 'error_code', '') or type(exc).__name__}",
-                hint="the identity needs Storage Blob Data Contributor on the environment's storage account",
-            ) from None
+        raise_if_denied(
+            exc, f"not allowed to {self.what}: {getattr(exc, 'error_code', '') or type(exc).__name__}"
+        )
         if isinstance(exc, AzureError):
             code = getattr(exc, "error_code", None) or type(exc).__name__
             raise GenAIOpsError(

@@ -138,6 +138,19 @@ class BlobLeaseLock:
                     raise
 
 
+def raise_if_denied(exc: BaseException, message: str) -> None:
+    """A storage request the identity may not make is a sign-in/role problem (exit 4), whatever it was for."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+
+    if isinstance(exc, ClientAuthenticationError) or (
+        isinstance(exc, HttpResponseError) and exc.status_code in (401, 403)
+    ):
+        raise AuthError(
+            message,
+            hint="the identity needs Storage Blob Data Contributor on the environment's storage account",
+        ) from None
+
+
 class _errors:
     """SDK failures as our errors: auth → exit 4, anything else about the lock → exit 11."""
 
@@ -150,15 +163,11 @@ class _errors:
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
         if exc is None or isinstance(exc, (GenAIOpsError, LeaseLost)):
             return False
-        from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError
+        from azure.core.exceptions import AzureError
 
-        if isinstance(exc, ClientAuthenticationError) or (
-            isinstance(exc, HttpResponseError) and exc.status_code in (401, 403)
-        ):
-            raise AuthError(
-                f"not allowed to {self.what} the environment lock: {getattr(exc, 'error_code', '') or exc}",
-                hint="the identity needs Storage Blob Data Contributor on the environment's storage account",
-            ) from None
+        raise_if_denied(
+            exc, f"not allowed to {self.what} the environment lock: {getattr(exc, 'error_code', '') or exc}"
+        )
         if isinstance(exc, AzureError):
             raise LockedError(
                 f"could not {self.what} the environment lock: {type(exc).__name__}",
