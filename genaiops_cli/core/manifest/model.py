@@ -264,7 +264,10 @@ class SecretRef(_Model):
         description="Key Vault secret URL.", examples=["https://kv-dev.vault.azure.net/secrets/openai-key"]
     )
     identity: NonEmpty | None = Field(
-        None, description="Managed identity used to read it (default: the environment's)."
+        None,
+        description="Managed identity the platform reads it with: a user-assigned identity's name or "
+        "resource id, or `system` (default: the environment's identity, else the app's system-assigned "
+        "one). It needs the Key Vault Secrets User role on the vault.",
     )
 
 
@@ -380,10 +383,19 @@ class Service(_Model):
         default_factory=dict, description="Environment variables (strings)."
     )
     secrets: dict[EnvVarName, SecretRef] = Field(
-        default_factory=dict, description="Secret environment variables."
+        default_factory=dict,
+        description="Secret environment variables, as Key Vault references: each becomes a Container "
+        "Apps secret `{name, keyVaultUrl, identity}` (its name is the variable's, lower-case, `_` → `-`) "
+        "and the variable reads it by `secretRef`. genaiops never reads the value.",
     )
     smoke: list[SmokeCheck] = Field(
         default_factory=list, description="Smoke checks run after each deployment."
+    )
+    telemetry: bool = Field(
+        True,
+        description="Give the app its environment's Application Insights connection string (Container "
+        "Apps secret `appinsights-connection-string`, env var APPLICATIONINSIGHTS_CONNECTION_STRING). "
+        "`false` opts out.",
     )
     agent: FoundryAgent | None = Field(None, description="Required for host: foundry-agent.")
     connections: dict[EnvVarName, Connection] = Field(
@@ -780,6 +792,9 @@ class ResolvedEnvironment:
     services: dict[str, Service]
     gates: tuple[str, ...]
     gate_evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    # The provisioned Application Insights connection string, as a reference
+    # (`<componentId>#properties.ConnectionString`); None when the environment has none.
+    telemetry: str | None = None
 
     def effective_config(self) -> dict[str, Any]:
         """The merged configuration as plain JSON-able data (used by `config show`)."""
