@@ -185,7 +185,10 @@ def test_an_identity_the_app_does_not_have_fails_the_revision(arm_env: ArmEnv, v
     uri = vaults.ensure("kv-id")
     secret_client(arm_env, uri).set_secret("openai-key", "v")
     client, env_id = _environment(arm_env)
-    other = f"/subscriptions/{arm_env.subscription_id}/resourceGroups/{RG}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-other"
+    other = (
+        f"/subscriptions/{arm_env.subscription_id}/resourceGroups/{RG}"
+        "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-other"
+    )
     with pytest.raises(HttpResponseError, match="is not assigned to the container app"):
         client.container_apps.begin_create_or_update(
             RG,
@@ -234,7 +237,8 @@ def test_a_template_vault_gets_a_vault_uri_that_serves_its_secrets(
         "outputs": {
             "vaultUri": {
                 "type": "string",
-                "value": "[reference(resourceId('Microsoft.KeyVault/vaults', 'kv-templ'), '2024-11-01').vaultUri]",
+                "value": "[reference(resourceId('Microsoft.KeyVault/vaults', 'kv-templ'), "
+                "'2024-11-01').vaultUri]",
             }
         },
     }
