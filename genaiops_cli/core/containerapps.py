@@ -74,13 +74,20 @@ def container_template(
     }
 
 
-def revision_suffix(template: dict[str, Any], scope: str = "") -> str:
+def revision_suffix(
+    template: dict[str, Any], scope: str = "", references: dict[str, Any] | None = None
+) -> str:
     """Derived from the template's content (and the environment it runs in), so the same release
-    always maps to the same revision there, and never to another environment's revision name."""
-    canonical = json.dumps(
-        {"scope": scope.lower(), "template": {k: v for k, v in template.items() if k != "revisionSuffix"}},
-        sort_keys=True,
-    )
+    always maps to the same revision there, and never to another environment's revision name.
+    `references`: the Key Vault references the revision reads (app-scope in Azure, so not in the
+    template): pointing a variable at another secret makes a new revision, which reads it at start."""
+    content: dict[str, Any] = {
+        "scope": scope.lower(),
+        "template": {k: v for k, v in template.items() if k != "revisionSuffix"},
+    }
+    if references:
+        content["references"] = references
+    canonical = json.dumps(content, sort_keys=True)
     return "r" + hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 

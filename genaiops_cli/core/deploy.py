@@ -65,7 +65,8 @@ def planned_revision(
     service = env.services[service_name]
     telemetry = env.telemetry is not None and app_secrets.wants_telemetry(service)
     template = ca.container_template(service_name, service, image, telemetry=telemetry)
-    suffix = ca.revision_suffix(template, where.environment_id)
+    references = {var: [ref.keyvault, ref.identity] for var, ref in sorted(service.secrets.items())}
+    suffix = ca.revision_suffix(template, where.environment_id, references)
     template["revisionSuffix"] = suffix
     return f"{ca.app_name(manifest.name, service_name)}--{suffix}", template
 

@@ -194,3 +194,19 @@ def test_a_component_without_connection_string_fails_the_deploy_before_any_write
 def test_secret_names_follow_the_variable(variable: str, secret: str) -> None:
     assert app_secrets.secret_name(variable) == secret
     assert app_secrets.name_problem(variable, {}) is None
+
+
+def test_pointing_a_variable_at_another_secret_makes_a_new_revision(tmp_path: Path) -> None:
+    host, _ = open_host(tmp_path / "a", SECRETS)
+    moved, _ = open_host(tmp_path / "b", SECRETS.replace("openai-key", "openai-key-2"))
+    same, _ = open_host(tmp_path / "c", SECRETS)
+    plain, _ = open_host(tmp_path / "d", "")
+    assert host.expected_revision("agent", image(D1)) == same.expected_revision("agent", image(D1))
+    assert host.expected_revision("agent", image(D1)) != moved.expected_revision("agent", image(D1))
+    # a service without Key Vault references keeps the revision names it had before they existed
+    from genaiops_cli.core import containerapps as ca
+
+    template = ca.container_template("agent", plain.env.resolved.services["agent"], image(D1), telemetry=True)
+    assert plain.expected_revision("agent", image(D1)).endswith(
+        ca.revision_suffix(template, plain.placement.environment_id)
+    )
