@@ -357,6 +357,33 @@ def test_secret_names_are_checked_at_validate_time(
     assert fragment in issue.message and issue.line == 9
 
 
+@pytest.mark.parametrize(
+    "identity", ["a b", "x", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app"]
+)
+def test_a_secret_identity_must_be_a_managed_identity(tmp_path: Path, identity: str) -> None:
+    secrets = f"{{K: {{keyvault: 'https://kv.vault.azure.net/secrets/x', identity: '{identity}'}}}}"
+    text = edit(("env: {LOG_LEVEL: info}", f"env: {{LOG_LEVEL: info}}\n    secrets: {secrets}"))
+    issue = issue_at(write_project(tmp_path / "p", text), "services.agent.secrets.K.identity")
+    assert "not a managed identity" in issue.message and issue.line == 9
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        "system",
+        "id-contoso-prod",
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-x",
+    ],
+)
+def test_secret_identities_that_load(tmp_path: Path, identity: str) -> None:
+    secrets = f"{{K: {{keyvault: 'https://kv.vault.azure.net/secrets/x', identity: '{identity}'}}}}"
+    text = edit(("env: {LOG_LEVEL: info}", f"env: {{LOG_LEVEL: info}}\n    secrets: {secrets}"))
+    assert (
+        load_manifest(write_project(tmp_path / "p", text), environ={}).services["agent"].secrets["K"].identity
+        == identity
+    )
+
+
 def test_telemetry_opt_out_lets_the_app_bring_its_own_connection_string(tmp_path: Path) -> None:
     text = edit(
         (

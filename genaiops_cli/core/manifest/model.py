@@ -178,6 +178,25 @@ def _keyvault_url(v: str) -> str:
     return v
 
 
+_IDENTITY_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/"
+    r"userAssignedIdentities/[A-Za-z0-9][A-Za-z0-9_-]{2,127}$",
+    re.IGNORECASE,
+)
+
+
+def _secret_identity(v: str) -> str:
+    """`system`, a user-assigned identity's name (Azure: 3-128 letters, digits, `-`, `_`, starting
+    alphanumeric) or its resource id."""
+    if v == "system" or _IDENTITY_ID.match(v) or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{2,127}", v):
+        return v
+    raise invalid(
+        f"`{v}` is not a managed identity",
+        "use `system`, a user-assigned identity's name (e.g. id-contoso-prod) or its resource id "
+        "(/subscriptions/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>)",
+    )
+
+
 JsonPath = Annotated[str, _pattern(JSONPATH_PATTERN), AfterValidator(_jsonpath_syntax)]
 HeaderName = Annotated[str, AfterValidator(_header_name)]
 HeaderValue = Annotated[StrictStr, AfterValidator(_header_value)]
@@ -263,7 +282,7 @@ class SecretRef(_Model):
     keyvault: Annotated[str, _pattern(r"^https://"), AfterValidator(_keyvault_url)] = Field(
         description="Key Vault secret URL.", examples=["https://kv-dev.vault.azure.net/secrets/openai-key"]
     )
-    identity: NonEmpty | None = Field(
+    identity: Annotated[str, AfterValidator(_secret_identity)] | None = Field(
         None,
         description="Managed identity the platform reads it with: a user-assigned identity's name or "
         "resource id, or `system` (default: the environment's identity, else the app's system-assigned "
