@@ -132,6 +132,5 @@ def identity_block(registry_identity: str, secrets: list[AppSecret]) -> dict[str
     users = sorted(i for i in wanted if i != SYSTEM)
     if not users:
         return {"type": "SystemAssigned"}
-    block: dict[str, Any] = {"userAssignedIdentities": {i: {} for i in users}}
-    block["type"] = "SystemAssigned,UserAssigned" if SYSTEM in wanted else "UserAssigned"
-    return {"type": block["type"], "userAssignedIdentities": block["userAssignedIdentities"]}
+    kind = "SystemAssigned,UserAssigned" if SYSTEM in wanted else "UserAssigned"
+    return {"type": kind, "userAssignedIdentities": {i: {} for i in users}}
