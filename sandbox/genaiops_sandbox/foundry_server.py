@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from .ca import issue_server_cert
 from .faults import FaultTable
 from .foundry import API_VERSION, Answer, FoundryError, FoundryPlane
+from .foundry_datasets import FoundryDatasets
 from .tls_server import TLSThreadingHTTPServer
 from .tokens import TokenIssuer
 
@@ -41,6 +42,7 @@ UPSTREAM_TIMEOUT = 240.0
 VERSION_HEADER = "x-genaiops-agent-version"
 _PROJECT = re.compile(r"^/(?P<account>[^/]+)/api/projects/(?P<project>[^/]+)(?P<rest>/.*)?$")
 _A = r"/agents/(?P<name>[^/:]+)"
+_D = r"/datasets/(?P<dataset>[^/:]+)/versions"
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     (m, re.compile("^" + p + "$"), h)
     for m, p, h in [
@@ -60,6 +62,11 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", _A + r"/endpoint/sessions/(?P<session>[^/:]+):stop", "stop_session"),
         ("POST", _A + r"/endpoint/protocols/openai/responses", "agent_responses"),
         ("POST", r"/openai/v1/responses", "project_responses"),
+        ("GET", r"/datasets", "list_datasets"),
+        ("GET", _D, "list_dataset_versions"),
+        ("GET", _D + r"/(?P<version>[^/:]+)", "get_dataset"),
+        ("PATCH", _D + r"/(?P<version>[^/:]+)", "put_dataset"),
+        ("DELETE", _D + r"/(?P<version>[^/:]+)", "delete_dataset"),
     ]
 ]
 _NO_API_VERSION = {"project_responses"}  # get_openai_client() without agent_name: base …/openai/v1/
@@ -79,6 +86,7 @@ class FoundryServer(TLSThreadingHTTPServer):
     ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.plane = plane
+        self.datasets = FoundryDatasets(plane)
         self.issuer = issuer
         self.ssl_context = ssl_context
         self.faults = faults
@@ -213,6 +221,8 @@ class _Handler(BaseHTTPRequestHandler):
         plane, args = self.server.plane, (account, project)
         kw = hit.groupdict()
         name = kw.get("name", "")
+        if handler.endswith(("_dataset", "_datasets", "_dataset_versions")):
+            return self._datasets(handler, (account, project), kw, query, body, path)
         match handler:
             case "list_agents":
                 return plane.list_agents(*args, query)
@@ -253,6 +263,30 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                 version, where = plane.pick_upstream(*args, ref["name"], body, ref.get("version"))
                 return self._proxy(version, where, body)
+        raise AssertionError(handler)
+
+    def _datasets(
+        self,
+        handler: str,
+        args: tuple[str, str],
+        kw: dict[str, str],
+        query: dict[str, str],
+        body: Any,
+        path: str,
+    ) -> Answer:
+        datasets, url = self.server.datasets, self.server.url + path  # nextLink: this URL, next page
+        match handler:
+            case "list_datasets":
+                return datasets.list_latest(*args, query, url)
+            case "list_dataset_versions":
+                return datasets.list_versions(*args, kw["dataset"], query, url)
+            case "get_dataset":
+                return datasets.get(*args, kw["dataset"], kw["version"])
+            case "put_dataset":
+                content_type = self.headers.get("Content-Type") or ""
+                return datasets.create_or_update(*args, kw["dataset"], kw["version"], body, content_type)
+            case "delete_dataset":
+                return datasets.delete(*args, kw["dataset"], kw["version"])
         raise AssertionError(handler)
 
     def _authenticate(self) -> None:
