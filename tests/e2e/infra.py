@@ -29,3 +29,54 @@ def ensure_environment(
         registry,
         {"location": location, "sku": {"name": "Standard"}, "properties": {"adminUserEnabled": False}},
     ).result()
+
+
+def ensure_foundry_project(target: AzureTarget, resource_group: str, account: str, project: str) -> str:
+    """A Foundry account and project in `resource_group` (one ARM deployment); their endpoint."""
+    from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+
+    api = "2025-06-01"
+    template = {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [
+            {
+                "type": "Microsoft.CognitiveServices/accounts",
+                "apiVersion": api,
+                "name": account,
+                "location": "eastus2",
+                "kind": "AIServices",
+                "sku": {"name": "S0"},
+                "identity": {"type": "SystemAssigned"},
+                "properties": {"customSubDomainName": account, "allowProjectManagement": True},
+            },
+            {
+                "type": "Microsoft.CognitiveServices/accounts/projects",
+                "apiVersion": api,
+                "name": f"{account}/{project}",
+                "location": "eastus2",
+                "identity": {"type": "SystemAssigned"},
+                "properties": {},
+                "dependsOn": [f"[resourceId('Microsoft.CognitiveServices/accounts', '{account}')]"],
+            },
+        ],
+        "outputs": {
+            "endpoint": {
+                "type": "string",
+                "value": f"[reference(resourceId('Microsoft.CognitiveServices/accounts/projects', "
+                f"'{account}', '{project}'), '{api}').endpoints['AI Foundry API']]",
+            }
+        },
+    }
+    client = DeploymentsMgmtClient(
+        clients.credential(target),
+        target.subscription_id,
+        base_url=target.arm_endpoint,
+        credential_scopes=[target.arm_scope],
+        connection_verify=target.verify,
+        polling_interval=0.05,
+    )
+    done = client.deployments.begin_create_or_update(
+        resource_group, f"foundry-{project}", {"properties": {"mode": "Incremental", "template": template}}
+    ).result()
+    return str(done.properties.outputs["endpoint"]["value"])
