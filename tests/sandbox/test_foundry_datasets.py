@@ -12,37 +12,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import _SESSION_DIR
-from tests.sandbox.test_foundry import ACCOUNT, PROJECT, Env, _fields_known, _template
+from tests.sandbox.test_foundry import ACCOUNT, PROJECT, Env, _fields_known, project_sandbox
 
 BLOB = "https://127.0.0.1:1/acct/genaiops-datasets"
 
 
 @pytest.fixture(scope="module")
 def foundry() -> Iterator[Env]:
-    from azure.mgmt.resource.deployments import DeploymentsMgmtClient
-    from azure.mgmt.resource.resources import ResourceManagementClient
-
-    from genaiops_sandbox import control
-
-    state_dir = _SESSION_DIR / "foundry-datasets-sandbox"
-    profile = control.up(state_dir, retry_after=0)
-    try:
-        env = Env(profile, "", state_dir)
-        common = {"base_url": profile.arm_endpoint, "connection_verify": profile.ca_bundle}
-        ResourceManagementClient(
-            env.credential(), profile.subscription_id, **common
-        ).resource_groups.create_or_update("rg-foundry", {"location": "eastus2"})
-        done = (
-            DeploymentsMgmtClient(env.credential(), profile.subscription_id, polling_interval=0.05, **common)
-            .deployments.begin_create_or_update(
-                "rg-foundry", "foundry", {"properties": {"mode": "Incremental", "template": _template()}}
-            )
-            .result()
-        )
-        env.endpoint = done.properties.outputs["endpoint"]["value"]
-        yield env
-    finally:
-        control.down(state_dir)
+    yield from project_sandbox(_SESSION_DIR / "foundry-datasets-sandbox")
 
 
 def _status(pipeline_response: Any, deserialized: Any, headers: Any) -> int:
