@@ -18,20 +18,18 @@ import http.client
 import json
 import logging
 import re
-import socket
 import ssl
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .ca import issue_server_cert
 from .faults import FaultTable
 from .foundry import API_VERSION, Answer, FoundryError, FoundryPlane
 from .foundry_datasets import FoundryDatasets
+from .json_handler import JsonHandler
 from .tls_server import TLSThreadingHTTPServer
 from .tokens import TokenIssuer
 
@@ -69,7 +67,19 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("DELETE", _D + r"/(?P<version>[^/:]+)", "delete_dataset"),
     ]
 ]
-_NO_API_VERSION = {"project_responses"}  # get_openai_client() without agent_name: base …/openai/v1/
+_NO_API_VERSION = {"project_responses"}
+
+
+def _throttled(retry_after: int) -> FoundryError:
+    return FoundryError(
+        429, "too_many_requests", "Rate limit exceeded (sandbox fault).", {"Retry-After": str(retry_after)}
+    )
+
+
+def _failed() -> FoundryError:
+    return FoundryError(
+        500, "internal_error", "An internal error occurred (sandbox fault)."
+    )  # get_openai_client() without agent_name: base …/openai/v1/
 
 
 class FoundryServer(TLSThreadingHTTPServer):
@@ -114,14 +124,10 @@ class FoundryServer(TLSThreadingHTTPServer):
             del self.exchanges[:-500]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JsonHandler):
     server: FoundryServer
     server_version = "genaiops-sandbox-foundry"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.client_address[0], *args)
+    log = log
 
     def do_GET(self) -> None:
         self._handle()
@@ -130,29 +136,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         started = time.monotonic()
-        split = urlsplit(self.path)
-        path = unquote(split.path)
-        query = dict(parse_qsl(split.query, keep_blank_values=True))
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        request = self.read_request()
+        path, query, raw = request.path, request.query, request.raw
         request_id = str(uuid.uuid4())
         try:
-            fault = self.server.faults.take(self.command, path)
-            if fault is not None:
-                if fault.kind == "drop":
-                    self._drop()
-                    return
-                if fault.kind == "latency":
-                    time.sleep(fault.latency_ms / 1000)
-                elif fault.kind == "429":
-                    raise FoundryError(
-                        429,
-                        "too_many_requests",
-                        "Rate limit exceeded (sandbox fault).",
-                        {"Retry-After": str(fault.retry_after)},
-                    )
-                elif fault.kind == "500":
-                    raise FoundryError(500, "internal_error", "An internal error occurred (sandbox fault).")
+            if self.apply_fault(path, _throttled, _failed):
+                return
             answer = self._dispatch(path, query, raw)
         except FoundryError as err:
             answer = Answer(err.status, err.body(), dict(err.headers))
@@ -175,13 +164,6 @@ class _Handler(BaseHTTPRequestHandler):
         log.info(
             "%s %s -> %d (%.0f ms)", self.command, path, answer.status, (time.monotonic() - started) * 1000
         )
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _send(self, answer: Answer, request_id: str) -> None:
         if isinstance(answer.body, bytes):
