@@ -24,6 +24,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .ca import issue_server_cert
 from .faults import FaultTable
@@ -68,6 +69,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ]
 ]
 _NO_API_VERSION = {"project_responses"}
+_DATASET_ROUTES = {"list_datasets", "list_dataset_versions", "get_dataset", "put_dataset", "delete_dataset"}
 
 
 def _throttled(retry_after: int) -> FoundryError:
@@ -203,7 +205,7 @@ class _Handler(JsonHandler):
         plane, args = self.server.plane, (account, project)
         kw = hit.groupdict()
         name = kw.get("name", "")
-        if handler.endswith(("_dataset", "_datasets", "_dataset_versions")):
+        if handler in _DATASET_ROUTES:
             return self._datasets(handler, (account, project), kw, query, body, path)
         match handler:
             case "list_agents":
@@ -256,7 +258,7 @@ class _Handler(JsonHandler):
         body: Any,
         path: str,
     ) -> Answer:
-        datasets, url = self.server.datasets, self.server.url + path  # nextLink: this URL, next page
+        datasets, url = self.server.datasets, self.server.url + quote(path)  # nextLink: this URL, next page
         match handler:
             case "list_datasets":
                 return datasets.list_latest(*args, query, url)
