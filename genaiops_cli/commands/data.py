@@ -53,9 +53,11 @@ def push(
     }
 
     def render(out: RichConsole) -> None:
+        # an unchanged push answers the stored summary, which counts files but does not list them
         state = "pushed" if created else "unchanged (already stored)"
         out.print(
-            f"{name}@{record['version']} {state}: {len(record['files'])} file(s), {record['bytes']} bytes"
+            f"{name}@{record['version']} {state}: {result.get('file_count', 0)} file(s), "
+            f"{record['bytes']} bytes, in {result['registry']}"
         )
         out.print(f"use it in an evaluation as  dataset: {result['ref']}")
 

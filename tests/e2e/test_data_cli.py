@@ -50,6 +50,8 @@ def test_push_registers_in_the_project_list_show_pull(project: Project, tmp_path
     first = ok(project.run("-o", "json", "data", "push", "qa", "data/eval.jsonl", "-e", "staging"))
     again = ok(project.run("-o", "json", "data", "push", "qa", "data/eval.jsonl", "-e", "staging"))
     assert first["created"] and not again["created"] and again["version"] == first["version"]
+    text = project.run("data", "push", "qa", "data/eval.jsonl", "-e", "staging")  # the text rendering
+    assert text.code == 0 and "unchanged" in text.stdout and "1 file(s)" in text.stdout, text.stderr
     assert first["registry"] == project.foundry  # type: ignore[attr-defined]
     (registered,) = registry(project).list_versions("qa")  # the same bytes registered nothing new
     assert registered.version == first["version"] and registered.type == "uri_file"
