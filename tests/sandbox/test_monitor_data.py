@@ -1,0 +1,246 @@
+"""The stand-in's Azure Monitor data plane: Application Insights ingestion (the Breeze track protocol,
+as exporters send it: JSON arrays, JSON lines, gzip) into the component an ARM deployment created,
+and the Log Analytics query API read back through the real azure-monitor-query LogsQueryClient with
+the KQL subset (filters, summarize by bin/dimension, percentile, countif ratios, workspace table
+names)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import conftest_arm
+import pytest
+from azure.core.exceptions import HttpResponseError
+from conftest_arm import ArmEnv, create_rg
+
+from genaiops_sandbox.monitor import kql
+from genaiops_sandbox.monitor.dataplane import start_monitor_data
+
+arm_env = conftest_arm.arm_env
+RG = "rg-obs"
+TEMPLATE = {
+    "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+    "contentVersion": "1.0.0.0",
+    "resources": [
+        {
+            "type": "Microsoft.OperationalInsights/workspaces",
+            "apiVersion": "2023-09-01",
+            "name": "log-obs",
+            "location": "eastus2",
+            "properties": {"sku": {"name": "PerGB2018"}},
+        },
+        {
+            "type": "Microsoft.Insights/components",
+            "apiVersion": "2020-02-02",
+            "name": "appi-obs",
+            "location": "eastus2",
+            "kind": "web",
+            "properties": {
+                "Application_Type": "web",
+                "WorkspaceResourceId": "[resourceId('Microsoft.OperationalInsights/workspaces', 'log-obs')]",
+            },
+            "dependsOn": ["[resourceId('Microsoft.OperationalInsights/workspaces', 'log-obs')]"],
+        },
+    ],
+    "outputs": {
+        "connectionString": {
+            "type": "string",
+            "value": "[reference(resourceId('Microsoft.Insights/components', 'appi-obs')).ConnectionString]",
+        },
+        "workspaceId": {
+            "type": "string",
+            "value": "[reference(resourceId('Microsoft.OperationalInsights/workspaces', 'log-obs'))"
+            ".customerId]",
+        },
+    },
+}
+
+
+@pytest.fixture
+def world(arm_env: ArmEnv) -> Iterator[dict[str, Any]]:
+    from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+
+    api = arm_env.endpoint.api
+    server = start_monitor_data(
+        arm_env.state_dir / "tls",
+        host="127.0.0.1",
+        port=0,
+        data=api.monitor_data,
+        issuer=arm_env.endpoint.server.issuer,
+    )
+    api.ingestion_url = server.url + "/"
+    create_rg(arm_env, RG)
+    client = DeploymentsMgmtClient(
+        arm_env.credential(),
+        arm_env.subscription_id,
+        base_url=arm_env.url,
+        connection_verify=arm_env.ca,
+        polling_interval=0.05,
+    )
+    outputs = (
+        client.deployments.begin_create_or_update(
+            RG, "obs", {"properties": {"mode": "Incremental", "template": TEMPLATE}}
+        )
+        .result()
+        .properties.outputs
+    )
+    parts = dict(p.split("=", 1) for p in outputs["connectionString"]["value"].split(";") if p)
+    try:
+        yield {"server": server, "parts": parts, "workspace": outputs["workspaceId"]["value"]}
+    finally:
+        server.close()
+
+
+def _envelope(
+    ikey: str, base_type: str, data: dict[str, Any], minutes_ago: float = 0, **tags: str
+) -> dict[str, Any]:
+    stamp = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=minutes_ago)
+    return {
+        "ver": 1,
+        "name": f"Microsoft.ApplicationInsights.{base_type}",
+        "time": stamp.isoformat().replace("+00:00", "Z"),
+        "sampleRate": 100.0,
+        "iKey": ikey,
+        "tags": {
+            "ai.cloud.role": "agent",
+            "ai.cloud.roleInstance": tags.get("rev", "agent--a"),
+            "ai.operation.id": "op1",
+        },
+        "data": {"baseType": base_type, "baseData": {"ver": 2, **data}},
+    }
+
+
+def _request(ikey: str, ok: bool, ms: int, rev: str = "agent--a", minutes_ago: float = 0) -> dict[str, Any]:
+    data = {
+        "id": "r1",
+        "name": "POST /chat",
+        "duration": f"00:00:00.{ms:03d}000",
+        "responseCode": "200" if ok else "500",
+        "success": ok,
+        "url": "https://agent/chat",
+        "properties": {"genaiops.release": "rel-1", "revision": rev},
+    }
+    return _envelope(ikey, "RequestData", data, minutes_ago, rev=rev)
+
+
+def _post(url: str, body: bytes, ca: str, encoding: str | None = None) -> tuple[int, dict[str, Any]]:
+    headers = {"Content-Type": "application/json"}
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(
+            request, context=ssl.create_default_context(cafile=ca), timeout=10
+        ) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_connection_string_names_the_stand_ins_ingestion_endpoint(world: dict[str, Any]) -> None:
+    parts = world["parts"]
+    assert parts["IngestionEndpoint"] == world["server"].url + "/"
+    assert parts["InstrumentationKey"] and parts["ApplicationId"]
+
+
+def test_track_accepts_exporter_batches_and_logs_query_reads_them(
+    world: dict[str, Any], arm_env: ArmEnv
+) -> None:
+    from azure.monitor.query import LogsQueryClient, LogsQueryStatus
+
+    ikey, track = world["parts"]["InstrumentationKey"], world["parts"]["IngestionEndpoint"] + "v2.1/track"
+    batch = [_request(ikey, True, 100), _request(ikey, True, 300), _request(ikey, False, 900, rev="agent--b")]
+    batch.append(_request(ikey, True, 50, minutes_ago=120))  # outside the query's hour
+    status, answer = _post(track, gzip.compress(json.dumps(batch).encode()), arm_env.ca, "gzip")
+    assert (status, answer) == (200, {"itemsReceived": 4, "itemsAccepted": 4, "errors": []})
+    metric = {
+        "metrics": [{"name": "answer_quality", "value": 0.8, "count": 1}],
+        "properties": {"revision": "agent--a"},
+    }
+    lines = [
+        _envelope(ikey, "MetricData", metric),
+        _envelope(ikey, "MessageData", {"message": "answered refunds", "severityLevel": "Information"}),
+        _envelope(ikey, "ExceptionData", {"exceptions": [{"typeName": "ValueError", "message": "bad"}]}),
+        _envelope("00000000-0000-0000-0000-000000000000", "EventData", {"name": "x"}),
+    ]
+    status, answer = _post(
+        world["parts"]["IngestionEndpoint"] + "v2/track",
+        "\n".join(map(json.dumps, lines)).encode(),
+        arm_env.ca,
+    )
+    assert status == 206 and answer["itemsAccepted"] == 3
+    assert answer["errors"] == [{"index": 3, "statusCode": 400, "message": "Invalid instrumentation key"}]
+
+    client = LogsQueryClient(
+        arm_env.credential(),
+        endpoint=world["server"].url,
+        audience="https://api.loganalytics.io",
+        connection_verify=arm_env.ca,
+    )
+    hour = dt.timedelta(hours=1)
+
+    def rows(query: str) -> list[list[Any]]:
+        result = client.query_workspace(world["workspace"], query, timespan=hour)
+        assert result.status == LogsQueryStatus.SUCCESS
+        return [list(r) for r in result.tables[0].rows]
+
+    ratio = (
+        "requests | where cloud_RoleName == 'agent' "
+        "| summarize total = count(), failed = countif(success == false) "
+        "| extend error_rate = todouble(failed) / total | project total, error_rate"
+    )
+    assert rows(ratio) == [[3, pytest.approx(1 / 3)]]
+    by_rev = rows(
+        "requests | summarize n = count(), p95 = percentile(duration, 95) by cloud_RoleInstance "
+        "| order by n desc"
+    )
+    assert by_rev == [["agent--a", 2, 300.0], ["agent--b", 1, 900.0]]
+    assert rows("AppRequests | where Success == false | project ResultCode, AppRoleInstance") == [
+        ["500", "agent--b"]
+    ]
+    assert rows(
+        "customMetrics | where name == 'answer_quality' "
+        "| summarize avg(value) by tostring(customDimensions.revision)"
+    ) == [["agent--a", 0.8]]
+    assert rows("traces | where message has 'refunds' | count") == [[1]]
+    assert rows("AppExceptions | project ExceptionType") == [["ValueError"]]
+    assert len(rows("requests | summarize count() by bin(timestamp, 1m)")) >= 1
+    assert rows(
+        "requests | where customDimensions['genaiops.release'] == 'rel-1' | take 1 | project name"
+    ) == [["POST /chat"]]
+
+    with pytest.raises(HttpResponseError) as refused:
+        client.query_workspace(
+            world["workspace"], "requests | join kind=inner (traces) on operation_Id", timespan=hour
+        )
+    assert "join" in str(refused.value)
+
+
+def test_kql_subset_semantics() -> None:
+    now = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
+    table = [
+        {"timestamp": now - dt.timedelta(minutes=m), "name": n, "success": ok, "duration": d}
+        for m, n, ok, d in (
+            (1, "GET /healthz", True, 5),
+            (2, "POST /chat", False, 50),
+            (9, "POST /chat", True, 70),
+        )
+    ]
+    run = lambda q: kql.run(q, lambda name: table if name == "requests" else None, now=now)  # noqa: E731
+    assert run("requests | where timestamp > ago(5m) and name contains 'chat' | count") == [{"Count": 1}]
+    assert run("requests | where name !has 'healthz' | summarize avg(duration)") == [{"avg_duration": 60.0}]
+    assert run("requests | where name == 'nothing' | summarize c = count()") == [{"c": 0}]
+    assert run("requests | summarize c = count() by name | order by c asc | take 1") == [
+        {"name": "GET /healthz", "c": 1}
+    ]
+    with pytest.raises(kql.KqlError, match="traces"):
+        run("traces | take 1")
+    with pytest.raises(kql.KqlError, match="unknown_col"):
+        run("requests | where unknown_col > 1")
