@@ -299,14 +299,8 @@ def test_the_sample_agent_sends_requests_traces_and_quality_tagged_with_its_revi
             time.sleep(0.3)
             result = client.query_workspace(world["workspace"], query, timespan=dt.timedelta(minutes=5))
             rows = [list(r) for r in result.tables[0].rows]
-        assert (
-            sorted(rows)
-            == [
-                [1.0, "contoso-support-agent--r1", "rel-42"],  # the refused injection
-                [pytest.approx(1.0), "contoso-support-agent--r1", "rel-42"],
-            ]
-            or len(rows) == 2
-        ), rows
+        # a grounded answer (the refunds passage) and a right refusal: quality 1.0 both
+        assert rows == [[1.0, "contoso-support-agent--r1", "rel-42"]] * 2
         requests = (
             client.query_workspace(
                 world["workspace"],
