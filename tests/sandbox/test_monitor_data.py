@@ -314,3 +314,101 @@ def test_the_sample_agent_sends_requests_traces_and_quality_tagged_with_its_revi
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+ERROR_RATE_QUERY = (
+    "requests | where cloud_RoleName == 'agent' "
+    "| summarize total = count(), failed = countif(success == false) "
+    "| where total >= 4 | extend error_rate = todouble(failed) / total | project error_rate"
+)
+
+
+def test_log_alert_on_an_error_rate_fires_its_webhook_then_resolves(
+    world: dict[str, Any], arm_env: ArmEnv
+) -> None:
+    """A scheduled query rule scoped to the component (an error-rate ratio, as genaiops writes for
+    `error_rate:`), evaluated over its window: silent below the minimum volume and below the
+    threshold, Fired once above it (common alert schema, LogQueryCriteria), Resolved after."""
+    import time
+
+    from azure.mgmt.monitor import MonitorManagementClient
+    from azure.mgmt.monitor import models as mm
+    from test_arm_monitor import Receiver
+
+    from genaiops_sandbox.monitor.alerts import AlertEvaluator
+
+    receiver = Receiver()
+    try:
+        monitor = MonitorManagementClient(
+            arm_env.credential(), arm_env.subscription_id, base_url=arm_env.url, connection_verify=arm_env.ca
+        )
+        group = monitor.action_groups.create_or_update(
+            RG,
+            "ops",
+            mm.ActionGroupResource(
+                location="Global",
+                group_short_name="ops",
+                enabled=True,
+                webhook_receivers=[
+                    mm.WebhookReceiver(name="hook", service_uri=receiver.url, use_common_alert_schema=True)
+                ],
+            ),
+        )
+        component = next(
+            r["id"] for r in arm_env.endpoint.api.store.all() if r["type"] == "Microsoft.Insights/components"
+        )
+        monitor.scheduled_query_rules.create_or_update(
+            RG,
+            "agent-error-rate",
+            mm.ScheduledQueryRuleResource(
+                location="eastus2",
+                kind="LogAlert",
+                severity=1,
+                enabled=True,
+                scopes=[component],
+                evaluation_frequency="PT1M",
+                window_size="PT5M",
+                auto_mitigate=True,
+                criteria=mm.ScheduledQueryRuleCriteria(
+                    all_of=[
+                        mm.Condition(
+                            query=ERROR_RATE_QUERY,
+                            metric_measure_column="error_rate",
+                            time_aggregation="Maximum",
+                            operator="GreaterThan",
+                            threshold=0.25,
+                        )
+                    ]
+                ),
+                actions=mm.Actions(action_groups=[group.id], custom_properties={"environment": "dev"}),
+            ),
+        )
+        ikey, track = world["parts"]["InstrumentationKey"], world["parts"]["IngestionEndpoint"] + "v2.1/track"
+        evaluator = AlertEvaluator(arm_env.endpoint.api, ca_file=arm_env.ca)
+
+        def send(*oks: bool) -> None:
+            status, _ = _post(track, json.dumps([_request(ikey, ok, 10) for ok in oks]).encode(), arm_env.ca)
+            assert status == 200
+
+        send(False, False)  # 100 % errors, but only 2 requests: below the query's minimum volume
+        assert evaluator.evaluate_once() == []
+        send(True, True)  # 2 of 4 = 0.5 > 0.25
+        fired = evaluator.evaluate_once()
+        assert [t["condition"] for t in fired] == ["Fired"] and fired[0]["criteria"][0]["value"] == 0.5
+        assert evaluator.evaluate_once() == []  # fires once
+        payload = receiver.bodies[0]
+        essentials = payload["data"]["essentials"]
+        assert (essentials["alertRule"], essentials["signalType"], essentials["monitorCondition"]) == (
+            "agent-error-rate",
+            "Log",
+            "Fired",
+        )
+        condition = payload["data"]["alertContext"]["condition"]["allOf"][0]
+        assert payload["data"]["alertContext"]["conditionType"] == "LogQueryCriteria"
+        assert (condition["metricValue"], condition["searchQuery"]) == (0.5, ERROR_RATE_QUERY)
+        assert payload["data"]["customProperties"] == {"environment": "dev"}
+        resolved = evaluator.evaluate_once(time.time() + 400)  # the failures left the 5-minute window
+        assert [t["condition"] for t in resolved] == ["Resolved"]
+        assert receiver.bodies[-1]["data"]["essentials"]["monitorCondition"] == "Resolved"
+    finally:
+        receiver.close()
