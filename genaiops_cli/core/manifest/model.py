@@ -616,13 +616,30 @@ class MetricAlert(_Model):
 
 
 class LogAlert(_Model):
-    """A scheduled log-query alert (Microsoft.Insights/scheduledQueryRules) over a service's logs."""
+    """A scheduled log-query alert (Microsoft.Insights/scheduledQueryRules): your own KQL (`query` +
+    `threshold`) over the service's Container App logs, or a failed-request share (`error_rate`) over
+    its Application Insights requests."""
 
-    service: NonEmpty = Field(description="Service whose Container App is the query scope.")
-    query: NonEmpty = Field(description="KQL; the alert counts its rows (or aggregates `measure`).")
+    service: NonEmpty = Field(description="Service whose logs (or requests) are watched.")
+    query: NonEmpty | None = Field(
+        None, description="KQL; the alert counts its rows (or aggregates `measure`). Needs `threshold`."
+    )
     measure: NonEmpty | None = Field(None, description="Column aggregated instead of counting rows.")
     aggregation: Literal["Count", "Total", "Average", "Minimum", "Maximum"] = "Count"
-    threshold: ThresholdSpec
+    threshold: ThresholdSpec | None = Field(None, description='With `query`: "<op> <number>".')
+    error_rate: ThresholdSpec | None = Field(
+        None,
+        description="Instead of `query`: fires when the share of failed requests (0..1) of the service in "
+        'Application Insights is "<op> <number>" over the window, e.g. "> 0.05".',
+    )
+    min_requests: int = Field(
+        10, ge=1, description="With `error_rate`: fewer requests in the window never fire (too little data)."
+    )
+    app_insights: NonEmpty | None = Field(
+        None,
+        description="With `error_rate`: the Application Insights component the service reports to (its "
+        "name in the environment's resource group, e.g. provision's `appInsightsName` output, or its id).",
+    )
     window: Literal[tuple(WINDOWS)] = "5m"  # type: ignore[valid-type]
     frequency: Literal[tuple(LOG_FREQUENCIES)] = "5m"  # type: ignore[valid-type]
     severity: int = Field(3, ge=0, le=4)

@@ -287,6 +287,8 @@ def monitor_rules(env: Environment, service_names: list[str], at: Locator) -> li
                             _suggest(group, groups, "action groups under `monitor.action_groups`"),
                         )
                     )
+            if kind == "log_alerts":
+                out += _log_alert_shape(rule, where, at)
             if WINDOW_SECONDS[rule.window] < WINDOW_SECONDS[rule.frequency]:
                 out.append(
                     at.issue(
@@ -295,6 +297,49 @@ def monitor_rules(env: Environment, service_names: list[str], at: Locator) -> li
                         "Azure Monitor needs window >= frequency, e.g. `window: 5m, frequency: 1m`",
                     )
                 )
+    return out
+
+
+def _log_alert_shape(rule: Any, where: tuple[Any, ...], at: Locator) -> list[ManifestIssue]:
+    """A log alert is either `query` + `threshold` or `error_rate` (+ `app_insights`), never both."""
+    if rule.error_rate is None:
+        missing = [f for f in ("query", "threshold") if getattr(rule, f) is None]
+        if missing:
+            return [
+                at.issue(
+                    where,
+                    f"log alert needs `{'` and `'.join(missing)}`",
+                    'give `query:` (KQL) and `threshold: "> 0"`, or `error_rate: "> 0.05"` instead',
+                )
+            ]
+        return []
+    out = []
+    for field in ("query", "threshold", "measure"):
+        if getattr(rule, field) is not None:
+            out.append(
+                at.issue(
+                    (*where, field),
+                    f"`{field}` cannot be combined with `error_rate`",
+                    "`error_rate` writes its own query; drop one of them",
+                    at_key=True,
+                )
+            )
+    if not 0 <= rule.error_rate.value <= 1:
+        out.append(
+            at.issue(
+                (*where, "error_rate"),
+                f"error rate {rule.error_rate.value:g} is not a share between 0 and 1",
+                'e.g. `error_rate: "> 0.05"` for 5 %',
+            )
+        )
+    if rule.app_insights is None:
+        out.append(
+            at.issue(
+                where,
+                "`error_rate` needs `app_insights`: the component the service's requests are recorded in",
+                "e.g. `app_insights: appi-contoso-dev` (the appInsightsName output of `genaiops provision`)",
+            )
+        )
     return out
 
 
