@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         HostFactory,
         HttpClients,
         ImageEngine,
+        LogsQuery,
         MonitorPort,
         RemoteBuilder,
         RevisionMetrics,
@@ -96,6 +97,14 @@ def monitor(manifest: Manifest, env_name: str) -> MonitorPort:
     from genaiops_cli.providers.azure.monitor import AzureMonitor
 
     return AzureMonitor(environment_target(manifest, env_name))
+
+
+def logs(manifest: Manifest, env_name: str) -> LogsQuery:
+    """Log Analytics queries (KQL) in an environment's cloud: Application Insights data, logs."""
+    from genaiops_cli.core.targets import environment_target
+    from genaiops_cli.providers.azure.logs import AzureLogs
+
+    return AzureLogs(environment_target(manifest, env_name))
 
 
 def canary_ports(env: Environment, service: str) -> tuple[Host, TrafficSplit, RevisionMetrics]:

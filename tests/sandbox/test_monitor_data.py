@@ -412,3 +412,43 @@ def test_log_alert_on_an_error_rate_fires_its_webhook_then_resolves(
         assert receiver.bodies[-1]["data"]["essentials"]["monitorCondition"] == "Resolved"
     finally:
         receiver.close()
+
+
+def test_genaiops_logs_provider_reads_through_logs_query_client(
+    world: dict[str, Any], arm_env: ArmEnv
+) -> None:
+    """providers/azure/logs.py (the LogsQuery port): a workspace query by customerId, a
+    resource-centric query on the component, and a refused query as a ProvisionError (exit 5)."""
+    from genaiops_cli.core.cloud import AzureTarget
+    from genaiops_cli.errors import ProvisionError
+    from genaiops_cli.providers.azure.logs import AzureLogs
+
+    creds = arm_env.endpoint.credentials
+    target = AzureTarget(
+        cloud="sandbox",
+        arm_endpoint=arm_env.url,
+        subscription_id=arm_env.subscription_id,
+        tenant_id=creds.tenant_id,
+        client_id=creds.client_id,
+        client_secret_file=str(creds.secret_file),
+        authority_host=arm_env.url,
+        ca_bundle=arm_env.ca,
+        logs_endpoint=world["server"].url,
+    )
+    ikey, track = world["parts"]["InstrumentationKey"], world["parts"]["IngestionEndpoint"] + "v2.1/track"
+    batch = [_request(ikey, True, 20), _request(ikey, False, 40, rev="agent--b")]
+    assert _post(track, json.dumps(batch).encode(), arm_env.ca)[0] == 200
+    logs = AzureLogs(target)
+    query = "requests | summarize n = count(), failed = countif(success == false) by cloud_RoleInstance"
+    by_workspace = logs.query(world["workspace"], query + " | order by cloud_RoleInstance asc", 600)
+    assert by_workspace == [
+        {"cloud_RoleInstance": "agent--a", "n": 1, "failed": 0},
+        {"cloud_RoleInstance": "agent--b", "n": 1, "failed": 1},
+    ]
+    component = next(
+        r["id"] for r in arm_env.endpoint.api.store.all() if r["type"] == "Microsoft.Insights/components"
+    )
+    assert logs.query(component, "AppRequests | count", 600) == [{"Count": 2}]
+    with pytest.raises(ProvisionError) as refused:
+        logs.query(component, "requests | mv-expand customDimensions", 600)
+    assert "mv-expand" in str(refused.value) and refused.value.exit_code == 5

@@ -35,6 +35,7 @@ from .durations import parse_duration
 log = logging.getLogger("genaiops.sandbox.monitor")
 LOGS_AUDIENCES = {"https://api.loganalytics.io", "https://api.loganalytics.io/"}
 _QUERY = re.compile(r"^/v1/workspaces/(?P<ws>[^/]+)/query$")
+_RESOURCE_QUERY = re.compile(r"^/v1(?P<rid>/subscriptions/.+)/query$", re.IGNORECASE)
 _TRACK = {"/v2/track", "/v2.1/track"}
 WORKSPACE_TYPE = "microsoft.operationalinsights/workspaces"
 COMPONENT_TYPE = "microsoft.insights/components"
@@ -76,22 +77,46 @@ class MonitorData:
             if str(r["body"]["properties"].get("WorkspaceResourceId", "")).lower() == wid
         ]
 
-    def query(self, customer_id: str, text: str, timespan: str | None, now: dt.datetime) -> dict[str, Any]:
-        workspace = self.workspace(customer_id)
-        if workspace is None:
-            raise LookupError(customer_id)
-        keys = self.workspace_keys(workspace)
-        start, end = parse_timespan(timespan, now)
+    def scope_tables(self, resource_id: str) -> Callable[[str], list[dict[str, Any]] | None] | None:
+        """`tables(name)` as a resource-centric query on `resource_id` sees them: a component its
+        own items, a workspace those of every component that sends to it (and its other tables), any
+        other resource (a Container App) only the extra tables about it. None: no such resource."""
+        record = self.arm_store.get(resource_id)
+        if record is None:
+            return None
+        kind = str(record.get("type", "")).lower()
+        if kind == COMPONENT_TYPE:
+            keys = [str(record["body"]["properties"].get("InstrumentationKey", "")).lower()]
+        elif kind == WORKSPACE_TYPE:
+            keys = self.workspace_keys(record)
+        else:
+            keys = []
+        rid = record["id"]
 
         def tables(name: str) -> list[dict[str, Any]] | None:
-            rows = self.telemetry.rows(keys, name)
+            rows = self.telemetry.rows(keys, name) if keys else None
             if rows is None and name in self.extra_tables:
-                rows = self.extra_tables[name](workspace["id"])
-            if rows is None:
-                return None
-            return [r for r in rows if _in_span(r, start, end)]
+                rows = self.extra_tables[name](rid)
+            return rows
 
-        rows = kql.run(text, tables, now=now)
+        return tables
+
+    def query(self, scope: str, text: str, timespan: str | None, now: dt.datetime) -> dict[str, Any]:
+        """`scope`: a workspace's customerId, or a resource id (resource-centric query)."""
+        if scope.startswith("/"):
+            tables = self.scope_tables(scope)
+        else:
+            workspace = self.workspace(scope)
+            tables = self.scope_tables(workspace["id"]) if workspace is not None else None
+        if tables is None:
+            raise LookupError(scope)
+        start, end = parse_timespan(timespan, now)
+
+        def windowed(name: str) -> list[dict[str, Any]] | None:
+            rows = tables(name)
+            return None if rows is None else [r for r in rows if in_span(r, start, end)]
+
+        rows = kql.run(text, windowed, now=now)
         return {"tables": [kql.as_table(rows)]}
 
 
@@ -115,7 +140,7 @@ def parse_timespan(text: str | None, now: dt.datetime) -> tuple[dt.datetime | No
     return now - dt.timedelta(seconds=seconds), None
 
 
-def _in_span(row: dict[str, Any], start: dt.datetime | None, end: dt.datetime | None) -> bool:
+def in_span(row: dict[str, Any], start: dt.datetime | None, end: dt.datetime | None) -> bool:
     stamp = row.get("timestamp") or row.get("TimeGenerated")
     if stamp is None:
         return True
@@ -167,6 +192,10 @@ class _Handler(BaseHTTPRequestHandler):
             if m:
                 self._query(m.group("ws"), raw)
                 return
+            m = _RESOURCE_QUERY.match(path)
+            if m:
+                self._query(m.group("rid"), raw)
+                return
             self._send(404, _error("PathNotFoundError", f"The requested path does not exist: {path}"))
         except Exception:
             log.exception("monitor data plane: %s failed", path)
@@ -205,7 +234,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             answer = self.server.data.query(workspace, text, body.get("timespan"), now)
         except LookupError:
-            self._send(404, _error("WorkspaceNotFoundError", f"Workspace {workspace} not found"))
+            what = "Resource" if workspace.startswith("/") else "Workspace"
+            self._send(404, _error(f"{what}NotFoundError", f"{what} {workspace} not found"))
             return
         except kql.KqlError as exc:
             inner = (exc.code, str(exc))

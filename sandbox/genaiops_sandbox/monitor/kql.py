@@ -218,6 +218,9 @@ def parse(query: str) -> tuple[str, list[tuple[str, Any]]]:
     while p.peek()[0] != "end":
         p.expect("|")
         op = p.ident().lower()
+        while p.at("-") and p.peek(1)[0] == "ident":  # mv-expand, project-away, make-series, …
+            p.next()
+            op += "-" + p.ident().lower()
         stages.append(_parse_stage(p, op))
     return table, stages
 

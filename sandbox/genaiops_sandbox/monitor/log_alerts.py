@@ -17,7 +17,7 @@ import datetime as dt
 from typing import Any
 
 from . import kql
-from .dataplane import COMPONENT_TYPE, WORKSPACE_TYPE, _in_span
+from .dataplane import in_span
 from .durations import iso_instant
 
 _COMPARE = {
@@ -29,32 +29,11 @@ _COMPARE = {
 }
 
 
-def scope_tables(api: Any, scope: str) -> Any:
-    """`tables(name)` over what `scope` sees, or None when the scope is unknown."""
-    record = api.store.get(scope)
-    if record is None:
-        return None
-    kind = str(record.get("type", "")).lower()
-    data = api.monitor_data
-    if kind == COMPONENT_TYPE:
-        keys = [str(record["body"]["properties"].get("InstrumentationKey", "")).lower()]
-        return lambda name: data.telemetry.rows(keys, name)
-    if kind == WORKSPACE_TYPE:
-        keys = data.workspace_keys(record)
-        return lambda name: data.telemetry.rows(keys, name) or _extra(data, name, record["id"])
-    return lambda name: _extra(data, name, scope)
-
-
-def _extra(data: Any, name: str, scope: str) -> Any:
-    source = data.extra_tables.get(name)
-    return source(scope) if source is not None else None
-
-
 def evaluate_condition(
     api: Any, scope: str, condition: dict[str, Any], window: float, now: float
 ) -> dict[str, Any]:
     """{condition, value, met, error?} for one `criteria.allOf` entry."""
-    tables = scope_tables(api, scope)
+    tables = api.monitor_data.scope_tables(scope)
     if tables is None:
         return {"criterion": condition, "value": None, "met": False, "error": f"scope {scope} not found"}
     end = dt.datetime.fromtimestamp(now, dt.UTC)
@@ -62,7 +41,7 @@ def evaluate_condition(
 
     def windowed(name: str) -> Any:
         rows = tables(name)
-        return None if rows is None else [r for r in rows if _in_span(r, start, end)]
+        return None if rows is None else [r for r in rows if in_span(r, start, end)]
 
     try:
         rows = kql.run(condition["query"], windowed, now=end)
