@@ -245,6 +245,11 @@ class Sandbox:
 
         self.monitor_data = _bind_with_fallback(start, port)
         self.arm.api.ingestion_url = self.monitor_data.url + "/"
+        if self.runtime is not None:
+            from .monitor.console_logs import TABLE, console_log_rows
+
+            api, runtime = self.arm.api, self.runtime
+            api.monitor_data.extra_tables[TABLE] = lambda scope: console_log_rows(api, runtime, scope)
 
     def _reensure_registries(self) -> None:
         """Registry resources in the ARM store get their processes back after a restart."""

@@ -606,6 +606,39 @@ class DockerRuntime:
             **self._with_trust(_run_options(main, platform)),
         )
 
+    def console_logs(self, app: str, default_domain: str, since: float) -> list[dict[str, Any]]:
+        """What the app's revision containers wrote since `since` (epoch seconds), one entry per line:
+        {time, stream, log, revision, replica, container_id, image} — the stand-in's
+        ContainerAppConsoleLogs_CL. Containers removed since are gone with their logs."""
+        out: list[dict[str, Any]] = []
+        for ctr in self._labelled(kind="revision", extra={L_APP: app, L_DOMAIN: default_domain}):
+            labels = ctr.labels or {}
+            env = _env_of(ctr)
+            for stream in ("stdout", "stderr"):
+                try:
+                    raw = ctr.logs(
+                        stdout=stream == "stdout",
+                        stderr=stream == "stderr",
+                        timestamps=True,
+                        since=int(since),
+                    )
+                except docker.errors.DockerException:
+                    continue
+                for line in raw.decode("utf-8", "replace").splitlines():
+                    stamp, _, text = line.partition(" ")
+                    out.append(
+                        {
+                            "time": stamp,
+                            "stream": stream,
+                            "log": text,
+                            "revision": labels.get(L_REV, ""),
+                            "replica": env.get("CONTAINER_APP_REPLICA_NAME", ""),
+                            "container_id": ctr.id,
+                            "image": (ctr.attrs.get("Config") or {}).get("Image", ""),
+                        }
+                    )
+        return out
+
     def bridge_gateway(self) -> str | None:
         """The host's address on the engine's default bridge: where revision containers reach
         the stand-in's own endpoints (Application Insights ingestion)."""

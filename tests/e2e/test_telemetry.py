@@ -204,6 +204,15 @@ def test_sample_telemetry_is_ingested_read_back_and_alerted_on(
         traces = logs.query(workspace, "AppTraces | where Message has 'quality' | count", 600)
         assert traces == [{"Count": 4}]
 
+        app_id = (
+            f"/subscriptions/{target.subscription_id}/resourceGroups/rg-tel-dev"
+            "/providers/Microsoft.App/containerApps/contoso-support-agent"
+        )
+        console = logs.query(
+            app_id, "ContainerAppConsoleLogs_CL | where Log_s has 'listening' | project RevisionName_s", 600
+        )
+        assert console == [{"RevisionName_s": revision}]
+
         time.sleep(7)  # more than one evaluation tick: 0 % failed is below the threshold
         assert receiver.bodies == []
         for _ in range(2):  # malformed questions: 400s, failed requests (2 of 6 = 0.33 > 0.3)
