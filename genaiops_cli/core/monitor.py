@@ -180,11 +180,17 @@ def error_rate_query(app: str, min_requests: int) -> str:
 
 
 def component_id(manifest: Manifest, env_name: str, name_or_id: str, subscription: str) -> str:
+    return component_resource_id(
+        name_or_id, subscription, manifest.environment(env_name).config.resource_group
+    )
+
+
+def component_resource_id(name_or_id: str, subscription: str, resource_group: str) -> str:
+    """An Application Insights component given by name (in `resource_group`) or by resource id."""
     if name_or_id.startswith("/subscriptions/"):
         return name_or_id
-    config = manifest.environment(env_name).config
     return (
-        f"/subscriptions/{subscription}/resourceGroups/{config.resource_group}"
+        f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
         f"/providers/Microsoft.Insights/components/{name_or_id}"
     )
 

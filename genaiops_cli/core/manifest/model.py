@@ -690,6 +690,23 @@ class CanaryAnalysis(_Model):
     max_latency_ratio: float | None = Field(
         None, gt=0, description="Largest canary/stable mean response time ratio (none: not checked)."
     )
+    min_quality: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Lowest mean live answer quality (the `answer_quality` metric in Application Insights).",
+    )
+    max_quality_drop: float | None = Field(
+        None, ge=0, le=1, description="Largest drop of the canary's mean answer quality below stable's."
+    )
+    min_quality_samples: int = Field(
+        5, ge=1, description="Fewer quality samples on a side than this: the quality checks wait."
+    )
+    app_insights: NonEmpty | None = Field(
+        None,
+        description="The Application Insights component the service reports to (name in the environment's "
+        "resource group, or id); needed by the quality checks.",
+    )
 
 
 class Canary(_Model):

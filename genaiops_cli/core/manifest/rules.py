@@ -246,6 +246,7 @@ def environment_rules(
         out += monitor_rules(env, service_names, at)
     if env.canary is not None:
         out += canary_rules(env, at)
+    out += quality_rules(env, at)
     overrides = raw_env.get("services")
     if isinstance(overrides, dict):
         for svc in overrides:
@@ -376,6 +377,26 @@ def canary_rules(env: Environment, at: Locator) -> list[ManifestIssue]:
                     ("canary", "steps", i, "weight"),
                     f"weight {weights[i]} does not increase on the previous step's {weights[i - 1]}",
                     "list the steps in increasing weight, e.g. 10, 50",
+                )
+            )
+    return out
+
+
+def quality_rules(env: Environment, at: Locator) -> list[ManifestIssue]:
+    """Live answer-quality checks read Application Insights: the analysis names the component."""
+    out = []
+    for section in ("canary", "watch"):
+        spec = getattr(env, section)
+        if spec is None:
+            continue
+        analysis = spec.analysis
+        wants = analysis.min_quality is not None or analysis.max_quality_drop is not None
+        if wants and not analysis.app_insights:
+            out.append(
+                at.issue(
+                    (section, "analysis"),
+                    "the quality checks need `app_insights`: where the answer_quality metric is sent",
+                    "e.g. `app_insights: appi-contoso-dev` (provision's appInsightsName output)",
                 )
             )
     return out
