@@ -8,6 +8,7 @@ of failing the analysis midway: a canary must never be left half-shifted by a lo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,12 +35,12 @@ class WithLiveQuality:
     inner: RevisionMetrics
     logs: LogsQuery
     scope: str  # the Application Insights component's resource id
-    app: str  # the Container App's name: the telemetry's cloud_RoleName
+    app_name: Callable[[str], str]  # service → its Container App's name: the telemetry's cloud_RoleName
 
     def revision_stats(self, service: str, window_seconds: float) -> dict[str, dict[str, Any]]:
         stats = {k: dict(v) for k, v in self.inner.revision_stats(service, window_seconds).items()}
         try:
-            rows = self.logs.query(self.scope, quality_query(self.app), window_seconds)
+            rows = self.logs.query(self.scope, quality_query(self.app_name(service)), window_seconds)
         except GenAIOpsError as exc:
             for side in stats.values():
                 side["quality_error"] = exc.message

@@ -76,9 +76,9 @@ def test_quality_is_merged_per_revision_from_one_query() -> None:
             {"revision": "app--v2", "quality": 0.2, "quality_samples": 7},  # telemetry before traffic
         ]
     )
-    stats = WithLiveQuality(FakeMetrics(), logs, "/subscriptions/s/…/components/appi", "app").revision_stats(
-        "agent", 60
-    )
+    stats = WithLiveQuality(
+        FakeMetrics(), logs, "/subscriptions/s/…/components/appi", lambda s: "app"
+    ).revision_stats("agent", 60)
     assert stats["app--v1"] == {
         "requests": 100,
         "errors_5xx": 0,
@@ -95,7 +95,9 @@ def test_quality_is_merged_per_revision_from_one_query() -> None:
 
 
 def test_a_logs_outage_leaves_quality_out_instead_of_failing() -> None:
-    stats = WithLiveQuality(FakeMetrics(), FakeLogs(fail=True), "scope", "app").revision_stats("agent", 60)
+    stats = WithLiveQuality(FakeMetrics(), FakeLogs(fail=True), "scope", lambda s: "app").revision_stats(
+        "agent", 60
+    )
     assert "quality" not in stats["app--v1"] and "throttled" in stats["app--v1"]["quality_error"]
     assert analyse(RULES, stats["app--v1"], {}, final=True).outcome == PASS
 
