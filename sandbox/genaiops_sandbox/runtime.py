@@ -270,6 +270,7 @@ class DockerRuntime:
         self._tokens = tokens
         self._fleet = fleet
         self._tls_dir = tls_dir
+        self._bundle: Path | None = None  # the CA bundle mounted into containers (_trust_bundle)
         self._ready_timeout = ready_timeout
         self._stop_grace = stop_grace
         self._client = (
@@ -662,6 +663,9 @@ class DockerRuntime:
         return opts
 
     def _trust_bundle(self) -> Path | None:
+        """Written once per daemon (the CA does not change while it runs), not at every start."""
+        if self._bundle is not None:
+            return self._bundle
         ca = self._tls_dir / "ca.pem"
         if not ca.exists():
             return None
@@ -672,6 +676,7 @@ class DockerRuntime:
             tmp = bundle.with_suffix(".tmp")
             tmp.write_text(text)
             tmp.replace(bundle)
+        self._bundle = bundle
         return bundle
 
     def _record_ports(self, rev: _Revision, ctr: Any) -> None:
