@@ -554,6 +554,18 @@ class MonitorPort(Protocol):
         ...
 
 
+class LogsQuery(Protocol):
+    """Log Analytics queries (KQL) through azure-monitor-query's LogsQueryClient
+    (providers/azure/logs.py): the data Application Insights and Container Apps logs hold."""
+
+    def query(self, scope: str, kql: str, window_seconds: float) -> list[dict[str, Any]]:
+        """Rows (column → value) of the query's result over the last `window_seconds`. `scope` is a
+        workspace id (the GUID `customerId`) or a resource id (an Application Insights component, a
+        workspace, a Container App) for a resource-centric query. Raises ProvisionError when the
+        service refuses the query."""
+        ...
+
+
 class TrafficSplit(Protocol):
     """Moves part of a service's traffic to its staged revision (a host with "traffic_split")."""
 
