@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..runtime_api import JobExecutionSpec
+from ..runtime_api import JobExecutionSpec, ManagedIdentity
 from .apps import container_specs
 from .common import OUTBOUND_IPS, Response, deep_merge, drop_nulls, now_iso, random_suffix
 from .errors import ArmError, invalid_parameter, not_found
@@ -186,6 +186,8 @@ class JobsMixin:
                     resource_group=record["id"].split("/")[4],
                     containers=container_specs(exec_template),
                     timeout_seconds=timeout,
+                    **replica_settings(record["spec"]["properties"]["configuration"]),
+                    identity=workload_identity(record["envelope"], self.tenant_id),  # type: ignore[attr-defined]
                 )
             )
             result = {"name": execution, "id": f"{record['id']}/executions/{execution}"}
@@ -246,3 +248,27 @@ class JobsMixin:
                 "Microsoft.App", record["envelope"]["location"], record["id"], query["api-version"]
             )  # type: ignore[attr-defined]
         return Response(202, None, self.lro_headers(op, location=True))  # type: ignore[attr-defined]
+
+
+def replica_settings(config: dict[str, Any]) -> dict[str, int]:
+    """parallelism / replicaCompletionCount of the job's trigger configuration (both default to 1,
+    as the spec says) and replicaRetryLimit (default 0)."""
+    trigger = (
+        config.get("manualTriggerConfig")
+        or config.get("scheduleTriggerConfig")
+        or config.get("eventTriggerConfig")
+        or {}
+    )
+    return {
+        "parallelism": max(1, int(trigger.get("parallelism") or 1)),
+        "replica_completion_count": max(1, int(trigger.get("replicaCompletionCount") or 1)),
+        "replica_retry_limit": max(0, int(config.get("replicaRetryLimit") or 0)),
+    }
+
+
+def workload_identity(envelope: dict[str, Any], tenant_id: str) -> ManagedIdentity | None:
+    """The system-assigned identity a resource's containers get tokens for (None without one)."""
+    identity = envelope.get("identity") or {}
+    if "systemassigned" not in str(identity.get("type", "")).lower().replace(" ", ""):
+        return None
+    return ManagedIdentity(identity["principalId"], envelope["id"], tenant_id)
