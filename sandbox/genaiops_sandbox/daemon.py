@@ -72,6 +72,7 @@ class Sandbox:
         self.foundry: Any = None
         self.alerts: Any = None
         self.blobs: Any = None
+        self.identity: Any = None
         self.stopped = threading.Event()
 
     def start(self, log_file: Path) -> Profile:
@@ -83,6 +84,12 @@ class Sandbox:
         issuer = TokenIssuer(self.state_dir)
         ports = _load_ports(self.state_dir)
         self.fleet = self._start_fleet(issuer)
+        from .identity_endpoint import IdentityEndpoint
+
+        # before the runtime: every container with an identity is told where it listens
+        self.identity = _bind_with_fallback(
+            lambda p: IdentityEndpoint(self.state_dir, issuer, port=p), ports.get("identity", 0)
+        )
         runtime_error = self._start_runtime(issuer)
         if self.runtime is not None:
             self._start_router(ports.get("router", 0))
@@ -116,7 +123,7 @@ class Sandbox:
             lambda p: BlobLeaseService(self.tls_dir, issuer, port=p), ports.get("blob", 0)
         )
 
-        ports = {"arm": self.arm.server.port, "blob": self.blobs.port}
+        ports = {"arm": self.arm.server.port, "blob": self.blobs.port, "identity": self.identity.port}
         if self.foundry is not None:
             ports["foundry"] = self.foundry.port
         resolve: dict[str, str] = {}
@@ -169,6 +176,7 @@ class Sandbox:
                 self.fleet,
                 self.tls_dir,
                 docker_host=os.environ.get("DOCKER_HOST") or None,
+                identity=self.identity,
             )
         except Exception as exc:
             log.error("container runtime unavailable: %s", exc)
@@ -242,6 +250,7 @@ class Sandbox:
             ("alerts", self.alerts),
             ("arm", self.arm),
             ("blob", self.blobs),
+            ("identity", self.identity),
             ("foundry", self.foundry),
             ("router", self.router),
             ("runtime", self.runtime),

@@ -29,6 +29,7 @@ log = logging.getLogger("genaiops.sandbox.jobs")
 L_REPLICA = "genaiops.replica"
 L_COMPLETIONS = "genaiops.completions"
 POLL_SECONDS = 0.2
+CA_IN_CONTAINER = "/etc/genaiops-sandbox/ca.pem"
 SUCCEEDED, FAILED, STOPPED, RUNNING = "Succeeded", "Failed", "Stopped", "Running"
 
 
@@ -162,6 +163,11 @@ class ExecutionSupervisor:
             **self.rt._identity_env(spec.identity, f"job {spec.job}"),
         }
         options = rtm._run_options(main, platform)
+        ca = self.rt._ca_file()
+        if ca is not None:
+            # Azure's replicas trust the public CAs its endpoints use; here they trust the stand-in's
+            options["environment"].setdefault("SSL_CERT_FILE", CA_IN_CONTAINER)
+            options["volumes"] = {str(ca): {"bind": CA_IN_CONTAINER, "mode": "ro"}}
         return self.rt._client.containers.run(
             main.image, detach=True, name=name, labels=labels, network_mode="host", **options
         )

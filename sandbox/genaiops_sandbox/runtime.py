@@ -73,6 +73,7 @@ DEFAULT_READY_TIMEOUT = 120.0
 # (most images without an init) would make every sandbox restart that slow.
 DEFAULT_STOP_GRACE = 2
 LOG_TAIL = 20
+IDENTITY_HOST = "host.docker.internal"
 
 # phases of a revision as this runtime sees it
 PROVISIONING, READY, FAILED, STOPPED, RESTARTING = "provisioning", "ready", "failed", "stopped", "restarting"
@@ -507,6 +508,11 @@ class DockerRuntime:
         for ctr in self._labelled(kind="job", extra={L_JOB: job}):
             self._remove_container(ctr.name)
 
+    def _ca_file(self) -> Path | None:
+        """The stand-in CA certificate (job replicas trust it), if this state dir has one."""
+        path = self._tls_dir / "ca.pem"
+        return path if path.exists() else None
+
     def _identity_env(self, identity: ManagedIdentity | None, owner: str) -> dict[str, str]:
         """IDENTITY_ENDPOINT/IDENTITY_HEADER for a container whose app or job has an identity."""
         if identity is None or self._identity is None:
@@ -600,8 +606,19 @@ class DockerRuntime:
         }
         if spec.target_port:
             platform["CONTAINER_APP_PORT"] = str(spec.target_port)
+        extra_hosts: dict[str, str] = {}
+        if spec.identity is not None and self._identity is not None:
+            # a bridge-networked revision reaches the host's identity listener through the gateway
+            platform.update(self._identity.env_for(spec.identity, f"app {spec.app}", host=IDENTITY_HOST))
+            extra_hosts[IDENTITY_HOST] = "host-gateway"
         return self._client.containers.run(
-            main.image, detach=True, name=name, labels=labels, ports=ports, **_run_options(main, platform)
+            main.image,
+            detach=True,
+            name=name,
+            labels=labels,
+            ports=ports,
+            extra_hosts=extra_hosts or None,
+            **_run_options(main, platform),
         )
 
     def _record_ports(self, rev: _Revision, ctr: Any) -> None:

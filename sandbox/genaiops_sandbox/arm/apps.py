@@ -11,7 +11,16 @@ import re
 from typing import Any
 
 from ..runtime_api import AppRoutes, ContainerSpec, RevisionSpec, RevisionStatus, TrafficRoute
-from .common import OUTBOUND_IPS, Response, deep_merge, drop_nulls, now_iso, random_suffix, stable_uuid
+from .common import (
+    OUTBOUND_IPS,
+    Response,
+    deep_merge,
+    drop_nulls,
+    now_iso,
+    random_suffix,
+    stable_uuid,
+    workload_identity,
+)
 from .errors import ArmError, bad_request, invalid_parameter, not_found
 from .names import check_container_app_name, normalize_app_enums
 
@@ -359,6 +368,7 @@ class AppsMixin:
                         default_domain=domain,
                         containers=container_specs(rev["template"]),
                         target_port=target_port,
+                        identity=workload_identity(record["envelope"], self.tenant_id),  # type: ignore[attr-defined]
                     )
                 )
             else:

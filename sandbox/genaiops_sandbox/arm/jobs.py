@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..runtime_api import JobExecutionSpec, ManagedIdentity
+from ..runtime_api import JobExecutionSpec
 from .apps import container_specs
-from .common import OUTBOUND_IPS, Response, deep_merge, drop_nulls, now_iso, random_suffix
+from .common import OUTBOUND_IPS, Response, deep_merge, drop_nulls, now_iso, random_suffix, workload_identity
 from .errors import ArmError, invalid_parameter, not_found
 from .names import TRIGGER_TYPES, canonical, check_job_name, normalize_probes
 
@@ -264,11 +264,3 @@ def replica_settings(config: dict[str, Any]) -> dict[str, int]:
         "replica_completion_count": max(1, int(trigger.get("replicaCompletionCount") or 1)),
         "replica_retry_limit": max(0, int(config.get("replicaRetryLimit") or 0)),
     }
-
-
-def workload_identity(envelope: dict[str, Any], tenant_id: str) -> ManagedIdentity | None:
-    """The system-assigned identity a resource's containers get tokens for (None without one)."""
-    identity = envelope.get("identity") or {}
-    if "systemassigned" not in str(identity.get("type", "")).lower().replace(" ", ""):
-        return None
-    return ManagedIdentity(identity["principalId"], envelope["id"], tenant_id)
