@@ -176,13 +176,18 @@ def _run(
     )
     options = RunOptions(concurrency=concurrency, timeout=timeout, retries=retries)
     batch_shards = _batch_shards(chosen, batch, shards, env)
+    batch_info = None
     if batch_shards:
-        results = _run_batch(actx, env, prepared, targets, options, batch_shards, str(manifest.path))
+        results, batch_info = _run_batch(
+            actx, env, prepared, targets, options, batch_shards, str(manifest.path)
+        )
     else:
         results = _run_local(actx, prepared, targets, options, str(manifest.path))
     result = reports.result_dict(
         results, environment=env, label=label, report_dir=str(report) if report else None
     )
+    if batch_info:
+        result["batch"] = batch_info
     if junit:
         write_junit_text(junit, reports.junit(results))
     if report:
@@ -237,7 +242,7 @@ def _run_batch(
     options: Any,
     shards: int,
     manifest_file: str,
-) -> list[Any]:
+) -> tuple[list[Any], dict[str, Any]]:
     import os
 
     from genaiops_cli.core.evaluation import batch as batchlib
@@ -251,10 +256,13 @@ def _run_batch(
     def progress(done: int, total: int, status: str) -> None:
         key = f"{done}/{total} shards done, execution {status}"
         if key != seen["done"] and not actx.console.is_json and actx.console.verbosity >= 0:
-            actx.console.err.print(f"[bold]eval --batch[/bold] {plan.run_id}: {key}")
+            actx.console.err.print(f"[bold]eval --batch[/bold] {plan.execution}: {key}", markup=True)
         seen["done"] = key
 
-    return batchlib.run(prepared, targets, backend, plan, on_progress=progress, manifest_file=manifest_file)
+    results = batchlib.run(
+        prepared, targets, backend, plan, on_progress=progress, manifest_file=manifest_file
+    )
+    return results, plan.summary()
 
 
 def _gate_error(results: list[Any], verdict: str, report: Path | None) -> Exception:

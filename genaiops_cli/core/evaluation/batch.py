@@ -36,6 +36,11 @@ class BatchPlan:
     config: dict[str, Any]  # what every replica reads: shard count, sides (target, response path), options
     shards: list[bytes]  # JSONL: {"side", "i", "request"} per call
     calls: dict[str, list[Call]]  # side → its calls, indexed by "i"
+    execution: str = ""  # set once submitted
+
+    def summary(self) -> dict[str, Any]:
+        """What the result JSON says about the batch (`batch` in result.schema.json)."""
+        return {"run": self.run_id, "execution": self.execution, "shards": len(self.shards)}
 
 
 def sides_of(prepared: Sequence[Any], targets: Mapping[str, Any]) -> dict[str, tuple[Any, Any, list[Call]]]:
@@ -160,6 +165,7 @@ def run(
     Ctrl-C stops the execution before the interrupt goes on (exit 130)."""
     started = time.perf_counter()
     execution = backend.submit(batch.run_id, batch.config, batch.shards, parallelism=len(batch.shards))
+    batch.execution = execution
     total = len(batch.shards)
     try:
         while True:
