@@ -1,7 +1,8 @@
 """The batch evaluation worker: what each replica of a `genaiops eval --batch` job execution runs,
 inside the runner image, with nothing but the standard library and the pure evaluation runner
-(core/evaluation/runner.py, calls.py, jsonpath.py, dataset.py — copied into the image beside this
-file, see providers/azure/batch_eval.py).
+(core/evaluation/runner.py, calls.py, jsonpath.py, dataset.py) and HTTP client
+(providers/row_client.py) a local `genaiops eval` uses — copied into the image beside this file, see
+providers/azure/batch_eval.py.
 
 Replicas are identical (Container Apps gives no replica index), so they split the work by leasing
 shard blobs: a replica takes the first shard with no result yet whose lease it can acquire, sends
@@ -17,10 +18,8 @@ container's URL) and GENAIOPS_BATCH_RUN (the run id)."""
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import os
-import socket
 import ssl
 import sys
 import threading
@@ -28,7 +27,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 STORAGE = "https://storage.azure.com/"
@@ -129,89 +127,6 @@ def _check(status: int, body: bytes, what: str) -> None:
         raise RuntimeError(f"could not {what}: HTTP {status} {body[:300]!r}")
 
 
-# ------------------------------------------------------------------ HTTP client for the runner
-
-
-class _Response:
-    def __init__(self, status: int, content: bytes, headers: dict[str, str]) -> None:
-        self.status_code, self.content, self.headers = status, content, headers
-
-
-def resolve_address(host: str, port: int, resolve: dict[str, str]) -> tuple[str, int]:
-    """Like core/resolve.py (`curl --resolve`): exact name, then the longest `*.suffix`, then `*`."""
-    mapped = resolve.get(host)
-    if mapped is None:
-        wild = sorted(
-            (p for p in resolve if p.startswith("*.") and host.endswith(p[1:])), key=len, reverse=True
-        )
-        mapped = resolve[wild[0]] if wild else resolve.get("*")
-    if mapped is None:
-        return host, port
-    addr, _, mapped_port = mapped.rpartition(":") if ":" in mapped else (mapped, "", "")
-    return (addr, int(mapped_port)) if mapped_port else (mapped, port)
-
-
-class _Conn(http.client.HTTPSConnection):
-    """TLS to the URL's name (SNI, certificate check) over a TCP connection to the mapped address."""
-
-    def __init__(self, host: str, port: int, address: tuple[str, int], timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
-
-    def connect(self) -> None:
-        sock = socket.create_connection(self._address, self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
-
-
-class StdlibClient:
-    """The `request()` coroutine the runner expects, over http.client in a thread pool (one kept-alive
-    connection per worker thread)."""
-
-    def __init__(self, resolve: dict[str, str], pool: ThreadPoolExecutor) -> None:
-        self.resolve = resolve
-        self.pool = pool
-        self.local = threading.local()
-
-    async def request(self, method: str, url: str, **kw: Any) -> _Response:
-        return await asyncio.get_running_loop().run_in_executor(
-            self.pool, lambda: self._send(method, url, kw)
-        )
-
-    def _send(self, method: str, url: str, kw: dict[str, Any]) -> _Response:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        headers = dict(kw.get("headers") or {})
-        body = kw.get("content")
-        if kw.get("json") is not None:
-            body = json.dumps(kw["json"]).encode()
-            headers.setdefault("Content-Type", "application/json")
-        key = (parts.scheme, parts.hostname, port)
-        conns = self.local.__dict__.setdefault("conns", {})
-        conn = conns.get(key)
-        if conn is None:
-            address = resolve_address(parts.hostname or "", port, self.resolve)
-            if parts.scheme == "https":
-                conn = _Conn(parts.hostname or "", port, address, kw.get("timeout") or 30.0)
-            else:
-                conn = http.client.HTTPConnection(address[0], address[1], timeout=kw.get("timeout") or 30.0)
-            conns[key] = conn
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
-        try:
-            conn.request(method, path, body=body, headers={"Host": parts.netloc, **headers})
-            resp = conn.getresponse()
-            content = resp.read()
-        except Exception:
-            conn.close()
-            conns.pop(key, None)
-            raise
-        return _Response(resp.status, content, {k.lower(): v for k, v in resp.getheaders()})
-
-    async def aclose(self) -> None:
-        return None
-
-
 # ------------------------------------------------------------------ one shard
 
 
@@ -232,12 +147,13 @@ def run_shard(lines: list[dict[str, Any]], config: dict[str, Any]) -> list[dict[
         target = Target(side["base_url"], resolve=side.get("resolve") or {})
         sides.append(Side(name, target, calls, side.get("response_path")))
     options = RunOptions(**config["options"])
-    pool = ThreadPoolExecutor(max_workers=max(1, options.concurrency))
-    resolve = {k: v for s in config["sides"].values() for k, v in (s.get("resolve") or {}).items()}
-    try:
-        collected = asyncio.run(execute(sides, lambda _t: StdlibClient(resolve, pool), options))
-    finally:
-        pool.shutdown(wait=False)
+
+    def client(target: Any) -> Any:  # the client a local `genaiops eval` uses, CA from SSL_CERT_FILE
+        from genaiops_cli.providers.row_client import RowClient
+
+        return RowClient(target.resolve, None, options.timeout, max_connections=options.concurrency)
+
+    collected = asyncio.run(execute(sides, client, options))
     out = []
     for name, outcomes in collected.items():
         for o in outcomes:

@@ -496,7 +496,7 @@ class DockerRuntime:
                 except docker.errors.DockerException as exc:
                     log.warning("stopping job execution %s: %s", execution, exc)
 
-    def job_execution_replicas(self, execution: str) -> list[Any]:
+    def job_replica_containers(self, execution: str) -> list[Any]:
         """The execution's replica containers, oldest first (for logs)."""
         return sorted(
             self._labelled(kind="job", extra={L_EXEC: execution}),

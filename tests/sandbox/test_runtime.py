@@ -298,7 +298,7 @@ def test_job_replicas_run_in_parallel_until_enough_succeed(runtime, rt_image):
     )
     done = wait_for(lambda: runtime.job_execution_status("par-ok"), lambda s: s.status != "Running")
     assert done.status == "Succeeded" and done.end_time > done.start_time
-    replicas = runtime.job_execution_replicas("par-ok")
+    replicas = runtime.job_replica_containers("par-ok")
     assert len(replicas) == 3
     intervals = [_interval(c) for c in replicas]
     # all three ran at the same time: each started before any of them finished
@@ -326,7 +326,7 @@ def test_a_failed_replica_is_retried_within_the_retry_limit(runtime, rt_image):
     )
     done = wait_for(lambda: runtime.job_execution_status("retry-ok"), lambda s: s.status != "Running")
     assert done.status == "Succeeded"
-    codes = [c.attrs["State"]["ExitCode"] for c in runtime.job_execution_replicas("retry-ok")]
+    codes = [c.attrs["State"]["ExitCode"] for c in runtime.job_replica_containers("retry-ok")]
     assert codes == [4, 0, 0]  # replica 0 failed, a third replica replaced it
 
 
@@ -340,7 +340,7 @@ def test_replica_failures_beyond_the_retry_limit_fail_the_execution(runtime, rt_
     assert "first-fails" in failed.reason
     # the other replica is stopped with the execution, not left running for 30 s
     replicas = wait_for(
-        lambda: runtime.job_execution_replicas("retry-no"),
+        lambda: runtime.job_replica_containers("retry-no"),
         lambda rs: not any(c.attrs["State"]["Running"] for c in rs),
         timeout=15,
     )
@@ -351,13 +351,13 @@ def test_stopping_an_execution_stops_every_replica(runtime, rt_image):
     runtime.start_job_execution(
         _replicas_job("stop-all", rt_image, "sleep 60", parallelism=3, replica_completion_count=3)
     )
-    wait_for(lambda: runtime.job_execution_replicas("stop-all"), lambda rs: len(rs) == 3)
+    wait_for(lambda: runtime.job_replica_containers("stop-all"), lambda rs: len(rs) == 3)
     runtime.stop_job_execution("stop-all")
     stopped = runtime.job_execution_status("stop-all")
     assert stopped.status == "Stopped" and stopped.end_time
-    assert not any(c.attrs["State"]["Running"] for c in runtime.job_execution_replicas("stop-all"))
+    assert not any(c.attrs["State"]["Running"] for c in runtime.job_replica_containers("stop-all"))
     time.sleep(0.5)  # the supervisor must not start replacements for the stopped replicas
-    assert len(runtime.job_execution_replicas("stop-all")) == 3
+    assert len(runtime.job_replica_containers("stop-all")) == 3
 
 
 def test_new_runtime_adopts_existing_containers(rt_state, rt_docker_host, rt_image):

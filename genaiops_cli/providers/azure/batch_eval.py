@@ -37,17 +37,21 @@ RUNNER_REPOSITORY = "genaiops/eval-runner"
 RETRY_LIMIT = 3
 REPLICA_TIMEOUT = 3600
 PACKAGE = Path(__file__).resolve().parents[2]  # genaiops_cli/
-# what the runner image carries: the worker and the stdlib-only modules the runner needs
+# what the runner image carries: the worker and the stdlib-only modules it runs (the runner and
+# the HTTP client of a local eval)
 RUNNER_FILES = (
     "__init__.py",
     "errors.py",
     "core/__init__.py",
     "core/project_files.py",
+    "core/resolve.py",
     "core/evaluation/__init__.py",
     "core/evaluation/calls.py",
     "core/evaluation/dataset.py",
     "core/evaluation/jsonpath.py",
     "core/evaluation/runner.py",
+    "providers/__init__.py",
+    "providers/row_client.py",
 )
 DOCKERFILE = """ARG BASE_IMAGE=python:3.12-slim
 FROM ${BASE_IMAGE}
