@@ -18,6 +18,7 @@ container's URL) and GENAIOPS_BATCH_RUN (the run id)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import ssl
@@ -33,6 +34,7 @@ STORAGE = "https://storage.azure.com/"
 X_MS_VERSION = "2025-01-05"
 LEASE_SECONDS = 15
 RENEW_EVERY = 5.0
+BLOCK = 4 * 1024 * 1024  # one Put Blob up to this size, Put Block + Put Block List above
 
 
 class Blob:
@@ -79,13 +81,23 @@ class Blob:
         return body
 
     def create(self, name: str, data: bytes) -> bool:
-        """Put Blob only if absent (If-None-Match: *); False when it already exists."""
-        headers = {
-            "x-ms-blob-type": "BlockBlob",
-            "If-None-Match": "*",
-            "Content-Type": "application/x-ndjson",
-        }
-        status, body, _ = self.call("PUT", name, data=data, headers=headers)
+        """Write a blob only if absent (If-None-Match: *); False when it already exists. Above 4 MiB
+        in 4 MiB Put Block calls committed by one Put Block List (as the SDK uploads large blobs)."""
+        headers = {"If-None-Match": "*", "x-ms-blob-content-type": "application/x-ndjson"}
+        if len(data) <= BLOCK:
+            headers["x-ms-blob-type"] = "BlockBlob"
+            status, body, _ = self.call("PUT", name, data=data, headers=headers)
+        else:
+            ids = []
+            for n, start in enumerate(range(0, len(data), BLOCK)):
+                block_id = base64.b64encode(f"{n:08d}".encode()).decode()
+                query = f"comp=block&blockid={urllib.parse.quote(block_id)}"
+                status, body, _ = self.call("PUT", name, query=query, data=data[start : start + BLOCK])
+                _check(status, body, f"write a block of {name}")
+                ids.append(block_id)
+            listing = "".join(f"<Latest>{i}</Latest>" for i in ids)
+            xml = f'<?xml version="1.0" encoding="utf-8"?><BlockList>{listing}</BlockList>'.encode()
+            status, body, _ = self.call("PUT", name, query="comp=blocklist", data=xml, headers=headers)
         if status in (409, 412):
             return False
         _check(status, body, f"write {name}")

@@ -184,6 +184,17 @@ def test_missing_results_are_never_scored_as_passes(tmp_path):
         )
 
 
+def test_large_datasets_get_more_shards_than_replicas(tmp_path, monkeypatch):
+    monkeypatch.setattr(batch, "CALLS_PER_SHARD", 5)
+    p = _prepare(tmp_path)  # 12 rows, candidate and baseline: 24 calls
+    plan = batch.plan([p], _targets(), 2, RunOptions())
+    assert len(plan.shards) == 5 and plan.replicas == 2 and plan.config["shards"] == 5
+    assert max(len(b.splitlines()) for b in plan.shards) <= 5
+    backend = FakeBackend(plan)
+    [result] = batch.run([p], _targets(), backend, plan, poll=0)
+    assert backend.parallelism == 2 and result.metrics == _local(p).metrics
+
+
 def test_bad_shard_counts_are_usage_errors(tmp_path):
     p = _prepare(tmp_path)
     with pytest.raises(Exception, match="--shards must be 1..64"):

@@ -142,3 +142,36 @@ def test_an_injected_failure_happens_once_and_releases_the_shard(tmp_path, servi
     assert "run1/shards/0.jsonl" not in blob.leases and blob.names("run1/results/") == []
     assert batch_worker.work(blob, "run1") == 0  # … and its replacement does everything
     assert len(blob.names("run1/results/")) == 2
+
+
+def test_the_worker_blob_client_against_the_stand_in_blob_service(tmp_path, monkeypatch):
+    """Real HTTPS, the stand-in's Blob REST subset and its identity endpoint, in-process."""
+    from genaiops_sandbox.blob_leases import BlobLeaseService
+    from genaiops_sandbox.identity_endpoint import IdentityEndpoint
+    from genaiops_sandbox.runtime_api import ManagedIdentity
+    from genaiops_sandbox.tokens import TokenIssuer
+
+    issuer = TokenIssuer(tmp_path)
+    service = BlobLeaseService(tmp_path / "tls", issuer)
+    identity = IdentityEndpoint(tmp_path, issuer, bind="127.0.0.1")
+    try:
+        env = identity.env_for(ManagedIdentity("p-1", "/subscriptions/s/jobs/j", "t"), "job j")
+        for key, value in {**env, "SSL_CERT_FILE": str(tmp_path / "tls" / "ca.pem")}.items():
+            monkeypatch.setenv(key, value)
+        blob = batch_worker.Blob(f"{service.url}/acct1/genaiops-batch")
+        status, _, _ = blob.call("PUT", "", query="restype=container")
+        assert status == 201
+        big = bytes(range(256)) * (9 * 4096)  # 9 MiB: three Put Block calls and a Put Block List
+        assert blob.create("run1/results/0.jsonl", big) is True
+        assert blob.create("run1/results/0.jsonl", b"again") is False  # written once
+        assert blob.create("run1/results/1.jsonl", b"small\n") is True
+        assert blob.get("run1/results/0.jsonl") == big and blob.get("run1/nope") is None
+        assert blob.names("run1/results/") == ["run1/results/0.jsonl", "run1/results/1.jsonl"]
+        lease = blob.lease("run1/results/1.jsonl", "acquire")
+        assert lease and blob.lease("run1/results/1.jsonl", "acquire") is None
+        assert blob.lease("run1/results/1.jsonl", "renew", lease) == lease
+        blob.lease("run1/results/1.jsonl", "release", lease)
+        assert blob.lease("run1/results/1.jsonl", "acquire")
+    finally:
+        identity.close()
+        service.close()

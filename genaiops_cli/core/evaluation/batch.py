@@ -22,7 +22,10 @@ from genaiops_cli.core.evaluation.calls import Call, Outcome
 from genaiops_cli.core.evaluation.runner import RunOptions
 from genaiops_cli.errors import GenAIOpsError, UsageError
 
-MAX_SHARDS = 64
+MAX_SHARDS = 64  # replicas of one execution
+# Calls per shard at most: more shards than replicas when the dataset is large, so that a shard's
+# blobs stay small, a retried shard redoes little, and replicas that finish early take more.
+CALLS_PER_SHARD = 2000
 POLL_SECONDS = 1.0
 
 
@@ -36,11 +39,17 @@ class BatchPlan:
     config: dict[str, Any]  # what every replica reads: shard count, sides (target, response path), options
     shards: list[bytes]  # JSONL: {"side", "i", "request"} per call
     calls: dict[str, list[Call]]  # side → its calls, indexed by "i"
+    replicas: int = 1  # the execution's parallelism
     execution: str = ""  # set once submitted
 
     def summary(self) -> dict[str, Any]:
         """What the result JSON says about the batch (`batch` in result.schema.json)."""
-        return {"run": self.run_id, "execution": self.execution, "shards": len(self.shards)}
+        return {
+            "run": self.run_id,
+            "execution": self.execution,
+            "shards": len(self.shards),
+            "replicas": self.replicas,
+        }
 
 
 def sides_of(prepared: Sequence[Any], targets: Mapping[str, Any]) -> dict[str, tuple[Any, Any, list[Call]]]:
@@ -71,7 +80,8 @@ def plan(
     run_id: str | None = None,
     fail_once: Sequence[int] = (),
 ) -> BatchPlan:
-    """Cut every call into `shards` contiguous, near-equal pieces (fewer when there are fewer calls)."""
+    """Cut every call into contiguous, near-equal shards for `shards` replicas: one per replica, more
+    when a shard would exceed CALLS_PER_SHARD calls, fewer when there are fewer calls."""
     import json
 
     if not 1 <= shards <= MAX_SHARDS:
@@ -80,7 +90,7 @@ def plan(
     items = [(name, i, c) for name, (_p, _t, calls) in sides.items() for i, c in enumerate(calls)]
     if not items:
         raise UsageError("nothing to evaluate: the datasets have no rows")
-    count = min(shards, len(items))
+    count = min(max(shards, -(-len(items) // CALLS_PER_SHARD)), len(items))
     bounds = [round(k * len(items) / count) for k in range(count + 1)]
     blobs = [
         "".join(
@@ -103,7 +113,8 @@ def plan(
         "fail_once": [k for k in fail_once if 0 <= k < count],
     }
     run = run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
-    return BatchPlan(run, config, blobs, {name: calls for name, (_p, _t, calls) in sides.items()})
+    calls = {name: calls for name, (_p, _t, calls) in sides.items()}
+    return BatchPlan(run, config, blobs, calls, replicas=min(shards, count))
 
 
 def _wire(call: Call, target: Any) -> dict[str, Any]:
@@ -164,7 +175,7 @@ def run(
     """Submit the plan, follow it (shards done) until the execution ends, then score and judge.
     Ctrl-C stops the execution before the interrupt goes on (exit 130)."""
     started = time.perf_counter()
-    execution = backend.submit(batch.run_id, batch.config, batch.shards, parallelism=len(batch.shards))
+    execution = backend.submit(batch.run_id, batch.config, batch.shards, parallelism=batch.replicas)
     batch.execution = execution
     total = len(batch.shards)
     try:

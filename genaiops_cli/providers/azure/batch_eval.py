@@ -36,6 +36,7 @@ JOB = "genaiops-eval"
 RUNNER_REPOSITORY = "genaiops/eval-runner"
 RETRY_LIMIT = 3
 REPLICA_TIMEOUT = 3600
+SINGLE_PUT = 4 * 1024 * 1024  # larger shards go up in 4 MiB blocks (as datasets do)
 PACKAGE = Path(__file__).resolve().parents[2]  # genaiops_cli/
 # what the runner image carries: the worker and the stdlib-only modules it runs (the runner and
 # the HTTP client of a local eval)
@@ -94,7 +95,11 @@ class AzureBatch:
         self.registry, self.engine = registry, engine
         self.container_url = f"{account_url(target, account)}/{CONTAINER}"
         service = BlobServiceClient(
-            account_url(target, account), credential=credential(target), **_transport_kwargs(target)
+            account_url(target, account),
+            credential=credential(target),
+            max_single_put_size=SINGLE_PUT,
+            max_block_size=SINGLE_PUT,
+            **_transport_kwargs(target),
         )
         self.blobs = service.get_container_client(CONTAINER)
         self.apps = container_apps(target)
