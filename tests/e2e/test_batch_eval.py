@@ -117,3 +117,18 @@ def test_ctrl_c_stops_the_execution(project: Project) -> None:
         time.sleep(0.2)
     replicas = _replicas(execution)
     assert replicas and not any(c.attrs["State"]["Running"] for c in replicas)
+
+
+def test_a_pushed_dataset_runs_as_a_batch_when_the_evaluation_says_batch(project: Project) -> None:
+    local = ok(project.run("-o", "json", "eval", "quality", "-e", "dev", "--label", "live"))
+    version = ok(project.run("-o", "json", "data", "push", "qa", "data/eval.jsonl", "-e", "dev"))["version"]
+    project.edit(
+        "genaiops.yaml",
+        "    dataset: data/eval.jsonl          # one JSON object per line",
+        "    batch: {shards: 2}\n    dataset: foundry:qa@latest        # one JSON object per line",
+    )
+    assert project.run("validate").code == 0
+    batch = ok(project.run("-o", "json", "eval", "quality", "-e", "dev", "--label", "live"))  # no --batch
+    assert batch["batch"]["replicas"] == 2
+    assert batch["evaluations"][0]["dataset"]["ref"] == f"foundry:qa@{version}"
+    assert _summary(batch) == _summary(local)
