@@ -27,14 +27,14 @@ def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Itera
     deployed = project.run("-o", "json", "deploy", "-e", "dev", "--timeout", "60")
     assert deployed.code == 0, deployed.stderr[-3000:]
     yield project
-    import docker  # the replicas this module's executions left behind (finished containers are kept)
+    import docker  # what this module left on the shared engine: the replicas and the agent's revisions
 
+    from genaiops_sandbox.runtime import instance_id
+
+    labels = [f"genaiops.instance={instance_id(sandbox.state_dir)}", "genaiops.resource-group=rg-batch-dev"]
     client = docker.from_env()
     try:
-        for ctr in client.containers.list(
-            all=True,
-            filters={"label": ["genaiops.job=genaiops-eval", "genaiops.resource-group=rg-batch-dev"]},
-        ):
+        for ctr in client.containers.list(all=True, filters={"label": labels}):
             ctr.remove(force=True)
     finally:
         client.close()
