@@ -134,7 +134,24 @@ def main() -> None:
         subprocess.run(
             [sys.executable, "-m", "genaiops_cli", "sandbox", "down"], env=env, capture_output=True
         )
+        remove_containers(work / "sandbox")
         shutil.rmtree(work, ignore_errors=True)
+
+
+def remove_containers(state_dir: Path) -> None:
+    """The revision and job replica containers this run's stand-in left on the (shared) engine."""
+    import docker
+
+    from genaiops_sandbox.runtime import instance_id
+
+    client = docker.from_env()
+    try:
+        for ctr in client.containers.list(
+            all=True, filters={"label": f"genaiops.instance={instance_id(state_dir)}"}
+        ):
+            ctr.remove(force=True)
+    finally:
+        client.close()
 
 
 def report(local_s: float, times: dict[int, float], args: argparse.Namespace) -> None:
