@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
-from genaiops_cli.errors import BuildError, DeployError
+from genaiops_cli.errors import BuildError, DeployError, GenAIOpsError
 from genaiops_cli.providers.azure.arm_errors import arm_errors
 from genaiops_cli.providers.azure.blob_lock import account_url, raise_if_denied
 from genaiops_cli.providers.azure.clients import _transport_kwargs, container_apps, credential
@@ -236,6 +236,17 @@ class _denied:
         return None
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        from azure.core.exceptions import AzureError
+
         if exc is not None:
             raise_if_denied(exc, self.what)
+            if isinstance(exc, AzureError):
+                raise BatchStorageError(
+                    f"could not {self.what}: {str(exc).splitlines()[0][:300]}",
+                    hint="check the environment's storage account (`genaiops provision -e ENV` creates it)",
+                ) from None
         return False
+
+
+class BatchStorageError(GenAIOpsError):
+    code = "batch_storage_error"
