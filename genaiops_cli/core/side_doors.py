@@ -7,8 +7,12 @@ evidence, runs the gates and records the result. `deploy` and `swap` reach the s
   the result in the ledger like a promotion: history always, last-known-good when every gate passed;
 - in an environment releases are promoted into (`promote_from`), a `deploy` that would go live at
   once (strategy `direct`) is refused before any network call — a blue/green deploy only stages at
-  0 %, and its swap is gated. An entry environment (gates, no `promote_from`: dev) takes deploys as
-  its way in; promoting out of it runs its gates against what is live when no evidence is recorded;
+  0 %, and its swap is gated;
+- a `deploy` that went live at once anyway (an entry environment — gates, no `promote_from`, e.g.
+  dev — with strategy `direct`, or the first revision of a blue/green app) runs the environment's
+  gates against live right after, as a promotion does for a direct target: pass → recorded live
+  (last-known-good, evidence for promoting out); fail → rolled back to the previous revision when
+  there is one, recorded as failed, exit 9/10;
 - `--force --reason` skips the gates; the override and its reason are recorded."""
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core import ledger as lg
+from genaiops_cli.core.ports import PREVIOUS_RELEASE_TAG, RELEASE_TAG
+from genaiops_cli.core.reconcile import release_at
 from genaiops_cli.core.release import release_id, release_spec
 from genaiops_cli.errors import GateFailed, GateInconclusive, UsageError
 
@@ -50,7 +56,9 @@ def check_deploy(name: str, resolved: ResolvedEnvironment, forced: str | None) -
     )
 
 
-def gate_verdict(env: Environment, gates: list[dict[str, Any]], what: str) -> GateFailed | None:
+def gate_verdict(
+    env: Environment, gates: list[dict[str, Any]], what: str, side: str = "staged"
+) -> GateFailed | None:
     """The error to raise when a gate did not pass (None: all passed)."""
     blocking = [g for g in gates if g["verdict"] != "pass"]
     if not blocking:
@@ -58,7 +66,7 @@ def gate_verdict(env: Environment, gates: list[dict[str, Any]], what: str) -> Ga
     names = ", ".join(f"{g['name']} ({g['verdict']})" for g in blocking)
     cls = GateInconclusive if all(g["verdict"] == "inconclusive" for g in blocking) else GateFailed
     return cls(
-        f"gates failed in {env.name} for the staged side: {names}; {what}",
+        f"gates failed in {env.name} for the {side} side: {names}; {what}",
         hint='fix the release and deploy again, or --force --reason "…" (recorded)',
         details={"gates": gates},
     )
@@ -90,18 +98,24 @@ def record(
     gates: list[dict[str, Any]],
     forced: str | None,
     previous: dict[str, str | None] | None = None,
+    measured: tuple[str, dict[str, dict[str, Any]]] | None = None,
 ) -> tuple[str, str]:
     """Write the deploy/swap into the environment's history (last-known-good when its gates passed)
-    and tag the apps with the release id, as a promotion does. Returns (release id, history tag)."""
-    rid, detail = release_of(env, services, "live" if status == "live" else "staged")
-    for name, prev in (previous or {}).items():
+    and tag the apps with the release id, as a promotion does. Returns (release id, history tag).
+    `measured`: the release and its detail when taken before traffic moved again (a rollback)."""
+    rid, detail = measured or release_of(env, services, "live" if status == "live" else "staged")
+    if previous is None:  # what it replaced (live: now the previous revision) or would have replaced
+        now = {n: env.host(n).current(n) for n in services}
+        previous = {n: (i.previous if status == "live" else i.live) for n, i in now.items()}
+    for name, prev in previous.items():
         detail.setdefault(name, {})["previous_revision"] = prev
+    replaced = release_at(env, previous)  # from what ran there, not from last-known-good
     entry = lg.DeploymentRecord(
         env.name,
         rid,
         operation=operation,
         status=status,
-        previous_release=(lg.last_known_good(env.ledger, env.name) or {}).get("release"),
+        previous_release=replaced,
         services=detail,
         gates=gates,
     )
@@ -109,8 +123,6 @@ def record(
         entry.override("gates", forced)
     tag = lg.record_event(env.ledger, entry)
     if status == "live" and rid != "unreleased":
-        from genaiops_cli.core import containerapps as ca
-
         for name in services:
-            env.host(name).record_live(name, {ca.TAG_RELEASE: rid})
+            env.host(name).record_live(name, {RELEASE_TAG: rid, PREVIOUS_RELEASE_TAG: replaced or ""})
     return rid, tag

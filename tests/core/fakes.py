@@ -182,6 +182,8 @@ class MemoryHost:
             app.tags.get("genaiops-release"),
             bool(image) and app.live == self.expected_revision(service, str(image)),
             "blue" if app.live else None,
+            app.previous,
+            app.tags.get("genaiops-release-previous") or None,
         )
 
     def has_revision(self, service: str, revision: str) -> bool:
@@ -234,8 +236,17 @@ class MemoryHost:
         if not app.previous:
             raise DeployError("no previous revision", code="no_previous")
         app.live, app.previous, app.staged = app.previous, app.live, None
+        release, before = app.tags.get("genaiops-release", ""), app.tags.get("genaiops-release-previous", "")
+        app.tags.update({"genaiops-release": before, "genaiops-release-previous": release})  # as Azure's host
         self.traffic_writes += 1
-        return {"service": service, "app": service, "live": app.live, "rolled_back_from": app.previous}
+        return {
+            "service": service,
+            "app": service,
+            "live": app.live,
+            "rolled_back_from": app.previous,
+            "release": before or None,
+            "rolled_back_release": release or None,
+        }
 
     def restart(self, service: str, revision: str | None, timeout: float, on_event: Any) -> dict[str, Any]:
         self.faults.check("restart")
@@ -247,7 +258,17 @@ class MemoryHost:
 
     def status(self, service: str) -> dict[str, Any]:
         app = self.apps.get(service)
-        return {"service": service, "deployed": app is not None, "live": app.live if app else None}
+        roles = {} if app is None else {app.live: "live", app.staged: "staged", app.previous: "previous"}
+        revisions = [
+            {"name": r, "image": image, "role": roles.get(r), "traffic": 100 if r == app.live else 0}
+            for r, image in (app.revisions.items() if app else [])
+        ]
+        return {
+            "service": service,
+            "deployed": app is not None,
+            "live": app.live if app else None,
+            "revisions": revisions,
+        }
 
     def endpoint(self, service: str, label: str) -> Endpoint:
         app = self.apps.get(service)
