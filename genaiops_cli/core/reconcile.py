@@ -85,8 +85,8 @@ def settle_release_tags(env: Environment, services: list[str]) -> tuple[str | No
     previous = previous_release(env, live)
     for service, item in live.items():
         fix = {RELEASE_TAG: release} if release and item.release != release else {}
-        if previous and item.previous_release != previous:
-            fix[PREVIOUS_RELEASE_TAG] = previous
+        if (previous or None) != item.previous_release:  # unknown: no tag rather than a wrong one
+            fix[PREVIOUS_RELEASE_TAG] = previous or ""
         if fix and item.deployed:
             env.host(service).record_live(service, fix)
     return release, previous

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core import ledger as lg
 from genaiops_cli.core.ports import PREVIOUS_RELEASE_TAG, RELEASE_TAG
-from genaiops_cli.core.reconcile import release_at
+from genaiops_cli.core.reconcile import release_at, settle_release_tags
 from genaiops_cli.core.release import release_id, release_spec
-from genaiops_cli.errors import GateFailed, GateInconclusive, UsageError
+from genaiops_cli.errors import GateFailed, GateInconclusive, GenAIOpsError, UsageError
 
 if TYPE_CHECKING:
     from genaiops_cli.core.environment import Environment
     from genaiops_cli.core.manifest.model import ResolvedEnvironment
+    from genaiops_cli.core.ports import EventFn
 
 
 def is_gated(resolved: ResolvedEnvironment) -> bool:
@@ -90,6 +91,43 @@ def release_of(env: Environment, services: list[str], role: str) -> tuple[str, d
     return release_id(release_spec(env.manifest, digests)), detail
 
 
+def gate_deploy(
+    env: Environment, went_live: list[str], forced: str | None, on_event: EventFn
+) -> dict[str, Any] | None:
+    """After a deploy in a gated environment: the services that went live at once (`went_live`)
+    pass the environment's gates against live, or are rolled back and the failure raised — either
+    way recorded like a promotion. None when nothing went live (staged: its swap is gated)."""
+    from genaiops_cli.core.gates_run import run_gates
+
+    if not went_live or not is_gated(env.resolved):
+        return None
+    if forced:
+        rid, tag = record(env, "deploy", went_live, "live", [], forced)
+        return {"release": rid, "ledger": tag, "gates": [], "forced_reason": forced}
+    gates = run_gates(env, went_live, "live", None, on_event)
+    if gate_verdict(env, gates, "") is None:
+        rid, tag = record(env, "deploy", went_live, "live", gates, None)
+        return {"release": rid, "ledger": tag, "gates": _brief(gates)}
+    measured = release_of(env, went_live, "live")  # before the rollback moves it
+    kept = []
+    for name in went_live:
+        try:
+            env.host(name).rollback(name, 120, on_event)
+        except GenAIOpsError:
+            kept.append(name)  # no previous revision to go back to
+    settle_release_tags(env, went_live)  # the host swapped the tags as if the failed one had been recorded
+    what = f"no previous revision of {', '.join(kept)}: it stays live" if kept else "rolled back"
+    failed = gate_verdict(env, gates, what, side="live")
+    assert failed is not None
+    rid, tag = record(env, "deploy", went_live, "failed", gates, None, measured=measured)
+    failed.details = {**failed.details, "release": rid, "ledger": tag}
+    raise failed
+
+
+def _brief(gates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"name": g["name"], "verdict": g["verdict"]} for g in gates]
+
+
 def record(
     env: Environment,
     operation: str,
@@ -123,6 +161,10 @@ def record(
         entry.override("gates", forced)
     tag = lg.record_event(env.ledger, entry)
     if status == "live" and rid != "unreleased":
+        # the release reached this environment: its record is here (`promote --release` finds it)
+        spec = release_spec(env.manifest, {s: d["digest"] for s, d in detail.items() if d.get("digest")})
+        if release_id(spec) == rid:
+            env.ledger.put(lg.release_tag(rid), "release", lg.ReleaseRecord(rid, spec).to_dict())
         for name in services:
             env.host(name).record_live(name, {RELEASE_TAG: rid, PREVIOUS_RELEASE_TAG: replaced or ""})
     return rid, tag
