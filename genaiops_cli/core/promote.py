@@ -215,7 +215,12 @@ def run_promotion(
         journal.override("lock", str(broke["reason"]))
     journal.environment_config = dst.config.model_dump(mode="json", exclude={"resolve"})
     run = Run(src, dst, candidate, options, on_event, journal, dst_live)
-    execute(promotion_steps(dst.services), run, Journal(journal, dst.ledger, lease))
+    execute(
+        promotion_steps(dst.services),
+        run,
+        Journal(journal, dst.ledger, lease),
+        on_step=lambda name: on_event(dst.services[0], f"step: {name}"),
+    )
     return report(run, resumed)
 
 
