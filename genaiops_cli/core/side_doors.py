@@ -8,11 +8,12 @@ evidence, runs the gates and records the result. `deploy` and `swap` reach the s
 - in an environment releases are promoted into (`promote_from`), a `deploy` that would go live at
   once (strategy `direct`) is refused before any network call — a blue/green deploy only stages at
   0 %, and its swap is gated;
-- a `deploy` that went live at once anyway (an entry environment — gates, no `promote_from`, e.g.
-  dev — with strategy `direct`, or the first revision of a blue/green app) runs the environment's
-  gates against live right after, as a promotion does for a direct target: pass → recorded live
+- in an entry environment (gates, no `promote_from`, e.g. dev) a `deploy` that went live at once
+  (strategy `direct`, or the first revision of a blue/green app) runs the environment's gates
+  against live right after, as a promotion does for a direct target: pass → recorded live
   (last-known-good, evidence for promoting out); fail → rolled back to the previous revision when
-  there is one, recorded as failed, exit 9/10;
+  there is one, recorded as failed, exit 9/10. (Known gap: the very first revision of a blue/green
+  app in a promoted-into environment still goes live at deploy without its gates.)
 - `--force --reason` skips the gates; the override and its reason are recorded."""
 
 from __future__ import annotations
@@ -99,8 +100,8 @@ def gate_deploy(
     way recorded like a promotion. None when nothing went live (staged: its swap is gated)."""
     from genaiops_cli.core.gates_run import run_gates
 
-    if not went_live or not is_gated(env.resolved):
-        return None
+    if not went_live or not is_gated(env.resolved) or env.config.promote_from:
+        return None  # promoted into: a direct deploy is refused up front, a blue/green one stages
     if forced:
         rid, tag = record(env, "deploy", went_live, "live", [], forced)
         return {"release": rid, "ledger": tag, "gates": [], "forced_reason": forced}

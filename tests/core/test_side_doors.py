@@ -83,8 +83,8 @@ def test_a_forced_deploy_skips_the_gates_and_records_the_override(world: World) 
     )
 
 
-def test_a_staged_deploy_is_not_gated_until_its_swap(world: World) -> None:
+def test_a_deploy_in_a_promoted_into_environment_is_left_to_its_gated_swap(world: World) -> None:
     prod = world.envs["prod"]
     assert side_doors.gate_deploy(prod, [], None, events()) is None
-    before = len(lg.history(world.ledger("prod"), "prod", 10))
-    assert before == 0
+    assert side_doors.gate_deploy(prod, ["agent"], None, events()) is None, "promote_from: not here"
+    assert lg.history(world.ledger("prod"), "prod", 10) == []
