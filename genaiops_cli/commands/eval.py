@@ -93,6 +93,10 @@ def eval_command(
     if args and args[0] == "diff":
         _diff(actx, args[1:])
         return
+    from genaiops_cli.core.netpolicy import check_option_targets
+
+    resolved = _resolve_map(resolve)
+    check_option_targets({"--url": url, "--baseline-url": baseline_url}, resolved)
     _run(
         actx,
         args,
@@ -105,7 +109,7 @@ def eval_command(
         concurrency,
         timeout,
         retries,
-        _resolve_map(resolve),
+        resolved,
         str(ca_bundle) if ca_bundle else None,
         junit,
         report,

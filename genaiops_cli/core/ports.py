@@ -71,6 +71,8 @@ class LiveService:
     release: str | None = None  # release id recorded on the deployed unit
     matches_manifest: bool = False  # live == what this manifest would deploy for that image
     live_label: str | None = None  # the label the live side answers on (baseline for A/B gates)
+    previous: str | None = None  # the revision a rollback returns to (None: nothing to go back to)
+    previous_release: str | None = None  # the release recorded on the unit as the previous one
 
 
 @dataclass
