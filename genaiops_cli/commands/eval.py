@@ -93,10 +93,7 @@ def eval_command(
     if args and args[0] == "diff":
         _diff(actx, args[1:])
         return
-    from genaiops_cli.core.netpolicy import check_option_targets
-
-    resolved = _resolve_map(resolve)
-    check_option_targets({"--url": url, "--baseline-url": baseline_url}, resolved)
+    resolved = _checked_targets(resolve, url, baseline_url)
     _run(
         actx,
         args,
@@ -116,6 +113,15 @@ def eval_command(
         batch or shards is not None,
         shards,
     )
+
+
+def _checked_targets(resolve: list[str] | None, url: str | None, baseline_url: str | None) -> dict[str, str]:
+    """The --resolve map, after refusing metadata/link-local targets (exit 2 before any request)."""
+    from genaiops_cli.core.netpolicy import check_option_targets
+
+    resolved = _resolve_map(resolve)
+    check_option_targets({"--url": url, "--baseline-url": baseline_url}, resolved)
+    return resolved
 
 
 def _resolve_map(items: list[str] | None) -> dict[str, str]:
