@@ -186,22 +186,13 @@ def main() -> int:
     text = manifest.read_text()
     manifest.write_text(text.replace("LOG_LEVEL: info", "LOG_LEVEL: info\n      AGENT_VARIANT: regressed", 1))
     do(
-        "Deploy a regressed change to dev",
+        "Deploy a regressed change to dev: its gate blocks it",
         "deploy",
         "-e",
         "dev",
-        why="AGENT_VARIANT=regressed: the agent now retrieves the wrong passages and leaks its prompt",
-    )
-    do(
-        "Promote the regression: the gates block it",
-        "-y",
-        "promote",
-        "--from",
-        "dev",
-        "--to",
-        "staging",
         expect=9,
-        why="dev's smoke gate fails, so no evidence: staging keeps serving the good release",
+        why="AGENT_VARIANT=regressed retrieves the wrong passages and leaks its prompt: dev's smoke gate"
+        " runs on the live side at deploy, fails, and dev is rolled back to the good release",
     )
     manifest.write_text(text)
     do(
