@@ -96,4 +96,23 @@ def error_annotations(command: str, error: dict) -> list[Annotation]:
     message = error.get("message", "")
     if error.get("hint"):
         message += f"\nhint: {error['hint']}"
-    return [Annotation("error", message, title=title)]
+    return [Annotation("error", message, title=title), *_failed_smoke_checks(error.get("details"))]
+
+
+def _failed_smoke_checks(details: object) -> list[Annotation]:
+    """A gate failure's smoke checks, one annotation each on the check's manifest line."""
+    gates = details.get("gates") if isinstance(details, dict) else None
+    return [
+        Annotation(
+            "error",
+            f"{r.get('url')}: {'; '.join(r.get('failures') or [])}",
+            title=f"smoke {service}/{r.get('name')} failed",
+            file=r.get("file"),
+            line=r.get("line"),
+        )
+        for gate in gates or []
+        if isinstance(gate, dict) and gate.get("kind") == "smoke"
+        for service, results in (gate.get("evidence") or {}).items()
+        for r in results
+        if isinstance(r, dict) and not r.get("passed", True)
+    ]

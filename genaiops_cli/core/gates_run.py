@@ -49,6 +49,7 @@ def _smoke(
             rs = [core.run_check(client, endpoint.url, check, warmup, endpoint=endpoint) for check in checks]
             passed = passed and all(r.passed for r in rs)
             results[name] = [r.to_dict() for r in rs]
+    _locate_failures(env, results)
     return {
         "name": "smoke",
         "kind": "smoke",
@@ -56,6 +57,21 @@ def _smoke(
         "verdict": "pass" if passed else "fail",
         "evidence": results,
     }
+
+
+def _locate_failures(env: Environment, results: dict[str, list[dict[str, Any]]]) -> None:
+    """A failed check names its place in the manifest, so a CI job that ends on the gate (deploy,
+    swap, promote) annotates the check's line like `genaiops smoke` does."""
+    if all(r["passed"] for rs in results.values() for r in rs):
+        return
+    from genaiops_cli.core.manifest.locate import ManifestLocator
+
+    locator = ManifestLocator.read(env.manifest.path)
+    for service, rs in results.items():
+        for r in rs:
+            if not r["passed"]:
+                r["file"] = locator.file
+                r["line"] = locator.smoke_check(service, r["name"], env.name)
 
 
 def _evaluation(

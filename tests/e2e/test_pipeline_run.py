@@ -91,7 +91,8 @@ def test_generated_github_pipeline_promotes_and_blocks_a_regression(sandbox: San
         red = run_workflow(workflows / workflow, root, machine)
         failed = red.failed
         assert failed is not None, red.log()
-        assert failed.name == "Smoke-test dev" and failed.code == 8, red.log()
+        # dev's gate runs at deploy: the regressed change never stays live, and the job ends there
+        assert failed.name == "Deploy to dev" and failed.code == 9, red.log()
         assert f"::error file=genaiops.yaml,line={line},title=smoke agent/answers-refunds failed::" in (
             failed.output
         ), failed.output
@@ -138,7 +139,7 @@ def test_generated_azure_pipeline_runs_and_reports_issues(sandbox: Sandbox, tmp_
     line = smoke_check_line(manifest, "answers-refunds")
     red = run_pipeline(pipeline, root, machine)
     failed = red.failed
-    assert failed is not None and failed.name == "Smoke-test dev" and failed.code == 8, red.log()
+    assert failed is not None and failed.name == "Deploy to dev" and failed.code == 9, red.log()
     assert (
         f"##vso[task.logissue type=error;sourcepath=genaiops.yaml;linenumber={line}]"
         "smoke agent/answers-refunds failed: "

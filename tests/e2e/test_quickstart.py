@@ -39,7 +39,7 @@ def test_quickstart_runs_the_whole_pipeline(shared_engine: str | None, tmp_path:
         "Provision prod",
         "Promote dev → staging",
         "Promote v1.1 staging → prod",
-        "Promote the regression: the gates block it",
+        "Deploy a regressed change to dev: its gate blocks it",
         "Roll prod back to v1.0",
     ):
         assert step in proc.stderr
