@@ -11,7 +11,7 @@ import pytest
 from genaiops_cli.core import ledger as lg
 from genaiops_cli.core.manifest.model import Watch
 from genaiops_cli.core.ports import LiveService
-from genaiops_cli.core.watch import WatchRun
+from genaiops_cli.core.watch import Watched, WatchRun
 from genaiops_cli.errors import ExitCode, GateFailed
 from tests.core.fakes import Faults, MemoryLedger
 
@@ -58,7 +58,8 @@ SPEC = Watch.model_validate({"duration": "5m", "analysis": {"interval": "30s", "
 def run(bad_after: float | None, per_second: float = 10) -> tuple[WatchRun, Host, MemoryLedger, Clock]:
     clock, host, ledger = Clock(), Host(), MemoryLedger("memory://ledger", Faults())
     metrics = Metrics(clock, bad_after, per_second)
-    watch = WatchRun("prod", "agent", SPEC, metrics, host, ledger, lambda s, m: None, 60, clock, clock.sleep)
+    targets = [Watched("agent", host, metrics)]
+    watch = WatchRun("prod", targets, SPEC, ledger, lambda s, m: None, 60, clock, clock.sleep)
     return watch, host, ledger, clock
 
 
