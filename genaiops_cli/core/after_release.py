@@ -20,6 +20,7 @@ from genaiops_cli.errors import GenAIOpsError, ProvisionError
 
 if TYPE_CHECKING:
     from genaiops_cli.core.environment import Environment
+    from genaiops_cli.core.manifest.model import Manifest
     from genaiops_cli.core.ports import EventFn, MonitorPort, RevisionMetrics
 
 MetricsFn = Callable[["Environment", str], "RevisionMetrics"]
@@ -65,18 +66,25 @@ def watch(
     return run.run()
 
 
-def apply_monitor(env: Environment, command: str, follow: Follow, on_event: EventFn) -> dict[str, Any] | None:
-    """`monitor apply` for the environment when its `monitor.apply_on` names `command`; the what-if
-    summary and what was applied, or the error (never raised: the caller decides how to report it)."""
-    monitor = env.config.monitor
-    if monitor is None or command not in monitor.apply_on or follow.monitor is None:
+def apply_monitor(
+    manifest: Manifest,
+    env_name: str,
+    command: str,
+    port: Callable[[], MonitorPort] | None,
+    on_event: Callable[[str], None],
+) -> dict[str, Any] | None:
+    """`monitor apply` for the environment when its `monitor.apply_on` names `command` (None when it
+    does not): the what-if summary and what was applied, or the error — never raised, the caller
+    decides how to report it."""
+    monitor = manifest.environment(env_name).config.monitor
+    if monitor is None or command not in monitor.apply_on or port is None:
         return None
     try:
-        port = follow.monitor()
-        changes, desired = mon.plan(port, env.manifest, env.name)
+        monitor_port = port()
+        changes, desired = mon.plan(monitor_port, manifest, env_name)
         summary = mon.summarize(changes)
-        on_event(env.services[0] if env.services else env.name, f"monitor what-if: {summary_line(summary)}")
-        applied = mon.apply(port, env.manifest, env.name, changes, desired)
+        on_event(f"monitor what-if: {summary_line(summary)}")
+        applied = mon.apply(monitor_port, manifest, env_name, changes, desired)
     except GenAIOpsError as exc:
         return {"ok": False, "error": exc.to_dict()}
     return {

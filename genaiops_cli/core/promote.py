@@ -216,7 +216,10 @@ def after_promotion(
     from genaiops_cli.core import after_release as after
     from genaiops_cli.errors import GenAIOpsError
 
-    monitor = after.apply_monitor(dst, "promote", follow, on_event)
+    first = dst.services[0] if dst.services else dst.name
+    monitor = after.apply_monitor(
+        dst.manifest, dst.name, "promote", follow.monitor, lambda message: on_event(first, message)
+    )
     if monitor is not None:
         result["monitor"] = monitor
     try:
