@@ -123,8 +123,7 @@ class Progression:
                     arm.split.split(arm.service, step.weight, self.on_event)
                 outcome, reasons, detail = self._watch_step(step.weight, duration_seconds(step.pause))
                 self.steps.append(
-                    {"step": number, "weight": step.weight, "verdict": outcome, "reasons": reasons}
-                    | {"services": detail}
+                    {"step": number, "weight": step.weight, "verdict": outcome, "reasons": reasons} | detail
                 )
                 if outcome != PASS:
                     self.abort()
@@ -159,7 +158,8 @@ class Progression:
                 + (f" ({'; '.join(reasons)})" if reasons else ""),
             )
             if outcome == FAIL or final:
-                return outcome, reasons, {name: v.as_dict() for name, v in verdicts.items()}
+                services = {name: v.as_dict() for name, v in verdicts.items()}
+                return outcome, reasons, {"after_s": round(elapsed, 1), "services": services}
 
     def gate(self, outcome: str) -> dict[str, Any]:
         """The canary as a gate record (ledger evidence: every analysed step)."""

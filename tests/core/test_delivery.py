@@ -141,6 +141,7 @@ def test_failing_canary_is_back_on_stable_within_one_interval_exit_9_recorded(wo
         promote(world, traffic)
     assert err.value.exit_code == ExitCode.GATE_FAILED and err.value.code == "canary_failed"
     assert traffic.writes == [10, 0]  # back to stable in one write
+    assert err.value.details["steps"][0]["after_s"] == 20
     assert traffic.clock.now - started == 20  # the first analysis
     prod = world.hosts["prod"].apps["agent"]
     assert prod.live == revision(world, D1) and prod.staged == revision(world, D2)
