@@ -58,9 +58,9 @@ class WatchRun:
             target.live = current.live
             self.release = self.release or current.release
         duration = duration_seconds(self.spec.duration)
-        for target in self.targets:
-            self.on_event(target.service, f"watching {target.live} for {self.spec.duration}")
         try:
+            for target in self.targets:
+                self.on_event(target.service, f"watching {target.live} for {self.spec.duration}")
             failed = self._loop(duration)
         except KeyboardInterrupt:
             self._record(INTERRUPTED, {})

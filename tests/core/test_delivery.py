@@ -212,3 +212,26 @@ def test_a_failed_monitor_apply_after_promote_keeps_the_promotion_live(tmp_path:
     promotion = err.value.details["result"]
     assert promotion["status"] == "live" and promotion["watch"]["verdict"] == "pass"
     assert lg.last_known_good(world.ledger("prod"), "prod")["release"] == promotion["release"]
+
+
+MONITORED = CANARY.replace(
+    "    watch:",
+    "    monitor:\n      apply_on: [promote]\n      action_groups:\n        ops:\n"
+    '          webhooks: [{name: pager, url: "https://pager.example.com/hook"}]\n    watch:',
+)
+
+
+def test_monitor_apply_on_promote_applies_once_and_then_changes_nothing(tmp_path: Path) -> None:
+    from tests.core.test_monitor_plan import FakeMonitor
+
+    world, monitor = World(tmp_path, MONITORED), FakeMonitor()
+    traffic = Traffic(world, Clock())
+    deploy_dev(world, D1)
+    first = promote(world, traffic, monitor=lambda: monitor)
+    assert first["monitor"]["ok"] and first["monitor"]["applied"] == 1
+    assert first["monitor"]["summary"]["Create"] == 1
+    assert monitor.writes == [("put", "actionGroup", "ops")]
+    deploy_dev(world, D2)
+    second = promote(world, traffic, monitor=lambda: monitor)
+    assert second["monitor"]["applied"] == 0 and second["monitor"]["summary"]["NoChange"] == 1
+    assert len(monitor.writes) == 1

@@ -170,3 +170,67 @@ def test_canary_promotions_pass_fail_and_are_watched(project: Project, traffic: 
     )
     assert history["last_known_good"]["staging"] == good["release"]  # what serves
     assert 500 in load.statuses and load.statuses[-1] == 200
+
+
+def test_swap_on_a_canary_environment_walks_the_steps(project: Project, traffic: Any) -> None:
+    """`swap` in a canary environment runs the same steps as promote: the regressed sample staged by
+    `deploy` is refused at 10 % and back on stable (exit 9, recorded as a failed swap)."""
+    load = traffic(_staging(project)["url"])
+    status = _staging(project)
+    live = status["live"]
+    digest = next(r["image"] for r in status["revisions"] if r["name"] == live).rsplit("@", 1)[1]
+    project.edit("genaiops.yaml", 'AGENT_ERROR_RATE: "0.15"', 'AGENT_ERROR_RATE: "1"')
+    deployed = _run(project, "deploy", "-e", "staging", "--digest", digest, "--timeout", "90")
+    staged = deployed["result"]["deployments"][0]
+    assert staged["action"] == "staged"
+    failed = _run(project, "swap", "-e", "staging", code=ExitCode.GATE_FAILED)["error"]
+    assert failed["code"] == "canary_failed" and failed["details"]["steps"][0]["weight"] == 10
+    weights = _weights(project)
+    assert weights[live] == 100 and weights[staged["revision"]] == 0
+    latest = _history(project)["entries"][0]
+    assert (latest["operation"], latest["status"]) == ("swap", "failed")
+    assert {"name": "canary-analysis", "verdict": "fail"} in latest["gates"]
+    assert load.statuses[-1] == 200
+
+
+def test_ctrl_c_during_the_watch_exits_130_and_leaves_the_release_live(project: Project) -> None:
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    live = _staging(project)["live"]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "genaiops_cli",
+            "-v",
+            "-o",
+            "json",
+            "watch",
+            "-e",
+            "staging",
+            "--duration",
+            "60s",
+        ],
+        cwd=project.root,
+        env={**os.environ, "NO_COLOR": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:  # progress on stderr (-v): wait until the watch runs
+        if "watching" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERRUPTED
+    error = json.loads(out)["error"]
+    assert error["code"] == "interrupted" and "stays live" in error["message"]
+    assert error["details"]["signal"] == "SIGINT"
+    assert _staging(project)["live"] == live
+    latest = _history(project)["entries"][0]
+    assert (latest["operation"], latest["status"]) == ("watch", "interrupted")
