@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core import monitor as mon
-from genaiops_cli.core.watch import Watched, WatchRun, record_skip
+from genaiops_cli.core.watch import Watched, WatchRun, record_skip, revisions_id
 from genaiops_cli.errors import GenAIOpsError, ProvisionError
 
 if TYPE_CHECKING:
@@ -51,8 +51,9 @@ def watch(
     spec = env.config.watch
     if spec is None:
         return None
+    # no release id (a swap outside the gated path): name the revisions, not the apps' release tags
+    what = release or revisions_id([str(env.host(s).current(s).live) for s in services])
     if not follow.watch:
-        what = release or ", ".join(str(env.host(s).current(s).live) for s in services)
         tag = record_skip(env.ledger, env.name, what, services, "--no-watch")
         on_event(services[0], f"post-release watch skipped (--no-watch), recorded in {tag}")
         return {"verdict": "skipped", "release": what, "history": tag}
@@ -62,7 +63,7 @@ def watch(
     run = WatchRun(
         env.name, targets, spec, env.ledger, on_event, follow.timeout, follow.clock, follow.sleep, tick
     )
-    run.release = release
+    run.release = what
     return run.run()
 
 

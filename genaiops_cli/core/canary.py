@@ -147,7 +147,9 @@ class Progression:
             final = elapsed >= pause
             verdicts = {}
             for arm in self.arms:
-                stats = arm.metrics.revision_stats(arm.service, elapsed + 1)
+                # since the step began, not before: the gates' own requests to the canary just before
+                # the first step must not dilute its error rate
+                stats = arm.metrics.revision_stats(arm.service, max(1.0, elapsed))
                 verdicts[arm.service] = analyse(
                     self.spec.analysis, stats.get(arm.canary, {}), stats.get(arm.stable, {}), final
                 )

@@ -113,7 +113,8 @@ class WatchRun:
             except GenAIOpsError as exc:  # no previous revision: nothing to go back to
                 rolled[t.service] = {"live": t.live, "error": exc.message}
         restored = next((r.get("release") for r in rolled.values() if r.get("release")), None)
-        if restored:
+        # only a recorded release moves the pointer (a hand swap's revisions carry stale release tags)
+        if restored and self.release and lg.load_release(self.ledger, self.release) is not None:
             lg.restore_last_known_good(self.ledger, self.env_name, restored)
         tag = self._record(FAIL, rolled)
         back = ", ".join(f"{s}: {r.get('live')}" for s, r in rolled.items())
@@ -131,7 +132,7 @@ class WatchRun:
         return record_watch(
             self.ledger,
             self.env_name,
-            self.release or self._lives(),
+            self.release or revisions_id([t.live for t in self.targets]),
             status,
             {
                 t.service: {"revision": t.live, "rolled_back_to": (rolled.get(t.service) or {}).get("live")}
@@ -139,6 +140,14 @@ class WatchRun:
             },
             {"name": "post-release-watch", "kind": "watch", "verdict": outcome, "evidence": self.checks},
         )
+
+
+def revisions_id(revisions: list[str]) -> str:
+    """What a watch of revisions that carry no release is recorded under: the revision name (one
+    service) or a short hash of the names (a ledger tag allows no commas and is at most 128 long)."""
+    from genaiops_cli.core.release import short_hash
+
+    return revisions[0] if len(revisions) == 1 else f"revisions-{short_hash(sorted(revisions))}"
 
 
 def record_watch(

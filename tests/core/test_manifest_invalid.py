@@ -49,7 +49,12 @@ CASES = [
     ),
     (
         "monitor-apply-on-unknown",
-        edit(("    gates: [smoke, quality]\n", "    gates: [smoke, quality]\n    monitor:\n      apply_on: [deploy]\n")),
+        edit(
+            (
+                "    gates: [smoke, quality]\n",
+                "    gates: [smoke, quality]\n    monitor:\n      apply_on: [deploy]\n",
+            )
+        ),
         "environments.dev.monitor.apply_on[0]",
         31,
         18,

@@ -28,7 +28,7 @@ DELIVERY = """\
     strategy: canary
     canary:
       steps: [{weight: 10, pause: 6s}, {weight: 50, pause: 6s}]
-      analysis: {interval: 3s, min_requests: 4, max_error_rate: 0.9, max_error_rate_increase: 0.9}
+      analysis: {interval: 3s, min_requests: 4, max_error_rate: 0.5, max_error_rate_increase: 0.5}
     watch:
       duration: 9s
       analysis: {interval: 3s, min_requests: 10, max_error_rate: 0.05}
@@ -143,6 +143,7 @@ def test_canary_promotions_pass_fail_and_are_watched(project: Project, traffic: 
     # the regressed sample: fails at 10 %, back on stable within one analysis interval
     bad = _release(project, "1", "0.0", code=ExitCode.GATE_FAILED)["error"]
     assert bad["code"] == "canary_failed" and bad["details"]["failed_step"] == "canary"
+    assert len(bad["details"]["steps"]) == 1, bad["details"]["steps"]
     (step,) = bad["details"]["steps"]
     assert step["weight"] == 10 and step["verdict"] == "fail" and step["after_s"] <= 2 * INTERVAL
     assert step["services"]["agent"]["canary"]["errors_5xx"] >= 2
