@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -278,6 +279,11 @@ def record_event(store: LedgerStore, record: DeploymentRecord) -> str:
     release's promotion journal and evidence stay as they were."""
     record.finished_at = iso()
     tag = history_tag(record.environment, stamp(), record.release_id)
+    while store.get(tag) is not None:
+        # an entry of the same release in the same millisecond (a watch skipped right after its
+        # promotion was recorded) must not overwrite it: history is append-only
+        time.sleep(0.001)
+        tag = history_tag(record.environment, stamp(), record.release_id)
     store.put(tag, "deployment", record.to_dict())
     if record.status == "live" and record.gates_passed():
         _point_lkg(store, record, tag)
