@@ -399,6 +399,12 @@ class ContainerAppsApi(Protocol):
         traffic stay as they are."""
         ...
 
+    def resolve_reference(self, reference: str) -> str | None:
+        """`<resourceId>#properties.<Name>`: that property of the resource, read through ARM (e.g. an
+        Application Insights component's ConnectionString), or None when it has none. The value is a
+        secret: callers put it in a request body and nowhere else."""
+        ...
+
 
 # ---------------------------------------------------------------------------------- build and push
 
@@ -545,6 +551,18 @@ class MonitorPort(Protocol):
 
     def alert_condition(self, resource_group: str, name: str) -> str:
         """'Fired' or 'Resolved': a metric alert's monitored condition now."""
+        ...
+
+
+class LogsQuery(Protocol):
+    """Log Analytics queries (KQL) through azure-monitor-query's LogsQueryClient
+    (providers/azure/logs.py): the data Application Insights and Container Apps logs hold."""
+
+    def query(self, scope: str, kql: str, window_seconds: float) -> list[dict[str, Any]]:
+        """Rows (column → value) of the query's result over the last `window_seconds`. `scope` is a
+        workspace id (the GUID `customerId`) or a resource id (an Application Insights component, a
+        workspace, a Container App) for a resource-centric query. Raises ProvisionError when the
+        service refuses the query."""
         ...
 
 
