@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from genaiops_cli.core.manifest.model import Manifest
     from genaiops_cli.core.ports import (
         ArmDeployments,
+        BatchBackend,
         Cloud,
         Host,
         HostFactory,
@@ -160,3 +161,32 @@ def canary_ports(env: Environment, service: str) -> tuple[Host, TrafficSplit, Re
 def _quality_component(env: Environment) -> str | None:
     analyses = [section.analysis for section in (env.config.canary, env.config.watch) if section is not None]
     return next((a.app_insights for a in analyses if a.app_insights), None)
+
+
+def batch_backend(env: Environment) -> BatchBackend:
+    """Batch evaluation in `env`: its storage account, its Container Apps environment, its registry."""
+    from genaiops_cli.core.environment import provisioned_state
+    from genaiops_cli.core.provisioning import missing_setting
+    from genaiops_cli.errors import UsageError
+    from genaiops_cli.providers.azure.batch_eval import AzureBatch
+    from genaiops_cli.providers.azure.blob_lock import sandbox_account
+
+    state = provisioned_state(env.manifest, env.name, env.cloud, env.target)
+    account = (state.outputs.get("storageAccountName") if state else None) or (
+        sandbox_account(env.target, env.config.resource_group) if env.target.blob_endpoint else None
+    )
+    if not account:
+        raise UsageError(
+            f"environment {env.name!r} has no storage account for batch evaluation",
+            hint=f"run `genaiops provision -e {env.name}` (it creates one)",
+        )
+    if not env.config.containerapps_environment:
+        raise missing_setting(env.name, "containerapps_environment")
+    return AzureBatch(
+        env.target,
+        env.config.resource_group,
+        account,
+        env.config.containerapps_environment,
+        env.registry,
+        image_engine(),
+    )

@@ -322,8 +322,12 @@ def promotion_steps(services: list[str], strategy: str = "bluegreen") -> list[St
 
 
 def roll_back(env: Environment, on_event: EventFn) -> None:
+    from genaiops_cli.core.reconcile import settle_release_tags
+
     for name in env.services:
         try:
             env.host(name).rollback(name, 120, on_event)
         except GenAIOpsError:
             pass  # no previous revision: nothing to go back to
+    # the host swaps the release tags as if the failed release had been recorded: re-derive them
+    settle_release_tags(env, env.services)

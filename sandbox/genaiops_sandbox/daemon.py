@@ -74,6 +74,7 @@ class Sandbox:
         self.monitor_data: Any = None
         self.blobs: Any = None
         self.vaults: Any = None
+        self.identity: Any = None
         self.stopped = threading.Event()
 
     def start(self, log_file: Path) -> Profile:
@@ -85,6 +86,12 @@ class Sandbox:
         issuer = TokenIssuer(self.state_dir)
         ports = _load_ports(self.state_dir)
         self.fleet = self._start_fleet(issuer)
+        from .identity_endpoint import IdentityEndpoint
+
+        # before the runtime: every container with an identity is told where it listens
+        self.identity = _bind_with_fallback(
+            lambda p: IdentityEndpoint(self.state_dir, issuer, port=p), ports.get("identity", 0)
+        )
         runtime_error = self._start_runtime(issuer)
         if self.runtime is not None:
             self._start_router(ports.get("router", 0))
@@ -120,7 +127,12 @@ class Sandbox:
             lambda p: BlobLeaseService(self.tls_dir, issuer, port=p), ports.get("blob", 0)
         )
 
-        ports = {"arm": self.arm.server.port, "blob": self.blobs.port, "monitor": self.monitor_data.port}
+        ports = {
+            "arm": self.arm.server.port,
+            "blob": self.blobs.port,
+            "monitor": self.monitor_data.port,
+            "identity": self.identity.port,
+        }
         if self.foundry is not None:
             ports["foundry"] = self.foundry.port
         resolve: dict[str, str] = {}
@@ -174,6 +186,7 @@ class Sandbox:
                 self.fleet,
                 self.tls_dir,
                 docker_host=os.environ.get("DOCKER_HOST") or None,
+                identity=self.identity,
             )
         except Exception as exc:
             log.error("container runtime unavailable: %s", exc)
@@ -297,6 +310,7 @@ class Sandbox:
             ("arm", self.arm),
             ("blob", self.blobs),
             ("keyvault", self.vaults),
+            ("identity", self.identity),
             ("foundry", self.foundry),
             ("router", self.router),
             ("runtime", self.runtime),

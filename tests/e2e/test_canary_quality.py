@@ -28,6 +28,7 @@ CANARY = """\
         app_insights: appi-tel
     services:
       agent:
+        telemetry: false  # this environment was not provisioned by genaiops: the app sets its own
         env:
           AGENT_VARIANT: standard
           APPLICATIONINSIGHTS_CONNECTION_STRING: "{connection}"

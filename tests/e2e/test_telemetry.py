@@ -73,6 +73,7 @@ MONITOR = """\
           action_groups: [ops]
     services:
       agent:
+        telemetry: false  # this environment was not provisioned by genaiops: the app sets its own
         env:
           APPLICATIONINSIGHTS_CONNECTION_STRING: "{connection}"
           APPLICATIONINSIGHTS_FLUSH_SECONDS: "0.5"

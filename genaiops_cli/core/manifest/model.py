@@ -533,6 +533,14 @@ class Baseline(_Model):
     confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of the comparison.")
 
 
+class EvalBatch(_Model):
+    """Run the evaluation as a Container Apps Job execution in the environment (`eval --batch`)."""
+
+    shards: int = Field(
+        4, ge=1, le=64, description="Dataset shards = job replicas running in parallel (1..64)."
+    )
+
+
 class Evaluation(_Model):
     """An offline evaluation of one service against a dataset."""
 
@@ -553,6 +561,11 @@ class Evaluation(_Model):
     )
     baseline: Baseline | None = None
     dry_run: bool = Field(False, description="Compute metrics without failing the gate.")
+    batch: EvalBatch | None = Field(
+        None,
+        description="Run `genaiops eval -e ENV` of this evaluation as a batch job in the environment "
+        "(docs/data-and-batch.md); the calls are sharded across job replicas.",
+    )
 
     @field_validator("dataset")
     @classmethod
