@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
             if interrupts.happened or outcome == ExitCode.INTERRUPTED:
                 # However the signal travelled (KeyboardInterrupt, Exit(130), Abort, or an error a
                 # library made of it), the run ends as `interrupted`: one envelope, not two.
-                code = _interrupted(args, mode, debug, command, interrupts.name or "SIGINT")
+                code = _interrupted(args, mode, debug, command, interrupts.name or "SIGINT", outcome)
             elif isinstance(outcome, GenAIOpsError):
                 code = _report(outcome, mode, debug, command)
             elif isinstance(outcome, typer.TyperException):
@@ -158,9 +158,16 @@ def _run(args: list[str]) -> int | GenAIOpsError | typer.TyperException:
         return internal
 
 
-def _interrupted(args: list[str], mode: OutputMode, debug: bool, command: str, signal_name: str) -> int:
+def _interrupted(
+    args: list[str], mode: OutputMode, debug: bool, command: str, signal_name: str, outcome: object = None
+) -> int:
     """However the signal travelled (KeyboardInterrupt, Exit(130), Abort, a swallowed exception),
-    the run ends as `interrupted` with how to resume."""
+    the run ends as `interrupted` with how to resume — or with what the command itself said about the
+    interrupt (an `interrupted` error of its own, e.g. "the release stays live" from a watch)."""
+    if isinstance(outcome, GenAIOpsError) and outcome.code == "interrupted":
+        outcome.details = {**(outcome.details or {}), "signal": signal_name}
+        outcome.exit_code = ExitCode.INTERRUPTED
+        return _report(outcome, mode, debug, command)
     error = GenAIOpsError(
         f"interrupted by {signal_name}",
         hint=resume_hint(args),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from genaiops_cli.core.after_release import Follow
     from genaiops_cli.core.environment import Environment
     from genaiops_cli.core.manifest.model import Manifest
     from genaiops_cli.core.ports import (
@@ -98,6 +99,30 @@ def monitor(manifest: Manifest, env_name: str) -> MonitorPort:
     from genaiops_cli.providers.azure.monitor import AzureMonitor
 
     return AzureMonitor(environment_target(manifest, env_name))
+
+
+def revision_metrics(env: Environment, service: str) -> RevisionMetrics:
+    """The service's platform metrics per revision (canary analysis, post-release watch)."""
+    return canary_ports(env, service)[2]
+
+
+def delivery_ports(env: Environment, service: str) -> tuple[TrafficSplit, RevisionMetrics]:
+    """What a canary step drives for one service: its traffic split and its metrics per revision."""
+    _, split, metrics = canary_ports(env, service)
+    return split, metrics
+
+
+def follow(env: Environment, watch: bool, timeout: float) -> Follow:
+    """The after-release work of promote/swap wired to Azure: metrics for the watch, Azure Monitor
+    for `monitor.apply_on`."""
+    from genaiops_cli.core.after_release import Follow
+
+    return Follow(
+        watch=watch,
+        metrics=revision_metrics,
+        monitor=lambda: monitor(env.manifest, env.name),
+        timeout=timeout,
+    )
 
 
 def logs(manifest: Manifest, env_name: str) -> LogsQuery:

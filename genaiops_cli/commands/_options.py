@@ -76,3 +76,12 @@ def environment_locked(env: Environment, operation: str, break_lock: str | None)
     from genaiops_cli.core.lock import environment_lock
 
     return environment_lock(env.ledger, env.name, operation, break_lock=break_lock, lease=env.lock)
+
+
+NoWatchOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-watch",
+        help="Skip the environment's post-release watch (the skip is recorded in its history).",
+    ),
+]

@@ -9,7 +9,13 @@ import typer
 from rich.console import Console as RichConsole
 
 from genaiops_cli.commands._complete import complete_environment
-from genaiops_cli.commands._options import BreakLockOption, ReasonOption, TimeoutOption, override_reason
+from genaiops_cli.commands._options import (
+    BreakLockOption,
+    NoWatchOption,
+    ReasonOption,
+    TimeoutOption,
+    override_reason,
+)
 from genaiops_cli.console import Col, fitted_table
 from genaiops_cli.context import AppContext, app_context
 
@@ -93,7 +99,9 @@ def promote(
     break_lock: BreakLockOption = False,
     copy_method: Annotated[str, typer.Option("--copy", help="auto | blobs | import")] = "auto",
     timeout: TimeoutOption = 300,
+    no_watch: NoWatchOption = False,
 ) -> None:
+    from genaiops_cli import wiring
     from genaiops_cli.commands._progress import service_progress
     from genaiops_cli.core import promote as core
     from genaiops_cli.errors import UsageError
@@ -124,6 +132,8 @@ def promote(
         break_lock=why if break_lock else None,
         timeout=timeout,
         copy_method=copy_method,
+        delivery=wiring.delivery_ports,
+        follow=wiring.follow(dst, not no_watch, timeout),
     )
     with service_progress(actx.console, dst.services) as on_event:
         result = core.promote(manifest, src, dst, release, options, on_event)
@@ -142,5 +152,20 @@ def promote(
         for o in result["overrides"]:
             out.print(f"  [yellow]override[/yellow] {o['what']}: {o['reason']} ({o['actor']})")
         out.print(f"  recorded in {result['ledger']}:{result['history']}")
+        render_after(out, result)
 
     actx.emit(result, render)
+
+
+def render_after(out: RichConsole, result: dict) -> None:
+    """The monitor apply and the post-release watch that followed the release (promote, swap)."""
+    from genaiops_cli.core.after_release import summary_line
+
+    monitor = result.get("monitor")
+    if monitor and monitor["ok"]:
+        out.print(f"  monitor: {summary_line(monitor['summary'])}; applied {monitor['applied']}")
+    watched = result.get("watch")
+    if watched:
+        checks = len(watched.get("checks") or [])
+        detail = "--no-watch, recorded" if watched["verdict"] == "skipped" else f"{checks} checks"
+        out.print(f"  post-release watch: {watched['verdict']} ({detail})")

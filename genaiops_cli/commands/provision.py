@@ -148,7 +148,29 @@ def _deploy_and_report(
             table.add_row(key, value if isinstance(value, str) else json.dumps(value))
         out.print(table)
 
+    monitor = _monitor_after(actx, env_name)
+    if monitor is not None:
+        result_doc["monitor"] = monitor
+    if monitor is not None and not monitor["ok"]:
+        from genaiops_cli.core.after_release import monitor_failure
+
+        raise monitor_failure(env_name, f"provisioning {env_name} ({rg})", monitor, result_doc)
     actx.emit(result_doc, render)
+
+
+def _monitor_after(actx: Any, env_name: str) -> dict[str, Any] | None:
+    """`monitor.apply_on: [provision]`: the environment's alerts and action groups, applied now that
+    the resources they watch exist (what-if summary printed first)."""
+    from genaiops_cli import wiring
+    from genaiops_cli.core.after_release import apply_monitor, summary_line
+
+    manifest = actx.manifest()
+    outcome = apply_monitor(
+        manifest, env_name, "provision", lambda: wiring.monitor(manifest, env_name), actx.console.info
+    )
+    if outcome is not None and outcome["ok"]:
+        actx.console.info(f"monitor: {summary_line(outcome['summary'])}; applied {outcome['applied']}")
+    return outcome
 
 
 def _short(value: Any) -> str:

@@ -1,4 +1,6 @@
-"""`genaiops swap`: smoke-check the staged revision, then move all traffic to it in one write."""
+"""`genaiops swap`: check the staged revision (smoke, or the environment's gates), then move all
+traffic to it — in one write, or through the canary steps with `strategy: canary` — then the
+environment's post-release watch (unless --no-watch, recorded)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from genaiops_cli.commands._options import (
     BreakLockOption,
     EnvOption,
     ForceOption,
+    NoWatchOption,
     ReasonOption,
     ServicesArg,
     environment_locked,
@@ -21,12 +24,15 @@ from genaiops_cli.commands._progress import service_progress
 if TYPE_CHECKING:
     from genaiops_cli.context import AppContext
     from genaiops_cli.core.environment import Environment
+    from genaiops_cli.core.ports import EventFn
 
 
 def register(app: typer.Typer) -> None:
-    app.command("swap", help="Blue/green swap: staged revision takes 100 % after its smoke checks pass.")(
-        swap
-    )
+    app.command(
+        "swap",
+        help="Blue/green swap: staged revision takes 100 % after its checks pass "
+        "(through the canary steps with strategy: canary).",
+    )(swap)
 
 
 def swap(
@@ -43,25 +49,49 @@ def swap(
     break_lock: BreakLockOption = False,
     force: ForceOption = False,
     reason: ReasonOption = None,
+    no_watch: NoWatchOption = False,
 ) -> None:
-    from genaiops_cli.core import side_doors
+    from genaiops_cli import wiring
+    from genaiops_cli.commands.promote import render_after
+    from genaiops_cli.core import after_release, side_doors
+    from genaiops_cli.errors import GenAIOpsError
 
     why = override_reason(reason, force=force, skip_smoke=skip_smoke, break_lock=break_lock)
     lock_reason = why if break_lock else None
     actx, opened, names = select_services(ctx, env, services)
-    if side_doors.is_gated(opened.resolved):
-        result = _gated_swap(actx, opened, names, why if (force or skip_smoke) else None, lock_reason)
-    else:
-        result = _smoke_then_swap(actx, opened, names, why if skip_smoke else None, lock_reason)
-    actx.emit(
-        result,
-        lambda out: [
+    # --force: straight to 100 % without the canary steps (in a gated environment: without its gates)
+    canary = not force and opened.config.strategy == "canary"
+    with environment_locked(opened, "swap", lock_reason) as held:
+        if side_doors.is_gated(opened.resolved):
+            result = _gated_swap(actx, opened, names, why if (force or skip_smoke) else None, canary)
+        else:
+            result = _smoke_then_swap(actx, opened, names, why if skip_smoke else None, canary)
+        follow = wiring.follow(opened, not no_watch, 300)
+        release = result.get("release") if result.get("release") != "unreleased" else None
+        with service_progress(actx.console, names) as on_event:
+            try:
+                watched = after_release.watch(opened, names, release, follow, on_event, held.renew)
+            except GenAIOpsError as exc:  # rolled back or interrupted: the swap itself happened
+                exc.details = {**(exc.details or {}), "swap": result}
+                raise
+        if watched is not None:
+            result["watch"] = watched
+
+    def render(out: Any) -> None:
+        for s in result["swaps"]:
             out.print(
                 f"[green]✓[/green] {s['service']}: {s['live']} is live (previous {s['previous']} kept warm)"
             )
-            for s in result["swaps"]
-        ],
-    )
+        render_after(out, result)
+
+    actx.emit(result, render)
+
+
+def _canary(opened: Environment, names: list[str], gates: list[dict[str, Any]], on_event: EventFn) -> Any:
+    from genaiops_cli import wiring
+    from genaiops_cli.core import side_doors
+
+    return side_doors.canary_before_swap(opened, names, wiring.delivery_ports, gates, on_event)
 
 
 def _smoke_then_swap(
@@ -69,45 +99,50 @@ def _smoke_then_swap(
     opened: Environment,
     names: list[str],
     skip_smoke_reason: str | None,
-    lock_reason: str | None,
+    canary: bool,
 ) -> dict[str, Any]:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
     from genaiops_cli.errors import SmokeFailed
 
-    with environment_locked(opened, "swap", lock_reason):
-        smoke = None
-        if skip_smoke_reason:
-            actx.console.warn(f"skipping smoke checks: {skip_smoke_reason}")
-        else:
-            smoke, results = run_smoke(actx, opened, names, label="staged")
-            if not smoke["passed"]:
-                if not actx.console.is_json:
-                    actx.console.err.print(smoke_table(results))
-                raise SmokeFailed(
-                    "smoke checks failed against the staged revision; traffic not moved",
-                    hint="fix the release and deploy again; live traffic is unchanged",
-                    details=smoke,
-                )
-        with service_progress(actx.console, names) as on_event:
-            swaps = [opened.host(n).swap(n, on_event) for n in names]
+    smoke = None
+    if skip_smoke_reason:
+        actx.console.warn(f"skipping smoke checks: {skip_smoke_reason}")
+    else:
+        smoke, results = run_smoke(actx, opened, names, label="staged")
+        if not smoke["passed"]:
+            if not actx.console.is_json:
+                actx.console.err.print(smoke_table(results))
+            raise SmokeFailed(
+                "smoke checks failed against the staged revision; traffic not moved",
+                hint="fix the release and deploy again; live traffic is unchanged",
+                details=smoke,
+            )
+    with service_progress(actx.console, names) as on_event:
+        gate = _canary(opened, names, [], on_event) if canary else None
+        swaps = [opened.host(n).swap(n, on_event) for n in names]
     return {
         "environment": opened.name,
         "swaps": swaps,
         "smoke": smoke,
         "skip_smoke_reason": skip_smoke_reason,
+        **({"canary": gate["evidence"]["steps"]} if gate else {}),
     }
 
 
 def _gated_swap(
-    actx: AppContext, opened: Environment, names: list[str], forced: str | None, lock_reason: str | None
+    actx: AppContext,
+    opened: Environment,
+    names: list[str],
+    forced: str | None,
+    canary: bool,
 ) -> dict[str, Any]:
     """A gated environment: the staged side passes the environment's gates (or --force, recorded)
     before it takes traffic, and the outcome goes into the ledger like a promotion's."""
     from genaiops_cli.core import side_doors
     from genaiops_cli.core.gates_run import run_gates
 
-    with environment_locked(opened, "swap", lock_reason), service_progress(actx.console, names) as on_event:
-        gates: list[dict[str, Any]] = []
+    gates: list[dict[str, Any]] = []
+    with service_progress(actx.console, names) as on_event:
         if forced:
             actx.console.warn(f"swapping without the gates of {opened.name}: {forced} (recorded)")
         else:
@@ -118,6 +153,9 @@ def _gated_swap(
                 rid, tag = side_doors.record(opened, "swap", names, "failed", gates, None)
                 failed.details = {**failed.details, "release": rid, "ledger": tag}
                 raise failed
+        gate = _canary(opened, names, gates, on_event) if canary else None
+        if gate:
+            gates.append(gate)
         previous = {n: opened.host(n).current(n).live for n in names}
         swaps = [opened.host(n).swap(n, on_event) for n in names]
         rid, tag = side_doors.record(opened, "swap", names, "live", gates, forced, previous)

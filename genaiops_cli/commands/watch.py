@@ -1,5 +1,7 @@
-"""`genaiops watch -e ENV [SERVICE]`: after a swap or promote, keep analysing the live revision for the
-environment's `watch.duration`; roll back automatically (exit 9) when it fails. Logic in core/watch.py."""
+"""`genaiops watch -e ENV [SERVICE]`: keep analysing the live revisions for the environment's
+`watch.duration`; roll them back automatically (exit 9) when it fails. promote and swap run the same
+watch by themselves after their swap; this command watches again (or watches a change made another
+way). Logic in core/watch.py."""
 
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def watch(
 ) -> None:
     from genaiops_cli import wiring
     from genaiops_cli.core.manifest.model import Watch
-    from genaiops_cli.core.watch import WatchRun
+    from genaiops_cli.core.watch import Watched, WatchRun
     from genaiops_cli.errors import UsageError
 
     actx, opened, names = select_services(ctx, env, services)
@@ -49,15 +51,15 @@ def watch(
             raise UsageError(
                 f"--duration {duration!r} is not like `90s` or `5m`", hint="e.g. --duration 5m"
             ) from None
-    results = []
     with (
         environment_locked(opened, "watch", override_reason(reason, break_lock=break_lock)),
         service_progress(actx.console, names) as on_event,
     ):
-        for name in names:
-            host, _, metrics = wiring.canary_ports(opened, name)
-            results.append(WatchRun(opened.name, name, spec, metrics, host, opened.ledger, on_event).run())
+        targets = [Watched(n, opened.host(n), wiring.revision_metrics(opened, n)) for n in names]
+        result = WatchRun(opened.name, targets, spec, opened.ledger, on_event).run()
     actx.emit(
-        {"environment": opened.name, "watches": results},
-        lambda out: [out.print(f"{r['service']}: {r['live']} {r['verdict']}") for r in results],
+        {"environment": opened.name, "watch": result},
+        lambda out: out.print(
+            f"{', '.join(f'{s}: {r}' for s, r in result['live'].items())}: {result['verdict']}"
+        ),
     )

@@ -78,6 +78,118 @@ def analyse(rules: CanaryAnalysis, canary: dict[str, Any], stable: dict[str, Any
     return Verdict(PASS, [], canary, stable)
 
 
+def combine(verdicts: dict[str, Verdict]) -> tuple[str, list[str]]:
+    """One outcome for a release of several services: the worst of theirs (fail, inconclusive,
+    waiting, pass); reasons name the service when there is more than one."""
+    outcomes = {v.outcome for v in verdicts.values()}
+    outcome = next((o for o in (FAIL, INCONCLUSIVE, "waiting") if o in outcomes), PASS)
+    many = len(verdicts) > 1
+    reasons = [f"{name}: {r}" if many else r for name, v in verdicts.items() for r in v.reasons]
+    return outcome, reasons
+
+
+@dataclass
+class Arm:
+    """One service of a canary: its traffic split, its metrics, and its two revisions."""
+
+    service: str
+    split: TrafficSplit
+    metrics: RevisionMetrics
+    stable: str = ""
+    canary: str = ""
+
+
+@dataclass
+class Progression:
+    """The canary steps for every service of a release at once (same weight, same analysis
+    moments): pass only when every service passes; any failure sends every service back to stable,
+    one traffic write each. An interrupt (Ctrl-C) also goes back to stable before it propagates:
+    a canary never stays half-way."""
+
+    spec: Canary
+    arms: list[Arm]
+    on_event: EventFn
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def run(self) -> str:
+        """pass | fail | inconclusive; traffic is back on stable unless pass."""
+        for arm in self.arms:
+            arm.stable, arm.canary = arm.split.sides(arm.service)
+            self.on_event(arm.service, f"canary {arm.canary} against stable {arm.stable}")
+        try:
+            for number, step in enumerate(self.spec.steps, 1):
+                for arm in self.arms:
+                    arm.split.split(arm.service, step.weight, self.on_event)
+                outcome, reasons, detail = self._watch_step(step.weight, duration_seconds(step.pause))
+                self.steps.append(
+                    {"step": number, "weight": step.weight, "verdict": outcome, "reasons": reasons} | detail
+                )
+                if outcome != PASS:
+                    self.abort()
+                    return outcome
+        except BaseException:
+            self.abort()
+            raise
+        return PASS
+
+    def abort(self) -> None:
+        for arm in self.arms:
+            arm.split.abort(arm.service, self.on_event)
+
+    def _watch_step(self, weight: int, pause: float) -> tuple[str, list[str], dict[str, Any]]:
+        """Analyse every interval until the step's pause is over; stop early on a failure."""
+        interval = max(1, duration_seconds(self.spec.analysis.interval))
+        started = self.clock()
+        while True:
+            self.sleep(min(interval, max(0.0, started + pause - self.clock())))
+            elapsed = self.clock() - started
+            final = elapsed >= pause
+            verdicts = {}
+            for arm in self.arms:
+                # since the step began, not before: the gates' own requests to the canary just before
+                # the first step must not dilute its error rate
+                stats = arm.metrics.revision_stats(arm.service, max(1.0, elapsed))
+                verdicts[arm.service] = analyse(
+                    self.spec.analysis, stats.get(arm.canary, {}), stats.get(arm.stable, {}), final
+                )
+            outcome, reasons = combine(verdicts)
+            self.on_event(
+                self.arms[0].service if len(self.arms) == 1 else "canary",
+                f"{weight} % after {elapsed:.0f}s: {outcome}"
+                + (f" ({'; '.join(reasons)})" if reasons else ""),
+            )
+            if outcome == FAIL or final:
+                services = {name: v.as_dict() for name, v in verdicts.items()}
+                detail: dict[str, Any] = {"after_s": round(elapsed, 1), "services": services}
+                if len(services) == 1:  # one service: its two sides at the top too, as before
+                    (only,) = services.values()
+                    detail |= {"canary": only["canary"], "stable": only["stable"]}
+                return outcome, reasons, detail
+
+    def gate(self, outcome: str) -> dict[str, Any]:
+        """The canary as a gate record (ledger evidence: every analysed step)."""
+        return {
+            "name": "canary-analysis",
+            "kind": "canary",
+            "verdict": outcome,
+            "evidence": {"steps": self.steps},
+        }
+
+    def error(self, outcome: str) -> GateFailed | GateInconclusive:
+        last = self.steps[-1] if self.steps else {"weight": 0, "reasons": []}
+        stable = ", ".join(a.stable for a in self.arms)
+        cls = GateFailed if outcome == FAIL else GateInconclusive
+        return cls(
+            f"canary {', '.join(a.canary for a in self.arms)} {outcome} at {last['weight']} %: "
+            f"{'; '.join(last['reasons'])}; traffic is back on {stable}",
+            hint="see `genaiops history`; fix and release again, or swap by hand to override",
+            code="canary_failed" if outcome == FAIL else "canary_inconclusive",
+            details={"steps": self.steps},
+        )
+
+
 def _quality_reasons(rules: CanaryAnalysis, canary: dict[str, Any], stable: dict[str, Any]) -> list[str]:
     """The live answer-quality checks (`min_quality`, `max_quality_drop`), judged only once a side
     has `min_quality_samples` answers; a side without quality data is never judged."""
@@ -98,6 +210,8 @@ def _quality_reasons(rules: CanaryAnalysis, canary: dict[str, Any], stable: dict
 
 @dataclass
 class CanaryRun:
+    """`genaiops canary` on one service: the progression, then one swap to 100 %, recorded."""
+
     env_name: str
     service: str
     spec: Canary
@@ -108,65 +222,35 @@ class CanaryRun:
     on_event: EventFn
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    steps: list[dict[str, Any]] = field(default_factory=list)
 
     def run(self) -> dict[str, Any]:
-        stable, canary = self.split.sides(self.service)
-        self.on_event(self.service, f"canary {canary} against stable {stable}")
-        for number, step in enumerate(self.spec.steps, 1):
-            self.split.split(self.service, step.weight, self.on_event)
-            verdict = self._watch_step(step.weight, duration_seconds(step.pause), stable, canary)
-            self.steps.append({"step": number, "weight": step.weight, **verdict.as_dict()})
-            if verdict.outcome != PASS:
-                self.split.abort(self.service, self.on_event)
-                self._record(stable, canary, verdict.outcome)
-                error = GateFailed if verdict.outcome == FAIL else GateInconclusive
-                raise error(
-                    f"canary {canary} {verdict.outcome} at {step.weight} %: {'; '.join(verdict.reasons)}; "
-                    f"traffic is back on {stable}",
-                    hint="see `genaiops history`; fix and deploy again, or swap by hand to override",
-                    code="canary_failed" if verdict.outcome == FAIL else "canary_inconclusive",
-                    details={"steps": self.steps},
-                )
+        arm = Arm(self.service, self.split, self.metrics)
+        progression = Progression(self.spec, [arm], self.on_event, self.clock, self.sleep)
+        outcome = progression.run()
+        if outcome != PASS:
+            self._record(arm, outcome, progression)
+            raise progression.error(outcome)
         swapped = self.host.swap(self.service, self.on_event)
-        self._record(stable, canary, PASS)
+        self._record(arm, PASS, progression)
         return {
             "service": self.service,
-            "stable": stable,
-            "canary": canary,
-            "steps": self.steps,
+            "stable": arm.stable,
+            "canary": arm.canary,
+            "steps": progression.steps,
             "swap": swapped,
         }
 
-    def _watch_step(self, weight: int, pause: float, stable: str, canary: str) -> Verdict:
-        """Analyse every interval until the step's pause is over; stop early on a failure."""
-        interval = max(1, duration_seconds(self.spec.analysis.interval))
-        started = self.clock()
-        while True:
-            self.sleep(min(interval, max(0.0, started + pause - self.clock())))
-            elapsed = self.clock() - started
-            final = elapsed >= pause
-            stats = self.metrics.revision_stats(self.service, elapsed + 1)
-            verdict = analyse(self.spec.analysis, stats.get(canary, {}), stats.get(stable, {}), final)
-            self.on_event(
-                self.service,
-                f"{weight} % after {elapsed:.0f}s: {verdict.outcome}"
-                + (f" ({'; '.join(verdict.reasons)})" if verdict.reasons else ""),
-            )
-            if verdict.outcome == FAIL or final:
-                return verdict
-
-    def _record(self, stable: str, canary: str, outcome: str) -> None:
+    def _record(self, arm: Arm, outcome: str, progression: Progression) -> None:
         record = lg.DeploymentRecord(
             self.env_name,
-            canary,
+            arm.canary,
             operation="canary",
             # not "live": the record names a revision, not a release, so it must not become the
             # environment's last-known-good pointer (promote records releases)
             status="canary-passed" if outcome == PASS else "failed",
-            services={self.service: {"revision": canary, "previous_revision": stable}},
-            gates=[{"name": "canary-analysis", "kind": "canary", "verdict": outcome, "evidence": self.steps}],
+            services={self.service: {"revision": arm.canary, "previous_revision": arm.stable}},
+            gates=[progression.gate(outcome)],
         )
         if outcome != PASS:
-            record.error = {"code": f"canary_{outcome}", "message": f"back on {stable}"}
+            record.error = {"code": f"canary_{outcome}", "message": f"back on {arm.stable}"}
         lg.record_event(self.ledger, record)

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from genaiops_cli.core.manifest.model import Service
 
 LABELS = ("blue", "green")
+# Strategies whose deploy stages the new revision at 0 % next to the live one (a canary starts there).
+STAGING_STRATEGIES = ("bluegreen", "canary")
 TAG_LIVE = "genaiops-live"
 TAG_STAGED = "genaiops-staged"
 TAG_PREVIOUS = "genaiops-previous"

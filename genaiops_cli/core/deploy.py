@@ -272,7 +272,7 @@ def _next_state(state: ca.TrafficState, revision: str, strategy: str) -> tuple[c
     """(traffic state after deploying `revision`, the outcome's action)."""
     if state.live is None:
         return state.go_live_first(revision), "live"
-    if strategy == "bluegreen":
+    if strategy in ca.STAGING_STRATEGIES:
         return state.stage(revision), "staged"
     return state.replace_live(revision), "live"
 

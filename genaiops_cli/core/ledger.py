@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import socket
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -226,19 +227,42 @@ def last_known_good(store: LedgerStore, env: str) -> dict[str, Any] | None:
 
 
 def evidence_for(store: LedgerStore, env: str, release_id: str) -> DeploymentRecord | None:
-    """The latest finished deployment of `release_id` in `env` whose gates all passed."""
+    """The latest finished deployment of `release_id` in `env` whose gates all passed — unless a
+    post-release watch rolled the release back after it: then its evidence no longer counts."""
+    mine = [t for t in sorted(store.tags(history_prefix(env)), reverse=True) if t.endswith("-" + release_id)]
     pointer = last_known_good(store, env)
     if pointer and pointer.get("release") == release_id and pointer.get("record"):
+        newer = [t for t in mine if t > pointer["record"]]
         found = load_deployment(store, pointer["record"])
-        if found and found.gates_passed():
+        if found and found.gates_passed() and not any(_rolled_back(store, t) for t in newer):
             return found
-    for tag in sorted(store.tags(history_prefix(env)), reverse=True):
-        if not tag.endswith("-" + release_id):
-            continue
+    for tag in mine:
         found = load_deployment(store, tag)
+        if found and found.operation == "watch" and found.status == ROLLED_BACK:
+            return None  # it went bad after going live here: its earlier evidence no longer counts
         if found and found.status == "live" and found.gates_passed():
             return found
     return None
+
+
+def _rolled_back(store: LedgerStore, tag: str) -> bool:
+    found = load_deployment(store, tag)
+    return bool(found and found.operation == "watch" and found.status == ROLLED_BACK)
+
+
+ROLLED_BACK = "rolled-back"
+
+
+def restore_last_known_good(store: LedgerStore, env: str, release_id: str) -> bool:
+    """After an automatic rollback to `release_id`: point last-known-good back at its latest live
+    record with passing gates (False when the ledger holds none: the pointer is left as it was)."""
+    for tag in sorted(store.tags(history_prefix(env)), reverse=True):
+        if tag.endswith("-" + release_id):
+            found = load_deployment(store, tag)
+            if found and found.status == "live" and found.gates_passed():
+                _point_lkg(store, found, tag)
+                return True
+    return False
 
 
 def history(store: LedgerStore, env: str, limit: int) -> list[DeploymentRecord]:
@@ -255,6 +279,11 @@ def record_event(store: LedgerStore, record: DeploymentRecord) -> str:
     release's promotion journal and evidence stay as they were."""
     record.finished_at = iso()
     tag = history_tag(record.environment, stamp(), record.release_id)
+    while store.get(tag) is not None:
+        # an entry of the same release in the same millisecond (a watch skipped right after its
+        # promotion was recorded) must not overwrite it: history is append-only
+        time.sleep(0.001)
+        tag = history_tag(record.environment, stamp(), record.release_id)
     store.put(tag, "deployment", record.to_dict())
     if record.status == "live" and record.gates_passed():
         _point_lkg(store, record, tag)

@@ -7,10 +7,13 @@ opens or resumes the journal, and reports; history and diff read the ledgers."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core import ledger as lg
+from genaiops_cli.core.after_release import Follow
 from genaiops_cli.core.ports import EventFn, LiveService
 from genaiops_cli.core.release import release_id, release_spec, spec_delta
 from genaiops_cli.errors import DeployError, UsageError
@@ -18,7 +21,7 @@ from genaiops_cli.errors import DeployError, UsageError
 if TYPE_CHECKING:
     from genaiops_cli.core.environment import Environment as Env
     from genaiops_cli.core.manifest.model import Manifest
-    from genaiops_cli.core.ports import Lease
+    from genaiops_cli.core.ports import Lease, RevisionMetrics, TrafficSplit
     from genaiops_cli.core.promote_steps import Run
 
 
@@ -134,6 +137,9 @@ def _plan_service(
         traffic = "none (already live)"
     elif dst.config.strategy == "bluegreen" and now.live:
         traffic = f"stage {revision} at 0 % on a label, gates, then 100 % {now.live} → {revision}"
+    elif dst.config.strategy == "canary" and now.live and dst.config.canary:
+        weights = " → ".join(f"{s.weight} %" for s in dst.config.canary.steps)
+        traffic = f"stage {revision} at 0 %, gates, canary {weights} with analysis, then 100 %"
     else:
         traffic = f"{revision} takes 100 %"
     if dst.registry.has(repo, digest):
@@ -166,6 +172,11 @@ class Options:
     timeout: float = 300
     copy_method: str = "auto"
     lock_settle: float | None = None
+    # a `strategy: canary` target: the service's traffic split and metrics per revision (wiring)
+    delivery: Callable[[Env, str], tuple[TrafficSplit, RevisionMetrics]] | None = None
+    follow: Follow = field(default_factory=Follow)  # post-release watch and monitor apply
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
 
 
 def promote(
@@ -188,9 +199,39 @@ def promote(
     )
     try:
         broke = held.claim.broke if held.claim.broke and held.claim.broke.get("reason") != "expired" else None
-        return run_promotion(src, dst, candidate, options, on_event, held, broke)
+        result = run_promotion(src, dst, candidate, options, on_event, held, broke)
+        if result["status"] == "live":
+            after_promotion(dst, result, options.follow, on_event, held.renew)
+        return result
     finally:
         locks.release(held)
+
+
+def after_promotion(
+    dst: Env, result: dict[str, Any], follow: Follow, on_event: EventFn, tick: Callable[[], None]
+) -> None:
+    """The release is live and recorded: apply `monitor:` when asked, then the post-release watch.
+    A watch failure (rolled back, exit 9) or an interrupt carries the promotion in its details; a
+    failed monitor apply is reported after the watch, with the release still live (exit 5)."""
+    from genaiops_cli.core import after_release as after
+    from genaiops_cli.errors import GenAIOpsError
+
+    first = dst.services[0] if dst.services else dst.name
+    monitor = after.apply_monitor(
+        dst.manifest, dst.name, "promote", follow.monitor, lambda message: on_event(first, message)
+    )
+    if monitor is not None:
+        result["monitor"] = monitor
+    try:
+        watched = after.watch(dst, dst.services, result["release"], follow, on_event, tick)
+    except GenAIOpsError as exc:
+        exc.details = {**(exc.details or {}), "promotion": result}
+        raise
+    if watched is not None:
+        result["watch"] = watched
+    if monitor is not None and not monitor["ok"]:
+        what = f"release {result['release']} is live in {dst.name} (promotion recorded)"
+        raise after.monitor_failure(dst.name, what, monitor, result)
 
 
 def run_promotion(
@@ -216,7 +257,7 @@ def run_promotion(
     journal.environment_config = dst.config.model_dump(mode="json", exclude={"resolve"})
     run = Run(src, dst, candidate, options, on_event, journal, dst_live)
     execute(
-        promotion_steps(dst.services),
+        promotion_steps(dst.services, dst.config.strategy),
         run,
         Journal(journal, dst.ledger, lease),
         on_step=lambda name: on_event(dst.services[0], f"step: {name}"),

@@ -1,6 +1,9 @@
 """The steps of a promotion, in order (each journaled in the target's ledger; see core/steps.py):
 
-  evidence → copy:<service> → deploy:<service> → gates → swap:<service> → record
+  evidence → copy:<service> → deploy:<service> → gates → [canary] → swap:<service> → record
+
+(`canary` only into a `strategy: canary` environment: the staged side walks the canary steps with
+analysis; the swap then moves the rest to 100 %.)
 
 Safety: the target's live side keeps 100 % until every gate passed; a failed revision is
 deactivated by the host; only the swap moves traffic, in one complete write per service."""
@@ -209,6 +212,37 @@ class GatesStep:
 
 
 @dataclass
+class CanaryStep:
+    """Into a `strategy: canary` environment: the staged side of every service walks the canary
+    steps together (weight, pause, analysis against the live side). Fail → every service back on
+    stable in one write each, exit 9 (inconclusive: exit 10), the evidence in the journal's gates;
+    pass → the evidence is kept and the swap steps move the rest to 100 %."""
+
+    name: str = "canary"
+    converge: bool = False
+
+    def run(self, r: Run) -> dict[str, Any]:
+        from genaiops_cli.core.canary import PASS, Arm, Progression
+
+        spec, ports = r.dst.config.canary, r.options.delivery
+        r.journal.gates = [g for g in r.journal.gates if g.get("kind") != "canary"]
+        staged = [
+            s for s in r.dst.services if r.dst_live[s].live not in (None, r.journal.services[s]["revision"])
+        ]
+        if not staged or spec is None:  # a first release went live at deploy: nothing to compare with
+            return {"skipped": "nothing live to compare with: the release went live at deploy"}
+        if ports is None:
+            raise GenAIOpsError("no traffic-split ports wired for the canary", code="internal_error")
+        arms = [Arm(s, *ports(r.dst, s)) for s in staged]
+        progression = Progression(spec, arms, r.on_event, r.options.clock, r.options.sleep)
+        outcome = progression.run()
+        r.journal.gates.append(progression.gate(outcome))
+        if outcome != PASS:
+            raise progression.error(outcome)
+        return {"steps": [{"weight": s["weight"], "verdict": s["verdict"]} for s in progression.steps]}
+
+
+@dataclass
 class SwapStep:
     """100 % to the new side in one write, with the release recorded on the same write. Converges:
     re-checked on every run, since the target may have been rolled back after an interrupted
@@ -275,12 +309,13 @@ class RecordStep:
         r.history = lg.finish(r.dst.ledger, r.journal)
 
 
-def promotion_steps(services: list[str]) -> list[Step[Run]]:
+def promotion_steps(services: list[str], strategy: str = "bluegreen") -> list[Step[Run]]:
     return [
         EvidenceStep(),
         *[CopyStep(s) for s in services],
         *[StageStep(s) for s in services],
         GatesStep(),
+        *([CanaryStep()] if strategy == "canary" else []),
         *[SwapStep(s) for s in services],
         RecordStep(),
     ]

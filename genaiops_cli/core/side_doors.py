@@ -18,6 +18,7 @@ evidence, runs the gates and records the result. `deploy` and `swap` reach the s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core import ledger as lg
@@ -29,7 +30,7 @@ from genaiops_cli.errors import GateFailed, GateInconclusive, GenAIOpsError, Usa
 if TYPE_CHECKING:
     from genaiops_cli.core.environment import Environment
     from genaiops_cli.core.manifest.model import ResolvedEnvironment
-    from genaiops_cli.core.ports import EventFn
+    from genaiops_cli.core.ports import EventFn, RevisionMetrics, TrafficSplit
 
 
 def is_gated(resolved: ResolvedEnvironment) -> bool:
@@ -169,3 +170,30 @@ def record(
         for name in services:
             env.host(name).record_live(name, {RELEASE_TAG: rid, PREVIOUS_RELEASE_TAG: replaced or ""})
     return rid, tag
+
+
+def canary_before_swap(
+    env: Environment,
+    services: list[str],
+    ports: Callable[[Environment, str], tuple[TrafficSplit, RevisionMetrics]],
+    gates: list[dict[str, Any]],
+    on_event: EventFn,
+) -> dict[str, Any] | None:
+    """`swap` on a `strategy: canary` environment: the staged side walks the canary steps first
+    (as promote's canary step). Returns the canary gate (None: not a canary environment); a failure
+    is back on stable, recorded with the evidence (history entry `swap` / `failed`) and raised
+    (exit 9; inconclusive: exit 10)."""
+    from genaiops_cli.core.canary import PASS, Arm, Progression
+
+    spec = env.config.canary
+    if env.config.strategy != "canary" or spec is None:
+        return None
+    progression = Progression(spec, [Arm(s, *ports(env, s)) for s in services], on_event)
+    outcome = progression.run()
+    gate = progression.gate(outcome)
+    if outcome != PASS:
+        rid, tag = record(env, "swap", services, "failed", [*gates, gate], None)
+        error = progression.error(outcome)
+        error.details = {**error.details, "release": rid, "ledger": tag}
+        raise error
+    return gate

@@ -17,7 +17,12 @@ from typing import Any
 from genaiops_cli.core.cloud import AzureTarget
 from genaiops_cli.core.environment import Environment, open_environment
 from genaiops_cli.core.lock import LeaseLost, LockRecord
-from genaiops_cli.core.ports import CopyResult, DeployOutcome, Endpoint, LiveService
+from genaiops_cli.core.ports import (
+    CopyResult,
+    DeployOutcome,
+    Endpoint,
+    LiveService,
+)
 from genaiops_cli.core.release import canonical_json, digest_of
 from genaiops_cli.errors import DeployError, GenAIOpsError
 
@@ -238,7 +243,7 @@ class MemoryHost:
         self.traffic_writes += 1
         if app.live is None:
             app.live, outcome.action = revision, "created"
-        elif self.strategy == "bluegreen":
+        elif self.strategy in ("bluegreen", "canary"):
             app.staged, outcome.action, outcome.label = revision, "staged", "green"
         else:
             app.previous, app.live, outcome.action = app.live, revision, "live"
@@ -432,12 +437,18 @@ class MemoryCloud:
 class World:
     """Two environments (dev: direct, prod: blue/green) with their registries, ledgers and hosts."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, prod_extra: str = "") -> None:
+        """`prod_extra`: more YAML for prod's section (e.g. `strategy: canary` and its steps)."""
         from genaiops_cli.core.manifest.loader import load_manifest
 
         (tmp_path / "src" / "agent").mkdir(parents=True)
         (tmp_path / "src" / "agent" / "Dockerfile").write_text("FROM scratch\n")
-        (tmp_path / "genaiops.yaml").write_text(MANIFEST)
+        manifest = MANIFEST
+        if "strategy:" in prod_extra:
+            manifest = manifest.replace(
+                "    strategy: bluegreen\n    gates: [smoke]\n", "    gates: [smoke]\n"
+            )
+        (tmp_path / "genaiops.yaml").write_text(manifest + prod_extra)
         self.manifest = load_manifest(tmp_path / "genaiops.yaml")
         self.faults = Faults()
         self.broken: set[str] = set()
@@ -445,7 +456,11 @@ class World:
             "crdev": MemoryRegistry("crdev.azurecr.io", self.faults),
             "crprod": MemoryRegistry("crprod.azurecr.io", self.faults),
         }
-        self.hosts = {"dev": MemoryHost("direct", self.faults), "prod": MemoryHost("bluegreen", self.faults)}
+        prod_strategy = self.manifest.environments["prod"].strategy
+        self.hosts = {
+            "dev": MemoryHost("direct", self.faults),
+            "prod": MemoryHost(prod_strategy, self.faults),
+        }
         self.http = MemoryHttp(self)
         self.envs = {name: self.open(name) for name in ("dev", "prod")}
 

@@ -145,7 +145,7 @@ def test_failing_canary_goes_back_to_stable_within_one_interval_exit_9() -> None
     assert "back on app--v1" in err.value.message
     (record,) = lg.history(ledger, "prod", 5)
     assert record.status == "failed" and record.gates[0]["verdict"] == FAIL
-    assert record.gates[0]["evidence"][0]["canary"]["error_rate"] == 0.5
+    assert record.gates[0]["evidence"]["steps"][0]["services"]["agent"]["canary"]["error_rate"] == 0.5
 
 
 def test_too_little_traffic_is_inconclusive_exit_10() -> None:

@@ -27,6 +27,40 @@ def edit(*pairs: tuple[str, str]) -> str:
 # (id, manifest text, path, line, column or None, message fragment)
 CASES = [
     (
+        "canary-strategy-without-steps",
+        edit(("    strategy: bluegreen\n", "    strategy: canary\n")),
+        "environments.prod.strategy",
+        38,
+        15,
+        "needs a `canary:` section",
+    ),
+    (
+        "canary-on-direct",
+        edit(
+            (
+                "    gates: [smoke, quality]\n",
+                "    gates: [smoke, quality]\n    canary:\n      steps: [{weight: 10}]\n",
+            )
+        ),
+        "environments.dev.canary",
+        30,
+        5,
+        "strategy is direct",
+    ),
+    (
+        "monitor-apply-on-unknown",
+        edit(
+            (
+                "    gates: [smoke, quality]\n",
+                "    gates: [smoke, quality]\n    monitor:\n      apply_on: [deploy]\n",
+            )
+        ),
+        "environments.dev.monitor.apply_on[0]",
+        31,
+        18,
+        "not allowed here",
+    ),
+    (
         "monitor-unknown-action-group",
         edit(
             (

@@ -11,8 +11,8 @@ import pytest
 from genaiops_cli.core import ledger as lg
 from genaiops_cli.core.manifest.model import Watch
 from genaiops_cli.core.ports import LiveService
-from genaiops_cli.core.watch import WatchRun
-from genaiops_cli.errors import ExitCode, GateFailed
+from genaiops_cli.core.watch import Watched, WatchRun
+from genaiops_cli.errors import ExitCode, GateFailed, GenAIOpsError
 from tests.core.fakes import Faults, MemoryLedger
 
 
@@ -58,7 +58,8 @@ SPEC = Watch.model_validate({"duration": "5m", "analysis": {"interval": "30s", "
 def run(bad_after: float | None, per_second: float = 10) -> tuple[WatchRun, Host, MemoryLedger, Clock]:
     clock, host, ledger = Clock(), Host(), MemoryLedger("memory://ledger", Faults())
     metrics = Metrics(clock, bad_after, per_second)
-    watch = WatchRun("prod", "agent", SPEC, metrics, host, ledger, lambda s, m: None, 60, clock, clock.sleep)
+    targets = [Watched("agent", host, metrics)]
+    watch = WatchRun("prod", targets, SPEC, ledger, lambda s, m: None, 60, clock, clock.sleep)
     return watch, host, ledger, clock
 
 
@@ -84,3 +85,21 @@ def test_healthy_release_is_watched_to_the_end() -> None:
 def test_no_traffic_is_quiet_not_failed() -> None:
     watch, host, _, _ = run(bad_after=0, per_second=0)
     assert watch.run()["verdict"] == "quiet" and host.rollbacks == 0
+
+
+def test_ctrl_c_during_the_watch_leaves_the_release_live_exit_130_recorded() -> None:
+    watch, host, ledger, clock = run(bad_after=None)
+
+    def interrupted_sleep(seconds: float) -> None:
+        clock.now += seconds
+        if clock.now >= 90:
+            raise KeyboardInterrupt("SIGINT")
+
+    watch.sleep = interrupted_sleep
+    with pytest.raises(GenAIOpsError) as err:
+        watch.run()
+    assert err.value.exit_code == ExitCode.INTERRUPTED and err.value.code == "interrupted"
+    assert "stays live" in err.value.message and "succeeded" in err.value.message
+    assert host.rollbacks == 0 and host.live == "app--v2"
+    (record,) = lg.history(ledger, "prod", 5)
+    assert record.operation == "watch" and record.status == "interrupted"

@@ -180,3 +180,23 @@ def test_failures_exit_5_with_arm_code_and_resource(
         failed = error["details"]["failed_resources"]
         assert failed[0]["resource"] == "Microsoft.ContainerRegistry/registries/c!"
         assert failed[0]["code"] == "InvalidRegistryName"
+
+
+def test_monitor_apply_on_provision(project: Project) -> None:
+    """`monitor.apply_on: [provision]`: provision applies the environment's alerts after the ARM
+    deployment (what-if summary on stderr); the second provision changes nothing in them."""
+    project.edit(
+        "genaiops.yaml",
+        "    gates: [smoke, quality, safety]\n",
+        "    gates: [smoke, quality, safety]\n    monitor:\n      apply_on: [provision]\n"
+        '      action_groups:\n        ops: {webhooks: [{name: pager, url: "https://pager.example.com/hook"}]}\n',
+    )
+    first = project.run("-o", "json", "provision", "-e", "staging", "--yes")
+    result = _ok(first)
+    assert result["monitor"]["ok"] and result["monitor"]["applied"] == 1
+    assert result["monitor"]["summary"]["Create"] == 1
+    assert "monitor what-if: 1 create" in first.stderr
+    again = _ok(project.run("-o", "json", "provision", "-e", "staging", "--yes"))["monitor"]
+    assert again["applied"] == 0 and again["summary"]["NoChange"] == 1
+    status = _ok(project.run("-o", "json", "monitor", "status", "-e", "staging"))
+    assert [(r["name"], r["deployed"]) for r in status["rules"]] == [("ops", True)]

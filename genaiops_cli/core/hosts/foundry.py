@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from genaiops_cli.core.containerapps import LABELS, TrafficState
+from genaiops_cli.core.containerapps import LABELS, STAGING_STRATEGIES, TrafficState
 from genaiops_cli.core.ports import (
     PREVIOUS_RELEASE_TAG,
     RELEASE_TAG,
@@ -228,7 +228,7 @@ class FoundryAgentHost:
 
         if state.live is None:
             new_state, outcome.action = state.go_live_first(key), ("created" if not exists else "live")
-        elif strategy == "bluegreen":
+        elif strategy in STAGING_STRATEGIES:
             new_state, outcome.action = state.stage(key), "staged"
         else:
             new_state, outcome.action = state.replace_live(key), "live"

@@ -695,6 +695,11 @@ class LogAlert(_Model):
 class Monitor(_Model):
     """Alert rules and action groups of an environment, applied by `genaiops monitor apply`."""
 
+    apply_on: list[Literal["provision", "promote"]] = Field(
+        default_factory=list,
+        description="Also apply them at the end of these commands: `provision` (after the ARM "
+        "deployment) and `promote` (after the release is live).",
+    )
     action_groups: dict[Name, ActionGroup] = Field(default_factory=dict)
     alerts: dict[AlertName, MetricAlert] = Field(default_factory=dict, description="Metric alerts by name.")
     log_alerts: dict[AlertName, LogAlert] = Field(
@@ -754,7 +759,8 @@ class CanaryAnalysis(_Model):
 
 
 class Canary(_Model):
-    """Progressive delivery of the staged revision (`genaiops canary`), instead of a swap."""
+    """Progressive delivery of the staged revision instead of a one-shot swap (promote/swap with
+    `strategy: canary`, or `genaiops canary`)."""
 
     steps: list[CanaryStep] = Field(
         min_length=1, description="Weights in increasing order; 100 % comes after the last."
@@ -763,7 +769,8 @@ class Canary(_Model):
 
 
 class Watch(_Model):
-    """After a release goes live, `genaiops watch` keeps analysing it and rolls back when it fails."""
+    """After a release goes live (promote, swap, or `genaiops watch`), keep analysing it for
+    `duration` and roll back when it fails."""
 
     duration: Duration = Field("5m", description="How long to watch, e.g. `5m`.")
     analysis: CanaryAnalysis = Field(
@@ -825,7 +832,12 @@ class Environment(_Model):
     infra: Infra | None = Field(
         None, description="ARM template provisioning this environment (default: the shipped one)."
     )
-    strategy: Literal["direct", "bluegreen"] = Field("direct")
+    strategy: Literal["direct", "bluegreen", "canary"] = Field(
+        "direct",
+        description="`direct`: a deploy goes live at once; `bluegreen`: it is staged at 0 % and a swap "
+        "moves 100 %; `canary`: staged like bluegreen, then promote/swap move it through `canary.steps` "
+        "with analysis.",
+    )
     keep_previous: int = Field(1, ge=0, le=20, description="Previous revisions kept for rollback.")
     promote_from: Name | None = Field(None, description="Environment whose releases are promoted here.")
     gates: list[NonEmpty] = Field(default_factory=list, description='"smoke" or names of evaluations.')
@@ -833,9 +845,13 @@ class Environment(_Model):
         Field(default_factory=dict, description='Host pattern → "ip:port" (split DNS, the sandbox).')
     )
     canary: Canary | None = Field(
-        None, description="Canary steps and analysis for `genaiops canary` (needs strategy: bluegreen)."
+        None,
+        description="Canary steps and analysis: run by promote/swap with `strategy: canary`; by "
+        "`genaiops canary` by hand with `strategy: bluegreen`.",
     )
-    watch: Watch | None = Field(None, description="Post-release watch for `genaiops watch`.")
+    watch: Watch | None = Field(
+        None, description="Post-release watch run by promote/swap after the swap (and `genaiops watch`)."
+    )
     monitor: Monitor | None = Field(
         None, description="Alert rules and action groups (`genaiops monitor apply`)."
     )

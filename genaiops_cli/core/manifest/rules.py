@@ -288,8 +288,7 @@ def environment_rules(
             )
     if env.monitor is not None:
         out += monitor_rules(env, service_names, at)
-    if env.canary is not None:
-        out += canary_rules(env, at)
+    out += canary_rules(env, at)
     out += quality_rules(env, at)
     overrides = raw_env.get("services")
     if isinstance(overrides, dict):
@@ -401,15 +400,27 @@ WINDOW_SECONDS = {
 
 
 def canary_rules(env: Environment, at: Locator) -> list[ManifestIssue]:
-    """A canary starts from the staged revision of a blue/green deploy; weights only go up."""
-    assert env.canary is not None
+    """A canary starts from a staged revision (strategy canary or bluegreen); weights only go up;
+    `strategy: canary` needs its steps."""
     out = []
-    if env.strategy != "bluegreen":
+    if env.strategy == "canary" and env.canary is None:
+        out.append(
+            at.issue(
+                ("strategy",),
+                "`strategy: canary` needs a `canary:` section with its steps",
+                "add `canary: {steps: [{weight: 10, pause: 1m}, {weight: 50, pause: 1m}]}` "
+                "(docs/monitoring.md)",
+            )
+        )
+    if env.canary is None:
+        return out
+    if env.strategy == "direct":
         out.append(
             at.issue(
                 ("canary",),
-                f"`canary` needs `strategy: bluegreen` (this environment deploys {env.strategy})",
-                "set `strategy: bluegreen`: deploy stages at 0 %, then `genaiops canary` moves it",
+                "`canary` needs a staged revision: this environment's strategy is direct",
+                "set `strategy: canary` (promote and swap run the steps) or `strategy: bluegreen` "
+                "(run them by hand with `genaiops canary`)",
                 at_key=True,
             )
         )
