@@ -49,6 +49,7 @@ def swap(
     why = override_reason(reason, force=force, skip_smoke=skip_smoke, break_lock=break_lock)
     lock_reason = why if break_lock else None
     actx, opened, names = select_services(ctx, env, services)
+    names = swappable(opened, names, explicit=bool(services))
     if side_doors.is_gated(opened.resolved):
         result = _gated_swap(actx, opened, names, why if (force or skip_smoke) else None, lock_reason)
     else:
@@ -62,6 +63,21 @@ def swap(
             for s in result["swaps"]
         ],
     )
+
+
+def swappable(opened: Environment, names: list[str], explicit: bool) -> list[str]:
+    """Jobs take no traffic: left out of a swap of every service (a named one refuses, saying why)."""
+    from genaiops_cli.errors import UsageError
+
+    if explicit:
+        return names
+    kept = [n for n in names if opened.host_kind(n) != "containerapp-job"]
+    if not kept:
+        raise UsageError(
+            f"nothing to swap in {opened.name}: every service is a job, and jobs take no traffic",
+            hint="`genaiops deploy` already made the job's new image the one its next run uses",
+        )
+    return kept
 
 
 def _smoke_then_swap(

@@ -2,6 +2,10 @@
 
   evidence → copy:<service> → deploy:<service> → gates → swap:<service> → record
 
+A job (a host with the "deploy_at_swap" capability) takes no traffic that a staged side could hide
+behind: its deploy step only plans its configuration, and its swap step writes it — so a job runs
+the new image only once the target's gates passed.
+
 Safety: the target's live side keeps 100 % until every gate passed; a failed revision is
 deactivated by the host; only the swap moves traffic, in one complete write per service."""
 
@@ -152,7 +156,14 @@ class StageStep:
 
     def run(self, r: Run) -> dict[str, Any]:
         image = r.dst_image(self.service)
-        outcome = r.dst.host(self.service).deploy(self.service, image, r.options.timeout, r.on_event)
+        host = r.dst.host(self.service)
+        if deferred(host):  # a job: nothing serves traffic to stage it behind; written at swap
+            revision = host.expected_revision(self.service, image)
+            outcome = DeployOutcome(
+                self.service, r.dst_live[self.service].app, revision, image, "planned", ""
+            )
+        else:
+            outcome = host.deploy(self.service, image, r.options.timeout, r.on_event)
         r.outcomes[self.service] = outcome
         r.journal.services[self.service] = {
             "image": image,
@@ -173,10 +184,13 @@ class GatesStep:
     converge: bool = False
 
     def side(self, r: Run) -> str:
+        staged = staged_services(r)
+        if not staged:  # only jobs: none is written before this step, so none can be "live" yet
+            return "staged"
         already_live = all(
             r.outcomes[s].action in ("created", "live")
             or r.dst_live[s].live == r.journal.services[s]["revision"]
-            for s in r.dst.services
+            for s in staged
         )
         return "live" if (r.dst.config.strategy == "direct" or already_live) else "staged"
 
@@ -191,8 +205,8 @@ class GatesStep:
         r.journal.gates = run_gates(r.dst, r.dst.services, label, baseline, r.on_event)
         blocking = [g for g in r.journal.gates if g["verdict"] != "pass"]
         if blocking:
-            if label == "live":
-                roll_back(r.dst, r.on_event)  # back to the previous revision, when there is one
+            if label == "live":  # back to the previous revision, when there is one
+                roll_back(r.dst, r.on_event, staged_services(r))
             raise self.failure(r, label, blocking)
         return {"verdicts": {g["name"]: g["verdict"] for g in r.journal.gates}}
 
@@ -227,6 +241,11 @@ class SwapStep:
         wanted = r.journal.services[self.service]["revision"]
         tags = {RELEASE_TAG: r.release_id, PREVIOUS_RELEASE_TAG: r.journal.previous_release or ""}
         if host.current(self.service).live == wanted:
+            return host.record_live(self.service, tags)
+        if deferred(host):  # a job goes live here, after the gates: one write of the new image
+            host.deploy(
+                self.service, r.journal.services[self.service]["image"], r.options.timeout, r.on_event
+            )
             return host.record_live(self.service, tags)
         try:
             return host.swap(self.service, r.on_event, tags)
@@ -286,8 +305,18 @@ def promotion_steps(services: list[str]) -> list[Step[Run]]:
     ]
 
 
-def roll_back(env: Environment, on_event: EventFn) -> None:
-    for name in env.services:
+def deferred(host: Any) -> bool:
+    """A host whose units take no traffic (jobs): promotion writes them at the swap step."""
+    return "deploy_at_swap" in host.capabilities
+
+
+def staged_services(r: Run) -> list[str]:
+    """The target's services written at the deploy step (all but deferred ones)."""
+    return [s for s in r.dst.services if not deferred(r.dst.host(s))]
+
+
+def roll_back(env: Environment, on_event: EventFn, services: list[str] | None = None) -> None:
+    for name in env.services if services is None else services:
         try:
             env.host(name).rollback(name, 120, on_event)
         except GenAIOpsError:
