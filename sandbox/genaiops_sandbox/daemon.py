@@ -71,6 +71,7 @@ class Sandbox:
         self.arm: Any = None
         self.foundry: Any = None
         self.alerts: Any = None
+        self.scheduler: Any = None
         self.blobs: Any = None
         self.stopped = threading.Event()
 
@@ -219,6 +220,11 @@ class Sandbox:
             self.router.add_listener(self.arm.api.traffic.observe)
         tick = float(os.environ.get(TICK_ENV) or DEFAULT_TICK)
         self.alerts = AlertEvaluator(self.arm.api, tick=tick, ca_file=ca_file).start()
+        from .arm.job_schedule import DEFAULT_TICK as JOB_TICK
+        from .arm.job_schedule import TICK_ENV as JOB_TICK_ENV
+        from .arm.job_schedule import JobScheduler
+
+        self.scheduler = JobScheduler(self.arm.api, float(os.environ.get(JOB_TICK_ENV) or JOB_TICK)).start()
 
     def _reensure_registries(self) -> None:
         """Registry resources in the ARM store get their processes back after a restart."""
@@ -240,6 +246,7 @@ class Sandbox:
     def close(self) -> None:
         for name, part in (
             ("alerts", self.alerts),
+            ("scheduler", self.scheduler),
             ("arm", self.arm),
             ("blob", self.blobs),
             ("foundry", self.foundry),
