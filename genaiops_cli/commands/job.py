@@ -9,6 +9,7 @@ import typer
 from rich.console import Console as RichConsole
 from rich.table import Table
 
+from genaiops_cli.commands._complete import complete_service
 from genaiops_cli.commands._options import EnvOption
 from genaiops_cli.context import app_context
 
@@ -16,7 +17,9 @@ job_app = typer.Typer(
     help="Run Container Apps jobs (host: containerapp-job) and read their executions and logs.",
     no_args_is_help=True,
 )
-ServiceArg = Annotated[str, typer.Argument(help="The job service (host: containerapp-job).")]
+ServiceArg = Annotated[
+    str, typer.Argument(help="The job service (host: containerapp-job).", autocompletion=complete_service)
+]
 ExecutionArg = Annotated[str | None, typer.Argument(help="An execution name (default: all / the newest).")]
 
 

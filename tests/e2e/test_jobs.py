@@ -101,6 +101,8 @@ def test_a_scheduled_job_ships_runs_and_promotes_by_digest(project: Project, san
     assert plain.code == 0 and "batch done: 3 rows" in plain.stdout
 
     # promotion copies the digest and writes the job in staging (after its gates)
+    plan = ok(project.run("-o", "json", "plan", "-e", "staging"))["services"][0]
+    assert plan["to_digest"] == first["image"].split("@", 1)[1] and "next execution" in plan["traffic"]
     promoted = project.run("-o", "json", "-y", "promote", "--to", "staging", "--timeout", "120")
     assert promoted.code == 0, promoted.stderr + promoted.stdout
     dev_status = ok(project.run("-o", "json", "status", "-e", "dev"))["services"][0]
