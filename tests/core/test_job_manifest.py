@@ -153,3 +153,29 @@ def test_cron_schedule_arithmetic() -> None:
         "0 0 1 * 0", dt.datetime(2026, 12, 6, 0, 0, tzinfo=dt.UTC)
     )  # a Sunday (either day field)
     assert not cron.matches("0 0 1 * *", dt.datetime(2026, 12, 6, 0, 0, tzinfo=dt.UTC))
+
+
+def test_each_trigger_type_becomes_its_rest_configuration(tmp_path: Path) -> None:
+    from genaiops_cli.core import jobs
+
+    event = JOB.replace(
+        'trigger: {type: schedule, cron: "0 2 * * *", parallelism: 2, completions: 4, replica_timeout: 600}',
+        "trigger:\n      type: event\n      retry_limit: 2\n      event:\n        max_executions: 5\n"
+        "        rules: [{name: queue, type: azure-queue, metadata: {queueName: jobs}}]",
+    )
+    m = load_manifest(manifest(tmp_path, event), environ={})
+    assert jobs.trigger_configuration(m.services["nightly"]) == {
+        "triggerType": "Event",
+        "replicaTimeout": 1800,
+        "replicaRetryLimit": 2,
+        "eventTriggerConfig": {
+            "parallelism": 1,
+            "replicaCompletionCount": 1,
+            "scale": {
+                "minExecutions": 0,
+                "maxExecutions": 5,
+                "pollingInterval": 30,
+                "rules": [{"name": "queue", "type": "azure-queue", "metadata": {"queueName": "jobs"}}],
+            },
+        },
+    }
