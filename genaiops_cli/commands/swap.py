@@ -65,21 +65,6 @@ def swap(
     )
 
 
-def swappable(opened: Environment, names: list[str], explicit: bool) -> list[str]:
-    """Jobs take no traffic: left out of a swap of every service (a named one refuses, saying why)."""
-    from genaiops_cli.errors import UsageError
-
-    if explicit:
-        return names
-    kept = [n for n in names if opened.host_kind(n) != "containerapp-job"]
-    if not kept:
-        raise UsageError(
-            f"nothing to swap in {opened.name}: every service is a job, and jobs take no traffic",
-            hint="`genaiops deploy` already made the job's new image the one its next run uses",
-        )
-    return kept
-
-
 def _smoke_then_swap(
     actx: AppContext,
     opened: Environment,
@@ -145,3 +130,18 @@ def _gated_swap(
         "release": rid,
         "ledger": tag,
     }
+
+
+def swappable(opened: Environment, names: list[str], explicit: bool) -> list[str]:
+    """Jobs take no traffic: left out of a swap of every service (a named one refuses, saying why)."""
+    from genaiops_cli.errors import UsageError
+
+    if explicit:
+        return names
+    kept = [n for n in names if opened.host_kind(n) != "containerapp-job"]
+    if not kept:
+        raise UsageError(
+            f"nothing to swap in {opened.name}: every service is a job, and jobs take no traffic",
+            hint="`genaiops deploy` already made the job's new image the one its next run uses",
+        )
+    return kept
