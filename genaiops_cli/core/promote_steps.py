@@ -205,8 +205,8 @@ class GatesStep:
         r.journal.gates = run_gates(r.dst, r.dst.services, label, baseline, r.on_event)
         blocking = [g for g in r.journal.gates if g["verdict"] != "pass"]
         if blocking:
-            if label == "live":  # back to the previous revision, when there is one
-                roll_back(r.dst, r.on_event, staged_services(r))
+            if label == "live":
+                roll_back(r.dst, r.on_event)  # back to the previous revision, when there is one
             raise self.failure(r, label, blocking)
         return {"verdicts": {g["name"]: g["verdict"] for g in r.journal.gates}}
 
@@ -294,6 +294,16 @@ class RecordStep:
         r.history = lg.finish(r.dst.ledger, r.journal)
 
 
+def deferred(host: Any) -> bool:
+    """A host whose units take no traffic (jobs): promotion writes them at the swap step."""
+    return "deploy_at_swap" in host.capabilities
+
+
+def staged_services(r: Run) -> list[str]:
+    """The target's services written at the deploy step (all but deferred ones)."""
+    return [s for s in r.dst.services if not deferred(r.dst.host(s))]
+
+
 def promotion_steps(services: list[str]) -> list[Step[Run]]:
     return [
         EvidenceStep(),
@@ -305,18 +315,10 @@ def promotion_steps(services: list[str]) -> list[Step[Run]]:
     ]
 
 
-def deferred(host: Any) -> bool:
-    """A host whose units take no traffic (jobs): promotion writes them at the swap step."""
-    return "deploy_at_swap" in host.capabilities
-
-
-def staged_services(r: Run) -> list[str]:
-    """The target's services written at the deploy step (all but deferred ones)."""
-    return [s for s in r.dst.services if not deferred(r.dst.host(s))]
-
-
-def roll_back(env: Environment, on_event: EventFn, services: list[str] | None = None) -> None:
-    for name in env.services if services is None else services:
+def roll_back(env: Environment, on_event: EventFn) -> None:
+    for name in env.services:
+        if deferred(env.host(name)):
+            continue  # a job is written after the gates: nothing of this promotion to undo there
         try:
             env.host(name).rollback(name, 120, on_event)
         except GenAIOpsError:
