@@ -58,6 +58,16 @@ class Run:
         return f"{self.dst.registry.login_server}/{self.repository(service)}@{self.digest(service)}"
 
 
+def deferred(host: Any) -> bool:
+    """A host whose units take no traffic (jobs): promotion writes them at the swap step."""
+    return "deploy_at_swap" in host.capabilities
+
+
+def staged_services(r: Run) -> list[str]:
+    """The target's services written at the deploy step (all but deferred ones)."""
+    return [s for s in r.dst.services if not deferred(r.dst.host(s))]
+
+
 def verify_entry(src: Environment, candidate: Candidate, on_event: EventFn) -> lg.DeploymentRecord:
     """Evidence for an entry environment (no promote_from): run its gates against its live side now."""
     from genaiops_cli.core.gates_run import run_gates
@@ -292,16 +302,6 @@ class RecordStep:
         r.journal.status = "live"
         r.journal.mark(self.name, lg.DONE)
         r.history = lg.finish(r.dst.ledger, r.journal)
-
-
-def deferred(host: Any) -> bool:
-    """A host whose units take no traffic (jobs): promotion writes them at the swap step."""
-    return "deploy_at_swap" in host.capabilities
-
-
-def staged_services(r: Run) -> list[str]:
-    """The target's services written at the deploy step (all but deferred ones)."""
-    return [s for s in r.dst.services if not deferred(r.dst.host(s))]
 
 
 def promotion_steps(services: list[str]) -> list[Step[Run]]:

@@ -71,9 +71,9 @@ class Sandbox:
         self.arm: Any = None
         self.foundry: Any = None
         self.alerts: Any = None
-        self.scheduler: Any = None
         self.blobs: Any = None
         self.stopped = threading.Event()
+        self.scheduler: Any = None  # starts scheduled jobs' executions (arm/job_schedule.py)
 
     def start(self, log_file: Path) -> Profile:
         from .arm import start_arm
@@ -245,8 +245,8 @@ class Sandbox:
 
     def close(self) -> None:
         for name, part in (
-            ("alerts", self.alerts),
             ("scheduler", self.scheduler),
+            ("alerts", self.alerts),
             ("arm", self.arm),
             ("blob", self.blobs),
             ("foundry", self.foundry),
