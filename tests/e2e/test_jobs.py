@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -58,7 +59,7 @@ DOCKERFILE = 'ARG BASE_IMAGE\nFROM ${BASE_IMAGE}\nCOPY score.py /score.py\nCMD [
 
 
 @pytest.fixture(scope="module")
-def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
+def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     from genaiops_cli.core.cloud import target_for
     from tests.e2e.infra import ensure_environment
 
@@ -71,7 +72,13 @@ def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Proje
         ensure_environment(
             target_for("sandbox", None), f"rg-jobs-{env}", "eastus2", f"crjobs{env}", f"cae-jobs-{env}"
         )
-    return Project(root, sandbox)
+    yield Project(root, sandbox)
+    # the every-minute schedule would keep starting runs for the rest of the session: delete the jobs
+    from genaiops_cli.providers.azure import clients
+
+    apps = clients.container_apps(target_for("sandbox", None))
+    for env in ("dev", "staging"):
+        apps.jobs.begin_delete(f"rg-jobs-{env}", "contoso-jobs-scorer").result()
 
 
 def ok(run) -> dict:
