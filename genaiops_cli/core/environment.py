@@ -77,7 +77,10 @@ class Environment:
 
     @cached_property
     def datasets(self) -> DatasetStore:
-        """The environment's dataset store, in the same storage account as the lock."""
+        """The environment's dataset store, in the same storage account as the lock; when the
+        environment has a Foundry project, its versions are registered there and read from there."""
+        from genaiops_cli.core.datasets import RegisteredDatasets
+
         state = provisioned_state(self.manifest, self.name, self.cloud, self.target)
         account = (state.outputs.get("storageAccountName") if state else None) or None
         store = self.cloud.datasets(self.target, self.config.resource_group, account)
@@ -86,6 +89,9 @@ class Environment:
                 f"environment {self.name!r} has no storage account for datasets",
                 hint=f"run `genaiops provision -e {self.name}` (it creates one)",
             )
+        endpoint = foundry_endpoint(self.config, state)
+        if endpoint:
+            return RegisteredDatasets(store, self.cloud.dataset_registry(self.target, endpoint))
         return store
 
     @cached_property
@@ -153,6 +159,13 @@ def open_environment(
     if connections.needed(resolved):  # provisioned values a service asked for, as its env
         resolved = connections.wire(resolved, dict(state.outputs) if state else {})
     return Environment(name, manifest, resolved, target, cloud, host_factories, timeout)
+
+
+def foundry_endpoint(config: Any, state: ProvisionedState | None) -> str | None:
+    """The environment's Foundry project endpoint: the manifest's `foundry_project`, else the
+    `foundryProjectEndpoint` output of `genaiops provision`, else None (no project)."""
+    outputs: Mapping[str, Any] = state.outputs if state else {}
+    return config.foundry_project or outputs.get("foundryProjectEndpoint") or None
 
 
 def missing_fields(config: Any) -> list[str]:
