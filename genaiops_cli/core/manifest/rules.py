@@ -6,15 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from genaiops_cli.core.manifest import model as manifest_model
 from genaiops_cli.core.manifest.diagnostics import Locator
-from genaiops_cli.core.manifest.model import (
-    JOB_HOST,
-    SMOKE_GATE,
-    Environment,
-    Evaluation,
-    Service,
-    did_you_mean,
-)
+from genaiops_cli.core.manifest.model import SMOKE_GATE, Environment, Evaluation, Service, did_you_mean
 from genaiops_cli.core.project_files import FileProblem, check_inside, check_regular
 from genaiops_cli.errors import ManifestIssue
 
@@ -23,6 +17,9 @@ def _suggest(word: str, choices: list[str], what: str) -> str:
     close = did_you_mean(word, choices)
     listed = ", ".join(choices) if choices else "none defined"
     return (f"did you mean `{close}`? " if close else "") + f"{what}: {listed}"
+
+
+JOB_HOST = manifest_model.JOB_HOST
 
 
 def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
@@ -138,7 +135,10 @@ def _job_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
         if key in svc.model_fields_set and getattr(svc, key):
             out.append(
                 at.issue(
-                    (key,), f"`{key}` does not apply to host: {JOB_HOST}: {message}", hints[key], at_key=True
+                    (key,),
+                    f"`{key}` does not apply to host: {JOB_HOST}: {message}",
+                    hints[key],
+                    at_key=True,
                 )
             )
     return out
