@@ -32,6 +32,12 @@ def manifest(tmp_path: Path, job: str = JOB) -> Path:
     return f
 
 
+def test_the_rules_and_the_model_name_the_job_host_alike() -> None:
+    from genaiops_cli.core.manifest import model, rules
+
+    assert rules.JOB_HOST == model.JOB_HOST == "containerapp-job"
+
+
 def test_a_scheduled_job_is_valid(tmp_path: Path) -> None:
     m = load_manifest(manifest(tmp_path), environ={})
     svc = m.services["nightly"]
