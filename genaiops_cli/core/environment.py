@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from genaiops_cli.core import connections
+from genaiops_cli.core import app_secrets, connections
 from genaiops_cli.core.cloud import AzureTarget, target_for
 from genaiops_cli.errors import DeployError, GenAIOpsError, UsageError
 
@@ -150,7 +150,8 @@ def open_environment(
     target = target_for(config.cloud, config.subscription, dict(config.resolve), config.azure_cloud)
     wanted = missing_fields(config)
     state = None
-    if wanted or connections.needed(resolved):
+    telemetry = any(app_secrets.wants_telemetry(s) for s in resolved.services.values())
+    if wanted or connections.needed(resolved) or telemetry:
         state = provisioned_state(manifest, name, cloud, target) if provisioned is False else provisioned
     if wanted:
         filled = {f: getattr(state, f) for f in wanted if state and getattr(state, f, None)}
@@ -158,6 +159,9 @@ def open_environment(
             resolved = dataclasses.replace(resolved, config=config.model_copy(update=filled))
     if connections.needed(resolved):  # provisioned values a service asked for, as its env
         resolved = connections.wire(resolved, dict(state.outputs) if state else {})
+    reference = state.outputs.get(app_secrets.TELEMETRY_OUTPUT) if state else None
+    if telemetry and reference:  # apps get the connection string as a secret reference (deploy.py)
+        resolved = dataclasses.replace(resolved, telemetry=str(reference))
     return Environment(name, manifest, resolved, target, cloud, host_factories, timeout)
 
 

@@ -399,6 +399,12 @@ class ContainerAppsApi(Protocol):
         traffic stay as they are."""
         ...
 
+    def resolve_reference(self, reference: str) -> str | None:
+        """`<resourceId>#properties.<Name>`: that property of the resource, read through ARM (e.g. an
+        Application Insights component's ConnectionString), or None when it has none. The value is a
+        secret: callers put it in a request body and nowhere else."""
+        ...
+
 
 # -------------------------------------------------------- the Container Apps jobs host's cloud API
 

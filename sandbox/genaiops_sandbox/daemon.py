@@ -72,6 +72,7 @@ class Sandbox:
         self.foundry: Any = None
         self.alerts: Any = None
         self.blobs: Any = None
+        self.vaults: Any = None
         self.stopped = threading.Event()
         self.scheduler: Any = None  # starts scheduled jobs' executions (arm/job_schedule.py)
 
@@ -109,6 +110,7 @@ class Sandbox:
             ports.get("arm", 0),
         )
         self._reensure_registries()
+        self._start_vaults(issuer)
         self._start_foundry(issuer, ports.get("foundry", 0))
         self._start_monitoring(str(ca.cert))
         from .blob_leases import BlobLeaseService
@@ -226,6 +228,26 @@ class Sandbox:
 
         self.scheduler = JobScheduler(self.arm.api, float(os.environ.get(JOB_TICK_ENV) or JOB_TICK)).start()
 
+    def _start_vaults(self, issuer: Any) -> None:
+        """Key Vault data planes: one listener per Microsoft.KeyVault/vaults resource, its vaultUri."""
+        from .keyvault import VaultService
+
+        creds = self.arm.credentials
+        self.vaults = VaultService(self.state_dir, self.tls_dir, issuer, self.arm.url, creds.tenant_id)
+        self.arm.api.vaults = self.vaults
+        store = self.arm.api.store
+        for record in store.all():
+            if str(record.get("type", "")).lower() != "microsoft.keyvault/vaults":
+                continue
+            try:
+                uri = self.vaults.ensure(record["body"]["name"])
+            except OSError:
+                log.exception("could not restart key vault %s", record["body"]["name"])
+                continue
+            if record["body"]["properties"].get("vaultUri") != uri:
+                record["body"]["properties"]["vaultUri"] = uri
+                store.put(record["id"], record)
+
     def _reensure_registries(self) -> None:
         """Registry resources in the ARM store get their processes back after a restart."""
         if self.fleet is None:
@@ -249,6 +271,7 @@ class Sandbox:
             ("alerts", self.alerts),
             ("arm", self.arm),
             ("blob", self.blobs),
+            ("keyvault", self.vaults),
             ("foundry", self.foundry),
             ("router", self.router),
             ("runtime", self.runtime),

@@ -313,6 +313,12 @@ class DockerRuntime:
             )
             self._revisions[key] = rev
             gen = rev.generation
+            if spec.failure:
+                rev.phase, rev.reason = FAILED, spec.failure
+        if spec.failure:
+            log.info("revision %s failed before start: %s", spec.revision, spec.failure.splitlines()[0])
+            self._notify()
+            return
         threading.Thread(
             target=self._start_revision, args=(rev, gen), name=f"start-{spec.revision}", daemon=True
         ).start()

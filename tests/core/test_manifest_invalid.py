@@ -250,17 +250,18 @@ CASES = [
         "set by both `connections` and `env`",
     ),
     (
-        "connection-secret-refused",
+        "connection-string-needs-telemetry",
         edit(
             (
                 "    env: {LOG_LEVEL: info}\n",
-                "    env: {LOG_LEVEL: info}\n    connections: {APPINSIGHTS: app_insights.connection_string}\n",
+                "    env: {LOG_LEVEL: info}\n    telemetry: false\n"
+                "    connections: {APPINSIGHTS: app_insights.connection_string}\n",
             )
         ),
         "services.agent.connections.APPINSIGHTS",
-        9,
+        10,
         None,
-        "is a secret",
+        "needs telemetry",
     ),
     (
         "foundry-eval-not-responses",

@@ -178,6 +178,25 @@ def _keyvault_url(v: str) -> str:
     return v
 
 
+_IDENTITY_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/"
+    r"userAssignedIdentities/[A-Za-z0-9][A-Za-z0-9_-]{2,127}$",
+    re.IGNORECASE,
+)
+
+
+def _secret_identity(v: str) -> str:
+    """`system`, a user-assigned identity's name (Azure: 3-128 letters, digits, `-`, `_`, starting
+    alphanumeric) or its resource id."""
+    if v == "system" or _IDENTITY_ID.match(v) or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{2,127}", v):
+        return v
+    raise invalid(
+        f"`{v}` is not a managed identity",
+        "use `system`, a user-assigned identity's name (e.g. id-contoso-prod) or its resource id "
+        "(/subscriptions/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>)",
+    )
+
+
 JsonPath = Annotated[str, _pattern(JSONPATH_PATTERN), AfterValidator(_jsonpath_syntax)]
 HeaderName = Annotated[str, AfterValidator(_header_name)]
 HeaderValue = Annotated[StrictStr, AfterValidator(_header_value)]
@@ -263,8 +282,11 @@ class SecretRef(_Model):
     keyvault: Annotated[str, _pattern(r"^https://"), AfterValidator(_keyvault_url)] = Field(
         description="Key Vault secret URL.", examples=["https://kv-dev.vault.azure.net/secrets/openai-key"]
     )
-    identity: NonEmpty | None = Field(
-        None, description="Managed identity used to read it (default: the environment's)."
+    identity: Annotated[str, AfterValidator(_secret_identity)] | None = Field(
+        None,
+        description="Managed identity the platform reads it with: a user-assigned identity's name or "
+        "resource id, or `system` (default: the environment's identity, else the app's system-assigned "
+        "one). It needs the Key Vault Secrets User role on the vault.",
     )
 
 
@@ -457,10 +479,19 @@ class Service(_Model):
         default_factory=dict, description="Environment variables (strings)."
     )
     secrets: dict[EnvVarName, SecretRef] = Field(
-        default_factory=dict, description="Secret environment variables."
+        default_factory=dict,
+        description="Secret environment variables, as Key Vault references: each becomes a Container "
+        "Apps secret `{name, keyVaultUrl, identity}` (its name is the variable's, lower-case, `_` → `-`) "
+        "and the variable reads it by `secretRef`. genaiops never reads the value.",
     )
     smoke: list[SmokeCheck] = Field(
         default_factory=list, description="Smoke checks run after each deployment."
+    )
+    telemetry: bool = Field(
+        True,
+        description="Give the app its environment's Application Insights connection string (Container "
+        "Apps secret `appinsights-connection-string`, env var APPLICATIONINSIGHTS_CONNECTION_STRING). "
+        "`false` opts out.",
     )
     agent: FoundryAgent | None = Field(None, description="Required for host: foundry-agent.")
     trigger: JobTrigger | None = Field(None, description="Required for host: containerapp-job.")
@@ -858,6 +889,9 @@ class ResolvedEnvironment:
     services: dict[str, Service]
     gates: tuple[str, ...]
     gate_evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    # The provisioned Application Insights connection string, as a reference
+    # (`<componentId>#properties.ConnectionString`); None when the environment has none.
+    telemetry: str | None = None
 
     def effective_config(self) -> dict[str, Any]:
         """The merged configuration as plain JSON-able data (used by `config show`)."""
