@@ -105,6 +105,13 @@ CASES = [
         "a job has no ingress",
     ),
     (
+        "job-with-secrets",
+        JOB + "    secrets: {API_KEY: {keyvault: https://kv.vault.azure.net/secrets/k}}\n",
+        "services.nightly.secrets",
+        18,
+        "does not pass Key Vault secrets to a job",
+    ),
+    (
         "job-with-smoke",
         JOB + "    smoke: [{name: s, request: {path: /}}]\n",
         "services.nightly.smoke",

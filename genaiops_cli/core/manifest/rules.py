@@ -112,12 +112,17 @@ def _job_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
         "scale": "a job runs `trigger.parallelism` replicas per execution; it keeps none running",
         "smoke": "smoke checks send HTTP requests, and a job has no endpoint to send them to",
         "agent": "`agent` only applies to host: foundry-agent",
+        "secrets": "this version of genaiops does not pass Key Vault secrets to a job yet "
+        "(the job would run without them)",
+        "telemetry": "this version of genaiops does not wire Application Insights into a job yet",
     }
     hints = {
         "ingress": "remove `ingress`; use `host: containerapp` for a service that answers requests",
         "scale": "remove `scale`; set `trigger.parallelism` / `trigger.completions` instead",
         "smoke": "remove `smoke`; check a run with `genaiops job run --wait` (its exit code is the run's)",
         "agent": "remove it",
+        "secrets": "remove `secrets:` and read the secret at run time with the job's managed identity",
+        "telemetry": "remove `telemetry:`; the job's console output is in `genaiops job logs`",
     }
     for key, message in why.items():
         if key in svc.model_fields_set and getattr(svc, key):
