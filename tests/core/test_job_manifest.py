@@ -112,6 +112,13 @@ CASES = [
         "does not pass Key Vault secrets to a job",
     ),
     (
+        "job-with-telemetry-connection",
+        JOB + "    connections: {APPLICATIONINSIGHTS_CONNECTION_STRING: app_insights.connection_string}\n",
+        "services.nightly.connections.APPLICATIONINSIGHTS_CONNECTION_STRING",
+        18,
+        "does not pass secrets to a job",
+    ),
+    (
         "job-with-smoke",
         JOB + "    smoke: [{name: s, request: {path: /}}]\n",
         "services.nightly.smoke",

@@ -124,6 +124,16 @@ def _job_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
         "secrets": "remove `secrets:` and read the secret at run time with the job's managed identity",
         "telemetry": "remove `telemetry:`; the job's console output is in `genaiops job logs`",
     }
+    for name, connection in svc.connections.items():
+        if connection == TELEMETRY_CONNECTION:
+            out.append(
+                at.issue(
+                    ("connections", name),
+                    "app_insights.connection_string is a secret, and this version of genaiops does not "
+                    "pass secrets to a job yet",
+                    "leave it out; the job's console output is in `genaiops job logs`",
+                )
+            )
     for key, message in why.items():
         if key in svc.model_fields_set and getattr(svc, key):
             out.append(
