@@ -14,11 +14,13 @@ if TYPE_CHECKING:
     from genaiops_cli.core.manifest.model import Manifest
     from genaiops_cli.core.ports import (
         ArmDeployments,
+        BatchBackend,
         Cloud,
         Host,
         HostFactory,
         HttpClients,
         ImageEngine,
+        LogsQuery,
         MonitorPort,
         RemoteBuilder,
         RevisionMetrics,
@@ -109,6 +111,14 @@ def monitor(manifest: Manifest, env_name: str) -> MonitorPort:
     return AzureMonitor(environment_target(manifest, env_name))
 
 
+def logs(manifest: Manifest, env_name: str) -> LogsQuery:
+    """Log Analytics queries (KQL) in an environment's cloud: Application Insights data, logs."""
+    from genaiops_cli.core.targets import environment_target
+    from genaiops_cli.providers.azure.logs import AzureLogs
+
+    return AzureLogs(environment_target(manifest, env_name))
+
+
 def canary_ports(env: Environment, service: str) -> tuple[Host, TrafficSplit, RevisionMetrics]:
     """What `genaiops canary` drives: the service's host, its traffic split, its metrics per revision."""
     from genaiops_cli.core.hosts.containerapps import ContainerAppsHost
@@ -122,5 +132,47 @@ def canary_ports(env: Environment, service: str) -> tuple[Host, TrafficSplit, Re
             f"canary delivery needs traffic splitting; host {host.kind!r} of {service!r} has none",
             hint="use blue/green (`genaiops swap`) for this service",
         )
-    metrics = AzureRevisionMetrics(env.target, env.config.resource_group, host.app_name)
+    metrics: RevisionMetrics = AzureRevisionMetrics(env.target, env.config.resource_group, host.app_name)
+    component = _quality_component(env)
+    if component:  # the analysis compares live answer quality too: add it from Application Insights
+        from genaiops_cli.core.live_quality import WithLiveQuality
+        from genaiops_cli.core.monitor import component_resource_id
+        from genaiops_cli.providers.azure.logs import AzureLogs
+
+        scope = component_resource_id(component, env.target.subscription_id, env.config.resource_group)
+        metrics = WithLiveQuality(metrics, AzureLogs(env.target), scope, host.app_name)
     return host, ContainerAppsSplit(host), metrics
+
+
+def _quality_component(env: Environment) -> str | None:
+    analyses = [section.analysis for section in (env.config.canary, env.config.watch) if section is not None]
+    return next((a.app_insights for a in analyses if a.app_insights), None)
+
+
+def batch_backend(env: Environment) -> BatchBackend:
+    """Batch evaluation in `env`: its storage account, its Container Apps environment, its registry."""
+    from genaiops_cli.core.environment import provisioned_state
+    from genaiops_cli.core.provisioning import missing_setting
+    from genaiops_cli.errors import UsageError
+    from genaiops_cli.providers.azure.batch_eval import AzureBatch
+    from genaiops_cli.providers.azure.blob_lock import sandbox_account
+
+    state = provisioned_state(env.manifest, env.name, env.cloud, env.target)
+    account = (state.outputs.get("storageAccountName") if state else None) or (
+        sandbox_account(env.target, env.config.resource_group) if env.target.blob_endpoint else None
+    )
+    if not account:
+        raise UsageError(
+            f"environment {env.name!r} has no storage account for batch evaluation",
+            hint=f"run `genaiops provision -e {env.name}` (it creates one)",
+        )
+    if not env.config.containerapps_environment:
+        raise missing_setting(env.name, "containerapps_environment")
+    return AzureBatch(
+        env.target,
+        env.config.resource_group,
+        account,
+        env.config.containerapps_environment,
+        env.registry,
+        image_engine(),
+    )

@@ -58,7 +58,6 @@ def deploy(
         )
     hosts = {name: opened.host(name) for name in names}  # an unimplemented host kind fails here
     outcomes = []
-    recorded = None
     with (
         environment_locked(opened, "deploy", lock_reason),
         service_progress(actx.console, names) as on_event,
@@ -66,8 +65,9 @@ def deploy(
         for name in names:
             image = pinned_image(opened, name, digest)
             outcomes.append(hosts[name].deploy(name, image, timeout, on_event))
-        if forced and side_doors.is_gated(opened.resolved) and opened.config.strategy == "direct":
-            recorded = side_doors.record(opened, "deploy", names, "live", [], forced)[1]
+        # in a gated environment, what went live at once passes its gates (or is rolled back), recorded
+        went_live = [o.service for o in outcomes if o.action in ("created", "live")]
+        recorded = side_doors.gate_deploy(opened, went_live, forced, on_event)
 
     def render(out: RichConsole) -> None:
         columns = [Col("service"), Col("revision", copy=True), Col("result"), Col("url")]
@@ -84,5 +84,5 @@ def deploy(
 
     result = {"environment": opened.name, "deployments": [o.to_dict() for o in outcomes]}
     if recorded:
-        result.update(ledger=recorded, forced_reason=forced)
+        result.update(recorded)
     actx.emit(result, render)

@@ -13,6 +13,19 @@ from genaiops_cli.commands._complete import complete_environment, complete_evalu
 from genaiops_cli.context import AppContext, app_context
 from genaiops_cli.errors import UsageError
 
+BatchOption = Annotated[
+    bool,
+    typer.Option(
+        "--batch",
+        help="Send the calls from a Container Apps Job execution in the environment (needs -e); "
+        "the same report and gates as a local run.",
+    ),
+]
+ShardsOption = Annotated[
+    int | None,
+    typer.Option("--shards", min=1, max=64, help="With --batch: shards = replicas in parallel (default 4)."),
+]
+
 
 def register(app: typer.Typer) -> None:
     app.command(
@@ -72,12 +85,18 @@ def eval_command(
     report: Annotated[
         Path | None, typer.Option("--report", help="Directory for per-row results and reports.")
     ] = None,
+    batch: BatchOption = False,
+    shards: ShardsOption = None,
 ) -> None:
     actx = app_context(ctx)
     args = list(names or [])
     if args and args[0] == "diff":
         _diff(actx, args[1:])
         return
+    from genaiops_cli.core.netpolicy import check_option_targets
+
+    resolved = _resolve_map(resolve)
+    check_option_targets({"--url": url, "--baseline-url": baseline_url}, resolved)
     _run(
         actx,
         args,
@@ -90,10 +109,12 @@ def eval_command(
         concurrency,
         timeout,
         retries,
-        _resolve_map(resolve),
+        resolved,
         str(ca_bundle) if ca_bundle else None,
         junit,
         report,
+        batch or shards is not None,
+        shards,
     )
 
 
@@ -125,6 +146,8 @@ def _run(
     ca_bundle: str | None,
     junit: Path | None,
     report: Path | None,
+    batch: bool = False,
+    shards: int | None = None,
 ) -> None:
 
     from genaiops_cli.core.ci_annotations import annotate, append_step_summary
@@ -156,23 +179,19 @@ def _run(
         ca_bundle=ca_bundle,
     )
     options = RunOptions(concurrency=concurrency, timeout=timeout, retries=retries)
-
-    def client_factory(target: Any) -> Any:
-        from genaiops_cli.wiring import http
-
-        return http().async_client(target.resolve, target.ca_bundle, timeout, max_connections=concurrency)
-
-    total = sum(
-        len(p.calls) + (sum(1 for c in p.calls if c.kind == "row") if targets[p.name].baseline else 0)
-        for p in prepared
-    )
-    with _progress(actx, total) as advance:
-        results = engine.run_evaluations_blocking(
-            prepared, targets, client_factory, options, on_done=advance, manifest_file=str(manifest.path)
+    batch_shards = _batch_shards(chosen, batch, shards, env)
+    batch_info = None
+    if batch_shards:
+        results, batch_info = _run_batch(
+            actx, env, prepared, targets, options, batch_shards, str(manifest.path)
         )
+    else:
+        results = _run_local(actx, prepared, targets, options, str(manifest.path))
     result = reports.result_dict(
         results, environment=env, label=label, report_dir=str(report) if report else None
     )
+    if batch_info:
+        result["batch"] = batch_info
     if junit:
         write_junit_text(junit, reports.junit(results))
     if report:
@@ -183,6 +202,71 @@ def _run(
     actx.console.result(actx.command, result, lambda out: _render(out, results), ok=verdict == "pass")
     if verdict != "pass":
         raise _gate_error(results, verdict, report)
+
+
+def _run_local(
+    actx: AppContext, prepared: list[Any], targets: Any, options: Any, manifest_file: str
+) -> list[Any]:
+    from genaiops_cli.core.evaluation import engine
+
+    def client_factory(target: Any) -> Any:
+        from genaiops_cli.wiring import http
+
+        return http().async_client(
+            target.resolve, target.ca_bundle, options.timeout, max_connections=options.concurrency
+        )
+
+    total = sum(
+        len(p.calls) + (sum(1 for c in p.calls if c.kind == "row") if targets[p.name].baseline else 0)
+        for p in prepared
+    )
+    with _progress(actx, total) as advance:
+        return engine.run_evaluations_blocking(
+            prepared, targets, client_factory, options, on_done=advance, manifest_file=manifest_file
+        )
+
+
+def _batch_shards(chosen: dict[str, Any], batch: bool, shards: int | None, env: str | None) -> int:
+    """0 for a local run; else the shard count (--shards, else the evaluations' `batch.shards`, else 4).
+    Evaluations that all say `batch:` run as a batch whenever an environment is given."""
+    configured = [spec.batch for spec in chosen.values() if spec.batch is not None]
+    wanted = batch or (bool(chosen) and len(configured) == len(chosen) and env is not None)
+    if not wanted:
+        return 0
+    if env is None:
+        raise UsageError("--batch runs in an environment", hint="add -e ENV")
+    return shards or max((b.shards for b in configured), default=4)
+
+
+def _run_batch(
+    actx: AppContext,
+    env: str,
+    prepared: list[Any],
+    targets: Any,
+    options: Any,
+    shards: int,
+    manifest_file: str,
+) -> tuple[list[Any], dict[str, Any]]:
+    import os
+
+    from genaiops_cli.core.evaluation import batch as batchlib
+    from genaiops_cli.wiring import batch_backend
+
+    fail_once = [int(k) for k in os.environ.get("GENAIOPS_BATCH_FAIL_ONCE", "").split(",") if k.strip()]
+    plan = batchlib.plan(prepared, targets, shards, options, fail_once=fail_once)
+    backend = batch_backend(actx.environment(env))
+    seen = {"done": ""}
+
+    def progress(done: int, total: int, status: str) -> None:
+        key = f"{done}/{total} shards done, execution {status}"
+        if key != seen["done"] and not actx.console.is_json and actx.console.verbosity >= 0:
+            actx.console.err.print(f"[bold]eval --batch[/bold] {plan.execution}: {key}", markup=True)
+        seen["done"] = key
+
+    results = batchlib.run(
+        prepared, targets, backend, plan, on_progress=progress, manifest_file=manifest_file
+    )
+    return results, plan.summary()
 
 
 def _gate_error(results: list[Any], verdict: str, report: Path | None) -> Exception:

@@ -29,10 +29,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _record(opened: Environment, results: list[dict], smoke: dict) -> str | None:
-    """Write the rollback into the environment's history (and last-known-good when verified)."""
+    """Write the rollback into the environment's history (and last-known-good when verified), with
+    the releases history recorded on the revisions that now serve and were rolled back from (the
+    app's release tags are corrected when they said otherwise)."""
     from genaiops_cli.core import ledger as lg
+    from genaiops_cli.core.reconcile import settle_release_tags
 
-    release = next((r["release"] for r in results if r.get("release")), None)
+    release, previous = settle_release_tags(opened, [r["service"] for r in results])
     if release is None:  # deployed by hand, never promoted: nothing in the ledger to point at
         return None
     record = lg.DeploymentRecord(
@@ -40,9 +43,7 @@ def _record(opened: Environment, results: list[dict], smoke: dict) -> str | None
         release,
         operation="rollback",
         status="live" if smoke["passed"] else "failed",
-        previous_release=next(
-            (r["rolled_back_release"] for r in results if r.get("rolled_back_release")), None
-        ),
+        previous_release=previous,
         services={
             r["service"]: {"revision": r["live"], "previous_revision": r["rolled_back_from"]} for r in results
         },

@@ -88,11 +88,13 @@ def smoke(
     from genaiops_cli.core import smoke as core
     from genaiops_cli.core.ci_annotations import annotate, append_step_summary
     from genaiops_cli.core.manifest.locate import ManifestLocator
+    from genaiops_cli.core.netpolicy import check_option_targets
     from genaiops_cli.core.reports import write_junit
     from genaiops_cli.errors import SmokeFailed
 
     if label not in SMOKE_LABELS:  # a usage error, found before any network call
         raise UsageError(f"unknown label {label!r}", hint=f"one of: {', '.join(SMOKE_LABELS)}")
+    check_option_targets({"--url": url})
     actx, opened, names = select_services(ctx, env, services)
     env_name = opened.name
     report, results = run_smoke(actx, opened, names, label=label, url=url, warmup=warmup)

@@ -42,3 +42,24 @@ def forbidden_target(host: str) -> str | None:
     if any(address in net for net in LINK_LOCAL if net.version == address.version):
         return "a link-local address (cloud instance metadata lives at 169.254.169.254)"
     return None
+
+
+def check_option_targets(option_urls: dict[str, str | None], resolve: dict[str, str] | None = None) -> None:
+    """Refuse (a usage error, before any network call) a command-line `--url`, or a `--resolve`
+    address, that points at a metadata or link-local address."""
+    from urllib.parse import urlsplit
+
+    from genaiops_cli.errors import UsageError
+
+    hosts = [(option, urlsplit(url).hostname or "") for option, url in option_urls.items() if url]
+    for name, address in (resolve or {}).items():
+        host = address.rsplit(":", 1)[0] if address.count(":") == 1 else address
+        hosts.append((f"--resolve {name}", host))
+    for option, host in hosts:
+        why = forbidden_target(host)
+        if why:
+            raise UsageError(
+                f"{option} points at {host}: {why}; genaiops never sends requests there",
+                hint="use the service's own URL",
+                code="forbidden_target",
+            )

@@ -8,7 +8,7 @@ optional method or field), and each method's docstring is its contract."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -71,6 +71,8 @@ class LiveService:
     release: str | None = None  # release id recorded on the deployed unit
     matches_manifest: bool = False  # live == what this manifest would deploy for that image
     live_label: str | None = None  # the label the live side answers on (baseline for A/B gates)
+    previous: str | None = None  # the revision a rollback returns to (None: nothing to go back to)
+    previous_release: str | None = None  # the release recorded on the unit as the previous one
 
 
 @dataclass
@@ -593,6 +595,18 @@ class MonitorPort(Protocol):
         ...
 
 
+class LogsQuery(Protocol):
+    """Log Analytics queries (KQL) through azure-monitor-query's LogsQueryClient
+    (providers/azure/logs.py): the data Application Insights and Container Apps logs hold."""
+
+    def query(self, scope: str, kql: str, window_seconds: float) -> list[dict[str, Any]]:
+        """Rows (column → value) of the query's result over the last `window_seconds`. `scope` is a
+        workspace id (the GUID `customerId`) or a resource id (an Application Insights component, a
+        workspace, a Container App) for a resource-centric query. Raises ProvisionError when the
+        service refuses the query."""
+        ...
+
+
 class TrafficSplit(Protocol):
     """Moves part of a service's traffic to its staged revision (a host with "traffic_split")."""
 
@@ -615,4 +629,30 @@ class RevisionMetrics(Protocol):
 
     def revision_stats(self, service: str, window_seconds: float) -> dict[str, dict[str, Any]]:
         """revision → {requests, errors_5xx, average_ms} over the last `window_seconds`."""
+        ...
+
+
+# ---------------------------------------------------------------------------------- batch evaluation
+
+
+class BatchBackend(Protocol):
+    """Runs a batch evaluation's shards as a job execution in an environment
+    (providers/azure/batch_eval.py: Blob storage + a Container Apps Job)."""
+
+    def submit(
+        self, run_id: str, config: Mapping[str, Any], shards: Sequence[bytes], parallelism: int
+    ) -> str:
+        """Store the run's config and shards, start an execution of `parallelism` replicas; its name."""
+        ...
+
+    def progress(self, run_id: str, execution: str) -> tuple[str, int, str | None]:
+        """(execution status as Azure reports it, shards with a result, why it failed or None)."""
+        ...
+
+    def results(self, run_id: str, shards: int) -> list[bytes]:
+        """Every shard's result lines (JSONL), in shard order."""
+        ...
+
+    def stop(self, execution: str) -> None:
+        """Stop the execution (every replica)."""
         ...

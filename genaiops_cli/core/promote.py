@@ -217,7 +217,12 @@ def run_promotion(
         journal.override("lock", str(broke["reason"]))
     journal.environment_config = dst.config.model_dump(mode="json", exclude={"resolve"})
     run = Run(src, dst, candidate, options, on_event, journal, dst_live)
-    execute(promotion_steps(dst.services), run, Journal(journal, dst.ledger, lease))
+    execute(
+        promotion_steps(dst.services),
+        run,
+        Journal(journal, dst.ledger, lease),
+        on_step=lambda name: on_event(dst.services[0], f"step: {name}"),
+    )
     return report(run, resumed)
 
 
@@ -239,8 +244,18 @@ def open_journal(
         and all(dst_live[s].digest == candidate.spec["services"][s]["digest"] for s in dst.services)
     ):
         return journal, False
-    previous = (lg.last_known_good(dst.ledger, dst.name) or {}).get("release")
-    return lg.DeploymentRecord(dst.name, rid, source=src.name, previous_release=previous), False
+    return lg.DeploymentRecord(
+        dst.name, rid, source=src.name, previous_release=replaced(dst, dst_live)
+    ), False
+
+
+def replaced(dst: Env, dst_live: dict[str, LiveService]) -> str | None:
+    """The release this promotion replaces: what history recorded on the revisions live now (not
+    last-known-good, which may name another — the release tag a swap writes as previous must be
+    what a rollback returns to). None when nothing recorded runs there."""
+    from genaiops_cli.core.reconcile import release_at
+
+    return release_at(dst, {s: item.live for s, item in dst_live.items() if item.deployed})
 
 
 def unchanged(

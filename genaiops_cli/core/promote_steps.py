@@ -316,6 +316,8 @@ def promotion_steps(services: list[str]) -> list[Step[Run]]:
 
 
 def roll_back(env: Environment, on_event: EventFn) -> None:
+    from genaiops_cli.core.reconcile import settle_release_tags
+
     for name in env.services:
         if deferred(env.host(name)):
             continue  # a job is written after the gates: nothing of this promotion to undo there
@@ -323,3 +325,5 @@ def roll_back(env: Environment, on_event: EventFn) -> None:
             env.host(name).rollback(name, 120, on_event)
         except GenAIOpsError:
             pass  # no previous revision: nothing to go back to
+    # the host swaps the release tags as if the failed release had been recorded: re-derive them
+    settle_release_tags(env, env.services)

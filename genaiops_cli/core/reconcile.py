@@ -1,6 +1,8 @@
 """The ledger checked against what runs: drift between the records (the release tag on each
-service, last-known-good, history's newest entry) and the live traffic the host reports, and the
-repair that makes the records name what runs again — recorded as a `repair` entry in history.
+service, last-known-good, history's newest entry, and the previous release — the app's
+previous-release tag and history's `previous_release`, which rollback relies on) and the traffic
+the host reports, and the repair that makes the records name what runs again — recorded as a
+`repair` entry in history.
 
 What runs is the truth: a repair never moves traffic, it only rewrites the bookkeeping."""
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core import ledger as lg
-from genaiops_cli.core.ports import RELEASE_TAG
+from genaiops_cli.core.ports import PREVIOUS_RELEASE_TAG, RELEASE_TAG
 
 if TYPE_CHECKING:
     from genaiops_cli.core.environment import Environment
@@ -46,6 +48,50 @@ def serving_record(env: Environment, live: dict[str, LiveService]) -> tuple[str,
     return None
 
 
+def release_at(env: Environment, revisions: dict[str, str | None]) -> str | None:
+    """The release the newest live history entry records on exactly these revisions (None when a
+    service has no such revision, or no entry names them: nothing recorded to say)."""
+    if not revisions or not all(revisions.values()):
+        return None
+    store = env.ledger
+    for tag in sorted(store.tags(lg.history_prefix(env.name)), reverse=True)[:HISTORY_DEPTH]:
+        found = lg.load_deployment(store, tag)
+        if found is None or found.status != "live":
+            continue
+        if all((found.services.get(s) or {}).get("revision") == r for s, r in revisions.items()):
+            return found.release_id
+    return None
+
+
+def previous_release(env: Environment, live: dict[str, LiveService]) -> str | None:
+    """The release a rollback would return to: what history recorded on the revisions the host
+    keeps as previous (derived from what Azure serves, not from a tag). None when unknown."""
+    deployed = {s: i for s, i in live.items() if i.deployed}
+    return release_at(env, {s: i.previous for s, i in deployed.items()}) if deployed else None
+
+
+def settle_release_tags(env: Environment, services: list[str]) -> tuple[str | None, str | None]:
+    """After traffic moved outside a promotion (a rollback): (live release, previous release) as
+    history recorded them on the revisions that serve now and the ones kept as previous — not as
+    the tags say — and the tags rewritten where they say otherwise. A release tag nothing in
+    history confirms is trusted only when its release record gives exactly the digest that runs."""
+    live = {s: env.host(s).current(s) for s in services}
+    release = release_at(env, {s: i.live for s, i in live.items()})
+    if release is None:
+        tagged = {i.release for i in live.values()}
+        candidate = tagged.pop() if len(tagged) == 1 else None
+        if candidate and all(_release_digest(env, candidate, s) == i.digest for s, i in live.items()):
+            release = candidate
+    previous = previous_release(env, live)
+    for service, item in live.items():
+        fix = {RELEASE_TAG: release} if release and item.release != release else {}
+        if (previous or None) != item.previous_release:  # unknown: no tag rather than a wrong one
+            fix[PREVIOUS_RELEASE_TAG] = previous or ""
+        if fix and item.deployed:
+            env.host(service).record_live(service, fix)
+    return release, previous
+
+
 def drift(env: Environment, live: dict[str, LiveService] | None = None) -> list[dict[str, Any]]:
     """Every record that does not name what runs: [{record, service?, says, runs}]."""
     live = live if live is not None else live_digests(env)
@@ -67,6 +113,41 @@ def drift(env: Environment, live: dict[str, LiveService] | None = None) -> list[
     lkg = lg.load_deployment(store, pointer["record"]) if pointer.get("record") else None
     if pointer and not _serves(lkg, deployed):
         found.append(_item("last_known_good", pointer.get("release"), None, None, deployed))
+    current = newest if newest is not None and _serves(newest, deployed) else None
+    return found + _previous_drift(env, live, current)
+
+
+def _previous_drift(
+    env: Environment, live: dict[str, LiveService], newest: lg.DeploymentRecord | None
+) -> list[dict[str, Any]]:
+    """The previous release recorded (the previous-release tag on each service; history's newest
+    entry, when it names what runs) against the release history recorded on the revisions the host
+    keeps as previous. Nothing is flagged when that is unknown (no previous, or never recorded)."""
+    derived = previous_release(env, live)
+    if derived is None:
+        return []
+    found = []
+    for service, item in live.items():
+        if item.deployed and item.previous_release != derived:
+            found.append(
+                {
+                    "record": "previous_release_tag",
+                    "service": service,
+                    "says": item.previous_release,
+                    "runs": {service: item.previous},
+                    "release": derived,
+                }
+            )
+    if newest is not None and newest.previous_release != derived:
+        previous = {s: i.previous for s, i in live.items() if i.deployed}
+        found.append(
+            {
+                "record": "previous_release",
+                "says": newest.previous_release,
+                "runs": previous,
+                "release": derived,
+            }
+        )
     return found
 
 
@@ -136,7 +217,12 @@ def repair(env: Environment) -> dict[str, Any]:
         record.release_id,
         operation="repair",
         status="live",
-        services={s: {"revision": i.live, "digest": i.digest} for s, i in live.items() if i.deployed},
+        previous_release=previous_release(env, live),
+        services={
+            s: {"revision": i.live, "digest": i.digest, "previous_revision": i.previous}
+            for s, i in live.items()
+            if i.deployed
+        },
     )
     entry.override("repair", "; ".join(f"{d['record']} said {d['says']}" for d in found))
     history = lg.record_event(env.ledger, entry)  # no gates on it: last-known-good is not moved here
@@ -161,6 +247,9 @@ def _rewrite(
         if d["record"] == "release_tag":
             env.host(d["service"]).record_live(d["service"], {RELEASE_TAG: record.release_id})
             repaired.append(f"release_tag:{d['service']}")
+        elif d["record"] == "previous_release_tag":
+            env.host(d["service"]).record_live(d["service"], {PREVIOUS_RELEASE_TAG: d["release"]})
+            repaired.append(f"previous_release_tag:{d['service']}")
     if any(d["record"] == "last_known_good" for d in found) and record.gates_passed():
         env.ledger.put(
             lg.lkg_tag(env.name),
@@ -168,6 +257,7 @@ def _rewrite(
             {"environment": env.name, "release": record.release_id, "record": tag, "at": lg.iso()},
         )
         repaired.append("last_known_good")
-    if any(d["record"] == "history" for d in found):
-        repaired.append("history")  # the repair entry below becomes history's newest
+    for what in ("history", "previous_release"):
+        if any(d["record"] == what for d in found):
+            repaired.append(what)  # the repair entry below becomes history's newest, naming it
     return repaired

@@ -7,8 +7,13 @@ evidence, runs the gates and records the result. `deploy` and `swap` reach the s
   the result in the ledger like a promotion: history always, last-known-good when every gate passed;
 - in an environment releases are promoted into (`promote_from`), a `deploy` that would go live at
   once (strategy `direct`) is refused before any network call — a blue/green deploy only stages at
-  0 %, and its swap is gated. An entry environment (gates, no `promote_from`: dev) takes deploys as
-  its way in; promoting out of it runs its gates against what is live when no evidence is recorded;
+  0 %, and its swap is gated;
+- in an entry environment (gates, no `promote_from`, e.g. dev) a `deploy` that went live at once
+  (strategy `direct`, or the first revision of a blue/green app) runs the environment's gates
+  against live right after, as a promotion does for a direct target: pass → recorded live
+  (last-known-good, evidence for promoting out); fail → rolled back to the previous revision when
+  there is one, recorded as failed, exit 9/10. (Known gap: the very first revision of a blue/green
+  app in a promoted-into environment still goes live at deploy without its gates.)
 - `--force --reason` skips the gates; the override and its reason are recorded."""
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core import ledger as lg
+from genaiops_cli.core.ports import PREVIOUS_RELEASE_TAG, RELEASE_TAG
+from genaiops_cli.core.reconcile import release_at, settle_release_tags
 from genaiops_cli.core.release import release_id, release_spec
-from genaiops_cli.errors import GateFailed, GateInconclusive, UsageError
+from genaiops_cli.errors import GateFailed, GateInconclusive, GenAIOpsError, UsageError
 
 if TYPE_CHECKING:
     from genaiops_cli.core.environment import Environment
     from genaiops_cli.core.manifest.model import ResolvedEnvironment
+    from genaiops_cli.core.ports import EventFn
 
 
 def is_gated(resolved: ResolvedEnvironment) -> bool:
@@ -50,7 +58,9 @@ def check_deploy(name: str, resolved: ResolvedEnvironment, forced: str | None) -
     )
 
 
-def gate_verdict(env: Environment, gates: list[dict[str, Any]], what: str) -> GateFailed | None:
+def gate_verdict(
+    env: Environment, gates: list[dict[str, Any]], what: str, side: str = "staged"
+) -> GateFailed | None:
     """The error to raise when a gate did not pass (None: all passed)."""
     blocking = [g for g in gates if g["verdict"] != "pass"]
     if not blocking:
@@ -58,7 +68,7 @@ def gate_verdict(env: Environment, gates: list[dict[str, Any]], what: str) -> Ga
     names = ", ".join(f"{g['name']} ({g['verdict']})" for g in blocking)
     cls = GateInconclusive if all(g["verdict"] == "inconclusive" for g in blocking) else GateFailed
     return cls(
-        f"gates failed in {env.name} for the staged side: {names}; {what}",
+        f"gates failed in {env.name} for the {side} side: {names}; {what}",
         hint='fix the release and deploy again, or --force --reason "…" (recorded)',
         details={"gates": gates},
     )
@@ -82,6 +92,43 @@ def release_of(env: Environment, services: list[str], role: str) -> tuple[str, d
     return release_id(release_spec(env.manifest, digests)), detail
 
 
+def gate_deploy(
+    env: Environment, went_live: list[str], forced: str | None, on_event: EventFn
+) -> dict[str, Any] | None:
+    """After a deploy in a gated environment: the services that went live at once (`went_live`)
+    pass the environment's gates against live, or are rolled back and the failure raised — either
+    way recorded like a promotion. None when nothing went live (staged: its swap is gated)."""
+    from genaiops_cli.core.gates_run import run_gates
+
+    if not went_live or not is_gated(env.resolved) or env.config.promote_from:
+        return None  # promoted into: a direct deploy is refused up front, a blue/green one stages
+    if forced:
+        rid, tag = record(env, "deploy", went_live, "live", [], forced)
+        return {"release": rid, "ledger": tag, "gates": [], "forced_reason": forced}
+    gates = run_gates(env, went_live, "live", None, on_event)
+    if gate_verdict(env, gates, "") is None:
+        rid, tag = record(env, "deploy", went_live, "live", gates, None)
+        return {"release": rid, "ledger": tag, "gates": _brief(gates)}
+    measured = release_of(env, went_live, "live")  # before the rollback moves it
+    kept = []
+    for name in went_live:
+        try:
+            env.host(name).rollback(name, 120, on_event)
+        except GenAIOpsError:
+            kept.append(name)  # no previous revision to go back to
+    settle_release_tags(env, went_live)  # the host swapped the tags as if the failed one had been recorded
+    what = f"no previous revision of {', '.join(kept)}: it stays live" if kept else "rolled back"
+    failed = gate_verdict(env, gates, what, side="live")
+    assert failed is not None
+    rid, tag = record(env, "deploy", went_live, "failed", gates, None, measured=measured)
+    failed.details = {**failed.details, "release": rid, "ledger": tag}
+    raise failed
+
+
+def _brief(gates: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"name": g["name"], "verdict": g["verdict"]} for g in gates]
+
+
 def record(
     env: Environment,
     operation: str,
@@ -90,18 +137,24 @@ def record(
     gates: list[dict[str, Any]],
     forced: str | None,
     previous: dict[str, str | None] | None = None,
+    measured: tuple[str, dict[str, dict[str, Any]]] | None = None,
 ) -> tuple[str, str]:
     """Write the deploy/swap into the environment's history (last-known-good when its gates passed)
-    and tag the apps with the release id, as a promotion does. Returns (release id, history tag)."""
-    rid, detail = release_of(env, services, "live" if status == "live" else "staged")
-    for name, prev in (previous or {}).items():
+    and tag the apps with the release id, as a promotion does. Returns (release id, history tag).
+    `measured`: the release and its detail when taken before traffic moved again (a rollback)."""
+    rid, detail = measured or release_of(env, services, "live" if status == "live" else "staged")
+    if previous is None:  # what it replaced (live: now the previous revision) or would have replaced
+        now = {n: env.host(n).current(n) for n in services}
+        previous = {n: (i.previous if status == "live" else i.live) for n, i in now.items()}
+    for name, prev in previous.items():
         detail.setdefault(name, {})["previous_revision"] = prev
+    replaced = release_at(env, previous)  # from what ran there, not from last-known-good
     entry = lg.DeploymentRecord(
         env.name,
         rid,
         operation=operation,
         status=status,
-        previous_release=(lg.last_known_good(env.ledger, env.name) or {}).get("release"),
+        previous_release=replaced,
         services=detail,
         gates=gates,
     )
@@ -109,8 +162,10 @@ def record(
         entry.override("gates", forced)
     tag = lg.record_event(env.ledger, entry)
     if status == "live" and rid != "unreleased":
-        from genaiops_cli.core import containerapps as ca
-
+        # the release reached this environment: its record is here (`promote --release` finds it)
+        spec = release_spec(env.manifest, {s: d["digest"] for s, d in detail.items() if d.get("digest")})
+        if release_id(spec) == rid:
+            env.ledger.put(lg.release_tag(rid), "release", lg.ReleaseRecord(rid, spec).to_dict())
         for name in services:
-            env.host(name).record_live(name, {ca.TAG_RELEASE: rid})
+            env.host(name).record_live(name, {RELEASE_TAG: rid, PREVIOUS_RELEASE_TAG: replaced or ""})
     return rid, tag

@@ -9,7 +9,7 @@ what it computes feeds later steps."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -74,6 +74,15 @@ class Journal:
         }
         return exc
 
+    def interrupted(self, step: str) -> None:
+        """Ctrl-C/SIGTERM during `step`: the attempt goes into history as failed (`interrupted`),
+        resumable. Best effort: a ledger that cannot be written now leaves the journal as it was
+        (still resumable), and a second signal ends the process at once (genaiops_cli/interrupts)."""
+        try:
+            self.fail(step, GenAIOpsError(f"interrupted during {step}", code="interrupted"))
+        except GenAIOpsError:
+            pass
+
     def refuse(self, step: str, exc: GenAIOpsError) -> GenAIOpsError:
         self.record.status = "refused"
         self.record.mark(step, lg.FAILED, error=exc.message)
@@ -87,15 +96,27 @@ def pending(steps: Sequence[Step[Any]], record: lg.DeploymentRecord) -> list[Ste
     return [s for s in steps if s.converge or not record.is_done(s.name)]
 
 
-def execute(steps: Sequence[Step[RunT]], ctx: RunT, journal: Journal) -> None:
-    """Run `steps` over `journal`; the first failure is journaled and raised."""
+def execute(
+    steps: Sequence[Step[RunT]],
+    ctx: RunT,
+    journal: Journal,
+    on_step: Callable[[str], None] | None = None,
+) -> None:
+    """Run `steps` over `journal`; the first failure is journaled and raised. `on_step` hears the
+    name of each step as it starts. Ctrl-C/SIGTERM (KeyboardInterrupt) is journaled as a failed,
+    resumable attempt (so history shows it) and re-raised."""
     for step in pending(steps, journal.record):
+        if on_step is not None:
+            on_step(step.name)
         try:
             detail = step.run(ctx)
+            if detail is not None:
+                journal.record.mark(step.name, lg.DONE, **detail)
+                journal.save()  # a failed save fails the step (re-run on resume: it is idempotent)
         except Refused as refusal:
             raise journal.refuse(step.name, refusal.error) from None
         except GenAIOpsError as exc:
             raise journal.fail(step.name, exc)  # noqa: B904 - the same error, with resume details
-        if detail is not None:
-            journal.record.mark(step.name, lg.DONE, **detail)
-            journal.save()
+        except KeyboardInterrupt:
+            journal.interrupted(step.name)
+            raise

@@ -71,8 +71,10 @@ class Sandbox:
         self.arm: Any = None
         self.foundry: Any = None
         self.alerts: Any = None
+        self.monitor_data: Any = None
         self.blobs: Any = None
         self.vaults: Any = None
+        self.identity: Any = None
         self.stopped = threading.Event()
         self.scheduler: Any = None  # starts scheduled jobs' executions (arm/job_schedule.py)
 
@@ -85,6 +87,12 @@ class Sandbox:
         issuer = TokenIssuer(self.state_dir)
         ports = _load_ports(self.state_dir)
         self.fleet = self._start_fleet(issuer)
+        from .identity_endpoint import IdentityEndpoint
+
+        # before the runtime: every container with an identity is told where it listens
+        self.identity = _bind_with_fallback(
+            lambda p: IdentityEndpoint(self.state_dir, issuer, port=p), ports.get("identity", 0)
+        )
         runtime_error = self._start_runtime(issuer)
         if self.runtime is not None:
             self._start_router(ports.get("router", 0))
@@ -113,13 +121,19 @@ class Sandbox:
         self._start_vaults(issuer)
         self._start_foundry(issuer, ports.get("foundry", 0))
         self._start_monitoring(str(ca.cert))
+        self._start_monitor_data(issuer, ports.get("monitor", 0))
         from .blob_leases import BlobLeaseService
 
         self.blobs = _bind_with_fallback(
             lambda p: BlobLeaseService(self.tls_dir, issuer, port=p), ports.get("blob", 0)
         )
 
-        ports = {"arm": self.arm.server.port, "blob": self.blobs.port}
+        ports = {
+            "arm": self.arm.server.port,
+            "blob": self.blobs.port,
+            "monitor": self.monitor_data.port,
+            "identity": self.identity.port,
+        }
         if self.foundry is not None:
             ports["foundry"] = self.foundry.port
         resolve: dict[str, str] = {}
@@ -144,6 +158,7 @@ class Sandbox:
             log_file=str(log_file),
             pid=os.getpid(),
             blob_endpoint=self.blobs.url,
+            logs_endpoint=self.monitor_data.url,
         )
         profile.save(self.state_dir)
         log.info(
@@ -172,6 +187,7 @@ class Sandbox:
                 self.fleet,
                 self.tls_dir,
                 docker_host=os.environ.get("DOCKER_HOST") or None,
+                identity=self.identity,
             )
         except Exception as exc:
             log.error("container runtime unavailable: %s", exc)
@@ -248,6 +264,34 @@ class Sandbox:
                 record["body"]["properties"]["vaultUri"] = uri
                 store.put(record["id"], record)
 
+    def _start_monitor_data(self, issuer: Any, port: int) -> None:
+        """Application Insights ingestion + the Log Analytics query API, on the Docker bridge's
+        gateway so revision containers can send telemetry (loopback when there is no runtime)."""
+        from .monitor.dataplane import start_monitor_data
+
+        host = (self.runtime.bridge_gateway() if self.runtime is not None else None) or "127.0.0.1"
+
+        def start(p: int) -> Any:
+            try:
+                return start_monitor_data(
+                    self.tls_dir, host=host, port=p, data=self.arm.api.monitor_data, issuer=issuer
+                )
+            except OSError:
+                if host == "127.0.0.1":
+                    raise
+                log.warning("cannot listen on the bridge gateway %s; ingestion on loopback only", host)
+                return start_monitor_data(
+                    self.tls_dir, host="127.0.0.1", port=p, data=self.arm.api.monitor_data, issuer=issuer
+                )
+
+        self.monitor_data = _bind_with_fallback(start, port)
+        self.arm.api.ingestion_url = self.monitor_data.url + "/"
+        if self.runtime is not None:
+            from .monitor.console_logs import TABLE, console_log_rows
+
+            api, runtime = self.arm.api, self.runtime
+            api.monitor_data.extra_tables[TABLE] = lambda scope: console_log_rows(api, runtime, scope)
+
     def _reensure_registries(self) -> None:
         """Registry resources in the ARM store get their processes back after a restart."""
         if self.fleet is None:
@@ -269,9 +313,11 @@ class Sandbox:
         for name, part in (
             ("scheduler", self.scheduler),
             ("alerts", self.alerts),
+            ("monitor data", self.monitor_data),
             ("arm", self.arm),
             ("blob", self.blobs),
             ("keyvault", self.vaults),
+            ("identity", self.identity),
             ("foundry", self.foundry),
             ("router", self.router),
             ("runtime", self.runtime),

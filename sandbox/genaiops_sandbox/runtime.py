@@ -27,11 +27,13 @@ from typing import Any
 import docker
 import docker.errors
 
+from genaiops_sandbox.job_executions import L_REPLICA, Execution, ExecutionSupervisor, derived_status
 from genaiops_sandbox.runtime_api import (
     AppRoutes,
     ContainerSpec,
     JobExecutionSpec,
     JobExecutionStatus,
+    ManagedIdentity,
     ReplicaStatus,
     RevisionSpec,
     RevisionStatus,
@@ -71,6 +73,8 @@ DEFAULT_READY_TIMEOUT = 120.0
 # (most images without an init) would make every sandbox restart that slow.
 DEFAULT_STOP_GRACE = 2
 LOG_TAIL = 20
+TRUST_MOUNT = "/etc/genaiops-sandbox/ca-bundle.pem"  # the stand-in CA + public roots, in every container
+IDENTITY_HOST = "host.docker.internal"
 
 # phases of a revision as this runtime sees it
 PROVISIONING, READY, FAILED, STOPPED, RESTARTING = "provisioning", "ready", "failed", "stopped", "restarting"
@@ -262,6 +266,7 @@ class DockerRuntime:
         *,
         ready_timeout: float = DEFAULT_READY_TIMEOUT,
         stop_grace: int = DEFAULT_STOP_GRACE,
+        identity: Any = None,
     ) -> None:
         self._state_dir = state_dir / "runtime"
         self._instance = instance_id(state_dir)
@@ -269,6 +274,7 @@ class DockerRuntime:
         self._tokens = tokens
         self._fleet = fleet
         self._tls_dir = tls_dir
+        self._bundle: Path | None = None  # the CA bundle mounted into containers (_trust_bundle)
         self._ready_timeout = ready_timeout
         self._stop_grace = stop_grace
         self._client = (
@@ -279,8 +285,8 @@ class DockerRuntime:
         self._lock = threading.RLock()
         self._revisions: dict[str, _Revision] = {}
         self._routes: dict[str, AppRoutes] = self._load_routes()
-        self._stopped_jobs: dict[str, str] = {}  # execution → why it ended (stopped / timed out)
-        self._pending_jobs: dict[str, str] = {}  # execution → start time, while its image is pulled
+        self._executions: dict[str, ExecutionSupervisor] = {}  # started by this daemon
+        self._identity = identity
         self._pulls: dict[str, threading.Lock] = {}
         self._closed = threading.Event()
         self._listeners: list[Callable[[], None]] = []
@@ -498,55 +504,60 @@ class DockerRuntime:
     # ------------------------------------------------------------ jobs
 
     def start_job_execution(self, spec: JobExecutionSpec) -> None:
-        name = job_container_name(spec.execution, self._instance)
-        if self._container(name) is not None:
-            return  # idempotent
-        # make the execution visible as Running at once, even while its image is pulled
         with self._lock:
-            self._stopped_jobs.pop(spec.execution, None)
-            self._pending_jobs[spec.execution] = _now_iso()
-        threading.Thread(
-            target=self._run_job, args=(spec,), name=f"job-{spec.execution}", daemon=True
-        ).start()
+            if spec.execution in self._executions or self._labelled(
+                kind="job", extra={L_EXEC: spec.execution}
+            ):
+                return  # idempotent
+            supervisor = ExecutionSupervisor(self, Execution(spec))
+            self._executions[spec.execution] = supervisor
+        supervisor.start()  # Running at once, even while its image is pulled
 
     def job_execution_status(self, execution: str) -> JobExecutionStatus:
-        ctr = self._container(job_container_name(execution, self._instance))
         with self._lock:
-            pending = self._pending_jobs.get(execution)
-            ended = self._stopped_jobs.get(execution)
-        if ctr is None:
-            if pending:
-                return JobExecutionStatus("Running", pending)
-            if ended:
-                return JobExecutionStatus("Failed", None, None, ended)
+            supervisor = self._executions.get(execution)
+        if supervisor is not None:
+            return supervisor.status()
+        replicas = self._labelled(kind="job", extra={L_EXEC: execution})
+        if not replicas:
             return JobExecutionStatus("Unknown", reason="no such execution on this engine")
-        state = ctr.attrs.get("State", {})
-        start, end = _iso(state.get("StartedAt")), _iso(state.get("FinishedAt"))
-        if state.get("Running") or state.get("Status") in ("created", "restarting"):
-            return JobExecutionStatus("Running", start or pending)
-        if ended and ended.startswith("stopped"):
-            return JobExecutionStatus("Stopped", start, end, ended)
-        code = int(state.get("ExitCode", -1))
-        if code == 0 and not ended:
-            return JobExecutionStatus("Succeeded", start, end)
-        reason = ended or f"exited with code {code}"
-        return JobExecutionStatus("Failed", start, end, self._with_logs(reason, ctr))
+        return derived_status(replicas, _exit_reason)
 
     def stop_job_execution(self, execution: str) -> None:
         with self._lock:
-            self._stopped_jobs[execution] = "stopped by request"
-            self._pending_jobs.pop(execution, None)
-        ctr = self._container(job_container_name(execution, self._instance))
-        if ctr is not None and ctr.attrs.get("State", {}).get("Running"):
-            try:
-                ctr.stop(timeout=self._stop_grace)
-            except docker.errors.DockerException as exc:
-                log.warning("stopping job execution %s: %s", execution, exc)
+            supervisor = self._executions.get(execution)
+        if supervisor is not None:
+            supervisor.stop()
+            return
+        for ctr in self._labelled(kind="job", extra={L_EXEC: execution}):  # adopted after a restart
+            if ctr.attrs.get("State", {}).get("Running"):
+                try:
+                    ctr.stop(timeout=self._stop_grace)
+                except docker.errors.DockerException as exc:
+                    log.warning("stopping job execution %s: %s", execution, exc)
+
+    def job_replica_containers(self, execution: str) -> list[Any]:
+        """The execution's replica containers, oldest first (for logs)."""
+        return sorted(
+            self._labelled(kind="job", extra={L_EXEC: execution}),
+            key=lambda c: int(c.labels.get(L_REPLICA, "0")),
+        )
 
     def remove_job(self, job: str) -> None:
         """Drop every execution container of `job` (the ARM job was deleted)."""
         for ctr in self._labelled(kind="job", extra={L_JOB: job}):
             self._remove_container(ctr.name)
+
+    def _ca_file(self) -> Path | None:
+        """The stand-in CA certificate (job replicas trust it), if this state dir has one."""
+        path = self._tls_dir / "ca.pem"
+        return path if path.exists() else None
+
+    def _identity_env(self, identity: ManagedIdentity | None, owner: str) -> dict[str, str]:
+        """IDENTITY_ENDPOINT/IDENTITY_HEADER for a container whose app or job has an identity."""
+        if identity is None or self._identity is None:
+            return {}
+        return self._identity.env_for(identity, owner)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -565,8 +576,9 @@ class DockerRuntime:
         with self._lock:
             self._revisions.clear()
             self._routes.clear()
-            self._stopped_jobs.clear()
-            self._pending_jobs.clear()
+            for supervisor in self._executions.values():
+                supervisor.stop()
+            self._executions.clear()
             self._save_routes()
         self._notify()
 
@@ -634,9 +646,92 @@ class DockerRuntime:
         }
         if spec.target_port:
             platform["CONTAINER_APP_PORT"] = str(spec.target_port)
+        extra_hosts: dict[str, str] = {}
+        if spec.identity is not None and self._identity is not None:
+            # a bridge-networked revision reaches the host's identity listener through the gateway
+            platform.update(self._identity.env_for(spec.identity, f"app {spec.app}", host=IDENTITY_HOST))
+            extra_hosts[IDENTITY_HOST] = "host-gateway"
         return self._client.containers.run(
-            main.image, detach=True, name=name, labels=labels, ports=ports, **_run_options(main, platform)
+            main.image,
+            detach=True,
+            name=name,
+            labels=labels,
+            ports=ports,
+            extra_hosts=extra_hosts or None,
+            **self._with_trust(_run_options(main, platform)),
         )
+
+    def console_logs(self, app: str, default_domain: str, since: float) -> list[dict[str, Any]]:
+        """What the app's revision containers wrote since `since` (epoch seconds), one entry per line:
+        {time, stream, log, revision, replica, container_id, image} — the stand-in's
+        ContainerAppConsoleLogs_CL. Containers removed since are gone with their logs."""
+        out: list[dict[str, Any]] = []
+        for ctr in self._labelled(kind="revision", extra={L_APP: app, L_DOMAIN: default_domain}):
+            labels = ctr.labels or {}
+            env = _env_of(ctr)
+            for stream in ("stdout", "stderr"):
+                try:
+                    raw = ctr.logs(
+                        stdout=stream == "stdout",
+                        stderr=stream == "stderr",
+                        timestamps=True,
+                        since=int(since),
+                    )
+                except docker.errors.DockerException:
+                    continue
+                for line in raw.decode("utf-8", "replace").splitlines():
+                    stamp, _, text = line.partition(" ")
+                    out.append(
+                        {
+                            "time": stamp,
+                            "stream": stream,
+                            "log": text,
+                            "revision": labels.get(L_REV, ""),
+                            "replica": env.get("CONTAINER_APP_REPLICA_NAME", ""),
+                            "container_id": ctr.id,
+                            "image": (ctr.attrs.get("Config") or {}).get("Image", ""),
+                        }
+                    )
+        return out
+
+    def bridge_gateway(self) -> str | None:
+        """The host's address on the engine's default bridge: where revision containers reach
+        the stand-in's own endpoints (Application Insights ingestion)."""
+        try:
+            configs = self._client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []
+        except docker.errors.DockerException:
+            return None
+        return next((c["Gateway"] for c in configs if c.get("Gateway") and ":" not in c["Gateway"]), None)
+
+    def _with_trust(self, opts: dict[str, Any]) -> dict[str, Any]:
+        """Containers trust the stand-in CA next to the usual public roots, as Azure's endpoints are
+        trusted by any image: a bundle (the host's roots + the CA) mounted read-only and named by
+        SSL_CERT_FILE / REQUESTS_CA_BUNDLE unless the app sets them itself."""
+        bundle = self._trust_bundle()
+        if bundle is None:
+            return opts
+        env = opts["environment"]
+        for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+            env.setdefault(var, TRUST_MOUNT)
+        opts["volumes"] = {str(bundle): {"bind": TRUST_MOUNT, "mode": "ro"}}
+        return opts
+
+    def _trust_bundle(self) -> Path | None:
+        """Written once per daemon (the CA does not change while it runs), not at every start."""
+        if self._bundle is not None:
+            return self._bundle
+        ca = self._tls_dir / "ca.pem"
+        if not ca.exists():
+            return None
+        bundle = self._state_dir / "ca-bundle.pem"
+        roots = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
+        text = (roots.read_text() if roots.is_file() else "") + "\n" + ca.read_text()
+        if not bundle.exists() or bundle.read_text() != text:
+            tmp = bundle.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(bundle)
+        self._bundle = bundle
+        return bundle
 
     def _record_ports(self, rev: _Revision, ctr: Any) -> None:
         ctr.reload()
@@ -756,53 +851,6 @@ class DockerRuntime:
         elif not ctr.attrs.get("State", {}).get("Running"):
             self._crashed(rev, gen, self._with_logs(_exit_reason(ctr.attrs.get("State", {})), ctr))
 
-    # ------------------------------------------------------------ internals: jobs
-
-    def _run_job(self, spec: JobExecutionSpec) -> None:
-        main = spec.containers[0]
-        name = job_container_name(spec.execution, self._instance)
-        try:
-            self._ensure_image(main.image)
-            with self._lock:
-                if spec.execution in self._stopped_jobs:
-                    return  # stopped while its image was pulled
-            labels = {
-                LABEL: "1",
-                L_INSTANCE: self._instance,
-                L_KIND: "job",
-                L_JOB: spec.job,
-                L_EXEC: spec.execution,
-                L_RG: spec.resource_group,
-                L_TIMEOUT: str(spec.timeout_seconds),
-            }
-            platform = {
-                "CONTAINER_APP_JOB_NAME": spec.job,
-                "CONTAINER_APP_JOB_EXECUTION_NAME": spec.execution,
-                "CONTAINER_APP_REPLICA_NAME": f"{spec.execution}-{_replica_suffix()}",
-            }
-            ctr = self._client.containers.run(
-                main.image, detach=True, name=name, labels=labels, **_run_options(main, platform)
-            )
-        except docker.errors.DockerException as exc:
-            with self._lock:
-                self._stopped_jobs[spec.execution] = f"could not start: {_explain(exc)}"
-            return
-        finally:
-            with self._lock:
-                self._pending_jobs.pop(spec.execution, None)
-        self._enforce_timeout(ctr, spec.execution, spec.timeout_seconds)
-
-    def _enforce_timeout(self, ctr: Any, execution: str, timeout_seconds: int) -> None:
-        try:
-            ctr.wait(timeout=timeout_seconds)
-        except Exception:  # requests' ReadTimeout: the replica timeout elapsed
-            with self._lock:
-                self._stopped_jobs[execution] = f"timed out after {timeout_seconds} s (replicaTimeout)"
-            try:
-                ctr.kill()
-            except docker.errors.DockerException:
-                pass
-
     # ------------------------------------------------------------ internals: engine
 
     def _ensure_image(self, image: str) -> None:
@@ -889,9 +937,7 @@ class DockerRuntime:
         for ctr in self._labelled(kind="job"):
             if ctr.attrs.get("State", {}).get("Running"):
                 timeout = int(ctr.labels.get(L_TIMEOUT, "1800"))
-                threading.Thread(
-                    target=self._enforce_timeout, args=(ctr, ctr.labels.get(L_EXEC, ""), timeout), daemon=True
-                ).start()
+                threading.Thread(target=_kill_after, args=(ctr, timeout), daemon=True).start()
 
     def _watch_events(self) -> None:
         """Crashes after readiness become Failed at once (not only when someone asks)."""
@@ -957,6 +1003,17 @@ class DockerRuntime:
 
 def _env_of(ctr: Any) -> dict[str, str]:
     return dict(e.split("=", 1) for e in ctr.attrs.get("Config", {}).get("Env") or [] if "=" in e)
+
+
+def _kill_after(ctr: Any, timeout_seconds: int) -> None:
+    """replicaTimeout for a replica adopted after a daemon restart (its supervisor is gone)."""
+    try:
+        ctr.wait(timeout=timeout_seconds)
+    except Exception:  # requests' ReadTimeout: the replica timeout elapsed
+        try:
+            ctr.kill()
+        except docker.errors.DockerException:
+            pass
 
 
 def _replica_suffix() -> str:

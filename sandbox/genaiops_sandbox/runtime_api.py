@@ -34,6 +34,7 @@ class RevisionSpec:
     # Why the platform cannot start it at all (e.g. a Key Vault secret it cannot read): the revision
     # goes straight to Failed with this reason and no container is created.
     failure: str | None = None
+    identity: ManagedIdentity | None = None
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,25 @@ class AppRoutes:
 
 
 @dataclass(frozen=True)
+class ManagedIdentity:
+    """The system-assigned identity of an app or job, as its containers get tokens for it."""
+
+    principal_id: str  # the token's `oid`
+    resource_id: str  # the app's/job's ARM id (the token's `xms_mirid`)
+    tenant_id: str
+
+
+@dataclass(frozen=True)
 class JobExecutionSpec:
     job: str
     execution: str  # execution name
     resource_group: str
     containers: list[ContainerSpec]
-    timeout_seconds: int = 1800
+    timeout_seconds: int = 1800  # replicaTimeout, per replica
+    parallelism: int = 1  # replicas running at once
+    replica_completion_count: int = 1  # successful replicas that complete the execution
+    replica_retry_limit: int = 0  # failed replicas tolerated before the execution fails
+    identity: ManagedIdentity | None = None
 
 
 @dataclass(frozen=True)

@@ -145,3 +145,47 @@ def test_outside_files_opt_in(project: Path) -> None:
     symlinked_dataset(project)
     code, doc, _, _ = measured(project, "validate", env={"GENAIOPS_ALLOW_OUTSIDE_PROJECT": "1"})
     assert code == 0, doc
+
+
+def absolute_dataset(root: Path) -> list[str]:
+    replace(root, "dataset: data/eval.jsonl", "dataset: /etc/hosts.jsonl")
+    return ["validate"]
+
+
+def test_an_absolute_path_outside_the_project_is_refused(project: Path) -> None:
+    code, doc, seconds, rss_mb = measured(project, *absolute_dataset(project))
+    assert code == 3 and "outside the project" in doc["error"]["message"], doc
+    assert seconds < MAX_SECONDS and rss_mb < MAX_RSS_MB
+
+
+# usage errors: exit 2 before any network call (no stand-in: reaching for it would be exit 5),
+# within the same CPU and memory bounds
+USAGE = {
+    "smoke --url at the metadata address": ("smoke", "-e", "dev", "--url", "http://169.254.169.254/"),
+    "eval --url at a link-local IPv6 address": ("eval", "-e", "dev", "--url", "https://[fe80::1]/"),
+    "eval --resolve to the metadata address": (
+        "eval",
+        "-e",
+        "dev",
+        "--url",
+        "https://agent.example.test",
+        "--resolve",
+        "agent.example.test=169.254.169.254:443",
+    ),
+    "unknown smoke label": ("smoke", "-e", "dev", "--label", "purple"),
+    "negative promote timeout": ("-y", "promote", "--to", "staging", "--timeout", "-1"),
+    "promote without --yes, non-interactive": ("promote", "--to", "staging"),
+}
+
+
+@pytest.mark.parametrize("args", list(USAGE.values()), ids=list(USAGE))
+def test_usage_errors_exit_2_before_the_network_quickly_and_small(
+    project: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    code, doc, seconds, rss_mb = measured(
+        project, *args, env={"GENAIOPS_SANDBOX_DIR": str(tmp_path / "none")}
+    )
+    assert code == 2, doc
+    assert doc["error"]["hint"]
+    assert seconds < MAX_SECONDS, f"{seconds:.2f}s"
+    assert rss_mb < MAX_RSS_MB, f"{rss_mb:.0f} MB"

@@ -32,6 +32,14 @@ CASES = {
     "push of a missing folder": ("data", "push", "qa", "nowhere", "-e", "dev"),
     "bad dataset version": ("data", "show", "qa@v1", "-e", "dev"),
     "bad dataset reference to pull": ("data", "pull", "qa@", "out", "-e", "dev"),
+    "batch evaluation without an environment": (
+        "eval",
+        "quality",
+        "--url",
+        "https://agent.example",
+        "--batch",
+    ),
+    "zero batch shards": ("eval", "quality", "-e", "dev", "--batch", "--shards", "0"),
 }
 
 

@@ -56,19 +56,51 @@ environments:
 """
 
 
+class Killed(BaseException):
+    """kill -9 modelled in-process: nothing in the product catches a BaseException of its own, so
+    no journal save, no failed entry, no history write happens after it (as with a real SIGKILL)."""
+
+
 class Faults:
-    """`arm("copy")` makes the next call of that operation raise (once)."""
+    """`arm("copy")` makes the next call of that operation raise (once). `kind` says how it fails,
+    as the providers report it: "429"/"500" (after the SDK's retries gave up), "drop" (the connection
+    dropped: outcome unknown), "kill" (kill -9), "sigint" (Ctrl-C/SIGTERM); "error" (default) is a
+    plain DeployError. `skip`: let that many calls through first. An operation ending in ":after"
+    is checked once the call's effect landed (its answer was lost)."""
 
     def __init__(self) -> None:
         self.armed: dict[str, int] = {}
+        self.kinds: dict[str, str] = {}
+        self.skips: dict[str, int] = {}
 
-    def arm(self, operation: str, times: int = 1) -> None:
-        self.armed[operation] = times
+    def arm(self, operation: str, times: int = 1, kind: str = "error", skip: int = 0) -> None:
+        self.armed[operation], self.kinds[operation], self.skips[operation] = times, kind, skip
 
     def check(self, operation: str) -> None:
         if self.armed.get(operation, 0) > 0:
+            if self.skips.get(operation, 0) > 0:
+                self.skips[operation] -= 1
+                return
             self.armed[operation] -= 1
-            raise DeployError(f"injected failure in {operation}", code="injected")
+            raise self.error(operation, self.kinds.get(operation, "error"))
+
+    def after(self, operation: str) -> None:
+        self.check(f"{operation}:after")
+
+    @staticmethod
+    def error(operation: str, kind: str) -> BaseException:
+        if kind == "kill":
+            return Killed(operation)
+        if kind == "sigint":
+            return KeyboardInterrupt("SIGINT")
+        if kind == "drop":
+            return DeployError(
+                f"{operation}: the connection dropped before Azure answered; the outcome is unknown",
+                code="outcome_unknown",
+            )
+        if kind in ("429", "500"):
+            return DeployError(f"{operation}: HTTP{kind}", details={"status": int(kind)})
+        return DeployError(f"injected failure in {operation}", code="injected")
 
 
 class MemoryLedger:
@@ -80,9 +112,11 @@ class MemoryLedger:
         self.writes: list[str] = []
 
     def put(self, tag: str, kind: str, document: dict[str, Any]) -> str:
-        self.faults.check(f"ledger.put:{self.name}:{tag.split('-', 1)[0]}")
+        operation = f"ledger.put:{self.name}:{tag.split('-', 1)[0]}"
+        self.faults.check(operation)
         self.docs[tag] = canonical_json(document)
         self.writes.append(tag)
+        self.faults.after(operation)
         return tag
 
     def get(self, tag: str) -> dict[str, Any] | None:
@@ -130,6 +164,7 @@ class MemoryRegistry:
             raise DeployError(f"{repository}@{digest} not in {source.login_server}")
         self.copies += 1
         self.add(repository, digest, tag)
+        self.faults.after("copy")
         return CopyResult(repository, digest, "blobs", blobs_copied=2, tag=tag)
 
     def ledger(self) -> MemoryLedger:
@@ -179,9 +214,11 @@ class MemoryHost:
             app.staged,
             image,
             digest_of(image),
-            app.tags.get("genaiops-release"),
+            app.tags.get("genaiops-release") or None,
             bool(image) and app.live == self.expected_revision(service, str(image)),
             "blue" if app.live else None,
+            app.previous,
+            app.tags.get("genaiops-release-previous") or None,
         )
 
     def has_revision(self, service: str, revision: str) -> bool:
@@ -205,6 +242,7 @@ class MemoryHost:
             app.staged, outcome.action, outcome.label = revision, "staged", "green"
         else:
             app.previous, app.live, outcome.action = app.live, revision, "live"
+        self.faults.after("deploy")
         return outcome
 
     def swap(self, service: str, on_event: Any, tags: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -221,6 +259,7 @@ class MemoryHost:
     def record_live(self, service: str, tags: Mapping[str, str]) -> dict[str, Any]:
         self.faults.check("swap")
         self.apps[service].tags.update(tags)
+        self.faults.after("record_live")
         return {"live": self.apps[service].live, "note": "already live"}
 
     def rollback_plan(self, service: str) -> dict[str, Any]:
@@ -234,8 +273,17 @@ class MemoryHost:
         if not app.previous:
             raise DeployError("no previous revision", code="no_previous")
         app.live, app.previous, app.staged = app.previous, app.live, None
+        release, before = app.tags.get("genaiops-release", ""), app.tags.get("genaiops-release-previous", "")
+        app.tags.update({"genaiops-release": before, "genaiops-release-previous": release})  # as Azure's host
         self.traffic_writes += 1
-        return {"service": service, "app": service, "live": app.live, "rolled_back_from": app.previous}
+        return {
+            "service": service,
+            "app": service,
+            "live": app.live,
+            "rolled_back_from": app.previous,
+            "release": before or None,
+            "rolled_back_release": release or None,
+        }
 
     def restart(self, service: str, revision: str | None, timeout: float, on_event: Any) -> dict[str, Any]:
         self.faults.check("restart")
@@ -247,7 +295,17 @@ class MemoryHost:
 
     def status(self, service: str) -> dict[str, Any]:
         app = self.apps.get(service)
-        return {"service": service, "deployed": app is not None, "live": app.live if app else None}
+        roles = {} if app is None else {app.live: "live", app.staged: "staged", app.previous: "previous"}
+        revisions = [
+            {"name": r, "image": image, "role": roles.get(r), "traffic": 100 if r == app.live else 0}
+            for r, image in (app.revisions.items() if app else [])
+        ]
+        return {
+            "service": service,
+            "deployed": app is not None,
+            "live": app.live if app else None,
+            "revisions": revisions,
+        }
 
     def endpoint(self, service: str, label: str) -> Endpoint:
         app = self.apps.get(service)
@@ -280,7 +338,18 @@ class MemoryHttp:
         raise NotImplementedError
 
     def request(self, method: str, url: str, **kwargs: Any) -> FakeResponse:
+        import httpx
+
         self.requests.append(url)
+        if self.world.faults.armed.get("http", 0) > 0:  # the target's answer (or no answer)
+            kind = self.world.faults.kinds.get("http", "500")
+            if kind in ("429", "500"):
+                self.world.faults.armed["http"] -= 1
+                return FakeResponse(int(kind))
+            if kind == "drop":
+                self.world.faults.armed["http"] -= 1
+                raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+            self.world.faults.check("http")
         revision = url.split("://", 1)[1].split(".", 1)[0]
         images = [a.revisions.get(revision) for h in self.world.hosts.values() for a in h.apps.values()]
         broken = any(i and digest_of(i) in self.world.broken for i in images)

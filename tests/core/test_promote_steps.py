@@ -431,18 +431,27 @@ def test_a_rollback_outside_the_ledger_is_drift_and_repair_records_what_runs(wor
     app = world.hosts["prod"].apps["agent"]
     app.live, app.previous = app.previous, app.live  # traffic moved by hand (portal, az): no record
     prod = world.envs["prod"]
-    found = reconcile.drift(prod)
-    assert {d["record"] for d in found} == {"release_tag", "history", "last_known_good"}
-    assert all(d["says"] == second["release"] for d in found)
+    found = {d["record"]: d for d in reconcile.drift(prod)}
+    assert set(found) == {"release_tag", "history", "last_known_good", "previous_release_tag"}
+    assert all(found[r]["says"] == second["release"] for r in ("release_tag", "history", "last_known_good"))
+    assert found["previous_release_tag"]["says"] == first["release"]
+    assert found["previous_release_tag"]["release"] == second["release"], "what a rollback returns to"
     writes = world.hosts["prod"].traffic_writes
     time.sleep(0.002)  # history tags are ordered by a millisecond stamp: the repair comes after
     fixed = reconcile.repair(prod)
     assert fixed["release"] == first["release"]
-    assert set(fixed["repaired"]) == {"release_tag:agent", "last_known_good", "history"}
+    assert set(fixed["repaired"]) == {
+        "release_tag:agent",
+        "previous_release_tag:agent",
+        "last_known_good",
+        "history",
+    }
     assert world.hosts["prod"].traffic_writes == writes, "a repair moves no traffic"
     assert world.hosts["prod"].current("agent").digest == D1
     assert reconcile.drift(prod) == []
     assert newest(world).operation == "repair" and newest(world).overrides[0]["what"] == "repair"
+    assert newest(world).previous_release == second["release"]
+    assert world.hosts["prod"].apps["agent"].tags["genaiops-release-previous"] == second["release"]
     assert lg.last_known_good(world.ledger("prod"), "prod")["release"] == first["release"]
     assert reconcile.repair(prod)["repaired"] == [], "nothing left to repair"
 
@@ -457,3 +466,70 @@ def test_repair_rewrites_nothing_when_no_release_matches_what_runs(world: World)
     fixed = reconcile.repair(world.envs["prod"])
     assert fixed["repaired"] == [] and "no recorded release" in fixed["note"]
     assert {d["record"] for d in fixed["drift"]} >= {"history", "last_known_good"}
+
+
+# ------------------------------------------------------------------ the previous release follows what runs
+
+
+def test_the_previous_release_is_what_ran_before_not_last_known_good(world: World) -> None:
+    """A promotion records as previous the release live before it (what a rollback returns to),
+    even when last-known-good names another one."""
+    deploy_dev(world, D1)
+    first = promote(world)
+    store = world.ledger("prod")
+    store.put(lg.lkg_tag("prod"), "pointer", {"environment": "prod", "release": "someother"})
+    deploy_dev(world, D2)
+    second = promote(world)
+    assert newest(world).previous_release == first["release"]
+    assert world.hosts["prod"].apps["agent"].tags["genaiops-release-previous"] == first["release"]
+    assert lg.last_known_good(store, "prod")["release"] == second["release"]
+
+
+@pytest.mark.parametrize("wrong", ["tag", "history", "both"])
+def test_a_wrong_previous_release_is_drift_and_repair_rewrites_it(world: World, wrong: str) -> None:
+    from genaiops_cli.core import reconcile
+
+    deploy_dev(world, D1)
+    first = promote(world)
+    deploy_dev(world, D2)
+    second = promote(world)
+    prod, store = world.envs["prod"], world.ledger("prod")
+    if wrong in ("tag", "both"):  # e.g. a plain swap or an old version rewrote the app's tags
+        world.hosts["prod"].apps["agent"].tags["genaiops-release-previous"] = "bogus"
+    if wrong in ("history", "both"):  # e.g. recorded from last-known-good instead of what ran
+        entry = lg.load_deployment(store, second["history"])
+        entry.previous_release = "bogus"
+        store.put(second["history"], "deployment", entry.to_dict())
+    found = {d["record"]: d for d in reconcile.drift(prod)}
+    expected = {"tag": {"previous_release_tag"}, "history": {"previous_release"}}
+    assert set(found) == expected.get(wrong, {"previous_release_tag", "previous_release"})
+    assert all(d["says"] == "bogus" and d["release"] == first["release"] for d in found.values())
+    writes = world.hosts["prod"].traffic_writes
+    time.sleep(0.002)
+    fixed = reconcile.repair(prod)
+    assert fixed["release"] == second["release"] and world.hosts["prod"].traffic_writes == writes
+    assert reconcile.drift(prod) == []
+    assert newest(world).operation == "repair" and newest(world).previous_release == first["release"]
+    assert "previous_release" in newest(world).overrides[0]["reason"]
+    assert world.hosts["prod"].apps["agent"].tags["genaiops-release-previous"] == first["release"]
+    # and the rollback that relies on it records the release that then runs
+    back = world.hosts["prod"].rollback("agent", 10, events())
+    assert back["release"] == first["release"] and back["rolled_back_release"] == second["release"]
+
+
+def test_settling_tags_after_a_rollback_names_what_runs_even_when_the_tags_lied(world: World) -> None:
+    from genaiops_cli.core import reconcile
+
+    deploy_dev(world, D1)
+    first = promote(world)
+    deploy_dev(world, D2)
+    second = promote(world)
+    world.hosts["prod"].apps["agent"].tags["genaiops-release-previous"] = "bogus"
+    world.hosts["prod"].rollback("agent", 10, events())  # the tags swap: release says "bogus"
+    assert world.hosts["prod"].current("agent").release == "bogus"
+    assert reconcile.settle_release_tags(world.envs["prod"], ["agent"]) == (
+        first["release"],
+        second["release"],
+    )
+    now = world.hosts["prod"].current("agent")
+    assert (now.release, now.previous_release) == (first["release"], second["release"])

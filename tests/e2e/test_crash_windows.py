@@ -1,12 +1,22 @@
-"""kill -9 (a real SIGKILL, no handler runs) at chosen points of a promotion on the stand-in, then
-the re-run (issue 14: crash windows). After every case: staging is 100 % on one healthy revision,
-and history's newest live entry, last-known-good and the app's release tag all name what staging
-serves; no exit code is ever 1. The lease of the killed holder frees within LEASE_SECONDS."""
+"""The fault/crash matrix of a promotion on the stand-in (issue 14, "Done when"): a real kill -9
+and a real SIGINT at each promotion step, and a 429 / 500 / dropped connection on each kind of ARM
+request a promotion makes (app read and write, revision read, the LRO operation polls, the image
+import), then at most one re-run. After every case: staging is 100 % on one healthy revision, and
+history's newest live entry, last-known-good and the app's release tags name exactly what staging
+serves (`status` shows no drift); no exit code is ever 1.
+
+Cheap by construction: one promoted project for the module, staging gated by smoke only, and the
+cases alternate staging between two releases already in dev (`promote --release`), so a case re-uses
+revisions and copies instead of building; only the cases that need a new revision (the app PUT, the
+image import) ship one. The exhaustive step × port-call × fault-kind matrix runs over in-memory
+fakes in tests/core/test_fault_matrix.py. A killed holder's lease is broken by the re-run
+(`--break-lock --reason`, recorded) instead of waited out; tests/e2e/test_lock.py measures the wait."""
 
 from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -14,65 +24,182 @@ from genaiops_cli.errors import ExitCode
 
 from .conftest import Project, Sandbox, own_project
 from .test_interrupts import start, wait_for_line
-from .test_promote import live, ok, promote, ship_dev
+from .test_promote import live, ok, ship_dev
+
+APP = "contoso-crash-agent"
+STEPS = ["evidence", "copy:agent", "deploy:agent", "gates", "swap:agent", "record"]
 
 
 @pytest.fixture(scope="module")
 def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
     project = own_project(sandbox, tmp_path_factory.mktemp("crash"), ("dev", "staging"), prefix="crash")
     project.edit("genaiops.yaml", "name: contoso-support\n", "name: contoso-crash\n")
+    # staging gated by smoke only: the matrix is about the steps around the gates, not evaluations
+    project.edit("genaiops.yaml", "gates: [smoke, quality, safety]", "gates: [smoke]")
     return project
 
 
-def rerun(project: Project, *args: str) -> dict:
-    """The command again, waiting out the killed holder's lease (exit 11) — never exit 1."""
-    deadline = time.monotonic() + 90
-    while True:
-        run = project.run(*args)
-        assert run.code != ExitCode.INTERNAL, run.stdout + run.stderr
-        if run.code != ExitCode.LOCKED or time.monotonic() > deadline:
-            return ok(run)
-        time.sleep(3)
+@pytest.fixture(scope="module")
+def releases(project: Project) -> list[str]:
+    """Two releases in dev (each deploy gated and recorded there), the first live in staging."""
+    ship_dev(project, "1.0.0")
+    first = live(project, "dev")["release"]
+    ok(promote(project, first))
+    ship_dev(project, "2.0.0")
+    return [first, live(project, "dev")["release"]]
 
 
-def assert_records_name_what_runs(project: Project) -> None:
-    now = live(project, "staging")
-    serving = [r for r in now["revisions"] if r["traffic"]]
-    assert [(r["name"], r["traffic"], r["health_state"]) for r in serving] == [(now["live"], 100, "Healthy")]
-    status = ok(project.run("-o", "json", "status", "-e", "staging"))
-    assert status["drift"] == [], status["drift"]
-    history = ok(project.run("-o", "json", "history", "-e", "staging"))
-    newest = next(e for e in history["entries"] if e["status"] == "live")
-    assert (
-        newest["release"]
-        == now["release"]
-        == (history["last_known_good"] or {}).get("release", now["release"])
+@pytest.fixture
+def faults(sandbox: Sandbox) -> Iterator[object]:
+    from genaiops_sandbox.faults import FaultInjector
+
+    injector = FaultInjector(sandbox.profile)
+    yield injector
+    injector.clear()
+
+
+def promote(project: Project, release: str, *extra: str):
+    return project.run(
+        "-o", "json", "-y", "promote", "--to", "staging", "--release", release, "--timeout", "60", *extra
     )
 
 
-@pytest.mark.parametrize(
-    ("kill_at", "then_rollback"),
-    [("smoke against staged", False), ("swapping traffic", False), ("swapping traffic", True)],
-    ids=["while-gating", "at-swap", "at-swap-then-rollback"],
-)
-def test_kill_9_at_a_promotion_step_then_rerun(project: Project, kill_at: str, then_rollback: bool) -> None:
-    if not live(project, "staging").get("live"):
-        ship_dev(project, "1.0.0")
-        ok(promote(project, "staging"))
-    ship_dev(project, f"2.{time.time_ns() % 100000}.0")
+SERVING: dict[str, str] = {}  # what staging serves after the last case (saves a status call per case)
 
-    proc = start(project, "-o", "json", "-v", "-y", "promote", "--to", "staging", "--timeout", "60")
-    wait_for_line(proc, kill_at)
+
+def other(project: Project, releases: list[str]) -> str:
+    """The release staging does not serve now (each case moves staging to it)."""
+    serving = SERVING.get("staging") or live(project, "staging")["release"]
+    return releases[1] if serving == releases[0] else releases[0]
+
+
+def assert_records_name_what_runs(project: Project, release: str) -> None:
+    """One `status`: staging 100 % on one healthy revision of `release`, and no drift — history's
+    newest live entry, last-known-good and the app's release tags all name what runs."""
+    SERVING.pop("staging", None)
+    status = ok(project.run("-o", "json", "status", "-e", "staging"))
+    now = status["services"][0]
+    serving = [r for r in now["revisions"] if r["traffic"]]
+    assert [(r["name"], r["traffic"], r["health_state"]) for r in serving] == [(now["live"], 100, "Healthy")]
+    assert status["drift"] == [], status["drift"]
+    assert now["release"] == release
+    SERVING["staging"] = release
+
+
+def clean(run) -> None:
+    """A failure is a clean, resumable one: never exit 1, and the error says how to resume."""
+    assert run.code != ExitCode.INTERNAL, run.stdout + run.stderr
+    if run.code not in (0, ExitCode.LOCKED):
+        assert run.json()["error"]["hint"], run.stdout
+
+
+# ------------------------------------------------------------------------------ signals at each step
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "SIGINT"])
+@pytest.mark.parametrize("step", STEPS)
+def test_a_signal_at_each_step_then_one_rerun(
+    project: Project, releases: list[str], step: str, sig: int
+) -> None:
+    wanted = other(project, releases)
+    proc = start(project, "-o", "json", "-v", "-y", "promote", "--to", "staging", "--release", wanted)
+    wait_for_line(proc, f"step: {step}")
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    finished = proc.returncode == 0 and step == "record"  # the last step can beat the signal
+    expected = -signal.SIGKILL if sig == signal.SIGKILL else ExitCode.INTERRUPTED
+    assert finished or proc.returncode == expected, (proc.returncode, err[-2000:])
+    # the holder killed with -9 cannot release its lease: the re-run breaks it (recorded)
+    extra = ("--break-lock", "--reason", "the holder was killed") if sig == signal.SIGKILL else ()
+    resumed = promote(project, wanted, *extra)
+    clean(resumed)
+    assert ok(resumed)["status"] in ("live", "unchanged")
+    assert_records_name_what_runs(project, wanted)
+
+
+def test_kill_9_at_the_swap_then_a_rollback_then_the_rerun(project: Project, releases: list[str]) -> None:
+    """Killed after the swap was saved, an operator rolls back, then the re-run: it swaps again
+    instead of recording a release that is not what runs."""
+    wanted = other(project, releases)
+    proc = start(project, "-o", "json", "-v", "-y", "promote", "--to", "staging", "--release", wanted)
+    wait_for_line(proc, "step: record")
     proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    proc.communicate(timeout=60)
+    if live(project, "staging").get("previous"):
+        back = project.run(
+            "-o", "json", "-y", "rollback", "-e", "staging", "--break-lock", "--reason", "killed"
+        )
+        clean(back)
+    resumed = promote(project, wanted, "--break-lock", "--reason", "killed")
+    clean(resumed)
+    assert_records_name_what_runs(project, ok(resumed)["release"])
 
-    if then_rollback:  # an operator rolls back (if the swap landed) before anyone re-runs
-        st = live(project, "staging")
-        if st.get("previous"):
-            rerun(project, "-o", "json", "-y", "rollback", "-e", "staging")
-    resumed = rerun(project, "-o", "json", "-y", "promote", "--to", "staging", "--timeout", "60")
-    assert resumed["status"] in ("live", "unchanged")
-    now = live(project, "staging")
-    assert now["live"] == (resumed.get("services") or {}).get("agent", {}).get("revision", now["live"])
-    assert_records_name_what_runs(project)
+
+# ------------------------------------------------------------------------------ faults per request kind
+
+ARM = r"/subscriptions/.*/resourceGroups/rg-crash-staging/providers/Microsoft.App"
+POLL = r"/providers/Microsoft.App/locations/[^/]+/containerappOperationStatuses/"
+# (request kind, method, path, fault, how many): past the SDK's 3 status/read retries, or a write
+# whose connection drops (not retried: its outcome is unknown and is read back)
+REQUESTS = [
+    ("app-read", "GET", ARM + f"/containerApps/{APP}$", "429", 4),
+    ("app-read", "GET", ARM + f"/containerApps/{APP}$", "drop", 4),
+    ("revision-read", "GET", ARM + f"/containerApps/{APP}/revisions/[^/]+$", "500", 4),
+    ("app-patch", "PATCH", ARM + f"/containerApps/{APP}$", "500", 4),
+    ("app-patch", "PATCH", ARM + f"/containerApps/{APP}$", "drop", 1),
+    ("app-patch", "PATCH", ARM + f"/containerApps/{APP}$", "429", 4),
+    ("operation-poll", "GET", POLL, "500", 4),
+    ("operation-poll", "GET", POLL, "drop", 4),
+    ("operation-poll", "GET", POLL, "429", 4),
+]
+NEW_REVISION = [  # request kinds only a release new to staging makes
+    ("app-put", "PUT", ARM + f"/containerApps/{APP}$", "drop", 1),
+    ("image-import", "POST", r"/registries/crcrashstaging/importImage$", "500", 4),
+]
+
+
+def fault_then_rerun(
+    project: Project, faults, wanted: str, method: str, path: str, kind: str, n: int
+) -> None:
+    faults.add(method, path, kind, count=n, retry_after=1)
+    first = promote(project, wanted)
+    clean(first)
+    faults.clear()
+    if first.code != 0:
+        resumed = promote(project, wanted)
+        clean(resumed)
+        assert ok(resumed)["status"] in ("live", "unchanged")
+    assert_records_name_what_runs(project, wanted)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kind", "n"), [pytest.param(*r[1:], id=f"{r[0]}-{r[3]}") for r in REQUESTS]
+)
+def test_a_fault_on_each_request_kind_then_one_rerun(
+    project: Project, releases: list[str], faults, method: str, path: str, kind: str, n: int
+) -> None:
+    fault_then_rerun(project, faults, other(project, releases), method, path, kind, n)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kind", "n"), [pytest.param(*r[1:], id=f"{r[0]}-{r[3]}") for r in NEW_REVISION]
+)
+def test_a_fault_on_a_request_only_a_new_release_makes(
+    project: Project, releases: list[str], faults, method: str, path: str, kind: str, n: int
+) -> None:
+    ship_dev(project, f"3.{time.time_ns() % 100000}.0")
+    fault_then_rerun(project, faults, live(project, "dev")["release"], method, path, kind, n)
+
+
+def test_a_500_on_the_swaps_operation_poll(project: Project, releases: list[str], faults) -> None:
+    """The issue's case: the swap's traffic write lands, its poll fails — read back, not `failed`."""
+    wanted = other(project, releases)
+    proc = start(project, "-o", "json", "-v", "-y", "promote", "--to", "staging", "--release", wanted)
+    wait_for_line(proc, "step: swap:agent")
+    faults.add("GET", POLL, "500", count=4)
+    out, err = proc.communicate(timeout=120)
+    faults.clear()
+    assert proc.returncode != ExitCode.INTERNAL, err[-2000:]
+    if proc.returncode != 0:
+        clean(promote(project, wanted))
+    assert_records_name_what_runs(project, wanted)

@@ -60,15 +60,34 @@ def test_drift_is_flagged_and_repair_records_what_runs(project: Project) -> None
     move_traffic_by_hand(first)
     drifted = ok(project.run("-o", "json", "status", "-e", "dev"))
     assert drifted["services"][0]["live"] == first
-    assert {d["record"] for d in drifted["drift"]} == {"release_tag", "history", "last_known_good"}
+    assert {d["record"] for d in drifted["drift"]} == {
+        "release_tag",
+        "history",
+        "last_known_good",
+        "previous_release_tag",  # the app's tag still names the release before `second`
+    }
     text = project.run("status", "-e", "dev")
     assert "drift:" in text.stdout and "genaiops repair -e dev" in text.stdout
 
     fixed = ok(project.run("-o", "json", "repair", "-e", "dev"))
-    assert set(fixed["repaired"]) == {"release_tag:agent", "history", "last_known_good"}
+    assert set(fixed["repaired"]) == {
+        "release_tag:agent",
+        "previous_release_tag:agent",
+        "history",
+        "last_known_good",
+    }
     after = ok(project.run("-o", "json", "status", "-e", "dev"))
     assert after["drift"] == [] and after["services"][0]["live"] == first, "repair moved no traffic"
     history = ok(project.run("-o", "json", "history", "-e", "dev"))
     assert history["entries"][0]["operation"] == "repair"
     assert history["entries"][0]["release"] == fixed["release"]
     assert ok(project.run("-o", "json", "repair", "-e", "dev"))["repaired"] == []
+
+    # the rollback relies on the repaired previous release: it records the release that then runs
+    back = ok(project.run("-o", "json", "-y", "rollback", "-e", "dev", "--timeout", "60"))
+    assert back["rollbacks"][0]["live"] == second
+    history = ok(project.run("-o", "json", "history", "-e", "dev"))
+    entry = history["entries"][0]
+    assert entry["operation"] == "rollback" and entry["previous_release"] == fixed["release"]
+    assert entry["release"] == drifted["drift"][0]["says"], "the release `second` was recorded with"
+    assert ok(project.run("-o", "json", "status", "-e", "dev"))["drift"] == []

@@ -15,19 +15,49 @@ from .test_promote import live, ok, set_version
 
 @pytest.fixture(scope="module")
 def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return own_project(sandbox, tmp_path_factory.mktemp("sidedoors"), ("prod",), prefix="side")
+    return own_project(sandbox, tmp_path_factory.mktemp("sidedoors"), ("dev", "prod"), prefix="side")
 
 
-def deploy_by_hand(project: Project, version: str) -> None:
+def deploy_by_hand(project: Project, version: str, env: str = "prod"):
     set_version(project, version)
-    assert project.run("build", "--push", "-e", "prod").code == 0
-    ok(project.run("-o", "json", "deploy", "-e", "prod", "--timeout", "60"))
+    assert project.run("build", "--push", "-e", env).code == 0
+    return project.run("-o", "json", "deploy", "-e", env, "--timeout", "60")
+
+
+def test_a_deploy_that_goes_live_in_the_entry_environment_runs_its_gates(project: Project) -> None:
+    """dev (gates, no promote_from, strategy direct): a deploy goes live at once, so its gates run
+    against live right after; a failure rolls it back (exit 9) and both are in history."""
+    good = ok(deploy_by_hand(project, "8.0.0", "dev"))
+    assert good["gates"] == [{"name": "smoke", "verdict": "pass"}] and good["ledger"]
+    serving = live(project, "dev")
+    assert serving["release"] == good["release"]
+    project.edit(
+        "genaiops.yaml", '"$.answer": {contains: "5 business days"}', '"$.answer": {contains: "never said"}'
+    )
+    try:
+        bad = deploy_by_hand(project, "8.1.0", "dev")
+    finally:
+        project.edit(
+            "genaiops.yaml",
+            '"$.answer": {contains: "never said"}',
+            '"$.answer": {contains: "5 business days"}',
+        )
+    assert bad.code == ExitCode.GATE_FAILED, bad.stdout + bad.stderr
+    assert "rolled back" in bad.json()["error"]["message"]
+    assert live(project, "dev")["live"] == serving["live"], "the ungated digest no longer serves"
+    hist = ok(project.run("-o", "json", "history", "-e", "dev", "--limit", "2"))
+    assert [(e["operation"], e["status"]) for e in hist["entries"]] == [
+        ("deploy", "failed"),
+        ("deploy", "live"),
+    ]
+    assert hist["last_known_good"]["dev"] == good["release"]
+    assert ok(project.run("-o", "json", "status", "-e", "dev"))["drift"] == []
 
 
 def test_hand_swap_in_prod_runs_its_gates_and_is_recorded(project: Project) -> None:
-    deploy_by_hand(project, "7.0.0")  # first revision: live at once (nothing to swap from)
+    ok(deploy_by_hand(project, "7.0.0"))  # first revision: live at once (nothing to swap from)
     first_live = live(project, "prod")["live"]
-    deploy_by_hand(project, "7.1.0")  # blue/green: staged at 0 %
+    ok(deploy_by_hand(project, "7.1.0"))  # blue/green: staged at 0 %
     assert live(project, "prod")["live"] == first_live
 
     swapped = ok(project.run("-o", "json", "swap", "-e", "prod"))
@@ -49,7 +79,7 @@ def test_hand_swap_in_prod_runs_its_gates_and_is_recorded(project: Project) -> N
         "genaiops.yaml", '"$.answer": {contains: "5 business days"}', '"$.answer": {contains: "never said"}'
     )
     try:
-        deploy_by_hand(project, "7.2.0")
+        ok(deploy_by_hand(project, "7.2.0"))
         refused = project.run("-o", "json", "swap", "-e", "prod")
     finally:
         project.edit(

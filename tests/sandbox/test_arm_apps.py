@@ -278,3 +278,11 @@ def test_delete_app_and_list_by_subscription(arm_env: ArmEnv, apps) -> None:
     assert arm_env.runtime.removed == ["agent"]
     with pytest.raises(ResourceNotFoundError):
         client.container_apps.get(RG, "agent")
+
+
+def test_an_app_identity_reaches_its_revisions(arm_env: ArmEnv, apps) -> None:
+    client, env = apps
+    app = client.container_apps.begin_create_or_update(RG, "agent", _app(env.id)).result()
+    spec = arm_env.runtime.revisions["agent--v1"]
+    assert spec.identity is not None and spec.identity.principal_id == app.identity.principal_id
+    assert spec.identity.resource_id.lower() == app.id.lower()

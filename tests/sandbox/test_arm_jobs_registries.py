@@ -63,6 +63,31 @@ def test_job_execution_can_be_stopped_and_failures_are_reported(arm_env: ArmEnv)
     assert arm_env.runtime.exec_polls[run.name] == 99
 
 
+def test_job_replica_settings_and_identity_reach_the_runtime(arm_env: ArmEnv) -> None:
+    create_rg(arm_env, RG)
+    client = arm_env.apps_client()
+    env = client.managed_environments.begin_create_or_update(
+        RG, "cae", m.ManagedEnvironment(location="eastus2")
+    ).result()
+    job = _job(env.id, "127.0.0.1:5000/batch:1")
+    job.configuration.replica_retry_limit = 2
+    job.configuration.manual_trigger_config = m.JobConfigurationManualTriggerConfig(
+        parallelism=3, replica_completion_count=4
+    )
+    job.identity = m.ManagedServiceIdentity(type="SystemAssigned")
+    created = client.jobs.begin_create_or_update(RG, "shards", job).result()
+    run = client.jobs.begin_start(RG, "shards").result()
+    spec = arm_env.runtime.executions[run.name]
+    assert (spec.parallelism, spec.replica_completion_count, spec.replica_retry_limit) == (3, 4, 2)
+    assert spec.identity is not None and spec.identity.principal_id == created.identity.principal_id
+    assert spec.identity.resource_id.lower() == created.id.lower()
+
+    # no identity on the job: its containers get none
+    client.jobs.begin_create_or_update(RG, "plain", _job(env.id, "127.0.0.1:5000/batch:1")).result()
+    plain = arm_env.runtime.executions[client.jobs.begin_start(RG, "plain").result().name]
+    assert plain.identity is None and (plain.parallelism, plain.replica_completion_count) == (1, 1)
+
+
 def test_registries_and_import_image(arm_env: ArmEnv) -> None:
     create_rg(arm_env, RG)
     client = arm_env.acr_client()

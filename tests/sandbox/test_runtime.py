@@ -270,6 +270,96 @@ def test_jobs_succeed_fail_and_stop(runtime, rt_image):
     assert runtime.job_execution_status("never-started").status == "Unknown"
 
 
+def _replicas_job(execution, image, script, **settings):
+    return JobExecutionSpec(
+        job="shards",
+        execution=execution,
+        resource_group="rg1",
+        timeout_seconds=settings.pop("timeout", 60),
+        containers=[ContainerSpec(name="b", image=image, command=["sh", "-c", script])],
+        **settings,
+    )
+
+
+def _interval(ctr):
+    state = ctr.attrs["State"]
+    return state["StartedAt"], state["FinishedAt"]
+
+
+# the first replica (index 0) fails; every other one works for a second
+FIRST_REPLICA_FAILS = (
+    'case "$CONTAINER_APP_REPLICA_NAME" in *-0-*) echo first-fails >&2; exit 4;; esac; sleep 1'
+)
+
+
+def test_job_replicas_run_in_parallel_until_enough_succeed(runtime, rt_image):
+    runtime.start_job_execution(
+        _replicas_job("par-ok", rt_image, "sleep 2", parallelism=3, replica_completion_count=3)
+    )
+    done = wait_for(lambda: runtime.job_execution_status("par-ok"), lambda s: s.status != "Running")
+    assert done.status == "Succeeded" and done.end_time > done.start_time
+    replicas = runtime.job_replica_containers("par-ok")
+    assert len(replicas) == 3
+    intervals = [_interval(c) for c in replicas]
+    # all three ran at the same time: each started before any of them finished
+    assert max(start for start, _ in intervals) < min(end for _, end in intervals)
+    replica_names = {
+        e.split("=", 1)[1]
+        for c in replicas
+        for e in c.attrs["Config"]["Env"]
+        if e.startswith("CONTAINER_APP_REPLICA_NAME=")
+    }
+    assert len(replica_names) == 3  # identical replicas, each with its own name
+    assert all(c.attrs["HostConfig"]["NetworkMode"] == "host" for c in replicas)
+
+
+def test_a_failed_replica_is_retried_within_the_retry_limit(runtime, rt_image):
+    runtime.start_job_execution(
+        _replicas_job(
+            "retry-ok",
+            rt_image,
+            FIRST_REPLICA_FAILS,
+            parallelism=2,
+            replica_completion_count=2,
+            replica_retry_limit=1,
+        )
+    )
+    done = wait_for(lambda: runtime.job_execution_status("retry-ok"), lambda s: s.status != "Running")
+    assert done.status == "Succeeded"
+    codes = [c.attrs["State"]["ExitCode"] for c in runtime.job_replica_containers("retry-ok")]
+    assert codes == [4, 0, 0]  # replica 0 failed, a third replica replaced it
+
+
+def test_replica_failures_beyond_the_retry_limit_fail_the_execution(runtime, rt_image):
+    script = 'case "$CONTAINER_APP_REPLICA_NAME" in *-0-*) echo first-fails >&2; exit 4;; esac; sleep 30'
+    runtime.start_job_execution(
+        _replicas_job("retry-no", rt_image, script, parallelism=2, replica_completion_count=2)
+    )
+    failed = wait_for(lambda: runtime.job_execution_status("retry-no"), lambda s: s.status != "Running")
+    assert failed.status == "Failed" and "replica 0" in failed.reason and "code 4" in failed.reason
+    assert "first-fails" in failed.reason
+    # the other replica is stopped with the execution, not left running for 30 s
+    replicas = wait_for(
+        lambda: runtime.job_replica_containers("retry-no"),
+        lambda rs: not any(c.attrs["State"]["Running"] for c in rs),
+        timeout=15,
+    )
+    assert len(replicas) == 2 and not any(c.attrs["State"]["Running"] for c in replicas)
+
+
+def test_stopping_an_execution_stops_every_replica(runtime, rt_image):
+    runtime.start_job_execution(
+        _replicas_job("stop-all", rt_image, "sleep 60", parallelism=3, replica_completion_count=3)
+    )
+    wait_for(lambda: runtime.job_replica_containers("stop-all"), lambda rs: len(rs) == 3)
+    runtime.stop_job_execution("stop-all")
+    stopped = runtime.job_execution_status("stop-all")
+    assert stopped.status == "Stopped" and stopped.end_time
+    assert not any(c.attrs["State"]["Running"] for c in runtime.job_replica_containers("stop-all"))
+    time.sleep(0.5)  # the supervisor must not start replacements for the stopped replicas
+    assert len(runtime.job_replica_containers("stop-all")) == 3
+
+
 def test_new_runtime_adopts_existing_containers(rt_state, rt_docker_host, rt_image):
     first = make_runtime(rt_state, rt_docker_host, ready_timeout=20)
     try:

@@ -55,6 +55,8 @@ class ContainerAppsHost:
             state.staged,
             release=(app.get("tags") or {}).get(ca.TAG_RELEASE) or None,
             live_label=state.label_of(state.live),
+            previous=state.previous,
+            previous_release=(app.get("tags") or {}).get(ca.TAG_PREVIOUS_RELEASE) or None,
         )
         if state.live:
             rev = self.api.revision(app_name, state.live) or {}

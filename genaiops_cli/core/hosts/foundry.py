@@ -188,6 +188,8 @@ class FoundryAgentHost:
             state.staged,
             release=tags.get(RELEASE_TAG) or None,
             live_label=state.label_of(state.live),
+            previous=state.previous,
+            previous_release=tags.get(PREVIOUS_RELEASE_TAG) or None,
         )
         if state.live:
             image = ((versions[state.live].get("definition") or {}).get("container_configuration") or {}).get(

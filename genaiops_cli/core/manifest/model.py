@@ -611,6 +611,14 @@ class Baseline(_Model):
     confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of the comparison.")
 
 
+class EvalBatch(_Model):
+    """Run the evaluation as a Container Apps Job execution in the environment (`eval --batch`)."""
+
+    shards: int = Field(
+        4, ge=1, le=64, description="Dataset shards = job replicas running in parallel (1..64)."
+    )
+
+
 class Evaluation(_Model):
     """An offline evaluation of one service against a dataset."""
 
@@ -631,6 +639,11 @@ class Evaluation(_Model):
     )
     baseline: Baseline | None = None
     dry_run: bool = Field(False, description="Compute metrics without failing the gate.")
+    batch: EvalBatch | None = Field(
+        None,
+        description="Run `genaiops eval -e ENV` of this evaluation as a batch job in the environment "
+        "(docs/data-and-batch.md); the calls are sharded across job replicas.",
+    )
 
     @field_validator("dataset")
     @classmethod
@@ -725,13 +738,30 @@ class MetricAlert(_Model):
 
 
 class LogAlert(_Model):
-    """A scheduled log-query alert (Microsoft.Insights/scheduledQueryRules) over a service's logs."""
+    """A scheduled log-query alert (Microsoft.Insights/scheduledQueryRules): your own KQL (`query` +
+    `threshold`) over the service's Container App logs, or a failed-request share (`error_rate`) over
+    its Application Insights requests."""
 
-    service: NonEmpty = Field(description="Service whose Container App is the query scope.")
-    query: NonEmpty = Field(description="KQL; the alert counts its rows (or aggregates `measure`).")
+    service: NonEmpty = Field(description="Service whose logs (or requests) are watched.")
+    query: NonEmpty | None = Field(
+        None, description="KQL; the alert counts its rows (or aggregates `measure`). Needs `threshold`."
+    )
     measure: NonEmpty | None = Field(None, description="Column aggregated instead of counting rows.")
     aggregation: Literal["Count", "Total", "Average", "Minimum", "Maximum"] = "Count"
-    threshold: ThresholdSpec
+    threshold: ThresholdSpec | None = Field(None, description='With `query`: "<op> <number>".')
+    error_rate: ThresholdSpec | None = Field(
+        None,
+        description="Instead of `query`: fires when the share of failed requests (0..1) of the service in "
+        'Application Insights is "<op> <number>" over the window, e.g. "> 0.05".',
+    )
+    min_requests: int = Field(
+        10, ge=1, description="With `error_rate`: fewer requests in the window never fire (too little data)."
+    )
+    app_insights: NonEmpty | None = Field(
+        None,
+        description="With `error_rate`: the Application Insights component the service reports to (its "
+        "name in the environment's resource group, e.g. provision's `appInsightsName` output, or its id).",
+    )
     window: Literal[tuple(WINDOWS)] = "5m"  # type: ignore[valid-type]
     frequency: Literal[tuple(LOG_FREQUENCIES)] = "5m"  # type: ignore[valid-type]
     severity: int = Field(3, ge=0, le=4)
@@ -781,6 +811,23 @@ class CanaryAnalysis(_Model):
     )
     max_latency_ratio: float | None = Field(
         None, gt=0, description="Largest canary/stable mean response time ratio (none: not checked)."
+    )
+    min_quality: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Lowest mean live answer quality (the `answer_quality` metric in Application Insights).",
+    )
+    max_quality_drop: float | None = Field(
+        None, ge=0, le=1, description="Largest drop of the canary's mean answer quality below stable's."
+    )
+    min_quality_samples: int = Field(
+        5, ge=1, description="Fewer quality samples on a side than this: the quality checks wait."
+    )
+    app_insights: NonEmpty | None = Field(
+        None,
+        description="The Application Insights component the service reports to (name in the environment's "
+        "resource group, or id); needed by the quality checks.",
     )
 
 

@@ -364,6 +364,7 @@ def environment_rules(
         out += monitor_rules(env, service_names, at)
     if env.canary is not None:
         out += canary_rules(env, at)
+    out += quality_rules(env, at)
     overrides = raw_env.get("services")
     if isinstance(overrides, dict):
         for svc in overrides:
@@ -405,6 +406,8 @@ def monitor_rules(env: Environment, service_names: list[str], at: Locator) -> li
                             _suggest(group, groups, "action groups under `monitor.action_groups`"),
                         )
                     )
+            if kind == "log_alerts":
+                out += _log_alert_shape(rule, where, at)
             if WINDOW_SECONDS[rule.window] < WINDOW_SECONDS[rule.frequency]:
                 out.append(
                     at.issue(
@@ -413,6 +416,49 @@ def monitor_rules(env: Environment, service_names: list[str], at: Locator) -> li
                         "Azure Monitor needs window >= frequency, e.g. `window: 5m, frequency: 1m`",
                     )
                 )
+    return out
+
+
+def _log_alert_shape(rule: Any, where: tuple[Any, ...], at: Locator) -> list[ManifestIssue]:
+    """A log alert is either `query` + `threshold` or `error_rate` (+ `app_insights`), never both."""
+    if rule.error_rate is None:
+        missing = [f for f in ("query", "threshold") if getattr(rule, f) is None]
+        if missing:
+            return [
+                at.issue(
+                    where,
+                    f"log alert needs `{'` and `'.join(missing)}`",
+                    'give `query:` (KQL) and `threshold: "> 0"`, or `error_rate: "> 0.05"` instead',
+                )
+            ]
+        return []
+    out = []
+    for field in ("query", "threshold", "measure"):
+        if getattr(rule, field) is not None:
+            out.append(
+                at.issue(
+                    (*where, field),
+                    f"`{field}` cannot be combined with `error_rate`",
+                    "`error_rate` writes its own query; drop one of them",
+                    at_key=True,
+                )
+            )
+    if not 0 <= rule.error_rate.value <= 1:
+        out.append(
+            at.issue(
+                (*where, "error_rate"),
+                f"error rate {rule.error_rate.value:g} is not a share between 0 and 1",
+                'e.g. `error_rate: "> 0.05"` for 5 %',
+            )
+        )
+    if rule.app_insights is None:
+        out.append(
+            at.issue(
+                where,
+                "`error_rate` needs `app_insights`: the component the service's requests are recorded in",
+                "e.g. `app_insights: appi-contoso-dev` (the appInsightsName output of `genaiops provision`)",
+            )
+        )
     return out
 
 
@@ -449,6 +495,26 @@ def canary_rules(env: Environment, at: Locator) -> list[ManifestIssue]:
                     ("canary", "steps", i, "weight"),
                     f"weight {weights[i]} does not increase on the previous step's {weights[i - 1]}",
                     "list the steps in increasing weight, e.g. 10, 50",
+                )
+            )
+    return out
+
+
+def quality_rules(env: Environment, at: Locator) -> list[ManifestIssue]:
+    """Live answer-quality checks read Application Insights: the analysis names the component."""
+    out = []
+    for section in ("canary", "watch"):
+        spec = getattr(env, section)
+        if spec is None:
+            continue
+        analysis = spec.analysis
+        wants = analysis.min_quality is not None or analysis.max_quality_drop is not None
+        if wants and not analysis.app_insights:
+            out.append(
+                at.issue(
+                    (section, "analysis"),
+                    "the quality checks need `app_insights`: where the answer_quality metric is sent",
+                    "e.g. `app_insights: appi-contoso-dev` (provision's appInsightsName output)",
                 )
             )
     return out

@@ -28,9 +28,16 @@ def arm_errors(action: str, error_type: type[GenAIOpsError], hint: str | None = 
         code = getattr(getattr(exc, "error", None), "code", None) or (
             exc.status_code and f"HTTP{exc.status_code}"
         )
+        transient = exc.status_code == 429 or (exc.status_code or 0) >= 500
         raise error_type(
             f"{action}: {code}: {_message(exc)}",
-            hint=hint,
+            hint=hint
+            or (
+                "Azure throttled or failed the request after retries: re-run the command; it reads "
+                "back what happened and continues where it stopped"
+                if transient
+                else None
+            ),
             details={"arm_code": code, "status": exc.status_code},
         ) from exc
     except ServiceRequestError as exc:

@@ -12,7 +12,16 @@ from typing import Any
 
 from ..runtime_api import AppRoutes, ContainerSpec, RevisionSpec, RevisionStatus, TrafficRoute
 from . import secrets as app_secrets
-from .common import OUTBOUND_IPS, Response, deep_merge, drop_nulls, now_iso, random_suffix, stable_uuid
+from .common import (
+    OUTBOUND_IPS,
+    Response,
+    deep_merge,
+    drop_nulls,
+    now_iso,
+    random_suffix,
+    stable_uuid,
+    workload_identity,
+)
 from .errors import ArmError, bad_request, invalid_parameter, not_found
 from .names import check_container_app_name, normalize_app_enums
 
@@ -377,6 +386,7 @@ class AppsMixin:
                         containers=container_specs(rev["template"], values),
                         target_port=target_port,
                         failure=failure,
+                        identity=workload_identity(record["envelope"], self.tenant_id),  # type: ignore[attr-defined]
                     )
                 )
             else:

@@ -9,6 +9,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..runtime_api import ManagedIdentity
+
 SANDBOX_DNS_SUFFIX = "sandbox.genaiops.test"
 OUTBOUND_IPS = ["127.0.0.1"]
 
@@ -91,3 +93,11 @@ def drop_nulls(value: Any) -> Any:
     if isinstance(value, list):
         return [drop_nulls(v) for v in value if v is not None]
     return value
+
+
+def workload_identity(envelope: dict[str, Any], tenant_id: str) -> ManagedIdentity | None:
+    """The system-assigned identity a resource's containers get tokens for (None without one)."""
+    identity = envelope.get("identity") or {}
+    if "systemassigned" not in str(identity.get("type", "")).lower().replace(" ", ""):
+        return None
+    return ManagedIdentity(identity["principalId"], envelope["id"], tenant_id)

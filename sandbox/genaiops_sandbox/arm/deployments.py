@@ -352,6 +352,7 @@ class DeploymentsMixin:
                 existing=existing["body"] if existing else None,
                 foundry_url=getattr(self, "foundry_url", None),
                 vault_uri=getattr(getattr(self, "vaults", None), "ensure", None),
+                ingestion_url=getattr(self, "ingestion_url", None),
             )
             self.store.put(rid, {"id": rid, "type": req.type, "body": out, "plain": True})
         return out

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..runtime_api import JobExecutionSpec
 from .apps import container_specs
-from .common import OUTBOUND_IPS, Response, deep_merge, drop_nulls, now_iso, random_suffix
+from .common import OUTBOUND_IPS, Response, deep_merge, drop_nulls, now_iso, random_suffix, workload_identity
 from .errors import ArmError, invalid_parameter, not_found
 from .names import TRIGGER_TYPES, canonical, check_job_name, normalize_probes
 
@@ -187,6 +187,8 @@ class JobsMixin:
                     resource_group=record["id"].split("/")[4],
                     containers=container_specs(exec_template),
                     timeout_seconds=timeout,
+                    **replica_settings(record["spec"]["properties"]["configuration"]),
+                    identity=workload_identity(record["envelope"], self.tenant_id),  # type: ignore[attr-defined]
                 )
             )
             result = {"name": execution, "id": f"{record['id']}/executions/{execution}"}
@@ -247,3 +249,19 @@ class JobsMixin:
                 "Microsoft.App", record["envelope"]["location"], record["id"], query["api-version"]
             )  # type: ignore[attr-defined]
         return Response(202, None, self.lro_headers(op, location=True))  # type: ignore[attr-defined]
+
+
+def replica_settings(config: dict[str, Any]) -> dict[str, int]:
+    """parallelism / replicaCompletionCount of the job's trigger configuration (both default to 1,
+    as the spec says) and replicaRetryLimit (default 0)."""
+    trigger = (
+        config.get("manualTriggerConfig")
+        or config.get("scheduleTriggerConfig")
+        or config.get("eventTriggerConfig")
+        or {}
+    )
+    return {
+        "parallelism": max(1, int(trigger.get("parallelism") or 1)),
+        "replica_completion_count": max(1, int(trigger.get("replicaCompletionCount") or 1)),
+        "replica_retry_limit": max(0, int(config.get("replicaRetryLimit") or 0)),
+    }

@@ -1,0 +1,90 @@
+"""Gated environments have no side door (issue 14, item 4), against in-memory fakes of the ports:
+a `deploy` that goes live at once in an entry environment (dev: gates, no promote_from, strategy
+direct) runs its gates against live and is recorded like a promotion; a failing gate rolls it back
+and is recorded as failed; `--force --reason` skips the gates, recorded as an override."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from genaiops_cli.core import ledger as lg
+from genaiops_cli.core import reconcile, side_doors
+from genaiops_cli.errors import ExitCode, GateFailed
+from tests.core.fakes import World
+from tests.core.test_promote_steps import D1, D2, events
+
+D3 = "sha256:" + "3" * 64
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    return World(tmp_path)
+
+
+def deploy(world: World, digest: str, forced: str | None = None) -> dict | None:
+    """What `genaiops deploy -e dev` does: the host deploys, then the side-door check."""
+    image = world.registries["crdev"].add("demo/agent", digest, "v")
+    outcome = world.hosts["dev"].deploy("agent", image, 10, events())
+    went_live = ["agent"] if outcome.action in ("created", "live") else []
+    return side_doors.gate_deploy(world.envs["dev"], went_live, forced, events())
+
+
+def newest(world: World) -> lg.DeploymentRecord:
+    return lg.history(world.ledger("dev"), "dev", 1)[0]
+
+
+def test_a_deploy_that_goes_live_in_an_entry_environment_runs_its_gates_and_is_recorded(
+    world: World,
+) -> None:
+    dev = world.envs["dev"]
+    assert side_doors.is_gated(dev.resolved) and not dev.config.promote_from
+    first = deploy(world, D1)
+    assert first is not None and first["gates"] == [{"name": "smoke", "verdict": "pass"}]
+    assert newest(world).operation == "deploy" and newest(world).status == "live"
+    assert lg.last_known_good(world.ledger("dev"), "dev")["release"] == first["release"]
+    assert lg.evidence_for(world.ledger("dev"), "dev", first["release"]) is not None, "evidence to promote"
+    time.sleep(0.002)
+    second = deploy(world, D2)
+    assert second is not None
+    assert newest(world).previous_release == first["release"]
+    assert world.hosts["dev"].apps["agent"].tags["genaiops-release-previous"] == first["release"]
+    assert reconcile.drift(dev) == []
+
+
+def test_a_deploy_failing_its_gates_is_rolled_back_and_recorded_as_failed(world: World) -> None:
+    first = deploy(world, D1)
+    world.broken.add(D2)
+    time.sleep(0.002)
+    with pytest.raises(GateFailed) as refused:
+        deploy(world, D2)
+    assert refused.value.exit_code == ExitCode.GATE_FAILED and "rolled back" in refused.value.message
+    assert world.hosts["dev"].current("agent").digest == D1, "the ungated digest is no longer live"
+    failed = newest(world)
+    assert failed.status == "failed" and failed.services["agent"]["digest"] == D2
+    assert refused.value.details["ledger"] and refused.value.details["release"] == failed.release_id
+    assert lg.last_known_good(world.ledger("dev"), "dev")["release"] == first["release"]
+    assert reconcile.drift(world.envs["dev"]) == []
+
+
+def test_a_forced_deploy_skips_the_gates_and_records_the_override(world: World) -> None:
+    deploy(world, D1)
+    world.broken.add(D3)
+    time.sleep(0.002)  # history tags are ordered by a millisecond stamp
+    forced = deploy(world, D3, forced="hotfix at 3am")
+    assert forced is not None and forced["forced_reason"] == "hotfix at 3am" and forced["gates"] == []
+    assert world.hosts["dev"].current("agent").digest == D3
+    entry = newest(world)
+    assert entry.overrides[0] == {**entry.overrides[0], "what": "gates", "reason": "hotfix at 3am"}
+    assert lg.evidence_for(world.ledger("dev"), "dev", forced["release"]) is None, (
+        "a forced deploy is no evidence"
+    )
+
+
+def test_a_deploy_in_a_promoted_into_environment_is_left_to_its_gated_swap(world: World) -> None:
+    prod = world.envs["prod"]
+    assert side_doors.gate_deploy(prod, [], None, events()) is None
+    assert side_doors.gate_deploy(prod, ["agent"], None, events()) is None, "promote_from: not here"
+    assert lg.history(world.ledger("prod"), "prod", 10) == []
