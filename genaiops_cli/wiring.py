@@ -39,6 +39,16 @@ def _containerapp(env: Environment, timeout: float) -> Host:
     return ContainerAppsHost(env, ContainerAppsArm(env.target, env.config.resource_group, timeout))
 
 
+def _containerapp_job(env: Environment, timeout: float) -> Host:
+    from genaiops_cli.core.hosts.containerapp_job import ContainerAppJobHost
+    from genaiops_cli.core.provisioning import missing_setting
+    from genaiops_cli.providers.azure.containerapp_jobs import ContainerAppJobsArm
+
+    if not (env.config.containerapps_environment or env.config.connected_environment):
+        raise missing_setting(env.name, "containerapps_environment")
+    return ContainerAppJobHost(env, ContainerAppJobsArm(env.target, env.config.resource_group, timeout))
+
+
 def _foundry_agent(env: Environment, timeout: float) -> Host:
     from genaiops_cli.core.hosts.foundry import FoundryAgentHost, project_settings
     from genaiops_cli.providers.azure.foundry import FoundryAgents
@@ -51,6 +61,7 @@ def _foundry_agent(env: Environment, timeout: float) -> Host:
 HOSTS: dict[str, HostFactory | None] = {
     "containerapp": _containerapp,
     "foundry-agent": _foundry_agent,
+    "containerapp-job": _containerapp_job,
 }
 
 

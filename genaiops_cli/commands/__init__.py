@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "diff",
     "eval",
     "data",
+    "job",
     "monitor",
     "pipeline",
     "sandbox",

@@ -59,6 +59,7 @@ def swap(
     why = override_reason(reason, force=force, skip_smoke=skip_smoke, break_lock=break_lock)
     lock_reason = why if break_lock else None
     actx, opened, names = select_services(ctx, env, services)
+    names = swappable(opened, names, explicit=bool(services))
     # --force: straight to 100 % without the canary steps (in a gated environment: without its gates)
     canary = not force and opened.config.strategy == "canary"
     with environment_locked(opened, "swap", lock_reason) as held:
@@ -167,3 +168,18 @@ def _gated_swap(
         "release": rid,
         "ledger": tag,
     }
+
+
+def swappable(opened: Environment, names: list[str], explicit: bool) -> list[str]:
+    """Jobs take no traffic: left out of a swap of every service (a named one refuses, saying why)."""
+    from genaiops_cli.errors import UsageError
+
+    if explicit:
+        return names
+    kept = [n for n in names if opened.host_kind(n) != "containerapp-job"]
+    if not kept:
+        raise UsageError(
+            f"nothing to swap in {opened.name}: every service is a job, and jobs take no traffic",
+            hint="`genaiops deploy` already made the job's new image the one its next run uses",
+        )
+    return kept

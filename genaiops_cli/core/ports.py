@@ -408,6 +408,45 @@ class ContainerAppsApi(Protocol):
         ...
 
 
+# -------------------------------------------------------- the Container Apps jobs host's cloud API
+
+
+class ContainerAppJobsApi(Protocol):
+    """The Azure Container Apps job calls (Microsoft.App/jobs) the job host makes, in the REST wire
+    shape. providers/azure/containerapp_jobs.py implements it; tests use an in-memory fake."""
+
+    def managed_environment(self, name: str) -> dict[str, Any]: ...
+
+    def connected_environment(self, name: str) -> dict[str, Any]: ...
+
+    def get_job(self, name: str) -> dict[str, Any] | None:
+        """The job, or None when it does not exist."""
+        ...
+
+    def put_job(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def patch_job(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def start(self, name: str) -> str:
+        """Start an execution with the job's template (Jobs_Start); returns the execution's name."""
+        ...
+
+    def executions(self, name: str) -> list[dict[str, Any]]:
+        """The job's executions (JobExecution wire shape), newest first."""
+        ...
+
+    def execution(self, name: str, execution: str) -> dict[str, Any] | None:
+        """One execution, or None when it does not exist."""
+        ...
+
+    def stop_execution(self, name: str, execution: str) -> None: ...
+
+    def logs(self, name: str, execution: str, tail: int) -> list[dict[str, Any]]:
+        """The console output of every replica and container of an execution, the way `az containerapp
+        job logs show` reads it: [{replica, container, lines: [{time, text}]}] (last `tail` lines each)."""
+        ...
+
+
 # ---------------------------------------------------------------------------------- build and push
 
 

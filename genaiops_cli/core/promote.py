@@ -135,6 +135,8 @@ def _plan_service(
     revision = host.expected_revision(name, image)
     if now.live == revision:
         traffic = "none (already live)"
+    elif "deploy_at_swap" in host.capabilities:  # a job takes no traffic
+        traffic = f"job runs {revision} from its next execution (written after the gates)"
     elif dst.config.strategy == "bluegreen" and now.live:
         traffic = f"stage {revision} at 0 % on a label, gates, then 100 % {now.live} → {revision}"
     elif dst.config.strategy == "canary" and now.live and dst.config.canary:

@@ -5,6 +5,10 @@
 (`canary` only into a `strategy: canary` environment: the staged side walks the canary steps with
 analysis; the swap then moves the rest to 100 %.)
 
+A job (a host with the "deploy_at_swap" capability) takes no traffic that a staged side could hide
+behind: its deploy step only plans its configuration, and its swap step writes it — so a job runs
+the new image only once the target's gates passed.
+
 Safety: the target's live side keeps 100 % until every gate passed; a failed revision is
 deactivated by the host; only the swap moves traffic, in one complete write per service."""
 
@@ -55,6 +59,16 @@ class Run:
 
     def dst_image(self, service: str) -> str:
         return f"{self.dst.registry.login_server}/{self.repository(service)}@{self.digest(service)}"
+
+
+def deferred(host: Any) -> bool:
+    """A host whose units take no traffic (jobs): promotion writes them at the swap step."""
+    return "deploy_at_swap" in host.capabilities
+
+
+def staged_services(r: Run) -> list[str]:
+    """The target's services written at the deploy step (all but deferred ones)."""
+    return [s for s in r.dst.services if not deferred(r.dst.host(s))]
 
 
 def verify_entry(src: Environment, candidate: Candidate, on_event: EventFn) -> lg.DeploymentRecord:
@@ -155,7 +169,14 @@ class StageStep:
 
     def run(self, r: Run) -> dict[str, Any]:
         image = r.dst_image(self.service)
-        outcome = r.dst.host(self.service).deploy(self.service, image, r.options.timeout, r.on_event)
+        host = r.dst.host(self.service)
+        if deferred(host):  # a job: nothing serves traffic to stage it behind; written at swap
+            revision = host.expected_revision(self.service, image)
+            outcome = DeployOutcome(
+                self.service, r.dst_live[self.service].app, revision, image, "planned", ""
+            )
+        else:
+            outcome = host.deploy(self.service, image, r.options.timeout, r.on_event)
         r.outcomes[self.service] = outcome
         r.journal.services[self.service] = {
             "image": image,
@@ -176,10 +197,13 @@ class GatesStep:
     converge: bool = False
 
     def side(self, r: Run) -> str:
+        staged = staged_services(r)
+        if not staged:  # only jobs: none is written before this step, so none can be "live" yet
+            return "staged"
         already_live = all(
             r.outcomes[s].action in ("created", "live")
             or r.dst_live[s].live == r.journal.services[s]["revision"]
-            for s in r.dst.services
+            for s in staged
         )
         return "live" if (r.dst.config.strategy == "direct" or already_live) else "staged"
 
@@ -262,6 +286,11 @@ class SwapStep:
         tags = {RELEASE_TAG: r.release_id, PREVIOUS_RELEASE_TAG: r.journal.previous_release or ""}
         if host.current(self.service).live == wanted:
             return host.record_live(self.service, tags)
+        if deferred(host):  # a job goes live here, after the gates: one write of the new image
+            host.deploy(
+                self.service, r.journal.services[self.service]["image"], r.options.timeout, r.on_event
+            )
+            return host.record_live(self.service, tags)
         try:
             return host.swap(self.service, r.on_event, tags)
         except GenAIOpsError as exc:
@@ -325,6 +354,8 @@ def roll_back(env: Environment, on_event: EventFn) -> None:
     from genaiops_cli.core.reconcile import settle_release_tags
 
     for name in env.services:
+        if deferred(env.host(name)):
+            continue  # a job is written after the gates: nothing of this promotion to undo there
         try:
             env.host(name).rollback(name, 120, on_event)
         except GenAIOpsError:

@@ -76,6 +76,7 @@ class Sandbox:
         self.vaults: Any = None
         self.identity: Any = None
         self.stopped = threading.Event()
+        self.scheduler: Any = None  # starts scheduled jobs' executions (arm/job_schedule.py)
 
     def start(self, log_file: Path) -> Profile:
         from .arm import start_arm
@@ -237,6 +238,11 @@ class Sandbox:
             self.router.add_listener(self.arm.api.traffic.observe)
         tick = float(os.environ.get(TICK_ENV) or DEFAULT_TICK)
         self.alerts = AlertEvaluator(self.arm.api, tick=tick, ca_file=ca_file).start()
+        from .arm.job_schedule import DEFAULT_TICK as JOB_TICK
+        from .arm.job_schedule import TICK_ENV as JOB_TICK_ENV
+        from .arm.job_schedule import JobScheduler
+
+        self.scheduler = JobScheduler(self.arm.api, float(os.environ.get(JOB_TICK_ENV) or JOB_TICK)).start()
 
     def _start_vaults(self, issuer: Any) -> None:
         """Key Vault data planes: one listener per Microsoft.KeyVault/vaults resource, its vaultUri."""
@@ -305,6 +311,7 @@ class Sandbox:
 
     def close(self) -> None:
         for name, part in (
+            ("scheduler", self.scheduler),
             ("alerts", self.alerts),
             ("monitor data", self.monitor_data),
             ("arm", self.arm),

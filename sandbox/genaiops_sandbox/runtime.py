@@ -454,6 +454,38 @@ class DockerRuntime:
 
     # ------------------------------------------------------------ routes
 
+    # ------------------------------------------------------------ job logs (the log stream reads these)
+
+    def job_execution_replicas(self, execution: str) -> list[dict[str, Any]]:
+        """The replicas (containers) an execution started, oldest first: {name, created, running,
+        exit_code}. The replica name is the CONTAINER_APP_REPLICA_NAME the container was given."""
+        out = []
+        for ctr in self._labelled(kind="job", extra={L_EXEC: execution}):
+            state = ctr.attrs.get("State", {})
+            out.append(
+                {
+                    "name": _env_of(ctr).get("CONTAINER_APP_REPLICA_NAME") or ctr.name,
+                    "created": _iso(ctr.attrs.get("Created")),
+                    "running": bool(state.get("Running")),
+                    "exit_code": None if state.get("Running") else state.get("ExitCode"),
+                }
+            )
+        return sorted(out, key=lambda r: str(r["created"] or ""))
+
+    def job_replica_logs(self, execution: str, replica: str, tail: int) -> list[tuple[str, str]] | None:
+        """(timestamp, line) of one replica's console output (stdout and stderr, as the engine
+        interleaved them), the last `tail` lines; None when there is no such replica."""
+        for ctr in self._labelled(kind="job", extra={L_EXEC: execution}):
+            if (_env_of(ctr).get("CONTAINER_APP_REPLICA_NAME") or ctr.name) != replica:
+                continue
+            raw = ctr.logs(stdout=True, stderr=True, timestamps=True, tail=tail).decode(errors="replace")
+            lines = []
+            for entry in raw.splitlines():
+                stamp, _, text = entry.partition(" ")
+                lines.append((stamp, text))
+            return lines
+        return None
+
     def set_routes(self, routes: AppRoutes) -> None:
         with self._lock:
             self._routes[_route_key(routes.app, routes.default_domain)] = routes

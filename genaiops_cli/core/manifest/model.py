@@ -380,6 +380,81 @@ class FoundryAgent(_Model):
     )
 
 
+JOB_HOST = "containerapp-job"
+# Bounds genaiops checks at validate time. The REST spec types these as plain integers; the bounds are
+# deliberately conservative (a day per replica, ten retries, a hundred replicas per execution) so that a
+# typo fails at `validate` rather than as a surprise bill, and can be raised when a user needs more.
+MAX_REPLICA_TIMEOUT = 86400
+MAX_RETRY_LIMIT = 10
+MAX_PARALLELISM = 100
+
+
+def _cron_syntax(v: str) -> str:
+    from genaiops_cli.core import cron
+
+    problem = cron.check(v)
+    if problem:
+        raise invalid(
+            f"cron `{v}`: {problem}", "5 fields, minute hour day month weekday, in UTC; " + cron.EXAMPLES
+        )
+    return v
+
+
+class EventScale(_Model):
+    """How an event-driven job scales executions (eventTriggerConfig.scale, KEDA rules)."""
+
+    min_executions: int = Field(0, ge=0, le=MAX_PARALLELISM, description="Executions kept running at least.")
+    max_executions: int = Field(10, ge=1, le=MAX_PARALLELISM, description="Executions started at most.")
+    polling_interval: int = Field(30, ge=1, le=3600, description="Seconds between checks of the rules.")
+    rules: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="KEDA scale rules in the REST shape, e.g. "
+        "`{name: queue, type: azure-queue, metadata: {queueName: jobs, queueLength: '1'}}`.",
+    )
+
+
+class JobTrigger(_Model):
+    """When a `host: containerapp-job` service runs (configuration.triggerType and its config)."""
+
+    type: Literal["manual", "schedule", "event"] = Field(
+        description="`manual` (genaiops job run / az containerapp job start), `schedule` (cron), "
+        "or `event` (scale rules)."
+    )
+    cron: Annotated[str, AfterValidator(_cron_syntax)] | None = Field(
+        None, description="Required for `schedule`: 5-field cron in UTC.", examples=["0 2 * * *"]
+    )
+    parallelism: int = Field(1, ge=1, le=MAX_PARALLELISM, description="Replicas run at once per execution.")
+    completions: int = Field(
+        1, ge=1, le=MAX_PARALLELISM, description="Replicas that must succeed for an execution to succeed."
+    )
+    replica_timeout: int = Field(
+        1800, ge=1, le=MAX_REPLICA_TIMEOUT, description="Seconds a replica may run before it is stopped."
+    )
+    retry_limit: int = Field(0, ge=0, le=MAX_RETRY_LIMIT, description="Retries of a failed replica.")
+    event: EventScale | None = Field(None, description="Required for `event`: scale rules.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobTrigger:
+        if self.type == "schedule" and not self.cron:
+            raise invalid("a `schedule` trigger needs `cron`", 'add e.g. `cron: "0 2 * * *"` (UTC)')
+        if self.type != "schedule" and self.cron:
+            raise invalid(
+                f"`cron` only applies to `type: schedule` (this trigger is {self.type})",
+                "set `type: schedule`, or remove `cron`",
+            )
+        if self.type == "event" and self.event is None:
+            raise invalid("an `event` trigger needs `event: {rules: [...]}`", "add the KEDA scale rules")
+        if self.type != "event" and self.event is not None:
+            raise invalid(f"`event` only applies to `type: event` (this trigger is {self.type})", "remove it")
+        if self.completions < self.parallelism:
+            raise invalid(
+                f"completions ({self.completions}) is less than parallelism ({self.parallelism})",
+                "an execution runs `parallelism` replicas at once until `completions` succeeded; "
+                "make completions >= parallelism",
+            )
+        return self
+
+
 class Service(_Model):
     """One deployable unit: an image plus how it is hosted."""
 
@@ -392,8 +467,10 @@ class Service(_Model):
         description="Repository in the environment's registry (required with build).",
         examples=["contoso/agent"],
     )
-    host: Literal["containerapp", "foundry-agent"] = Field(
-        "containerapp", description="Where the service runs."
+    host: Literal["containerapp", "foundry-agent", "containerapp-job"] = Field(
+        "containerapp",
+        description="Where the service runs: a Container App, a Foundry hosted agent, or a Container "
+        "Apps job (`containerapp-job`: runs to completion, manually, on a cron schedule or on events).",
     )
     ingress: Ingress | None = Field(None, description="Required for host: containerapp.")
     resources: Resources = Field(default_factory=Resources)
@@ -417,6 +494,7 @@ class Service(_Model):
         "`false` opts out.",
     )
     agent: FoundryAgent | None = Field(None, description="Required for host: foundry-agent.")
+    trigger: JobTrigger | None = Field(None, description="Required for host: containerapp-job.")
     connections: dict[EnvVarName, Connection] = Field(
         default_factory=dict,
         description="Environment variable → a value of this environment's provisioned resources "

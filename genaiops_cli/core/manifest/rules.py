@@ -19,6 +19,9 @@ def _suggest(word: str, choices: list[str], what: str) -> str:
     return (f"did you mean `{close}`? " if close else "") + f"{what}: {listed}"
 
 
+JOB_HOST = "containerapp-job"  # model.JOB_HOST (a test keeps the two equal)
+
+
 def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
     out = []
     if svc.host == "containerapp" and svc.ingress is None:
@@ -37,7 +40,7 @@ def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
                 "add `agent: {model: gpt-4o-mini}`",
             )
         )
-    if svc.host != "foundry-agent" and svc.agent is not None:
+    if svc.host not in ("foundry-agent", JOB_HOST) and svc.agent is not None:
         out.append(
             at.issue(
                 ("agent",),
@@ -57,6 +60,7 @@ def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
         )
     if svc.host == "foundry-agent":
         out += _hosted_agent_rules(svc, at)
+    out += _job_rules(svc, at)
     out += _connection_rules(svc, at)
     if svc.build is not None and svc.repository is None:
         out.append(
@@ -78,6 +82,68 @@ def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
                 )
             )
         seen.setdefault(check.name, i)
+    return out
+
+
+def _job_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
+    """A Container Apps job runs to completion: no ingress, no replicas kept up, no smoke endpoint."""
+    out = []
+    if svc.host != JOB_HOST:
+        if svc.trigger is not None:
+            out.append(
+                at.issue(
+                    ("trigger",),
+                    f"`trigger` only applies to host: {JOB_HOST}",
+                    f"remove it, or set `host: {JOB_HOST}`",
+                    at_key=True,
+                )
+            )
+        return out
+    if svc.trigger is None:
+        out.append(
+            at.issue(
+                ("trigger",),
+                f"missing required key `trigger` (required for host: {JOB_HOST})",
+                'add `trigger: {type: schedule, cron: "0 2 * * *"}` or `trigger: {type: manual}`',
+            )
+        )
+    why = {
+        "ingress": "a job has no ingress: it runs to completion and serves no requests",
+        "scale": "a job runs `trigger.parallelism` replicas per execution; it keeps none running",
+        "smoke": "smoke checks send HTTP requests, and a job has no endpoint to send them to",
+        "agent": "`agent` only applies to host: foundry-agent",
+        "secrets": "this version of genaiops does not pass Key Vault secrets to a job yet "
+        "(the job would run without them)",
+        "telemetry": "this version of genaiops does not wire Application Insights into a job yet",
+    }
+    hints = {
+        "ingress": "remove `ingress`; use `host: containerapp` for a service that answers requests",
+        "scale": "remove `scale`; set `trigger.parallelism` / `trigger.completions` instead",
+        "smoke": "remove `smoke`; check a run with `genaiops job run --wait` (its exit code is the run's)",
+        "agent": "remove it",
+        "secrets": "remove `secrets:` and read the secret at run time with the job's managed identity",
+        "telemetry": "remove `telemetry:`; the job's console output is in `genaiops job logs`",
+    }
+    for name, connection in svc.connections.items():
+        if connection == TELEMETRY_CONNECTION:
+            out.append(
+                at.issue(
+                    ("connections", name),
+                    "app_insights.connection_string is a secret, and this version of genaiops does not "
+                    "pass secrets to a job yet",
+                    "leave it out; the job's console output is in `genaiops job logs`",
+                )
+            )
+    for key, message in why.items():
+        if key in svc.model_fields_set and getattr(svc, key):
+            out.append(
+                at.issue(
+                    (key,),
+                    f"`{key}` does not apply to host: {JOB_HOST}: {message}",
+                    hints[key],
+                    at_key=True,
+                )
+            )
     return out
 
 
@@ -214,7 +280,15 @@ def _hosted_agent_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
 
 
 def evaluation_host_rules(ev: Evaluation, service: Service | None, at: Locator) -> list[ManifestIssue]:
-    """An evaluation reaches a hosted agent only through the Responses protocol."""
+    """An evaluation reaches a hosted agent only through the Responses protocol, and a job not at all."""
+    if service is not None and service.host == JOB_HOST:
+        return [
+            at.issue(
+                ("service",),
+                f"service `{ev.service}` is a job (host: {JOB_HOST}), which has no endpoint to evaluate",
+                "evaluate the service the job calls, or one with host: containerapp / foundry-agent",
+            )
+        ]
     if service is None or service.host != "foundry-agent":
         return []
     if ev.request.method == "POST" and ev.request.path.split("?")[0] == "/responses":

@@ -21,6 +21,7 @@ from .apps import AppsMixin
 from .common import Response, default_domain, echo_identity, now_iso, system_data
 from .deployments import DeploymentsMixin
 from .errors import ArmError, bad_request, invalid_parameter, not_found
+from .job_runs import PREVIEW_API_VERSIONS, PREVIEW_NAMESPACE, JobRunsMixin
 from .jobs import JobsMixin
 from .names import check_environment_name, check_resource_group_name
 from .registries import RegistriesMixin
@@ -34,6 +35,7 @@ log = logging.getLogger("genaiops.sandbox.arm")
 # the az CLI and Terraform send 2025-07-01. The two shapes agree on everything the stand-in serves.
 API_VERSIONS = {
     "microsoft.app": {"2025-07-01", "2026-07-01"},
+    PREVIEW_NAMESPACE: PREVIEW_API_VERSIONS,  # job replicas and log-stream tokens (az's preview calls)
     "microsoft.containerregistry": {"2025-11-01"},
     TASKS_NAMESPACE: {"2025-03-01-preview"},  # ACR Tasks (azure-mgmt-containerregistrytasks)
     **INSIGHTS_API_VERSIONS,  # Microsoft.Insights: one set per resource type
@@ -85,7 +87,9 @@ _ACR = _RG + r"/providers/microsoft\.containerregistry/registries"
 Handler = Callable[..., Response]
 
 
-class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, InsightsMixin, DeploymentsMixin):
+class ArmApi(
+    AppsMixin, JobsMixin, JobRunsMixin, RegistriesMixin, TasksMixin, InsightsMixin, DeploymentsMixin
+):
     def __init__(
         self,
         store: ResourceStore,
@@ -164,6 +168,7 @@ class ArmApi(AppsMixin, JobsMixin, RegistriesMixin, TasksMixin, InsightsMixin, D
             )
         self.add_app_routes(r, _APP, _SUB)
         self.add_job_routes(r, _APP, _SUB)
+        self.add_job_run_routes(r, _APP)
         self.add_registry_routes(r, _ACR, _SUB)
         self.add_task_routes(r, _ACR)
         self.add_insights_routes(r, _RG, _APP, _SUB)

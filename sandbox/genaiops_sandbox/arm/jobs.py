@@ -125,6 +125,7 @@ class JobsMixin:
                 "provisioningState": "Succeeded",
                 "runningState": "Ready",
                 "outboundIpAddresses": list(OUTBOUND_IPS),
+                "eventStreamEndpoint": self.job_event_stream(record),  # type: ignore[attr-defined]
             }
         )
         out["properties"] = props

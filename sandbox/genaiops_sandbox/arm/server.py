@@ -23,6 +23,7 @@ from .api import ArmApi
 from .common import Response
 from .entra import ClientCredentials, issue_token, openid_configuration
 from .errors import ArmError
+from .job_runs import LOGSTREAM_RE
 
 log = logging.getLogger("genaiops.sandbox.arm")
 
@@ -138,9 +139,10 @@ class _Handler(JsonHandler):
         )
 
     def _send(self, response: Response, request_id: str, correlation: str) -> None:
-        data = b"" if response.body is None else json.dumps(response.body).encode()
+        raw = isinstance(response.body, bytes)  # a data-plane answer (a log stream), sent as it is
+        data = response.body if raw else b"" if response.body is None else json.dumps(response.body).encode()
         self.send_response(response.status)
-        if response.body is not None:
+        if response.body is not None and not raw:
             self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("x-ms-request-id", request_id)
@@ -180,6 +182,8 @@ class _Handler(JsonHandler):
             raise ArmError(
                 404, "InvalidResourceType", f"The resource type could not be found for path '{path}'."
             )
+        if LOGSTREAM_RE.match(path) and self.command == "GET":  # a log-stream token, not an ARM one
+            return self.server.api.job_logstream(path, query, self.headers.get("Authorization") or "")
         self._authenticate()
         return self.server.api.handle(self.command, path, query, self._json(raw))
 
@@ -228,7 +232,24 @@ class _Handler(JsonHandler):
                 except (TypeError, ValueError, re.error) as exc:
                     raise ArmError(400, "InvalidFault", str(exc)) from None
                 return Response(201, {"value": faults.rules()})
+        if path == "/sandbox/jobs/tick" and self.command == "POST":
+            return self._schedule_tick(raw)
         raise ArmError(404, "NotFound", f"No sandbox admin route {self.command} {path}.")
+
+    def _schedule_tick(self, raw: bytes) -> Response:
+        """Run the job scheduler's tick for a chosen minute (tests: a schedule without the wait)."""
+        import datetime as dt
+
+        if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+            raise ArmError(403, "Forbidden", "The scheduler admin endpoint only answers on loopback.")
+        spec = self._json(raw) or {}
+        try:
+            at = dt.datetime.fromisoformat(str(spec.get("at"))) if spec.get("at") else dt.datetime.now(dt.UTC)
+        except ValueError as exc:
+            raise ArmError(400, "InvalidTime", str(exc)) from None
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
+        return Response(200, {"started": self.server.api.schedule_tick(at)})
 
     # spec validation ------------------------------------------------------------------------------
     def _validate(self, path: str, query: dict[str, str], raw: bytes, response: Response) -> None:
