@@ -25,6 +25,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from _conditions import load
+
 DEFAULT_AZ = Path.home() / ".cache" / "genaiops-test" / "az" / "bin" / "az"
 BARE_GOAL = 1.10
 AZ_GOAL = 0.5
@@ -177,7 +179,7 @@ def main() -> None:
     # the "cached" figures are what every --help after the first costs; "uncached" switches it off.
     cache_home = tempfile.mkdtemp(prefix="genaiops-help-bench-")
     os.environ["XDG_CACHE_HOME"] = cache_home
-    print(f"uptime: {Path('/proc/loadavg').read_text().split()[:3]} (load average 1/5/15 min)")
+    print(f"machine: {load()}")
     with tempfile.TemporaryDirectory() as tmp:
         bare = Path(tmp) / "bare_app.py"
         bare.write_text(textwrap.dedent(source))
@@ -231,6 +233,7 @@ def main() -> None:
         f"worst subcommand ratio: wall {worst_wall:.2f}, CPU {worst_cpu:.2f} with the help cache "
         f"(uncached: wall {worst_raw_wall:.2f}, CPU {worst_raw_cpu:.2f}) (goal <= {AZ_GOAL})"
     )
+    print(f"machine at the end: {load()}")
     shutil.rmtree(cache_home, ignore_errors=True)
 
 

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import sys
 
-from genaiops_cli import help_cache
-
 
 def main() -> None:
     args = sys.argv[1:]
+    if not args or args[-1] not in ("--help", "-h"):
+        from genaiops_cli.cli import main as run_directly
+
+        run_directly()  # not a help request: no cache to consult
+        return
+    from genaiops_cli import help_cache
+
     key = help_cache.key_for(args)
     if key is not None and help_cache.serve(key):
         raise SystemExit(0)
