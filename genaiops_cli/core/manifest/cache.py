@@ -25,6 +25,7 @@ import pickle
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,7 @@ class RecordingEnviron(Mapping[str, str]):
         return len(self._base)
 
 
+@lru_cache(maxsize=1)  # once per process: the code does not change under a running command
 def code_fingerprint() -> tuple:
     import pydantic
     import pydantic_core
@@ -119,8 +121,10 @@ def _write_entry(path: Path, entry: dict) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest-")  # created 0600
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(entry, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        existed = path.exists()
         os.replace(tmp, path)
-        _prune(path.parent)
+        if not existed:  # a new entry: the only time the count grows
+            _prune(path.parent)
     except (OSError, pickle.PicklingError, TypeError, AttributeError):
         pass  # a cache that cannot be written only costs the next run a full load
 
