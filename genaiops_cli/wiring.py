@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         HostFactory,
         HttpClients,
         ImageEngine,
+        LogsQuery,
         MonitorPort,
         RemoteBuilder,
         RevisionMetrics,
@@ -98,6 +99,14 @@ def monitor(manifest: Manifest, env_name: str) -> MonitorPort:
     return AzureMonitor(environment_target(manifest, env_name))
 
 
+def logs(manifest: Manifest, env_name: str) -> LogsQuery:
+    """Log Analytics queries (KQL) in an environment's cloud: Application Insights data, logs."""
+    from genaiops_cli.core.targets import environment_target
+    from genaiops_cli.providers.azure.logs import AzureLogs
+
+    return AzureLogs(environment_target(manifest, env_name))
+
+
 def canary_ports(env: Environment, service: str) -> tuple[Host, TrafficSplit, RevisionMetrics]:
     """What `genaiops canary` drives: the service's host, its traffic split, its metrics per revision."""
     from genaiops_cli.core.hosts.containerapps import ContainerAppsHost
@@ -111,5 +120,18 @@ def canary_ports(env: Environment, service: str) -> tuple[Host, TrafficSplit, Re
             f"canary delivery needs traffic splitting; host {host.kind!r} of {service!r} has none",
             hint="use blue/green (`genaiops swap`) for this service",
         )
-    metrics = AzureRevisionMetrics(env.target, env.config.resource_group, host.app_name)
+    metrics: RevisionMetrics = AzureRevisionMetrics(env.target, env.config.resource_group, host.app_name)
+    component = _quality_component(env)
+    if component:  # the analysis compares live answer quality too: add it from Application Insights
+        from genaiops_cli.core.live_quality import WithLiveQuality
+        from genaiops_cli.core.monitor import component_resource_id
+        from genaiops_cli.providers.azure.logs import AzureLogs
+
+        scope = component_resource_id(component, env.target.subscription_id, env.config.resource_group)
+        metrics = WithLiveQuality(metrics, AzureLogs(env.target), scope, host.app_name)
     return host, ContainerAppsSplit(host), metrics
+
+
+def _quality_component(env: Environment) -> str | None:
+    analyses = [section.analysis for section in (env.config.canary, env.config.watch) if section is not None]
+    return next((a.app_insights for a in analyses if a.app_insights), None)

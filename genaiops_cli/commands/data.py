@@ -13,7 +13,9 @@ from genaiops_cli.commands._options import EnvOption
 from genaiops_cli.context import AppContext, app_context
 
 data_app = typer.Typer(
-    help="Versioned datasets in the environment's storage account (content-addressed).", no_args_is_help=True
+    help="Versioned datasets in the environment's storage account (content-addressed), registered in "
+    "its Foundry project when it has one.",
+    no_args_is_help=True,
 )
 RefArg = Annotated[str, typer.Argument(help="NAME or NAME@VERSION (VERSION may be `latest`).")]
 
@@ -41,13 +43,21 @@ def push(
     datasets.parse_ref(name)  # a bad name is a usage error before anything is read or sent
     files = datasets.collect(path)
     datasets.check_rows(path, files)
-    record, created = datasets.push(_store(actx, env), name, files)
-    result = {**_brief(record), "created": created, "ref": f"foundry:{name}@{record['version']}"}
+    store = _store(actx, env)
+    record, created = datasets.push(store, name, files)
+    result = {
+        **_brief(record),
+        "created": created,
+        "ref": f"foundry:{name}@{record['version']}",
+        "registry": store.location,  # the Foundry project when the environment has one, else the container
+    }
 
     def render(out: RichConsole) -> None:
+        # an unchanged push answers the stored summary, which counts files but does not list them
         state = "pushed" if created else "unchanged (already stored)"
         out.print(
-            f"{name}@{record['version']} {state}: {len(record['files'])} file(s), {record['bytes']} bytes"
+            f"{name}@{record['version']} {state}: {result.get('file_count', 0)} file(s), "
+            f"{record['bytes']} bytes, in {result['registry']}"
         )
         out.print(f"use it in an evaluation as  dataset: {result['ref']}")
 
@@ -113,7 +123,7 @@ def pull(
 
 
 def _brief(record: dict[str, Any]) -> dict[str, Any]:
-    keys = ("name", "version", "sha256", "bytes", "created", "file_count")
+    keys = ("name", "version", "sha256", "bytes", "created", "file_count", "data_uri")
     return {k: record[k] for k in keys if k in record} | (
         {"file_count": len(record["files"])} if "files" in record else {}
     )

@@ -67,6 +67,7 @@ def analyse(rules: CanaryAnalysis, canary: dict[str, Any], stable: dict[str, Any
                 f"canary mean response {c_ms:.0f} ms is {c_ms / s_ms:.2f}× stable's {s_ms:.0f} ms "
                 f"(allowed {rules.max_latency_ratio:g}×)"
             )
+    reasons += _quality_reasons(rules, canary, stable)
     if reasons:
         return Verdict(FAIL, reasons, canary, stable)
     if canary["requests"] < rules.min_requests:
@@ -75,6 +76,24 @@ def analyse(rules: CanaryAnalysis, canary: dict[str, Any], stable: dict[str, Any
             outcome, [f"{canary['requests']:g} canary requests < {rules.min_requests}"], canary, stable
         )
     return Verdict(PASS, [], canary, stable)
+
+
+def _quality_reasons(rules: CanaryAnalysis, canary: dict[str, Any], stable: dict[str, Any]) -> list[str]:
+    """The live answer-quality checks (`min_quality`, `max_quality_drop`), judged only once a side
+    has `min_quality_samples` answers; a side without quality data is never judged."""
+    enough = rules.min_quality_samples
+    c_q, s_q = canary.get("quality"), stable.get("quality")
+    c_ok = c_q is not None and (canary.get("quality_samples") or 0) >= enough
+    s_ok = s_q is not None and (stable.get("quality_samples") or 0) >= enough
+    reasons = []
+    if rules.min_quality is not None and c_ok and c_q < rules.min_quality:
+        reasons.append(f"canary answer quality {c_q:.2f} < {rules.min_quality:.2f}")
+    if rules.max_quality_drop is not None and c_ok and s_ok and s_q - c_q > rules.max_quality_drop:
+        reasons.append(
+            f"canary answer quality {c_q:.2f} is {s_q - c_q:.2f} below stable's {s_q:.2f} "
+            f"(allowed {rules.max_quality_drop:.2f})"
+        )
+    return reasons
 
 
 @dataclass

@@ -27,6 +27,7 @@ class AzureCloud:
     acr_audience: str  # the token audience for the registry data plane (and the refresh-token exchange)
     acr_suffix: str  # login servers are <registry>.<suffix>
     storage_suffix: str = "core.windows.net"  # blob endpoints are <account>.blob.<suffix>
+    logs_endpoint: str = "https://api.loganalytics.io"  # Log Analytics query API (and its token audience)
 
     @property
     def arm_scope(self) -> str:
@@ -55,6 +56,7 @@ AZURE_CLOUDS = {
             acr_audience="https://management.usgovcloudapi.net",
             acr_suffix="azurecr.us",
             storage_suffix="core.usgovcloudapi.net",
+            logs_endpoint="https://api.loganalytics.us",
         ),
         AzureCloud(
             "AzureChinaCloud",
@@ -64,6 +66,7 @@ AZURE_CLOUDS = {
             acr_audience="https://management.chinacloudapi.cn",
             acr_suffix="azurecr.cn",
             storage_suffix="core.chinacloudapi.cn",
+            logs_endpoint="https://api.loganalytics.azure.cn",
         ),
     )
 }
@@ -98,6 +101,10 @@ class AzureTarget:
     poll_seconds: float = 2.0  # LRO polling when the service sends no Retry-After (SDK default: 30)
     blob_endpoint: str | None = None  # path-style Blob service (the stand-in); None: <account>.blob.core…
     storage_suffix: str = PUBLIC_CLOUD.storage_suffix  # Azure: blob endpoints are <account>.blob.<suffix>
+    logs_endpoint: str = PUBLIC_CLOUD.logs_endpoint  # Log Analytics query API
+    logs_audience: str = (
+        PUBLIC_CLOUD.logs_endpoint
+    )  # its token audience (the stand-in accepts the public one)
     resolve: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
@@ -137,6 +144,7 @@ def target_for(
             ca_bundle=profile.ca_bundle,
             poll_seconds=profile.poll_seconds,
             blob_endpoint=profile.blob_endpoint or None,
+            logs_endpoint=profile.logs_endpoint or PUBLIC_CLOUD.logs_endpoint,
             resolve={**profile.resolve, **(resolve or {})},
         )
     if cloud == "azure":
@@ -155,6 +163,8 @@ def target_for(
             acr_audience=endpoints.acr_audience,
             authority_host=endpoints.authority_host,
             storage_suffix=endpoints.storage_suffix,
+            logs_endpoint=endpoints.logs_endpoint,
+            logs_audience=endpoints.logs_endpoint,
             resolve=dict(resolve or {}),
         )
     raise UsageError(f"unknown cloud {cloud!r}", hint="use `cloud: azure` or `cloud: sandbox`")

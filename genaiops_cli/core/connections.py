@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from genaiops_cli.core.app_secrets import TELEMETRY_OUTPUT
 from genaiops_cli.errors import ProvisionError
 
 if TYPE_CHECKING:
@@ -39,9 +40,10 @@ def wire(resolved: ResolvedEnvironment, outputs: dict[str, Any]) -> ResolvedEnvi
             continue
         values: dict[str, str] = {}
         for variable, connection in service.connections.items():
-            if connection not in OUTPUTS:  # secrets are refused by the manifest rules
-                continue
-            value = value_of(connection, resolved.config, outputs)
+            secret = connection not in OUTPUTS  # deploy wires it by secretRef (app_secrets.py)
+            value = (
+                outputs.get(TELEMETRY_OUTPUT) if secret else value_of(connection, resolved.config, outputs)
+            )
             if value is None:
                 raise ProvisionError(
                     f"service {name!r} connects {variable} to {connection}, which environment "
@@ -49,6 +51,7 @@ def wire(resolved: ResolvedEnvironment, outputs: dict[str, Any]) -> ResolvedEnvi
                     hint=f"run `genaiops provision -e {resolved.name}` (its outputs supply it)",
                     code="connection_unavailable",
                 )
-            values[variable] = value
+            if not secret:
+                values[variable] = value
         services[name] = service.model_copy(update={"env": {**service.env, **values}})
     return dataclasses.replace(resolved, services=services)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from genaiops_cli.core import app_secrets
+from genaiops_cli.core.app_secrets import AppSecret
 from genaiops_cli.core.ports import PREVIOUS_RELEASE_TAG, RELEASE_TAG
 
 if TYPE_CHECKING:
@@ -42,13 +45,18 @@ def _cpu_memory(service: Service) -> dict[str, Any]:
     return {"cpu": float(service.resources.cpu), "memory": service.resources.memory}
 
 
-def container_template(service_name: str, service: Service, image: str) -> dict[str, Any]:
-    """The revision-scope part of the app: a change here makes a new revision."""
+def container_template(
+    service_name: str, service: Service, image: str, telemetry: bool = False
+) -> dict[str, Any]:
+    """The revision-scope part of the app: a change here makes a new revision. Secrets appear by
+    name only (`secretRef`), so a new secret value never makes a new revision."""
+    env: list[dict[str, str]] = [{"name": k, "value": v} for k, v in service.env.items()]
+    env += app_secrets.secret_env(service, telemetry)
     container: dict[str, Any] = {
         "name": service_name,
         "image": image,
         "resources": _cpu_memory(service),
-        "env": [{"name": k, "value": v} for k, v in sorted(service.env.items())],
+        "env": sorted(env, key=lambda e: e["name"]),
     }
     if service.ingress and service.ingress.health:
         probe = {
@@ -66,13 +74,20 @@ def container_template(service_name: str, service: Service, image: str) -> dict[
     }
 
 
-def revision_suffix(template: dict[str, Any], scope: str = "") -> str:
+def revision_suffix(
+    template: dict[str, Any], scope: str = "", references: dict[str, Any] | None = None
+) -> str:
     """Derived from the template's content (and the environment it runs in), so the same release
-    always maps to the same revision there, and never to another environment's revision name."""
-    canonical = json.dumps(
-        {"scope": scope.lower(), "template": {k: v for k, v in template.items() if k != "revisionSuffix"}},
-        sort_keys=True,
-    )
+    always maps to the same revision there, and never to another environment's revision name.
+    `references`: the Key Vault references the revision reads (app-scope in Azure, so not in the
+    template): pointing a variable at another secret makes a new revision, which reads it at start."""
+    content: dict[str, Any] = {
+        "scope": scope.lower(),
+        "template": {k: v for k, v in template.items() if k != "revisionSuffix"},
+    }
+    if references:
+        content["references"] = references
+    canonical = json.dumps(content, sort_keys=True)
     return "r" + hashlib.sha256(canonical.encode()).hexdigest()[:10]
 
 
@@ -92,10 +107,8 @@ class RegistryAuth:
     identity: str  # user-assigned identity resource id, or "system"
 
 
-def identity_block(registry: RegistryAuth) -> dict[str, Any]:
-    if registry.identity == "system":
-        return {"type": "SystemAssigned"}
-    return {"type": "UserAssigned", "userAssignedIdentities": {registry.identity: {}}}
+def identity_block(registry: RegistryAuth, secrets: Sequence[AppSecret] = ()) -> dict[str, Any]:
+    return app_secrets.identity_block(registry.identity, list(secrets))
 
 
 def app_body(
@@ -106,12 +119,13 @@ def app_body(
     registry: RegistryAuth,
     traffic: list[dict[str, Any]],
     tags: dict[str, str],
+    secrets: Sequence[AppSecret] = (),
 ) -> dict[str, Any]:
     assert service.ingress is not None  # the manifest requires ingress for containerapp services
     body: dict[str, Any] = {
         "location": placement.location,
         "tags": tags,
-        "identity": identity_block(registry),
+        "identity": identity_block(registry, secrets),
         "properties": {
             "environmentId": placement.environment_id,
             "configuration": {
@@ -127,6 +141,8 @@ def app_body(
             "template": template,
         },
     }
+    if secrets:
+        body["properties"]["configuration"]["secrets"] = [s.wire() for s in secrets]
     if placement.extended_location:
         body["extendedLocation"] = placement.extended_location
     return body

@@ -192,6 +192,81 @@ def data_file(record: Mapping[str, Any], root: Path) -> Path:
     return root / data[0]
 
 
+TAG = "genaiops-"  # prefix of the tags a registered version carries: its content summary
+
+
+class RegisteredDatasets:
+    """A DatasetStore whose registry of versions is the environment's Foundry project (a
+    core.ports.DatasetRegistry). The bytes and records stay in the storage account, uploaded with
+    Entra exactly as without a project; each new version is then registered in the project as a
+    dataset version pointing at its blobs (uri_file for a single file, else uri_folder) and tagged
+    with its content summary. Listing and `@latest` read the project. The SDK's upload helpers are
+    never used: they upload through a SAS the project hands out."""
+
+    def __init__(self, store: Any, registry: Any) -> None:
+        self.store, self.registry = store, registry
+        self.location = str(registry.location)
+
+    def names(self) -> list[str]:
+        return sorted(self.registry.names())
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        return [registered_summary(v) for v in self.registry.versions(name)]
+
+    def put(self, name: str, version: str, files: Mapping[str, bytes], record: Mapping[str, Any]) -> bool:
+        """Upload (idempotent), then register unless the project already has this version: True
+        when it was registered now."""
+        self.store.put(name, version, files, record)
+        if any(str(v.get("version")) == version for v in self.registry.versions(name)):
+            return False
+        (first,) = files if len(files) == 1 else ("",)
+        single = bool(first) and "/" not in first
+        uri = self.store.url(name, version, first if single else "")
+        tags = {
+            f"{TAG}sha256": str(record["sha256"]),
+            f"{TAG}created": str(record["created"]),
+            f"{TAG}bytes": str(record["bytes"]),
+            f"{TAG}files": str(len(files)),
+        }
+        self.registry.register(name, version, uri, not single, tags)
+        return True
+
+    def record(self, name: str, version: str) -> Mapping[str, Any]:
+        if not any(v.get("version") == version for v in self.store.versions(name)):
+            raise DatasetNotFound(
+                f"{name}@{version} is registered in {self.location} but has no content record in "
+                f"{self.store.location}",
+                hint=f"genaiops reads the datasets it pushed: genaiops data push {name} PATH -e ENV",
+            )
+        return self.store.record(name, version)
+
+    def read(self, name: str, version: str, path: str) -> bytes:
+        return bytes(self.store.read(name, version, path))
+
+    def url(self, name: str, version: str, path: str = "") -> str:
+        return str(self.store.url(name, version, path))
+
+
+def registered_summary(version: Mapping[str, Any]) -> dict[str, Any]:
+    """A registry entry (wire shape) as the summary DatasetStore.versions gives; a version that
+    genaiops did not register has no content tags (empty sha256 and created)."""
+    tags = dict(version.get("tags") or {})
+
+    def number(key: str) -> int:
+        text = str(tags.get(f"{TAG}{key}") or "0")
+        return int(text) if text.isdigit() else 0
+
+    return {
+        "name": str(version.get("name", "")),
+        "version": str(version.get("version", "")),
+        "sha256": str(tags.get(f"{TAG}sha256", "")),
+        "created": str(tags.get(f"{TAG}created", "")),
+        "bytes": number("bytes"),
+        "file_count": number("files"),
+        "data_uri": str(version.get("dataUri", "")),
+    }
+
+
 CACHE_DIR = Path(".genaiops") / "datasets"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from genaiops_cli.core import app_secrets
 from genaiops_cli.core import containerapps as ca
 from genaiops_cli.core.ports import ContainerAppsApi, DeployOutcome
 from genaiops_cli.errors import DeployError, UsageError
@@ -61,10 +62,40 @@ def planned_revision(
     manifest: Manifest, env: ResolvedEnvironment, service_name: str, image: str, where: ca.Placement
 ) -> tuple[str, dict[str, Any]]:
     """(revision name, revision template) this image gets with this environment's configuration."""
-    template = ca.container_template(service_name, env.services[service_name], image)
-    suffix = ca.revision_suffix(template, where.environment_id)
+    service = env.services[service_name]
+    telemetry = env.telemetry is not None and app_secrets.wants_telemetry(service)
+    template = ca.container_template(service_name, service, image, telemetry=telemetry)
+    references = {var: [ref.keyvault, ref.identity] for var, ref in sorted(service.secrets.items())}
+    suffix = ca.revision_suffix(template, where.environment_id, references)
     template["revisionSuffix"] = suffix
     return f"{ca.app_name(manifest.name, service_name)}--{suffix}", template
+
+
+def secrets_of(
+    host: ContainerAppsApi,
+    env: ResolvedEnvironment,
+    service_name: str,
+    registry_identity: str,
+    subscription_id: str,
+) -> list[app_secrets.AppSecret]:
+    """The app's secrets: Key Vault references as written, and the telemetry connection string read
+    through ARM (only here, when a body is about to be written; it goes nowhere else)."""
+    service = env.services[service_name]
+    telemetry = None
+    if env.telemetry is not None and app_secrets.wants_telemetry(service):
+        value = host.resolve_reference(env.telemetry)
+        if not value:
+            raise DeployError(
+                f"the environment's Application Insights ({env.telemetry.split('#')[0].rsplit('/', 1)[-1]}) "
+                "has no connection string",
+                hint=f"re-run `genaiops provision -e {env.name}`, "
+                f"or set `telemetry: false` on {service_name!r}",
+                code="telemetry_unavailable",
+            )
+        telemetry = app_secrets.Telemetry(env.telemetry, value)
+    return app_secrets.app_secrets(
+        service, registry_identity, subscription_id, env.config.resource_group, telemetry
+    )
 
 
 # A failure can have a transient cause (a dependency or the registry down at start-up): re-running
@@ -179,6 +210,7 @@ def deploy_service(
             registry,
             traffic=[{"latestRevision": True, "weight": 100}],
             tags={ca.TAG_SERVICE: service_name},
+            secrets=secrets_of(host, env, service_name, registry.identity, subscription_id),
         )
         app = _write_and_wait(host, name, revision, body, None, timeout, service_name, on_event) or {}
         state = ca.TrafficState().go_live_first(revision)
@@ -214,6 +246,7 @@ def deploy_service(
             registry,
             traffic=traffic or state.traffic(),
             tags=dict(app.get("tags") or {}),
+            secrets=secrets_of(host, env, service_name, registry.identity, subscription_id),
         )
     _write_and_wait(host, name, revision, body, existing, timeout, service_name, on_event)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from genaiops_cli.core import connections
+from genaiops_cli.core import app_secrets, connections
 from genaiops_cli.core.cloud import AzureTarget, target_for
 from genaiops_cli.errors import DeployError, GenAIOpsError, UsageError
 
@@ -77,7 +77,10 @@ class Environment:
 
     @cached_property
     def datasets(self) -> DatasetStore:
-        """The environment's dataset store, in the same storage account as the lock."""
+        """The environment's dataset store, in the same storage account as the lock; when the
+        environment has a Foundry project, its versions are registered there and read from there."""
+        from genaiops_cli.core.datasets import RegisteredDatasets
+
         state = provisioned_state(self.manifest, self.name, self.cloud, self.target)
         account = (state.outputs.get("storageAccountName") if state else None) or None
         store = self.cloud.datasets(self.target, self.config.resource_group, account)
@@ -86,6 +89,9 @@ class Environment:
                 f"environment {self.name!r} has no storage account for datasets",
                 hint=f"run `genaiops provision -e {self.name}` (it creates one)",
             )
+        endpoint = foundry_endpoint(self.config, state)
+        if endpoint:
+            return RegisteredDatasets(store, self.cloud.dataset_registry(self.target, endpoint))
         return store
 
     @cached_property
@@ -144,7 +150,8 @@ def open_environment(
     target = target_for(config.cloud, config.subscription, dict(config.resolve), config.azure_cloud)
     wanted = missing_fields(config)
     state = None
-    if wanted or connections.needed(resolved):
+    telemetry = any(app_secrets.wants_telemetry(s) for s in resolved.services.values())
+    if wanted or connections.needed(resolved) or telemetry:
         state = provisioned_state(manifest, name, cloud, target) if provisioned is False else provisioned
     if wanted:
         filled = {f: getattr(state, f) for f in wanted if state and getattr(state, f, None)}
@@ -152,7 +159,17 @@ def open_environment(
             resolved = dataclasses.replace(resolved, config=config.model_copy(update=filled))
     if connections.needed(resolved):  # provisioned values a service asked for, as its env
         resolved = connections.wire(resolved, dict(state.outputs) if state else {})
+    reference = state.outputs.get(app_secrets.TELEMETRY_OUTPUT) if state else None
+    if telemetry and reference:  # apps get the connection string as a secret reference (deploy.py)
+        resolved = dataclasses.replace(resolved, telemetry=str(reference))
     return Environment(name, manifest, resolved, target, cloud, host_factories, timeout)
+
+
+def foundry_endpoint(config: Any, state: ProvisionedState | None) -> str | None:
+    """The environment's Foundry project endpoint: the manifest's `foundry_project`, else the
+    `foundryProjectEndpoint` output of `genaiops provision`, else None (no project)."""
+    outputs: Mapping[str, Any] = state.outputs if state else {}
+    return config.foundry_project or outputs.get("foundryProjectEndpoint") or None
 
 
 def missing_fields(config: Any) -> list[str]:

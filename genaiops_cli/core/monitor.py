@@ -168,18 +168,61 @@ def metric_alert_body(
     }
 
 
+def error_rate_query(app: str, min_requests: int) -> str:
+    """KQL for the failed-request share of one Container App in its Application Insights `requests`
+    (cloud_RoleName is the app's name): one row, `error_rate`, once there are `min_requests`."""
+    return (
+        f"requests | where cloud_RoleName == '{app}' "
+        "| summarize total = count(), failed = countif(success == false) "
+        f"| where total >= {min_requests} "
+        "| extend error_rate = todouble(failed) / total | project error_rate"
+    )
+
+
+def component_id(manifest: Manifest, env_name: str, name_or_id: str, subscription: str) -> str:
+    return component_resource_id(
+        name_or_id, subscription, manifest.environment(env_name).config.resource_group
+    )
+
+
+def component_resource_id(name_or_id: str, subscription: str, resource_group: str) -> str:
+    """An Application Insights component given by name (in `resource_group`) or by resource id."""
+    if name_or_id.startswith("/subscriptions/"):
+        return name_or_id
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
+        f"/providers/Microsoft.Insights/components/{name_or_id}"
+    )
+
+
 def log_alert_body(
     manifest: Manifest, env_name: str, rule: LogAlert, tags: dict[str, str], location: str, subscription: str
 ) -> dict[str, Any]:
-    condition: dict[str, Any] = {
-        "query": rule.query,
-        "timeAggregation": rule.aggregation,
-        "operator": _operator(rule.threshold),
-        "threshold": rule.threshold.value,
-        "failingPeriods": {"numberOfEvaluationPeriods": 1, "minFailingPeriodsToAlert": 1},
-    }
-    if rule.measure:
-        condition["metricMeasureColumn"] = rule.measure
+    failing = {"numberOfEvaluationPeriods": 1, "minFailingPeriodsToAlert": 1}
+    if rule.error_rate is not None:
+        assert rule.app_insights is not None  # validated (manifest rules)
+        app = ca.app_name(manifest.name, rule.service)
+        scope = component_id(manifest, env_name, rule.app_insights, subscription)
+        condition: dict[str, Any] = {
+            "query": error_rate_query(app, rule.min_requests),
+            "timeAggregation": "Maximum",
+            "metricMeasureColumn": "error_rate",
+            "operator": _operator(rule.error_rate),
+            "threshold": rule.error_rate.value,
+            "failingPeriods": failing,
+        }
+    else:
+        assert rule.query is not None and rule.threshold is not None  # validated (manifest rules)
+        scope = app_resource_id(manifest, env_name, rule.service, subscription)
+        condition = {
+            "query": rule.query,
+            "timeAggregation": rule.aggregation,
+            "operator": _operator(rule.threshold),
+            "threshold": rule.threshold.value,
+            "failingPeriods": failing,
+        }
+        if rule.measure:
+            condition["metricMeasureColumn"] = rule.measure
     return {
         "location": location,
         "kind": "LogAlert",
@@ -188,7 +231,7 @@ def log_alert_body(
             "description": rule.description,
             "severity": rule.severity,
             "enabled": rule.enabled,
-            "scopes": [app_resource_id(manifest, env_name, rule.service, subscription)],
+            "scopes": [scope],
             "evaluationFrequency": LOG_FREQUENCIES[rule.frequency],
             "windowSize": WINDOWS[rule.window],
             "criteria": {"allOf": [condition]},

@@ -296,6 +296,10 @@ class Cloud(Protocol):
         """The environment's dataset store (blobs in `account`), or None without a storage account."""
         ...
 
+    def dataset_registry(self, target: Any, project_endpoint: str) -> DatasetRegistry:
+        """The dataset registry of the Foundry project at `project_endpoint` (azure-ai-projects)."""
+        ...
+
 
 class DatasetStore(Protocol):
     """Versioned datasets in one environment's storage account (versions are content addresses,
@@ -324,6 +328,31 @@ class DatasetStore(Protocol):
 
     def read(self, name: str, version: str, path: str) -> bytes:
         """One file of a recorded version (KeyError when absent)."""
+        ...
+
+    def url(self, name: str, version: str, path: str = "") -> str:
+        """Where a version's file lives (with `path` empty: the folder of its files), as a URL with
+        no query string, so it can be handed to a registry without carrying a credential."""
+        ...
+
+
+class DatasetRegistry(Protocol):
+    """The versioned datasets of a Foundry project (azure-ai-projects `datasets`): named versions
+    that point at data (`dataUri`) and carry tags; the bytes stay in the DatasetStore. Wire shapes
+    as plain dicts (`name`, `version`, `type`, `dataUri`, `tags`, …)."""
+
+    location: str  # the project endpoint, for messages
+
+    def names(self) -> list[str]:
+        """Every dataset name in the project, sorted."""
+        ...
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        """Every registered version of `name` ([] when there is none)."""
+        ...
+
+    def register(self, name: str, version: str, data_uri: str, folder: bool, tags: Mapping[str, str]) -> None:
+        """Create version `version` of `name` pointing at `data_uri` (a uri_folder when `folder`)."""
         ...
 
 
@@ -368,6 +397,12 @@ class ContainerAppsApi(Protocol):
     def restart(self, app: str, revision: str) -> None:
         """Restart an active revision's replicas (Revisions_RestartRevision); its name, template and
         traffic stay as they are."""
+        ...
+
+    def resolve_reference(self, reference: str) -> str | None:
+        """`<resourceId>#properties.<Name>`: that property of the resource, read through ARM (e.g. an
+        Application Insights component's ConnectionString), or None when it has none. The value is a
+        secret: callers put it in a request body and nowhere else."""
         ...
 
 
@@ -516,6 +551,18 @@ class MonitorPort(Protocol):
 
     def alert_condition(self, resource_group: str, name: str) -> str:
         """'Fired' or 'Resolved': a metric alert's monitored condition now."""
+        ...
+
+
+class LogsQuery(Protocol):
+    """Log Analytics queries (KQL) through azure-monitor-query's LogsQueryClient
+    (providers/azure/logs.py): the data Application Insights and Container Apps logs hold."""
+
+    def query(self, scope: str, kql: str, window_seconds: float) -> list[dict[str, Any]]:
+        """Rows (column → value) of the query's result over the last `window_seconds`. `scope` is a
+        workspace id (the GUID `customerId`) or a resource id (an Application Insights component, a
+        workspace, a Container App) for a resource-centric query. Raises ProvisionError when the
+        service refuses the query."""
         ...
 
 

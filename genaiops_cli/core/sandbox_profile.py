@@ -47,6 +47,9 @@ class SandboxProfile:
     # Path-style Blob service (`<endpoint>/<account>/<container>/<blob>`, Entra bearer auth): every
     # storage account name is served there; environment locks are blob leases on it.
     blob_endpoint: str = ""
+    # The Log Analytics query API over the Application Insights data the stand-in ingested
+    # (`<endpoint>/v1/workspaces/<customerId>/query`, audience https://api.loganalytics.io).
+    logs_endpoint: str = ""
 
     @classmethod
     def load(cls, state_dir: Path | None = None) -> SandboxProfile | None:

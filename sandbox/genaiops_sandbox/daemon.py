@@ -71,7 +71,9 @@ class Sandbox:
         self.arm: Any = None
         self.foundry: Any = None
         self.alerts: Any = None
+        self.monitor_data: Any = None
         self.blobs: Any = None
+        self.vaults: Any = None
         self.stopped = threading.Event()
 
     def start(self, log_file: Path) -> Profile:
@@ -108,15 +110,17 @@ class Sandbox:
             ports.get("arm", 0),
         )
         self._reensure_registries()
+        self._start_vaults(issuer)
         self._start_foundry(issuer, ports.get("foundry", 0))
         self._start_monitoring(str(ca.cert))
+        self._start_monitor_data(issuer, ports.get("monitor", 0))
         from .blob_leases import BlobLeaseService
 
         self.blobs = _bind_with_fallback(
             lambda p: BlobLeaseService(self.tls_dir, issuer, port=p), ports.get("blob", 0)
         )
 
-        ports = {"arm": self.arm.server.port, "blob": self.blobs.port}
+        ports = {"arm": self.arm.server.port, "blob": self.blobs.port, "monitor": self.monitor_data.port}
         if self.foundry is not None:
             ports["foundry"] = self.foundry.port
         resolve: dict[str, str] = {}
@@ -141,6 +145,7 @@ class Sandbox:
             log_file=str(log_file),
             pid=os.getpid(),
             blob_endpoint=self.blobs.url,
+            logs_endpoint=self.monitor_data.url,
         )
         profile.save(self.state_dir)
         log.info(
@@ -220,6 +225,54 @@ class Sandbox:
         tick = float(os.environ.get(TICK_ENV) or DEFAULT_TICK)
         self.alerts = AlertEvaluator(self.arm.api, tick=tick, ca_file=ca_file).start()
 
+    def _start_vaults(self, issuer: Any) -> None:
+        """Key Vault data planes: one listener per Microsoft.KeyVault/vaults resource, its vaultUri."""
+        from .keyvault import VaultService
+
+        creds = self.arm.credentials
+        self.vaults = VaultService(self.state_dir, self.tls_dir, issuer, self.arm.url, creds.tenant_id)
+        self.arm.api.vaults = self.vaults
+        store = self.arm.api.store
+        for record in store.all():
+            if str(record.get("type", "")).lower() != "microsoft.keyvault/vaults":
+                continue
+            try:
+                uri = self.vaults.ensure(record["body"]["name"])
+            except OSError:
+                log.exception("could not restart key vault %s", record["body"]["name"])
+                continue
+            if record["body"]["properties"].get("vaultUri") != uri:
+                record["body"]["properties"]["vaultUri"] = uri
+                store.put(record["id"], record)
+
+    def _start_monitor_data(self, issuer: Any, port: int) -> None:
+        """Application Insights ingestion + the Log Analytics query API, on the Docker bridge's
+        gateway so revision containers can send telemetry (loopback when there is no runtime)."""
+        from .monitor.dataplane import start_monitor_data
+
+        host = (self.runtime.bridge_gateway() if self.runtime is not None else None) or "127.0.0.1"
+
+        def start(p: int) -> Any:
+            try:
+                return start_monitor_data(
+                    self.tls_dir, host=host, port=p, data=self.arm.api.monitor_data, issuer=issuer
+                )
+            except OSError:
+                if host == "127.0.0.1":
+                    raise
+                log.warning("cannot listen on the bridge gateway %s; ingestion on loopback only", host)
+                return start_monitor_data(
+                    self.tls_dir, host="127.0.0.1", port=p, data=self.arm.api.monitor_data, issuer=issuer
+                )
+
+        self.monitor_data = _bind_with_fallback(start, port)
+        self.arm.api.ingestion_url = self.monitor_data.url + "/"
+        if self.runtime is not None:
+            from .monitor.console_logs import TABLE, console_log_rows
+
+            api, runtime = self.arm.api, self.runtime
+            api.monitor_data.extra_tables[TABLE] = lambda scope: console_log_rows(api, runtime, scope)
+
     def _reensure_registries(self) -> None:
         """Registry resources in the ARM store get their processes back after a restart."""
         if self.fleet is None:
@@ -240,8 +293,10 @@ class Sandbox:
     def close(self) -> None:
         for name, part in (
             ("alerts", self.alerts),
+            ("monitor data", self.monitor_data),
             ("arm", self.arm),
             ("blob", self.blobs),
+            ("keyvault", self.vaults),
             ("foundry", self.foundry),
             ("router", self.router),
             ("runtime", self.runtime),

@@ -113,6 +113,18 @@ class FoundryPlane:
         tmp.write_text(json.dumps(self._state, indent=1, sort_keys=True))
         tmp.replace(self._path)
 
+    # shared with the other collections of a project (foundry_datasets.py)
+    @property
+    def lock(self) -> threading.RLock:
+        return self._lock
+
+    def save(self) -> None:
+        self._save()
+
+    def project_state(self, account: str, project: str) -> dict[str, Any]:
+        """The state of one project (404 when ARM does not hold it); hold `lock` while using it."""
+        return self._project(account, project)
+
     def _project(self, account: str, project: str) -> dict[str, Any]:
         if not self._projects(account, project):
             raise _not_found(f"Project '{project}' in account '{account}'")

@@ -18,19 +18,19 @@ import http.client
 import json
 import logging
 import re
-import socket
 import ssl
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import quote
 
 from .ca import issue_server_cert
 from .faults import FaultTable
 from .foundry import API_VERSION, Answer, FoundryError, FoundryPlane
+from .foundry_datasets import FoundryDatasets
+from .json_handler import JsonHandler
 from .tls_server import TLSThreadingHTTPServer
 from .tokens import TokenIssuer
 
@@ -41,6 +41,7 @@ UPSTREAM_TIMEOUT = 240.0
 VERSION_HEADER = "x-genaiops-agent-version"
 _PROJECT = re.compile(r"^/(?P<account>[^/]+)/api/projects/(?P<project>[^/]+)(?P<rest>/.*)?$")
 _A = r"/agents/(?P<name>[^/:]+)"
+_D = r"/datasets/(?P<dataset>[^/:]+)/versions"
 ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     (m, re.compile("^" + p + "$"), h)
     for m, p, h in [
@@ -60,9 +61,27 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", _A + r"/endpoint/sessions/(?P<session>[^/:]+):stop", "stop_session"),
         ("POST", _A + r"/endpoint/protocols/openai/responses", "agent_responses"),
         ("POST", r"/openai/v1/responses", "project_responses"),
+        ("GET", r"/datasets", "list_datasets"),
+        ("GET", _D, "list_dataset_versions"),
+        ("GET", _D + r"/(?P<version>[^/:]+)", "get_dataset"),
+        ("PATCH", _D + r"/(?P<version>[^/:]+)", "put_dataset"),
+        ("DELETE", _D + r"/(?P<version>[^/:]+)", "delete_dataset"),
     ]
 ]
-_NO_API_VERSION = {"project_responses"}  # get_openai_client() without agent_name: base …/openai/v1/
+_NO_API_VERSION = {"project_responses"}
+_DATASET_ROUTES = {"list_datasets", "list_dataset_versions", "get_dataset", "put_dataset", "delete_dataset"}
+
+
+def _throttled(retry_after: int) -> FoundryError:
+    return FoundryError(
+        429, "too_many_requests", "Rate limit exceeded (sandbox fault).", {"Retry-After": str(retry_after)}
+    )
+
+
+def _failed() -> FoundryError:
+    return FoundryError(
+        500, "internal_error", "An internal error occurred (sandbox fault)."
+    )  # get_openai_client() without agent_name: base …/openai/v1/
 
 
 class FoundryServer(TLSThreadingHTTPServer):
@@ -79,6 +98,7 @@ class FoundryServer(TLSThreadingHTTPServer):
     ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.plane = plane
+        self.datasets = FoundryDatasets(plane)
         self.issuer = issuer
         self.ssl_context = ssl_context
         self.faults = faults
@@ -106,14 +126,10 @@ class FoundryServer(TLSThreadingHTTPServer):
             del self.exchanges[:-500]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(JsonHandler):
     server: FoundryServer
     server_version = "genaiops-sandbox-foundry"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.client_address[0], *args)
+    log = log
 
     def do_GET(self) -> None:
         self._handle()
@@ -122,29 +138,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         started = time.monotonic()
-        split = urlsplit(self.path)
-        path = unquote(split.path)
-        query = dict(parse_qsl(split.query, keep_blank_values=True))
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        request = self.read_request()
+        path, query, raw = request.path, request.query, request.raw
         request_id = str(uuid.uuid4())
         try:
-            fault = self.server.faults.take(self.command, path)
-            if fault is not None:
-                if fault.kind == "drop":
-                    self._drop()
-                    return
-                if fault.kind == "latency":
-                    time.sleep(fault.latency_ms / 1000)
-                elif fault.kind == "429":
-                    raise FoundryError(
-                        429,
-                        "too_many_requests",
-                        "Rate limit exceeded (sandbox fault).",
-                        {"Retry-After": str(fault.retry_after)},
-                    )
-                elif fault.kind == "500":
-                    raise FoundryError(500, "internal_error", "An internal error occurred (sandbox fault).")
+            if self.apply_fault(path, _throttled, _failed):
+                return
             answer = self._dispatch(path, query, raw)
         except FoundryError as err:
             answer = Answer(err.status, err.body(), dict(err.headers))
@@ -167,13 +166,6 @@ class _Handler(BaseHTTPRequestHandler):
         log.info(
             "%s %s -> %d (%.0f ms)", self.command, path, answer.status, (time.monotonic() - started) * 1000
         )
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _send(self, answer: Answer, request_id: str) -> None:
         if isinstance(answer.body, bytes):
@@ -213,6 +205,8 @@ class _Handler(BaseHTTPRequestHandler):
         plane, args = self.server.plane, (account, project)
         kw = hit.groupdict()
         name = kw.get("name", "")
+        if handler in _DATASET_ROUTES:
+            return self._datasets(handler, (account, project), kw, query, body, path)
         match handler:
             case "list_agents":
                 return plane.list_agents(*args, query)
@@ -253,6 +247,30 @@ class _Handler(BaseHTTPRequestHandler):
                     )
                 version, where = plane.pick_upstream(*args, ref["name"], body, ref.get("version"))
                 return self._proxy(version, where, body)
+        raise AssertionError(handler)
+
+    def _datasets(
+        self,
+        handler: str,
+        args: tuple[str, str],
+        kw: dict[str, str],
+        query: dict[str, str],
+        body: Any,
+        path: str,
+    ) -> Answer:
+        datasets, url = self.server.datasets, self.server.url + quote(path)  # nextLink: this URL, next page
+        match handler:
+            case "list_datasets":
+                return datasets.list_latest(*args, query, url)
+            case "list_dataset_versions":
+                return datasets.list_versions(*args, kw["dataset"], query, url)
+            case "get_dataset":
+                return datasets.get(*args, kw["dataset"], kw["version"])
+            case "put_dataset":
+                content_type = self.headers.get("Content-Type") or ""
+                return datasets.create_or_update(*args, kw["dataset"], kw["version"], body, content_type)
+            case "delete_dataset":
+                return datasets.delete(*args, kw["dataset"], kw["version"])
         raise AssertionError(handler)
 
     def _authenticate(self) -> None:

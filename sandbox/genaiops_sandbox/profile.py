@@ -51,6 +51,9 @@ class Profile:
     # Path-style Blob service (`<endpoint>/<account>/<container>/<blob>`, Entra bearer auth): every
     # storage account name is served there; environment locks are blob leases on it.
     blob_endpoint: str = ""
+    # The Log Analytics query API (`<endpoint>/v1/workspaces/<customerId>/query`, token audience
+    # https://api.loganalytics.io) over the Application Insights data the stand-in ingested.
+    logs_endpoint: str = ""
 
     def client_secret(self) -> str:
         return Path(self.client_secret_file).read_text().strip()

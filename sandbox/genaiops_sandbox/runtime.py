@@ -71,6 +71,7 @@ DEFAULT_READY_TIMEOUT = 120.0
 # (most images without an init) would make every sandbox restart that slow.
 DEFAULT_STOP_GRACE = 2
 LOG_TAIL = 20
+TRUST_MOUNT = "/etc/genaiops-sandbox/ca-bundle.pem"  # the stand-in CA + public roots, in every container
 
 # phases of a revision as this runtime sees it
 PROVISIONING, READY, FAILED, STOPPED, RESTARTING = "provisioning", "ready", "failed", "stopped", "restarting"
@@ -269,6 +270,7 @@ class DockerRuntime:
         self._tokens = tokens
         self._fleet = fleet
         self._tls_dir = tls_dir
+        self._bundle: Path | None = None  # the CA bundle mounted into containers (_trust_bundle)
         self._ready_timeout = ready_timeout
         self._stop_grace = stop_grace
         self._client = (
@@ -313,6 +315,12 @@ class DockerRuntime:
             )
             self._revisions[key] = rev
             gen = rev.generation
+            if spec.failure:
+                rev.phase, rev.reason = FAILED, spec.failure
+        if spec.failure:
+            log.info("revision %s failed before start: %s", spec.revision, spec.failure.splitlines()[0])
+            self._notify()
+            return
         threading.Thread(
             target=self._start_revision, args=(rev, gen), name=f"start-{spec.revision}", daemon=True
         ).start()
@@ -597,8 +605,85 @@ class DockerRuntime:
         if spec.target_port:
             platform["CONTAINER_APP_PORT"] = str(spec.target_port)
         return self._client.containers.run(
-            main.image, detach=True, name=name, labels=labels, ports=ports, **_run_options(main, platform)
+            main.image,
+            detach=True,
+            name=name,
+            labels=labels,
+            ports=ports,
+            **self._with_trust(_run_options(main, platform)),
         )
+
+    def console_logs(self, app: str, default_domain: str, since: float) -> list[dict[str, Any]]:
+        """What the app's revision containers wrote since `since` (epoch seconds), one entry per line:
+        {time, stream, log, revision, replica, container_id, image} — the stand-in's
+        ContainerAppConsoleLogs_CL. Containers removed since are gone with their logs."""
+        out: list[dict[str, Any]] = []
+        for ctr in self._labelled(kind="revision", extra={L_APP: app, L_DOMAIN: default_domain}):
+            labels = ctr.labels or {}
+            env = _env_of(ctr)
+            for stream in ("stdout", "stderr"):
+                try:
+                    raw = ctr.logs(
+                        stdout=stream == "stdout",
+                        stderr=stream == "stderr",
+                        timestamps=True,
+                        since=int(since),
+                    )
+                except docker.errors.DockerException:
+                    continue
+                for line in raw.decode("utf-8", "replace").splitlines():
+                    stamp, _, text = line.partition(" ")
+                    out.append(
+                        {
+                            "time": stamp,
+                            "stream": stream,
+                            "log": text,
+                            "revision": labels.get(L_REV, ""),
+                            "replica": env.get("CONTAINER_APP_REPLICA_NAME", ""),
+                            "container_id": ctr.id,
+                            "image": (ctr.attrs.get("Config") or {}).get("Image", ""),
+                        }
+                    )
+        return out
+
+    def bridge_gateway(self) -> str | None:
+        """The host's address on the engine's default bridge: where revision containers reach
+        the stand-in's own endpoints (Application Insights ingestion)."""
+        try:
+            configs = self._client.networks.get("bridge").attrs.get("IPAM", {}).get("Config") or []
+        except docker.errors.DockerException:
+            return None
+        return next((c["Gateway"] for c in configs if c.get("Gateway") and ":" not in c["Gateway"]), None)
+
+    def _with_trust(self, opts: dict[str, Any]) -> dict[str, Any]:
+        """Containers trust the stand-in CA next to the usual public roots, as Azure's endpoints are
+        trusted by any image: a bundle (the host's roots + the CA) mounted read-only and named by
+        SSL_CERT_FILE / REQUESTS_CA_BUNDLE unless the app sets them itself."""
+        bundle = self._trust_bundle()
+        if bundle is None:
+            return opts
+        env = opts["environment"]
+        for var in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+            env.setdefault(var, TRUST_MOUNT)
+        opts["volumes"] = {str(bundle): {"bind": TRUST_MOUNT, "mode": "ro"}}
+        return opts
+
+    def _trust_bundle(self) -> Path | None:
+        """Written once per daemon (the CA does not change while it runs), not at every start."""
+        if self._bundle is not None:
+            return self._bundle
+        ca = self._tls_dir / "ca.pem"
+        if not ca.exists():
+            return None
+        bundle = self._state_dir / "ca-bundle.pem"
+        roots = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
+        text = (roots.read_text() if roots.is_file() else "") + "\n" + ca.read_text()
+        if not bundle.exists() or bundle.read_text() != text:
+            tmp = bundle.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.replace(bundle)
+        self._bundle = bundle
+        return bundle
 
     def _record_ports(self, rev: _Revision, ctr: Any) -> None:
         ctr.reload()
@@ -743,7 +828,11 @@ class DockerRuntime:
                 "CONTAINER_APP_REPLICA_NAME": f"{spec.execution}-{_replica_suffix()}",
             }
             ctr = self._client.containers.run(
-                main.image, detach=True, name=name, labels=labels, **_run_options(main, platform)
+                main.image,
+                detach=True,
+                name=name,
+                labels=labels,
+                **self._with_trust(_run_options(main, platform)),
             )
         except docker.errors.DockerException as exc:
             with self._lock:

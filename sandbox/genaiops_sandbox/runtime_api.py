@@ -31,6 +31,9 @@ class RevisionSpec:
     default_domain: str  # of the managed / connected environment
     containers: list[ContainerSpec]
     target_port: int | None  # ingress.targetPort; None = no ingress
+    # Why the platform cannot start it at all (e.g. a Key Vault secret it cannot read): the revision
+    # goes straight to Failed with this reason and no container is created.
+    failure: str | None = None
 
 
 @dataclass(frozen=True)

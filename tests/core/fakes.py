@@ -337,9 +337,15 @@ class MemoryCloud:
         self.world = world
         self.leases: dict[str, MemoryLease] = {}
         self.dataset_store = MemoryDatasets()
+        self.dataset_registry_fake = MemoryDatasetRegistry()
+        self.registry_endpoint: str | None = None
 
     def datasets(self, target: Any, resource_group: str, account: str | None) -> MemoryDatasets:
         return self.dataset_store
+
+    def dataset_registry(self, target: Any, project_endpoint: str) -> MemoryDatasetRegistry:
+        self.registry_endpoint = project_endpoint
+        return self.dataset_registry_fake
 
     def lock(self, target: Any, resource_group: str, environment: str, account: str | None) -> MemoryLease:
         return self.leases.setdefault(environment, MemoryLease())
@@ -421,3 +427,33 @@ class MemoryDatasets:
 
     def tamper(self, name: str, version: str, path: str, data: bytes) -> None:
         self.files[(name, version, path)] = data
+
+    def url(self, name: str, version: str, path: str = "") -> str:
+        return f"https://memory.blob/datasets/{name}/{version}/files/{path}".rstrip("/")
+
+
+class MemoryDatasetRegistry:
+    """DatasetRegistry in memory (a Foundry project's datasets): wire-shaped versions per name;
+    `registrations` counts create_or_update calls."""
+
+    location = "https://memory.services.ai.azure.com/api/projects/p"
+
+    def __init__(self) -> None:
+        self.sets: dict[str, dict[str, dict[str, Any]]] = {}
+        self.registrations = 0
+
+    def names(self) -> list[str]:
+        return sorted(n for n, v in self.sets.items() if v)
+
+    def versions(self, name: str) -> list[dict[str, Any]]:
+        return [dict(v) for v in self.sets.get(name, {}).values()]
+
+    def register(self, name: str, version: str, data_uri: str, folder: bool, tags: Mapping[str, str]) -> None:
+        self.registrations += 1
+        self.sets.setdefault(name, {})[version] = {
+            "name": name,
+            "version": version,
+            "type": "uri_folder" if folder else "uri_file",
+            "dataUri": data_uri,
+            "tags": dict(tags),
+        }

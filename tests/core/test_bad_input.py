@@ -305,15 +305,94 @@ def test_forbidden_targets(host: str, refused: bool) -> None:
     assert bool(forbidden_target(host)) is refused
 
 
-def test_key_vault_secrets_are_refused_not_silently_dropped(tmp_path: Path) -> None:
+def test_key_vault_secrets_load_and_keep_their_reference(tmp_path: Path) -> None:
     text = edit(
         (
             "env: {LOG_LEVEL: info}",
-            "env: {LOG_LEVEL: info}\n    secrets: {K: {keyvault: 'https://kv.vault.azure.net/secrets/openai-key'}}",
+            "env: {LOG_LEVEL: info}\n    secrets: {OPENAI_KEY: {keyvault: 'https://kv.vault.azure.net/secrets/openai-key'}}",
         )
     )
-    issue = issue_at(write_project(tmp_path / "p", text), "services.agent.secrets.K")
-    assert "not deployed by this version" in issue.message and issue.line == 9
+    manifest = load_manifest(write_project(tmp_path / "p", text), environ={})
+    ref = manifest.services["agent"].secrets["OPENAI_KEY"]
+    assert ref.keyvault == "https://kv.vault.azure.net/secrets/openai-key" and ref.identity is None
+
+
+@pytest.mark.parametrize(
+    "secrets,path,fragment",
+    [
+        # two variables that become the same Container Apps secret name
+        (
+            "{A_B: {keyvault: 'https://kv.vault.azure.net/secrets/x'}, a_b: {keyvault: 'https://kv.vault.azure.net/secrets/y'}}",
+            "services.agent.secrets.a_b",
+            "both become the Container Apps secret `a-b`",
+        ),
+        # `_` alone leaves no secret name
+        ("{_: {keyvault: 'https://kv.vault.azure.net/secrets/x'}}", "services.agent.secrets._", "not valid"),
+        # the telemetry secret's name is reserved
+        (
+            "{APPINSIGHTS_CONNECTION_STRING: {keyvault: 'https://kv.vault.azure.net/secrets/x'}}",
+            "services.agent.secrets.APPINSIGHTS_CONNECTION_STRING",
+            "reserves for telemetry",
+        ),
+        # genaiops sets this variable itself unless telemetry is off
+        (
+            "{APPLICATIONINSIGHTS_CONNECTION_STRING: {keyvault: 'https://kv.vault.azure.net/secrets/x'}}",
+            "services.agent.secrets.APPLICATIONINSIGHTS_CONNECTION_STRING",
+            "set by genaiops",
+        ),
+        # a variable in both env and secrets
+        (
+            "{LOG_LEVEL: {keyvault: 'https://kv.vault.azure.net/secrets/x'}}",
+            "services.agent.secrets.LOG_LEVEL",
+            "both `env` and `secrets`",
+        ),
+    ],
+    ids=["collision", "empty-name", "reserved-name", "telemetry-variable", "env-and-secret"],
+)
+def test_secret_names_are_checked_at_validate_time(
+    tmp_path: Path, secrets: str, path: str, fragment: str
+) -> None:
+    text = edit(("env: {LOG_LEVEL: info}", f"env: {{LOG_LEVEL: info}}\n    secrets: {secrets}"))
+    issue = issue_at(write_project(tmp_path / "p", text), path)
+    assert fragment in issue.message and issue.line == 9
+
+
+@pytest.mark.parametrize(
+    "identity", ["a b", "x", "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Web/sites/app"]
+)
+def test_a_secret_identity_must_be_a_managed_identity(tmp_path: Path, identity: str) -> None:
+    secrets = f"{{K: {{keyvault: 'https://kv.vault.azure.net/secrets/x', identity: '{identity}'}}}}"
+    text = edit(("env: {LOG_LEVEL: info}", f"env: {{LOG_LEVEL: info}}\n    secrets: {secrets}"))
+    issue = issue_at(write_project(tmp_path / "p", text), "services.agent.secrets.K.identity")
+    assert "not a managed identity" in issue.message and issue.line == 9
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        "system",
+        "id-contoso-prod",
+        "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-x",
+    ],
+)
+def test_secret_identities_that_load(tmp_path: Path, identity: str) -> None:
+    secrets = f"{{K: {{keyvault: 'https://kv.vault.azure.net/secrets/x', identity: '{identity}'}}}}"
+    text = edit(("env: {LOG_LEVEL: info}", f"env: {{LOG_LEVEL: info}}\n    secrets: {secrets}"))
+    assert (
+        load_manifest(write_project(tmp_path / "p", text), environ={}).services["agent"].secrets["K"].identity
+        == identity
+    )
+
+
+def test_telemetry_opt_out_lets_the_app_bring_its_own_connection_string(tmp_path: Path) -> None:
+    text = edit(
+        (
+            "env: {LOG_LEVEL: info}",
+            "env: {LOG_LEVEL: info}\n    telemetry: false\n    secrets: {APPLICATIONINSIGHTS_CONNECTION_STRING: {keyvault: 'https://kv.vault.azure.net/secrets/ai'}}",
+        )
+    )
+    manifest = load_manifest(write_project(tmp_path / "p", text), environ={})
+    assert manifest.services["agent"].telemetry is False
 
 
 def test_a_named_path_with_a_nul_byte_is_a_manifest_problem_not_a_crash(tmp_path) -> None:

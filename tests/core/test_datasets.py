@@ -14,7 +14,7 @@ from genaiops_cli.core.evaluation import engine
 from genaiops_cli.core.manifest.loader import load_manifest
 from genaiops_cli.core.manifest.model import Evaluation
 from genaiops_cli.errors import ExitCode, ManifestError
-from tests.core.fakes import MemoryDatasets
+from tests.core.fakes import MemoryDatasetRegistry, MemoryDatasets
 
 ROWS = b'{"question": "2+2?", "answer": "4"}\n{"question": "3+3?", "answer": "6"}\n'
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -125,3 +125,77 @@ def test_manifest_checks_a_reference_with_file_and_line(tmp_path: Path) -> None:
     assert err.value.exit_code == ExitCode.MANIFEST
     f.write_text(base.replace("dataset: data/eval.jsonl", "dataset: foundry:qa@latest"), encoding="utf-8")
     assert load_manifest(f, environ={}).evaluations  # no file check for a pushed dataset
+
+
+# ---------------------------------------------------------------- registered in a Foundry project
+def _registered() -> tuple[datasets.RegisteredDatasets, MemoryDatasets, MemoryDatasetRegistry]:
+    store, registry = MemoryDatasets(), MemoryDatasetRegistry()
+    return datasets.RegisteredDatasets(store, registry), store, registry
+
+
+def test_a_push_uploads_then_registers_once_and_the_same_bytes_register_nothing() -> None:
+    catalog, store, registry = _registered()
+    first, created = datasets.push(catalog, "qa", {"qa.jsonl": ROWS}, now=T0)
+    again, created_again = datasets.push(catalog, "qa", {"qa.jsonl": ROWS}, now=T0 + dt.timedelta(1))
+    assert created and not created_again and again["version"] == first["version"]
+    assert store.puts == 1 and registry.registrations == 1
+    (entry,) = registry.versions("qa")
+    assert entry["type"] == "uri_file" and entry["version"] == first["version"]
+    assert entry["dataUri"] == store.url("qa", first["version"], "qa.jsonl") and "?" not in entry["dataUri"]
+    assert entry["tags"]["genaiops-sha256"] == first["sha256"]
+
+
+def test_a_folder_registers_as_uri_folder_and_a_version_uploaded_earlier_is_registered() -> None:
+    catalog, store, registry = _registered()
+    folder = {"qa.jsonl": ROWS, "notes/readme.txt": b"hi"}
+    before, _ = datasets.push(store, "qa", folder, now=T0)  # pushed while the env had no project
+    record, created = datasets.push(catalog, "qa", folder, now=T0 + dt.timedelta(1))
+    assert created and record["version"] == before["version"] and store.puts == 1
+    (entry,) = registry.versions("qa")
+    assert entry["type"] == "uri_folder" and entry["dataUri"] == store.url("qa", record["version"])
+
+
+def test_listing_and_latest_read_the_registry() -> None:
+    catalog, store, registry = _registered()
+    old, _ = datasets.push(catalog, "qa", {"qa.jsonl": ROWS}, now=T0)
+    new, _ = datasets.push(catalog, "qa", {"qa.jsonl": ROWS + ROWS}, now=T0 + dt.timedelta(hours=1))
+    datasets.push(catalog, "qa", {"qa.jsonl": ROWS}, now=T0 + dt.timedelta(hours=2))  # old bytes again
+    assert catalog.names() == ["qa"]
+    assert sorted(v["version"] for v in catalog.versions("qa")) == sorted([old["version"], new["version"]])
+    latest = datasets.resolve(catalog, datasets.parse_ref("foundry:qa@latest"))
+    assert latest["version"] == new["version"], "re-pushing old bytes does not move latest"
+    assert latest["files"] == {"qa.jsonl": new["files"]["qa.jsonl"]} and latest["data_uri"]
+    # the registry is the truth: a version dropped from the project is no longer latest
+    del registry.sets["qa"][new["version"]]
+    assert datasets.resolve(catalog, datasets.parse_ref("qa@latest"))["version"] == old["version"]
+    with pytest.raises(datasets.DatasetNotFound) as missing:
+        datasets.resolve(catalog, datasets.parse_ref("qb@latest"))
+    assert registry.location in missing.value.message
+
+
+def test_a_version_registered_by_someone_else_is_refused_with_a_hint(tmp_path: Path) -> None:
+    catalog, _, registry = _registered()
+    registry.register("ext", "7", "https://elsewhere/x.jsonl", False, {})
+    with pytest.raises(datasets.DatasetNotFound) as err:
+        datasets.cached(catalog, datasets.resolve(catalog, datasets.parse_ref("ext@latest")), tmp_path)
+    assert "no content record" in err.value.message and "data push ext" in (err.value.hint or "")
+
+
+def test_an_environment_with_a_foundry_project_registers_there(tmp_path: Path) -> None:
+    from genaiops_cli.core.environment import open_environment
+    from tests.core.fakes import MANIFEST, MemoryCloud, World
+
+    world = World(tmp_path)
+    endpoint = "https://ai-x.services.ai.azure.com/api/projects/p"
+    text = MANIFEST.replace(
+        "    strategy: bluegreen\n", f"    strategy: bluegreen\n    foundry_project: {endpoint}\n"
+    )
+    (tmp_path / "genaiops.yaml").write_text(text)
+    manifest = load_manifest(tmp_path / "genaiops.yaml")
+    clouds = {name: MemoryCloud(world) for name in ("dev", "prod")}
+    envs = {n: open_environment(manifest, n, clouds[n], {}, provisioned=None) for n in clouds}
+    assert isinstance(envs["prod"].datasets, datasets.RegisteredDatasets)
+    assert clouds["prod"].registry_endpoint == endpoint
+    assert envs["dev"].datasets is clouds["dev"].dataset_store, (
+        "no project: the blob records are the registry"
+    )

@@ -52,6 +52,58 @@ CASES = [
         19,
         "is not allowed here",
     ),
+    (
+        "log-alert-error-rate-with-query",
+        edit(
+            (
+                "    gates: [smoke, quality]\n",
+                '    gates: [smoke, quality]\n    monitor:\n      log_alerts:\n        errs:\n          service: agent\n          error_rate: "> 0.05"\n          app_insights: appi-dev\n          query: "requests"\n',
+            )
+        ),
+        "environments.dev.monitor.log_alerts.errs.query",
+        36,
+        11,
+        "cannot be combined with `error_rate`",
+    ),
+    (
+        "log-alert-error-rate-above-one",
+        edit(
+            (
+                "    gates: [smoke, quality]\n",
+                '    gates: [smoke, quality]\n    monitor:\n      log_alerts:\n        errs:\n          service: agent\n          error_rate: "> 5"\n          app_insights: appi-dev\n',
+            )
+        ),
+        "environments.dev.monitor.log_alerts.errs.error_rate",
+        34,
+        23,
+        "not a share between 0 and 1",
+    ),
+    (
+        "log-alert-error-rate-without-component",
+        edit(
+            (
+                "    gates: [smoke, quality]\n",
+                '    gates: [smoke, quality]\n    monitor:\n      log_alerts:\n        errs:\n          service: agent\n          error_rate: "> 0.05"\n',
+            )
+        ),
+        "environments.dev.monitor.log_alerts.errs",
+        32,
+        None,
+        "needs `app_insights`",
+    ),
+    (
+        "log-alert-without-query",
+        edit(
+            (
+                "    gates: [smoke, quality]\n",
+                '    gates: [smoke, quality]\n    monitor:\n      log_alerts:\n        errs:\n          service: agent\n          threshold: "> 0"\n',
+            )
+        ),
+        "environments.dev.monitor.log_alerts.errs",
+        32,
+        None,
+        "log alert needs `query`",
+    ),
     ("unknown-top-key", edit(("name: demo", "name: demo\nnmae: x")), "nmae", 3, 1, "unknown key `nmae`"),
     (
         "unknown-service-key",
@@ -250,17 +302,18 @@ CASES = [
         "set by both `connections` and `env`",
     ),
     (
-        "connection-secret-refused",
+        "connection-string-needs-telemetry",
         edit(
             (
                 "    env: {LOG_LEVEL: info}\n",
-                "    env: {LOG_LEVEL: info}\n    connections: {APPINSIGHTS: app_insights.connection_string}\n",
+                "    env: {LOG_LEVEL: info}\n    telemetry: false\n"
+                "    connections: {APPINSIGHTS: app_insights.connection_string}\n",
             )
         ),
         "services.agent.connections.APPINSIGHTS",
-        9,
+        10,
         None,
-        "is a secret",
+        "needs telemetry",
     ),
     (
         "foundry-eval-not-responses",

@@ -193,3 +193,44 @@ def test_differences_ignore_service_fields_and_case() -> None:
         "properties.enabled",
         "properties.n",
     ]
+
+
+def test_error_rate_log_alert_is_a_kql_ratio_on_the_component(tmp_path: Path) -> None:
+    manifest = load(
+        tmp_path,
+        MANIFEST
+        + """\
+        agent-error-rate:
+          service: agent
+          error_rate: ">= 0.05"
+          min_requests: 20
+          app_insights: appi-dev
+          window: 5m
+          frequency: 1m
+          action_groups: [ops]
+""",
+    )
+    desired = {d.name: d for d in core.desired_resources(manifest, "dev", FakeMonitor.subscription_id)}
+    props = desired["agent-error-rate"].body["properties"]
+    assert props["scopes"] == [
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-dev"
+        "/providers/Microsoft.Insights/components/appi-dev"
+    ]
+    condition = props["criteria"]["allOf"][0]
+    assert condition["query"] == (
+        "requests | where cloud_RoleName == 'shop-agent' "
+        "| summarize total = count(), failed = countif(success == false) "
+        "| where total >= 20 | extend error_rate = todouble(failed) / total | project error_rate"
+    )
+    assert (condition["metricMeasureColumn"], condition["operator"], condition["threshold"]) == (
+        "error_rate",
+        "GreaterThanOrEqual",
+        0.05,
+    )
+    assert props["evaluationFrequency"] == "PT1M" and props["windowSize"] == "PT5M"
+    # the query genaiops writes runs in the stand-in's KQL subset: 1 of 20 failed is 0.05
+    from genaiops_sandbox.monitor import kql
+
+    rows = [{"cloud_RoleName": "shop-agent", "success": i != 0} for i in range(20)]
+    assert kql.run(condition["query"], lambda name: rows) == [{"error_rate": 0.05}]
+    assert kql.run(condition["query"], lambda name: rows[:19]) == []  # under min_requests: no data

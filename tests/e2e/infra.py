@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from genaiops_cli.core.cloud import AzureTarget
 from genaiops_cli.providers.azure import clients
 
@@ -12,13 +14,7 @@ def ensure_environment(
 ) -> None:
     from azure.mgmt.resource.resources import ResourceManagementClient
 
-    rm = ResourceManagementClient(
-        clients.credential(target),
-        target.subscription_id,
-        base_url=target.arm_endpoint,
-        credential_scopes=[target.arm_scope],
-        connection_verify=target.verify,
-    )
+    rm = ResourceManagementClient(clients.credential(target), target.subscription_id, **_arm(target))
     rm.resource_groups.create_or_update(resource_group, {"location": location})
     apps = clients.container_apps(target)
     apps.managed_environments.begin_create_or_update(
@@ -29,3 +25,28 @@ def ensure_environment(
         registry,
         {"location": location, "sku": {"name": "Standard"}, "properties": {"adminUserEnabled": False}},
     ).result()
+
+
+def ensure_foundry_project(target: AzureTarget, resource_group: str, account: str, project: str) -> str:
+    """A Foundry account and project in `resource_group` (one ARM deployment); their endpoint."""
+    from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+
+    from tests.foundry_project import foundry_template
+
+    client = DeploymentsMgmtClient(
+        clients.credential(target), target.subscription_id, polling_interval=0.05, **_arm(target)
+    )
+    template = foundry_template(account, project)
+    done = client.deployments.begin_create_or_update(
+        resource_group, f"foundry-{project}", {"properties": {"mode": "Incremental", "template": template}}
+    ).result()
+    return str(done.properties.outputs["endpoint"]["value"])
+
+
+def _arm(target: AzureTarget) -> dict[str, Any]:
+    """Where and how an ARM management client reaches the target's ARM endpoint."""
+    return {
+        "base_url": target.arm_endpoint,
+        "credential_scopes": [target.arm_scope],
+        "connection_verify": target.verify,
+    }

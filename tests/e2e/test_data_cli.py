@@ -1,8 +1,13 @@
-"""`genaiops data` end to end in the stand-in: push a dataset (twice: one version), list, show,
-pull; then an evaluation and a promotion gated on `foundry:qa@latest`, with the version it
-resolved to recorded in the gate's evidence — and a new push moves `latest` for the next run."""
+"""`genaiops data` end to end in the stand-in. Staging has a Foundry project: a push uploads with
+Entra and registers the version in the project (seen through the real SDK's `datasets.list_versions`
+and `get`); pushing the same bytes registers nothing; list/show/pull read the project's registry.
+Dev has none: its blob records are the registry. Then an evaluation and a promotion gated on
+`foundry:qa@latest`, with the version it resolved to recorded in the gate's evidence — and a new
+push moves `latest` in the project for the next run."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
@@ -13,7 +18,15 @@ from .conftest import Project, Sandbox, own_project
 
 @pytest.fixture(scope="module")
 def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return own_project(sandbox, tmp_path_factory.mktemp("data"), ("dev", "staging"), prefix="data")
+    from genaiops_cli.core.cloud import target_for
+    from tests.e2e.infra import ensure_foundry_project
+
+    p = own_project(sandbox, tmp_path_factory.mktemp("data"), ("dev", "staging"), prefix="data")
+    endpoint = ensure_foundry_project(target_for("sandbox", None), "rg-data-staging", "ai-data", "proj-data")
+    gates = "    gates: [smoke, quality, safety]\n"
+    p.edit("genaiops.yaml", gates, f"{gates}    foundry_project: {endpoint}\n")
+    p.foundry = endpoint  # type: ignore[attr-defined]
+    return p
 
 
 def ok(run) -> dict:
@@ -21,12 +34,35 @@ def ok(run) -> dict:
     return run.json()["result"]
 
 
-def test_push_list_show_pull(project: Project, tmp_path) -> None:
+def registry(project: Project) -> Any:
+    """The project's datasets through azure-ai-projects, as any other Foundry client sees them."""
+    from azure.ai.projects import AIProjectClient
+
+    from genaiops_cli.core.cloud import target_for
+    from genaiops_cli.providers.azure import clients
+
+    target = target_for("sandbox", None)
+    endpoint = project.foundry  # type: ignore[attr-defined]
+    return AIProjectClient(endpoint, clients.credential(target), connection_verify=target.verify).datasets
+
+
+def test_push_registers_in_the_project_list_show_pull(project: Project, tmp_path) -> None:
     first = ok(project.run("-o", "json", "data", "push", "qa", "data/eval.jsonl", "-e", "staging"))
     again = ok(project.run("-o", "json", "data", "push", "qa", "data/eval.jsonl", "-e", "staging"))
     assert first["created"] and not again["created"] and again["version"] == first["version"]
+    text = project.run("data", "push", "qa", "data/eval.jsonl", "-e", "staging")  # the text rendering
+    assert text.code == 0 and "unchanged" in text.stdout and "1 file(s)" in text.stdout, text.stderr
+    assert first["registry"] == project.foundry  # type: ignore[attr-defined]
+    (registered,) = registry(project).list_versions("qa")  # the same bytes registered nothing new
+    assert registered.version == first["version"] and registered.type == "uri_file"
+    got = registry(project).get("qa", first["version"])
+    assert got.data_uri.endswith(f"/qa/{first['version']}/files/eval.jsonl") and "?" not in got.data_uri
+    assert got.tags["genaiops-sha256"] == first["sha256"]
+
     listed = ok(project.run("-o", "json", "data", "list", "-e", "staging"))["datasets"]
-    assert [(d["name"], d["version"]) for d in listed] == [("qa", first["version"])]
+    assert [(d["name"], d["version"], d["data_uri"]) for d in listed] == [
+        ("qa", first["version"], got.data_uri)
+    ]
     shown = ok(project.run("-o", "json", "data", "show", "qa@latest", "-e", "staging"))
     assert list(shown["files"]) == ["eval.jsonl"] and shown["sha256"] == first["sha256"]
     pulled = ok(project.run("-o", "json", "data", "pull", "qa", str(tmp_path / "out"), "-e", "staging"))
@@ -37,6 +73,14 @@ def test_push_list_show_pull(project: Project, tmp_path) -> None:
     bad = project.run("data", "push", "qa", "genaiops.yaml", "-e", "staging")
     assert bad.code == ExitCode.USAGE
     assert "token" not in first and "sig=" not in str(first)  # nothing credential-shaped is printed
+
+    # dev has no Foundry project: the storage account's records are the registry
+    dev = ok(project.run("-o", "json", "data", "push", "dev-only", "data/eval.jsonl", "-e", "dev"))
+    assert "/api/projects/" not in dev["registry"] and dev["created"]
+    assert [d["name"] for d in ok(project.run("-o", "json", "data", "list", "-e", "dev"))["datasets"]] == [
+        "dev-only"
+    ]
+    assert [d.name for d in registry(project).list()] == ["qa"]
 
 
 def test_promotion_gated_on_latest_records_the_pinned_version(project: Project) -> None:
@@ -55,10 +99,12 @@ def test_promotion_gated_on_latest_records_the_pinned_version(project: Project) 
     quality = next(g for g in promoted["gates"] if g["name"] == "quality")
     assert quality == {"name": "quality", "verdict": "pass", "dataset": f"foundry:qa@{version}"}
 
-    # a changed dataset is a new version, and `latest` follows it on the next run
+    # a changed dataset is a new version in the project, and `latest` follows it on the next run
     rows = (project.root / "data/eval.jsonl").read_text().splitlines()
     (project.root / "data/eval.jsonl").write_text("\n".join(rows[:-1]) + "\n")
     newer = ok(project.run("-o", "json", "data", "push", "qa", "data/eval.jsonl", "-e", "staging"))["version"]
     assert newer != version
+    assert sorted(v.version for v in registry(project).list_versions("qa")) == sorted([version, newer])
+    assert {d.name: d.version for d in registry(project).list()} == {"qa": newer}
     run = ok(project.run("-o", "json", "eval", "quality", "-e", "staging", "--label", "live"))
     assert run["evaluations"][0]["dataset"]["ref"] == f"foundry:qa@{newer}"

@@ -67,6 +67,8 @@ class FakeRuntime:
             spec = self.revisions.get(revision)
             if spec is None or revision in self.stopped:
                 return RevisionStatus("Stopped", "None", "Deprovisioned")
+            if spec.failure:  # the platform could not start it (e.g. a Key Vault secret unreadable)
+                return RevisionStatus("Failed", "Unhealthy", "Failed", spec.failure)
             if any("crash" in c.image for c in spec.containers):
                 return RevisionStatus("Failed", "Unhealthy", "Failed", "container 'main' exited with code 3")
             self.polls[revision] = self.polls.get(revision, 0) + 1

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import _SESSION_DIR, require_engine
+from tests.foundry_project import foundry_template
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT_SRC = REPO / "templates" / "foundry-agent" / "src" / "agent"
@@ -28,39 +29,7 @@ ACCOUNT, PROJECT = "ai-foundrytest", "proj-test"
 
 
 def _template() -> dict[str, Any]:
-    api = "2025-06-01"
-    return {
-        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
-        "contentVersion": "1.0.0.0",
-        "resources": [
-            {
-                "type": "Microsoft.CognitiveServices/accounts",
-                "apiVersion": api,
-                "name": ACCOUNT,
-                "location": "eastus2",
-                "kind": "AIServices",
-                "sku": {"name": "S0"},
-                "identity": {"type": "SystemAssigned"},
-                "properties": {"customSubDomainName": ACCOUNT, "allowProjectManagement": True},
-            },
-            {
-                "type": "Microsoft.CognitiveServices/accounts/projects",
-                "apiVersion": api,
-                "name": f"{ACCOUNT}/{PROJECT}",
-                "location": "eastus2",
-                "identity": {"type": "SystemAssigned"},
-                "properties": {},
-                "dependsOn": [f"[resourceId('Microsoft.CognitiveServices/accounts', '{ACCOUNT}')]"],
-            },
-        ],
-        "outputs": {
-            "endpoint": {
-                "type": "string",
-                "value": f"[reference(resourceId('Microsoft.CognitiveServices/accounts/projects', "
-                f"'{ACCOUNT}', '{PROJECT}'), '{api}').endpoints['AI Foundry API']]",
-            }
-        },
-    }
+    return foundry_template(ACCOUNT, PROJECT)
 
 
 def _build(docker_host: str) -> None:
@@ -126,16 +95,13 @@ class Env:
         return client.get_openai_client(http_client=http)
 
 
-@pytest.fixture(scope="module")
-def foundry(shared_engine: str | None) -> Iterator[Env]:
+def project_sandbox(state_dir: Path) -> Iterator[Env]:
+    """A stand-in of its own in `state_dir` with one Foundry project (ARM deployment); down after."""
     from azure.mgmt.resource.deployments import DeploymentsMgmtClient
     from azure.mgmt.resource.resources import ResourceManagementClient
 
     from genaiops_sandbox import control
 
-    host = require_engine(shared_engine)
-    _build(host)
-    state_dir = _SESSION_DIR / "foundry-sandbox"
     profile = control.up(state_dir, retry_after=0)
     try:
         env = Env(profile, "", state_dir)
@@ -154,6 +120,13 @@ def foundry(shared_engine: str | None) -> Iterator[Env]:
         yield env
     finally:
         control.down(state_dir)
+
+
+@pytest.fixture(scope="module")
+def foundry(shared_engine: str | None) -> Iterator[Env]:
+    host = require_engine(shared_engine)
+    _build(host)
+    yield from project_sandbox(_SESSION_DIR / "foundry-sandbox")
 
 
 def _hosted(image: str = IMAGE, **env: str) -> Any:

@@ -49,12 +49,12 @@ POLL_SECONDS = 1.0  # longest pause between reads of a creating version
 def project_settings(env: Environment) -> tuple[str, str | None]:
     """(project endpoint, model deployment) of an environment: `foundry_project:` from the manifest,
     else the outputs of `genaiops provision` (read once per process, only for hosted agents)."""
-    from genaiops_cli.core.environment import provisioned_state
+    from genaiops_cli.core.environment import foundry_endpoint, provisioned_state
     from genaiops_cli.core.provisioning import missing_setting
 
     state = provisioned_state(env.manifest, env.name, env.cloud, env.target)
     outputs: dict[str, Any] = dict(state.outputs) if state else {}
-    endpoint = env.config.foundry_project or outputs.get("foundryProjectEndpoint")
+    endpoint = foundry_endpoint(env.config, state)
     if not endpoint:
         raise missing_setting(env.name, "foundry_project")
     return str(endpoint), outputs.get("modelDeploymentName") or None

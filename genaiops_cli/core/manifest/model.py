@@ -178,6 +178,25 @@ def _keyvault_url(v: str) -> str:
     return v
 
 
+_IDENTITY_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.ManagedIdentity/"
+    r"userAssignedIdentities/[A-Za-z0-9][A-Za-z0-9_-]{2,127}$",
+    re.IGNORECASE,
+)
+
+
+def _secret_identity(v: str) -> str:
+    """`system`, a user-assigned identity's name (Azure: 3-128 letters, digits, `-`, `_`, starting
+    alphanumeric) or its resource id."""
+    if v == "system" or _IDENTITY_ID.match(v) or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{2,127}", v):
+        return v
+    raise invalid(
+        f"`{v}` is not a managed identity",
+        "use `system`, a user-assigned identity's name (e.g. id-contoso-prod) or its resource id "
+        "(/subscriptions/…/providers/Microsoft.ManagedIdentity/userAssignedIdentities/<name>)",
+    )
+
+
 JsonPath = Annotated[str, _pattern(JSONPATH_PATTERN), AfterValidator(_jsonpath_syntax)]
 HeaderName = Annotated[str, AfterValidator(_header_name)]
 HeaderValue = Annotated[StrictStr, AfterValidator(_header_value)]
@@ -265,8 +284,11 @@ class SecretRef(_Model):
     keyvault: Annotated[str, _pattern(r"^https://"), AfterValidator(_keyvault_url)] = Field(
         description="Key Vault secret URL.", examples=["https://kv-dev.vault.azure.net/secrets/openai-key"]
     )
-    identity: NonEmpty | None = Field(
-        None, description="Managed identity used to read it (default: the environment's)."
+    identity: Annotated[str, AfterValidator(_secret_identity)] | None = Field(
+        None,
+        description="Managed identity the platform reads it with: a user-assigned identity's name or "
+        "resource id, or `system` (default: the environment's identity, else the app's system-assigned "
+        "one). It needs the Key Vault Secrets User role on the vault.",
     )
 
 
@@ -382,10 +404,19 @@ class Service(_Model):
         default_factory=dict, description="Environment variables (strings)."
     )
     secrets: dict[EnvVarName, SecretRef] = Field(
-        default_factory=dict, description="Secret environment variables."
+        default_factory=dict,
+        description="Secret environment variables, as Key Vault references: each becomes a Container "
+        "Apps secret `{name, keyVaultUrl, identity}` (its name is the variable's, lower-case, `_` → `-`) "
+        "and the variable reads it by `secretRef`. genaiops never reads the value.",
     )
     smoke: list[SmokeCheck] = Field(
         default_factory=list, description="Smoke checks run after each deployment."
+    )
+    telemetry: bool = Field(
+        True,
+        description="Give the app its environment's Application Insights connection string (Container "
+        "Apps secret `appinsights-connection-string`, env var APPLICATIONINSIGHTS_CONNECTION_STRING). "
+        "`false` opts out.",
     )
     agent: FoundryAgent | None = Field(None, description="Required for host: foundry-agent.")
     connections: dict[EnvVarName, Connection] = Field(
@@ -618,13 +649,30 @@ class MetricAlert(_Model):
 
 
 class LogAlert(_Model):
-    """A scheduled log-query alert (Microsoft.Insights/scheduledQueryRules) over a service's logs."""
+    """A scheduled log-query alert (Microsoft.Insights/scheduledQueryRules): your own KQL (`query` +
+    `threshold`) over the service's Container App logs, or a failed-request share (`error_rate`) over
+    its Application Insights requests."""
 
-    service: NonEmpty = Field(description="Service whose Container App is the query scope.")
-    query: NonEmpty = Field(description="KQL; the alert counts its rows (or aggregates `measure`).")
+    service: NonEmpty = Field(description="Service whose logs (or requests) are watched.")
+    query: NonEmpty | None = Field(
+        None, description="KQL; the alert counts its rows (or aggregates `measure`). Needs `threshold`."
+    )
     measure: NonEmpty | None = Field(None, description="Column aggregated instead of counting rows.")
     aggregation: Literal["Count", "Total", "Average", "Minimum", "Maximum"] = "Count"
-    threshold: ThresholdSpec
+    threshold: ThresholdSpec | None = Field(None, description='With `query`: "<op> <number>".')
+    error_rate: ThresholdSpec | None = Field(
+        None,
+        description="Instead of `query`: fires when the share of failed requests (0..1) of the service in "
+        'Application Insights is "<op> <number>" over the window, e.g. "> 0.05".',
+    )
+    min_requests: int = Field(
+        10, ge=1, description="With `error_rate`: fewer requests in the window never fire (too little data)."
+    )
+    app_insights: NonEmpty | None = Field(
+        None,
+        description="With `error_rate`: the Application Insights component the service reports to (its "
+        "name in the environment's resource group, e.g. provision's `appInsightsName` output, or its id).",
+    )
     window: Literal[tuple(WINDOWS)] = "5m"  # type: ignore[valid-type]
     frequency: Literal[tuple(LOG_FREQUENCIES)] = "5m"  # type: ignore[valid-type]
     severity: int = Field(3, ge=0, le=4)
@@ -674,6 +722,23 @@ class CanaryAnalysis(_Model):
     )
     max_latency_ratio: float | None = Field(
         None, gt=0, description="Largest canary/stable mean response time ratio (none: not checked)."
+    )
+    min_quality: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Lowest mean live answer quality (the `answer_quality` metric in Application Insights).",
+    )
+    max_quality_drop: float | None = Field(
+        None, ge=0, le=1, description="Largest drop of the canary's mean answer quality below stable's."
+    )
+    min_quality_samples: int = Field(
+        5, ge=1, description="Fewer quality samples on a side than this: the quality checks wait."
+    )
+    app_insights: NonEmpty | None = Field(
+        None,
+        description="The Application Insights component the service reports to (name in the environment's "
+        "resource group, or id); needed by the quality checks.",
     )
 
 
@@ -782,6 +847,9 @@ class ResolvedEnvironment:
     services: dict[str, Service]
     gates: tuple[str, ...]
     gate_evaluations: dict[str, Evaluation] = field(default_factory=dict)
+    # The provisioned Application Insights connection string, as a reference
+    # (`<componentId>#properties.ConnectionString`); None when the environment has none.
+    telemetry: str | None = None
 
     def effective_config(self) -> dict[str, Any]:
         """The merged configuration as plain JSON-able data (used by `config show`)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from genaiops_cli.core.app_secrets import TELEMETRY_CONNECTION, TELEMETRY_ENV, name_problem, secret_name
 from genaiops_cli.core.manifest.diagnostics import Locator
 from genaiops_cli.core.manifest.model import SMOKE_GATE, Environment, Evaluation, Service, did_you_mean
 from genaiops_cli.core.manifest.named_files import named_files
@@ -66,19 +67,7 @@ def service_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
                 "add the repository to push to, e.g. `repository: contoso/agent`",
             )
         )
-    for name in svc.secrets:
-        # Never silently ignored: deploy does not turn Key Vault references into Container Apps
-        # secrets yet, so a manifest relying on one is refused rather than deployed without it.
-        out.append(
-            at.issue(
-                ("secrets", name),
-                f"secret `{name}`: Key Vault references are not deployed by this version of genaiops "
-                "(the container would start without it)",
-                "remove `secrets:` and give the value to the app another way (e.g. a Container Apps "
-                "secret set outside genaiops); support is tracked in issue 14",
-                at_key=True,
-            )
-        )
+    out += _secret_rules(svc, at)
     seen: dict[str, int] = {}
     for i, check in enumerate(svc.smoke):
         if check.name in seen:
@@ -105,21 +94,66 @@ def _connection_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
                     at_key=True,
                 )
             )
-        if connection == "app_insights.connection_string":
+        if connection == TELEMETRY_CONNECTION and svc.host == "foundry-agent":
             out.append(
                 at.issue(
                     ("connections", name),
-                    "app_insights.connection_string is a secret and this version of genaiops cannot "
-                    "pass secrets to "
-                    + (
-                        "a hosted agent (its definition holds plain values only)"
-                        if svc.host == "foundry-agent"
-                        else "a Container App yet"
-                    ),
-                    "leave it out for now; the plain connections are foundry.project_endpoint "
-                    "and foundry.model_deployment",
+                    "app_insights.connection_string cannot be passed to a hosted agent: its definition "
+                    "holds plain values only (the secret would be stored in clear), and Foundry injects "
+                    "APPLICATIONINSIGHTS_CONNECTION_STRING itself from the project's connected "
+                    "Application Insights",
+                    "leave it out and connect Application Insights to the Foundry project",
                 )
             )
+        elif connection == TELEMETRY_CONNECTION and not svc.telemetry:
+            out.append(
+                at.issue(
+                    ("connections", name),
+                    "app_insights.connection_string needs telemetry, which this service turns off",
+                    "remove `telemetry: false`, or this connection",
+                )
+            )
+    return out
+
+
+def _secret_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
+    """Each Key Vault reference becomes a Container Apps secret: its name must be one Azure accepts
+    and no two variables may share one (checked here, not by a failed deploy)."""
+    out = []
+    if svc.host != "containerapp":
+        return out  # hosted agents refuse `secrets` as a whole (_hosted_agent_rules)
+    taken: dict[str, str] = {}
+    for variable in svc.secrets:
+        problem = name_problem(variable, taken)
+        if problem:
+            out.append(
+                at.issue(
+                    ("secrets", variable),
+                    problem,
+                    "rename the variable (its secret name is the variable's, lower-case, `_` → `-`)",
+                    at_key=True,
+                )
+            )
+        taken.setdefault(secret_name(variable), variable)
+        if variable in svc.env:
+            out.append(
+                at.issue(
+                    ("secrets", variable),
+                    f"`{variable}` is set by both `env` and `secrets`",
+                    "keep one of them",
+                    at_key=True,
+                )
+            )
+    if svc.telemetry and TELEMETRY_ENV in {*svc.env, *svc.secrets}:
+        where = "env" if TELEMETRY_ENV in svc.env else "secrets"
+        out.append(
+            at.issue(
+                (where, TELEMETRY_ENV),
+                f"{TELEMETRY_ENV} is set by genaiops from the environment's Application Insights",
+                "remove it here, or set `telemetry: false` to give the app your own",
+                at_key=True,
+            )
+        )
     return out
 
 
@@ -144,6 +178,16 @@ def _hosted_agent_rules(svc: Service, at: Locator) -> list[ManifestIssue]:
                 "carries plain environment variables only)",
                 "read the secret at run time with the agent's managed identity, or use "
                 "`connections:` for the environment's endpoints",
+                at_key=True,
+            )
+        )
+    if "telemetry" in svc.model_fields_set:
+        out.append(
+            at.issue(
+                ("telemetry",),
+                "`telemetry` does not apply to host: foundry-agent (Foundry injects "
+                "APPLICATIONINSIGHTS_CONNECTION_STRING from the project's connected Application Insights)",
+                "remove `telemetry` from this service; connect Application Insights to the Foundry project",
                 at_key=True,
             )
         )
@@ -247,6 +291,7 @@ def environment_rules(
         out += monitor_rules(env, service_names, at)
     if env.canary is not None:
         out += canary_rules(env, at)
+    out += quality_rules(env, at)
     overrides = raw_env.get("services")
     if isinstance(overrides, dict):
         for svc in overrides:
@@ -288,6 +333,8 @@ def monitor_rules(env: Environment, service_names: list[str], at: Locator) -> li
                             _suggest(group, groups, "action groups under `monitor.action_groups`"),
                         )
                     )
+            if kind == "log_alerts":
+                out += _log_alert_shape(rule, where, at)
             if WINDOW_SECONDS[rule.window] < WINDOW_SECONDS[rule.frequency]:
                 out.append(
                     at.issue(
@@ -296,6 +343,49 @@ def monitor_rules(env: Environment, service_names: list[str], at: Locator) -> li
                         "Azure Monitor needs window >= frequency, e.g. `window: 5m, frequency: 1m`",
                     )
                 )
+    return out
+
+
+def _log_alert_shape(rule: Any, where: tuple[Any, ...], at: Locator) -> list[ManifestIssue]:
+    """A log alert is either `query` + `threshold` or `error_rate` (+ `app_insights`), never both."""
+    if rule.error_rate is None:
+        missing = [f for f in ("query", "threshold") if getattr(rule, f) is None]
+        if missing:
+            return [
+                at.issue(
+                    where,
+                    f"log alert needs `{'` and `'.join(missing)}`",
+                    'give `query:` (KQL) and `threshold: "> 0"`, or `error_rate: "> 0.05"` instead',
+                )
+            ]
+        return []
+    out = []
+    for field in ("query", "threshold", "measure"):
+        if getattr(rule, field) is not None:
+            out.append(
+                at.issue(
+                    (*where, field),
+                    f"`{field}` cannot be combined with `error_rate`",
+                    "`error_rate` writes its own query; drop one of them",
+                    at_key=True,
+                )
+            )
+    if not 0 <= rule.error_rate.value <= 1:
+        out.append(
+            at.issue(
+                (*where, "error_rate"),
+                f"error rate {rule.error_rate.value:g} is not a share between 0 and 1",
+                'e.g. `error_rate: "> 0.05"` for 5 %',
+            )
+        )
+    if rule.app_insights is None:
+        out.append(
+            at.issue(
+                where,
+                "`error_rate` needs `app_insights`: the component the service's requests are recorded in",
+                "e.g. `app_insights: appi-contoso-dev` (the appInsightsName output of `genaiops provision`)",
+            )
+        )
     return out
 
 
@@ -332,6 +422,26 @@ def canary_rules(env: Environment, at: Locator) -> list[ManifestIssue]:
                     ("canary", "steps", i, "weight"),
                     f"weight {weights[i]} does not increase on the previous step's {weights[i - 1]}",
                     "list the steps in increasing weight, e.g. 10, 50",
+                )
+            )
+    return out
+
+
+def quality_rules(env: Environment, at: Locator) -> list[ManifestIssue]:
+    """Live answer-quality checks read Application Insights: the analysis names the component."""
+    out = []
+    for section in ("canary", "watch"):
+        spec = getattr(env, section)
+        if spec is None:
+            continue
+        analysis = spec.analysis
+        wants = analysis.min_quality is not None or analysis.max_quality_drop is not None
+        if wants and not analysis.app_insights:
+            out.append(
+                at.issue(
+                    (section, "analysis"),
+                    "the quality checks need `app_insights`: where the answer_quality metric is sent",
+                    "e.g. `app_insights: appi-contoso-dev` (provision's appInsightsName output)",
                 )
             )
     return out

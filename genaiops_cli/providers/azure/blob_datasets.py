@@ -49,6 +49,14 @@ class BlobDatasets:
         self._container = _container(target, url)
         self._ready = False
 
+    def url(self, name: str, version: str, path: str = "") -> str:
+        """The blob (or folder) URL of a version's file: the container client's URL carries no
+        query string (Entra auth), and any is stripped so a registry never receives one."""
+        from urllib.parse import quote, urlsplit
+
+        base = urlsplit(self._container.url)._replace(query="", fragment="").geturl().rstrip("/")
+        return f"{base}/{quote(f'{name}/{version}/files/{path}'.rstrip('/'))}"
+
     def _ensure(self) -> None:
         from azure.core.exceptions import ResourceExistsError
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
 from genaiops_cli.core.lock import LeaseBackend
-from genaiops_cli.core.ports import DatasetStore, HttpClients, Registry
+from genaiops_cli.core.ports import DatasetRegistry, DatasetStore, HttpClients, Registry
 
 
 class Http:
@@ -56,3 +56,8 @@ class AzureCloud:
         from genaiops_cli.providers.azure.blob_datasets import dataset_store
 
         return dataset_store(target, resource_group, account)
+
+    def dataset_registry(self, target: AzureTarget, project_endpoint: str) -> DatasetRegistry:
+        from genaiops_cli.providers.azure.foundry_datasets import FoundryDatasets
+
+        return FoundryDatasets(target, project_endpoint)

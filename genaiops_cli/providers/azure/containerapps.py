@@ -113,3 +113,28 @@ class ContainerAppsArm:
     def restart(self, app: str, revision: str) -> None:
         with arm_errors(f"restart revision {revision}", DeployError):
             self._client.container_apps_revisions.restart_revision(self.resource_group, app, revision)
+
+    # -- secret references ---------------------------------------------------------------------
+    def resolve_reference(self, reference: str) -> str | None:
+        """`<resourceId>#properties.<Name>` (a provisioning output such as the Application Insights
+        connection string): one generic ARM GET. The value is returned to the caller only; nothing
+        here logs it."""
+        resource_id, _, path = reference.partition("#")
+        rtype = "/".join(resource_id.split("/providers/")[-1].split("/")[:2]).lower()
+        version = REFERENCE_API_VERSIONS.get(rtype)
+        name = resource_id.rsplit("/", 1)[-1]
+        if version is None or not path.startswith("properties."):
+            raise DeployError(
+                f"cannot read the secret reference to {name} ({rtype or 'no type'})",
+                hint="genaiops reads `<componentId>#properties.ConnectionString` of "
+                "Microsoft.Insights/components",
+                code="unsupported_reference",
+            )
+        with arm_errors(f"read {name}", DeployError):
+            found = clients.resource_groups(self.target).resources.get_by_id(resource_id, api_version=version)
+        value = (_as_dict(found).get("properties") or {}).get(path.removeprefix("properties."))
+        return str(value) if value else None
+
+
+# The resource types whose properties a secret reference may name, and the api-version to read them.
+REFERENCE_API_VERSIONS = {"microsoft.insights/components": "2020-02-02"}

@@ -24,6 +24,18 @@ def _plain(model: Any) -> dict[str, Any]:
     return dict(as_dict()) if callable(as_dict) else dict(model or {})
 
 
+def project_client(target: AzureTarget, endpoint: str) -> Any:
+    """An AIProjectClient for the project at `endpoint`, with the environment's credential."""
+    from azure.ai.projects import AIProjectClient
+
+    return AIProjectClient(
+        endpoint,
+        clients.credential(target),
+        allow_preview=True,  # hosted agents are a preview feature (Foundry-Features header)
+        connection_verify=target.verify,
+    )
+
+
 class FoundryAgents:
     """core.ports.FoundryAgentsApi over AIProjectClient, for one Foundry project."""
 
@@ -33,14 +45,7 @@ class FoundryAgents:
 
     @cached_property
     def _client(self) -> Any:
-        from azure.ai.projects import AIProjectClient
-
-        return AIProjectClient(
-            self.endpoint,
-            clients.credential(self.target),
-            allow_preview=True,  # hosted agents are a preview feature (Foundry-Features header)
-            connection_verify=self.target.verify,
-        )
+        return project_client(self.target, self.endpoint)
 
     @property
     def _agents(self) -> Any:

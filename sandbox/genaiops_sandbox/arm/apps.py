@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 from ..runtime_api import AppRoutes, ContainerSpec, RevisionSpec, RevisionStatus, TrafficRoute
+from . import secrets as app_secrets
 from .common import OUTBOUND_IPS, Response, deep_merge, drop_nulls, now_iso, random_suffix, stable_uuid
 from .errors import ArmError, bad_request, invalid_parameter, not_found
 from .names import check_container_app_name, normalize_app_enums
@@ -25,7 +26,9 @@ def _canonical(template: dict[str, Any] | None) -> str:
     return json.dumps(template or {}, sort_keys=True)
 
 
-def container_specs(template: dict[str, Any]) -> list[ContainerSpec]:
+def container_specs(template: dict[str, Any], secrets: dict[str, str] | None = None) -> list[ContainerSpec]:
+    """The template's containers; env entries with a `secretRef` get that secret's value."""
+    secrets = secrets or {}
     specs = []
     for c in template.get("containers") or []:
         resources = c.get("resources") or {}
@@ -33,7 +36,13 @@ def container_specs(template: dict[str, Any]) -> list[ContainerSpec]:
             ContainerSpec(
                 name=c.get("name", "main"),
                 image=c.get("image", ""),
-                env={e["name"]: str(e.get("value", "")) for e in c.get("env") or [] if "name" in e},
+                env={
+                    e["name"]: secrets.get(e["secretRef"], "")
+                    if e.get("secretRef")
+                    else str(e.get("value", ""))
+                    for e in c.get("env") or []
+                    if "name" in e
+                },
                 command=c.get("command"),
                 args=c.get("args"),
                 cpu=float(resources["cpu"]) if resources.get("cpu") is not None else None,
@@ -42,6 +51,10 @@ def container_specs(template: dict[str, Any]) -> list[ContainerSpec]:
             )
         )
     return specs
+
+
+def _reads_secrets(template: dict[str, Any]) -> bool:
+    return any(e.get("secretRef") for c in template.get("containers") or [] for e in c.get("env") or [])
 
 
 class AppsMixin:
@@ -153,6 +166,7 @@ class AppsMixin:
         config["activeRevisionsMode"] = mode
         if not template.get("containers"):
             raise invalid_parameter("template.containers", "at least one container is required")
+        app_secrets.check_secrets(config, template)
 
         state = (
             existing["state"]
@@ -351,14 +365,18 @@ class AppsMixin:
         app = record["body"]["name"]
         for rev in state["revisions"].values():
             if rev["active"]:
+                values, failure = app_secrets.resolve(
+                    record, rev["template"], self.store, getattr(self, "vaults", None)
+                )
                 self.runtime.ensure_revision(
                     RevisionSpec(
                         app=app,
                         revision=rev["name"],
                         resource_group=rg,
                         default_domain=domain,
-                        containers=container_specs(rev["template"]),
+                        containers=container_specs(rev["template"], values),
                         target_port=target_port,
+                        failure=failure,
                     )
                 )
             else:
@@ -629,7 +647,11 @@ class AppsMixin:
                         "ContainerAppRevisionNotActive",
                         f"Revision '{revision['name']}' is not active and cannot be restarted.",
                     )
-                if self.runtime is not None:
+                if self.runtime is not None and _reads_secrets(revision["template"]):
+                    # secrets are read when replicas start: recreate them with today's values
+                    self.runtime.stop_revision(revision["name"], record["env"]["domain"])
+                    self._sync_runtime(record)
+                elif self.runtime is not None:
                     self.runtime.restart_revision(revision["name"], record["env"]["domain"])
             self.store.put(record["id"], record)
             if action != "restart":

@@ -351,6 +351,8 @@ class DeploymentsMixin:
                 tenant_id=self.tenant_id,
                 existing=existing["body"] if existing else None,
                 foundry_url=getattr(self, "foundry_url", None),
+                vault_uri=getattr(getattr(self, "vaults", None), "ensure", None),
+                ingestion_url=getattr(self, "ingestion_url", None),
             )
             self.store.put(rid, {"id": rid, "type": req.type, "body": out, "plain": True})
         return out

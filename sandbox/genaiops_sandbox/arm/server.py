@@ -8,17 +8,15 @@ import ipaddress
 import json
 import logging
 import re
-import socket
 import ssl
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ..faults import FaultRule, FaultTable
+from ..json_handler import JsonHandler
 from ..tls_server import TLSThreadingHTTPServer
 from ..tokens import TokenIssuer
 from .api import ArmApi
@@ -27,6 +25,20 @@ from .entra import ClientCredentials, issue_token, openid_configuration
 from .errors import ArmError
 
 log = logging.getLogger("genaiops.sandbox.arm")
+
+
+def _throttled(retry_after: int) -> ArmError:
+    return ArmError(
+        429,
+        "TooManyRequests",
+        "The request is being throttled (sandbox fault).",
+        {"Retry-After": str(retry_after)},
+    )
+
+
+def _failed() -> ArmError:
+    return ArmError(500, "InternalServerError", "An internal error occurred (sandbox fault).")
+
 
 # What azure-mgmt clients request (credential_scopes default "https://management.azure.com/.default")
 # and the older resource ids ARM also accepts.
@@ -76,14 +88,10 @@ class ArmServer(TLSThreadingHTTPServer):
             fh.write(json.dumps(entry) + "\n")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: every response carries Content-Length
+class _Handler(JsonHandler):
     server: ArmServer
     server_version = "genaiops-sandbox-arm"
-    sys_version = ""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s " + format, self.client_address[0], *args)
+    log = log
 
     def do_GET(self) -> None:
         self._handle()
@@ -92,35 +100,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         started = time.monotonic()
-        split = urlsplit(self.path)
-        path = unquote(split.path)
-        query = dict(parse_qsl(split.query, keep_blank_values=True))
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        request = self.read_request()
+        path, query, raw = request.path, request.query, request.raw
         request_id = str(uuid.uuid4())
         correlation = self.headers.get("x-ms-correlation-request-id") or request_id
         try:
             if path.startswith("/sandbox/"):
                 response = self._admin(path, raw)
             else:
-                fault = self.server.faults.take(self.command, path)
-                if fault is not None:
-                    if fault.kind == "drop":
-                        self._drop()
-                        return
-                    if fault.kind == "latency":
-                        time.sleep(fault.latency_ms / 1000)
-                    elif fault.kind == "429":
-                        raise ArmError(
-                            429,
-                            "TooManyRequests",
-                            "The request is being throttled (sandbox fault).",
-                            {"Retry-After": str(fault.retry_after)},
-                        )
-                    elif fault.kind == "500":
-                        raise ArmError(
-                            500, "InternalServerError", "An internal error occurred (sandbox fault)."
-                        )
+                if self.apply_fault(path, _throttled, _failed):
+                    return
                 response = self._dispatch(path, query, raw)
         except ArmError as err:
             response = Response(err.status, err.body(), dict(err.headers))
@@ -147,13 +136,6 @@ class _Handler(BaseHTTPRequestHandler):
         log.info(
             "%s %s -> %d (%.0f ms)", self.command, path, response.status, (time.monotonic() - started) * 1000
         )
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     def _send(self, response: Response, request_id: str, correlation: str) -> None:
         data = b"" if response.body is None else json.dumps(response.body).encode()

@@ -20,7 +20,8 @@ import uuid
 from typing import Any
 
 from .durations import iso_instant, parse_duration
-from .insights import METRIC_ALERT_TYPE
+from .insights import METRIC_ALERT_TYPE, QUERY_RULE_TYPE
+from .log_alerts import common_log_alert_payload, evaluate_condition
 from .traffic import METRICS, aggregate, matches
 
 log = logging.getLogger("genaiops.sandbox.monitor")
@@ -70,11 +71,12 @@ class AlertEvaluator:
                 log.exception("alert evaluation failed")
 
     def evaluate_once(self, now: float | None = None) -> list[dict[str, Any]]:
-        """Evaluate every enabled metric alert; returns the transitions (fired / resolved)."""
+        """Evaluate every enabled metric alert and scheduled query rule; returns the transitions
+        (fired / resolved)."""
         now = time.time() if now is None else now
         transitions = []
         for record in self.api.store.all():
-            if record.get("type") != METRIC_ALERT_TYPE:
+            if record.get("type") not in (METRIC_ALERT_TYPE, QUERY_RULE_TYPE):
                 continue
             props = record["body"]["properties"]
             if not props.get("enabled"):
@@ -88,13 +90,20 @@ class AlertEvaluator:
         props = record["body"]["properties"]
         window = parse_duration(props["windowSize"]) or 300.0
         scope = props["scopes"][0]
-        app = self.api.store.get(scope)
-        if app is None:
-            return None
-        samples = self.api.traffic.samples(self.api.app_domain(app), app["body"]["name"], now - window, now)
-        results = []
-        for criterion in props["criteria"]["allOf"]:
-            results.append(_criterion_result(criterion, samples))
+        if record.get("type") == QUERY_RULE_TYPE:
+            results = [
+                evaluate_condition(self.api, scope, c, window, now) for c in props["criteria"]["allOf"]
+            ]
+            for failed in (r for r in results if r.get("error")):
+                log.warning("log alert %s: %s", record["body"]["name"], failed["error"])
+        else:
+            app = self.api.store.get(scope)
+            if app is None:
+                return None
+            samples = self.api.traffic.samples(
+                self.api.app_domain(app), app["body"]["name"], now - window, now
+            )
+            results = [_criterion_result(criterion, samples) for criterion in props["criteria"]["allOf"]]
         met = all(r["met"] for r in results)
         with self.api.store.lock:
             current = self.api.store.get(record["id"])
@@ -114,8 +123,11 @@ class AlertEvaluator:
             self.api.store.put(current["id"], current)
         if transition is None:
             return None
-        log.info("metric alert %s %s", record["body"]["name"], transition)
-        self._notify(current, transition, results, window, now)
+        log.info("alert %s %s", record["body"]["name"], transition)
+        if record.get("type") == QUERY_RULE_TYPE:
+            self._notify_log_alert(current, transition, results, window, now)
+        else:
+            self._notify(current, transition, results, window, now)
         return {"rule": record["body"]["name"], "condition": transition, "criteria": results}
 
     # notification ------------------------------------------------------------------------------------
@@ -132,6 +144,19 @@ class AlertEvaluator:
                     payload = common_alert_payload(record, condition, results, window, now, action)
                 else:
                     payload = metric_alert_payload(record, condition, results, window, now, action)
+                self._post(receiver, payload)
+
+    def _notify_log_alert(
+        self, record: dict[str, Any], condition: str, results: list[dict[str, Any]], window: float, now: float
+    ) -> None:
+        """Log alerts send the common alert schema to every webhook (Log Alerts V2 has no other)."""
+        props = record["body"]["properties"]
+        payload = common_log_alert_payload(record, condition, results, window, now)
+        for group_id in (props.get("actions") or {}).get("actionGroups") or []:
+            group = self.api.store.get(group_id)
+            if group is None or not group["body"]["properties"].get("enabled", True):
+                continue
+            for receiver in group["body"]["properties"].get("webhookReceivers") or []:
                 self._post(receiver, payload)
 
     def _post(self, receiver: dict[str, Any], payload: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..arm.common import Response, now_iso, system_data
 from ..arm.errors import ArmError, bad_request
+from .dataplane import MonitorData
 from .durations import iso_duration, iso_instant, parse_duration, parse_instant
 from .traffic import METRICS, TrafficMetrics, aggregate, matches, split_keys
 
@@ -60,6 +61,14 @@ class InsightsMixin:
     subscription_id: str
     client_id: str
     _traffic_metrics: TrafficMetrics | None = None
+    _monitor_data: MonitorData | None = None
+    ingestion_url: str | None = None  # the data plane's https://host:port/, once it listens
+
+    @property
+    def monitor_data(self) -> MonitorData:
+        if self._monitor_data is None:
+            self._monitor_data = MonitorData(self.store)
+        return self._monitor_data
 
     @property
     def traffic(self) -> TrafficMetrics:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 SANDBOX_SUFFIX = "sandbox.genaiops.test"
@@ -33,10 +34,14 @@ def materialise(
     tenant_id: str,
     existing: dict[str, Any] | None = None,
     foundry_url: str | None = None,
+    vault_uri: Callable[[str], str] | None = None,
+    ingestion_url: str | None = None,
 ) -> dict[str, Any]:
     """The GET body after a PUT of `body` (a full replace, as ARM PUT semantics are).
     `foundry_url`: the stand-in's Foundry listener, which serves every project's data plane at
-    `<foundry_url>/<account>/api/projects/<project>` (foundry_server.py)."""
+    `<foundry_url>/<account>/api/projects/<project>` (foundry_server.py). `vault_uri`: starts a Key
+    Vault's data plane (keyvault.py) and returns its URI. `ingestion_url`: the stand-in's
+    Application Insights ingestion endpoint (monitor/dataplane.py)."""
     out: dict[str, Any] = {
         "id": resource_id,
         "name": _tail(name) if "/" not in rtype.split("/", 1)[1] else name,
@@ -65,7 +70,8 @@ def materialise(
         props.update(
             AppId=_uuid(resource_id, "app"),
             InstrumentationKey=key,
-            ConnectionString=f"InstrumentationKey={key};IngestionEndpoint=https://{SANDBOX_SUFFIX}/",
+            ConnectionString=f"InstrumentationKey={key};IngestionEndpoint={ingestion_url or f'https://{SANDBOX_SUFFIX}/'};"
+            f"ApplicationId={_uuid(resource_id, 'app')}",
         )
     elif t == "microsoft.storage/storageaccounts":
         short = _tail(name)
@@ -86,6 +92,9 @@ def materialise(
             if foundry_url
             else f"https://{account}.services.ai.{SANDBOX_SUFFIX}/api/projects/{project}"
         }
+    elif t == "microsoft.keyvault/vaults":
+        short = _tail(name)
+        props["vaultUri"] = vault_uri(short) if vault_uri else f"https://{short}.vault.{SANDBOX_SUFFIX}/"
     elif t == "microsoft.authorization/roleassignments":
         props["scope"] = resource_id.split("/providers/Microsoft.Authorization/")[0]
     props["provisioningState"] = "Succeeded"
