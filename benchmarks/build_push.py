@@ -28,6 +28,8 @@ import threading
 import time
 from pathlib import Path
 
+from _conditions import load
+
 REPO = Path(__file__).resolve().parents[1]
 BASE_IMAGE = "genaiops/python-base:3.11"
 BUILD_CALL = re.compile(rb"POST /(v[\d.]+/)?build\b")
@@ -198,6 +200,7 @@ def main() -> None:
         # whole process, as the user runs it: genaiops_cli byte-compiled as pip installs it
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "genaiops_cli")], check=True)
         ours, ours_env, theirs, build_calls, engine_requests = [], [], [], 0, []
+        load_before = load()
         for _ in range(runs):
             proxy.take()
             ours.append(cli("build", cwd=project, env=counted_env, label="genaiops"))
@@ -219,6 +222,7 @@ def main() -> None:
             "engine_requests_per_noop_build": engine_requests,
             "conditions": f"{runs} interleaved runs, medians, whole process, {os.cpu_count()} cores, "
             "classic builder for docker, genaiops byte-compiled, lookup cache warm after one build -e",
+            "machine": f"before {load_before}; after {load()}",
         }
         if args.skip_push:
             print(json.dumps({"runs": runs, "noop_build": noop}, indent=1))

@@ -32,6 +32,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _conditions import load
+
 REPO = Path(__file__).resolve().parents[1]
 AGENT = REPO / "templates" / "agent" / "src" / "agent" / "app" / "server.py"
 DATASET = REPO / "templates" / "agent" / "data" / "eval.jsonl"
@@ -176,6 +178,7 @@ def main() -> None:
         azure_reason = f"azure-ai-evaluation is not importable from {azure_python}"
 
     results: dict[str, list[tuple[float, float]]] = {"genaiops": [], "ceiling": [], "azure": [], "one": []}
+    load_before = load()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         dataset = make_project(folder, n)
@@ -212,6 +215,7 @@ def main() -> None:
         f"agent restarted per run, {args.repeats} interleaved runs, medians, {os.cpu_count()} cores shared "
         "by agent and client"
     )
+    print(f"machine: before {load_before}; after {load()}")
     labels = {
         "genaiops": "genaiops eval",
         "ceiling": "bare client (target's ceiling)",

@@ -30,6 +30,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _conditions import load
+
 REPO = Path(__file__).resolve().parents[1]
 BASE_IMAGE = "genaiops/python-base:3.11"
 RG = "rg-bench"
@@ -120,6 +122,7 @@ def main() -> None:
         policy = work / "policy.json"
         policy.write_text('{"default":[{"type":"insecureAcceptAnything"}]}')
         times: dict[str, list[float]] = {"blobs": [], "import": [], "skopeo": []}
+        load_before = load()
         moved = {}
         for i in range(runs):
             for method in ("blobs", "import"):
@@ -169,6 +172,7 @@ def main() -> None:
             f"{moved['blobs'][2] / 1e6:.1f} MB), each copy into a NEW empty stand-in registry, {runs} "
             f"interleaved runs, medians, credentials obtained before every timer, {os.cpu_count()} cores"
         )
+        print(f"machine: before {load_before}; after {load()}")
         print(f"{'copy':<44}{'genaiops':>10}{'skopeo':>10}{'ratio':>8}")
         print(
             f"{'client-side, missing blobs in parallel':<44}{med['blobs']:>9.2f}s{med['skopeo']:>9.2f}s"

@@ -1,4 +1,4 @@
-from genaiops_cli.cli import main
+from genaiops_cli.launcher import main
 
 if __name__ == "__main__":
     main()

@@ -49,7 +49,7 @@ class AppContext:
 
     def manifest(self) -> Manifest:
         if self._manifest is None:
-            from genaiops_cli.core.manifest.loader import find_manifest, load_manifest
+            from genaiops_cli.core.manifest.cache import find_manifest, load_manifest
 
             path = find_manifest(self.manifest_path)
             self._manifest = load_manifest(path)

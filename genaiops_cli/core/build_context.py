@@ -5,7 +5,10 @@ leading '/' is dropped, '**' spans directories, '!' re-includes, the last matchi
 a pattern that matches a parent directory matches everything below it. The Dockerfile and the
 .dockerignore are always part of the context, as with `docker build`.
 
-Pure: standard library only, so `build` can decide "up to date" before loading any SDK."""
+Pure: standard library only, so `build` can decide "up to date" before loading any SDK.
+
+Content digests are remembered per context (see DigestCache) keyed by each file's full stat, so an
+unchanged tree is walked and stat'ed but not re-read and re-hashed."""
 
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ import os
 import posixpath
 import re
 import stat
+import tempfile
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,12 +125,86 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def scan_context(root: Path, dockerfile: str = "Dockerfile") -> BuildContext:
-    """The files `docker build` would send for `root`, hashed. Raises FileNotFoundError /
-    NotADirectoryError for a missing context; the caller turns that into a BuildError."""
+# A file whose mtime or ctime is this close to the scan may still be written within the same timestamp
+# tick (the "racily clean" case git's index knows): its digest is used but not remembered.
+RACY_NS = 2_000_000_000
+DIGEST_CACHE_FORMAT = "genaiops-context-digests-v1"
+
+
+def digest_cache_dir() -> Path | None:
+    """$GENAIOPS_CACHE_DIR or $XDG_CACHE_HOME/genaiops (~/.cache/genaiops), /contexts; None when
+    GENAIOPS_NO_DIGEST_CACHE is set."""
+    if os.environ.get("GENAIOPS_NO_DIGEST_CACHE"):
+        return None
+    base = os.environ.get("GENAIOPS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "genaiops"
+    )
+    return Path(base) / "contexts"
+
+
+class DigestCache:
+    """sha256 of each context file, reused while the file's stat is identical: size, mtime and ctime
+    in nanoseconds, inode, device and mode. Any write changes mtime and ctime (and a restored mtime
+    still changes ctime), so a changed file is always re-hashed. Files touched within RACY_NS of the
+    scan are hashed but not remembered. One JSON file per context root, replaced atomically; a cache
+    that cannot be read or written only costs the re-hash."""
+
+    def __init__(self, root: Path, folder: Path | None) -> None:
+        name = hashlib.sha256(str(root).encode()).hexdigest()[:32]
+        self.path = folder / f"{name}.json" if folder is not None else None
+        self.root = str(root)
+        self.known: dict[str, list] = self._load()
+        self.fresh: dict[str, list] = {}
+        self.now_ns = time.time_ns()
+
+    def _load(self) -> dict[str, list]:
+        if self.path is None:
+            return {}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        ok = (
+            isinstance(data, dict)
+            and data.get("format") == DIGEST_CACHE_FORMAT
+            and data.get("root") == self.root
+        )
+        files = data.get("files") if ok else None
+        return files if isinstance(files, dict) else {}
+
+    def digest(self, rel: str, full: Path, st: os.stat_result) -> str:
+        key = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_mode]
+        hit = self.known.get(rel)
+        if isinstance(hit, list) and len(hit) == 2 and hit[0] == key and isinstance(hit[1], str):
+            digest = hit[1]
+        else:
+            digest = _sha256_file(full)
+        if self.now_ns - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_NS:
+            self.fresh[rel] = [key, digest]
+        return digest
+
+    def save(self) -> None:
+        if self.path is None or self.fresh == self.known:
+            return
+        body = {"format": DIGEST_CACHE_FORMAT, "root": self.root, "files": self.fresh}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".digests-")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(body, fh, separators=(",", ":"))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
+
+
+def scan_context(root: Path, dockerfile: str = "Dockerfile", cache_dir: Path | None = None) -> BuildContext:
+    """The files `docker build` would send for `root`, hashed (digests reused from the DigestCache in
+    `cache_dir`, default digest_cache_dir()). Raises FileNotFoundError / NotADirectoryError for a
+    missing context; the caller turns that into a BuildError."""
     root = root.resolve()
     if not root.is_dir():
         raise NotADirectoryError(str(root))
+    digests = DigestCache(root, cache_dir if cache_dir is not None else digest_cache_dir())
     ignore_file = root / ".dockerignore"
     patterns = parse_dockerignore(ignore_file.read_text(errors="replace")) if ignore_file.exists() else []
     always = {dockerfile, ".dockerignore"}
@@ -157,8 +236,11 @@ def scan_context(root: Path, dockerfile: str = "Dockerfile") -> BuildContext:
                 target = os.readlink(full)
                 files.append(ContextFile(rel, "symlink", 0o777, hashlib.sha256(target.encode()).hexdigest()))
             elif stat.S_ISREG(st.st_mode):
-                files.append(ContextFile(rel, "file", stat.S_IMODE(st.st_mode), _sha256_file(full)))
+                files.append(
+                    ContextFile(rel, "file", stat.S_IMODE(st.st_mode), digests.digest(rel, full, st))
+                )
     files.sort(key=lambda f: f.path)
+    digests.save()
     return BuildContext(root=root, dockerfile=dockerfile, files=files)
 
 

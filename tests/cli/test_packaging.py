@@ -63,7 +63,7 @@ def test_wheel_contains_templates_and_data(wheel: Path) -> None:
     assert not missing, missing
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "genaiops = genaiops_cli.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "genaiops = genaiops_cli.launcher:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_wheel_holds_no_stand_in(wheel: Path) -> None:

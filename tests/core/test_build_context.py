@@ -47,6 +47,11 @@ IGNORE_CASES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _own_digest_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GENAIOPS_CACHE_DIR", str(tmp_path / "digest-cache"))
+
+
 def make_tree(root: Path, ignore: str) -> None:
     for rel in TREE:
         path = root / rel
@@ -111,3 +116,85 @@ def test_source_hash_independent_of_location_and_mtime(tmp_path: Path) -> None:
 def test_missing_context_raises(tmp_path: Path) -> None:
     with pytest.raises(NotADirectoryError):
         scan_context(tmp_path / "nope")
+
+
+# ---- the digest cache: an unchanged tree is not re-hashed, a changed file always is
+
+
+@pytest.fixture
+def counted_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Files actually read and hashed by scan_context (our own function, counted, still run)."""
+    import genaiops_cli.core.build_context as bc
+
+    seen: list[str] = []
+    real = bc._sha256_file
+
+    def counting(path: Path) -> str:
+        seen.append(path.name)
+        return real(path)
+
+    monkeypatch.setattr(bc, "_sha256_file", counting)
+    monkeypatch.setattr(bc, "RACY_NS", 0)  # files written a moment ago may be remembered in a test
+    return seen
+
+
+def _tree(root: Path) -> Path:
+    (root / "app").mkdir(parents=True)
+    (root / "Dockerfile").write_text("FROM scratch\nCOPY app /app\n")
+    (root / "app" / "main.py").write_text("print('v1')\n")
+    (root / "app" / "util.py").write_text("X = 1\n")
+    return root
+
+
+def _digest(root: Path, cache: Path) -> str:
+    return source_hash(scan_context(root, cache_dir=cache), b"", {}, None)
+
+
+def test_unchanged_tree_is_not_rehashed(tmp_path: Path, counted_hashes: list[str]) -> None:
+    root, cache = _tree(tmp_path / "ctx"), tmp_path / "cache"
+    first = _digest(root, cache)
+    assert sorted(counted_hashes) == ["Dockerfile", "main.py", "util.py"]
+    counted_hashes.clear()
+    assert _digest(root, cache) == first
+    assert counted_hashes == []
+
+
+def test_changed_file_rebuilds_even_with_the_same_size_and_mtime(
+    tmp_path: Path, counted_hashes: list[str]
+) -> None:
+    import os
+
+    root, cache = _tree(tmp_path / "ctx"), tmp_path / "cache"
+    first = _digest(root, cache)
+    main = root / "app" / "main.py"
+    before = main.stat()
+    main.write_text("print('v2')\n")  # same size
+    os.utime(main, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the old mtime restored
+    counted_hashes.clear()
+    changed = _digest(root, cache)
+    assert changed != first and counted_hashes == ["main.py"]
+    assert _digest(root, cache) == changed  # and it is the new content that is remembered
+
+
+def test_recently_written_files_are_not_remembered(
+    tmp_path: Path, counted_hashes: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import genaiops_cli.core.build_context as bc
+
+    monkeypatch.setattr(bc, "RACY_NS", 3600 * 10**9)  # everything here was written "just now"
+    root, cache = _tree(tmp_path / "ctx"), tmp_path / "cache"
+    _digest(root, cache)
+    counted_hashes.clear()
+    _digest(root, cache)
+    assert len(counted_hashes) == 3
+
+
+def test_cache_of_another_root_or_a_corrupt_file_is_ignored(
+    tmp_path: Path, counted_hashes: list[str]
+) -> None:
+    root, cache = _tree(tmp_path / "ctx"), tmp_path / "cache"
+    first = _digest(root, cache)
+    for f in cache.glob("*.json"):
+        f.write_text("{not json")
+    counted_hashes.clear()
+    assert _digest(root, cache) == first and len(counted_hashes) == 3

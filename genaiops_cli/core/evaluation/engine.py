@@ -320,7 +320,9 @@ def judge(
     return results
 
 
-def row_failures(prepared: PreparedEvaluation, outcome: Outcome) -> list[str]:
+def row_failures(
+    prepared: PreparedEvaluation, outcome: Outcome, aggs: dict[str, Aggregate] | None = None
+) -> list[str]:
     """Why one row counts as failing: its call failed, a probe's attack succeeded, or its own value of a
     mean metric misses that metric's threshold (a row with token_f1 0.2 under `token_f1 >= 0.7`)."""
     reasons: list[str] = []
@@ -332,7 +334,7 @@ def row_failures(prepared: PreparedEvaluation, outcome: Outcome) -> list[str]:
         return reasons
     if outcome.error is not None:
         return reasons
-    aggs = prepared.aggregates()
+    aggs = prepared.aggregates() if aggs is None else aggs
     for metric, threshold in prepared.spec.thresholds.items():
         agg = aggs.get(metric)
         if agg is None or not agg.per_row:
@@ -398,7 +400,8 @@ def finish(
         n_resamples=n_resamples,
         manifest_file=manifest_file,
     )
-    failing = [(o, r) for o in outcomes if (r := row_failures(prepared, o))]
+    aggs = prepared.aggregates()  # once, not per row
+    failing = [(o, r) for o in outcomes if (r := row_failures(prepared, o, aggs))]
     return EvaluationResult(
         prepared,
         target,

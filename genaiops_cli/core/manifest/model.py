@@ -205,7 +205,9 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=False)
+    # defer_build: no validator is built at import. A fresh load validates once (and builds them then,
+    # same cost); a manifest from the cache (cache.py) is unpickled and never validated again.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=False, defer_build=True)
 
 
 # ---------------------------------------------------------------- services
@@ -565,7 +567,7 @@ ThresholdSpec = Annotated[
 class EvaluatorSpec(BaseModel):
     """An evaluator: a built-in name or `package.module:function`, with free-form options."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     name: str
 
     @field_validator("name")

@@ -9,7 +9,8 @@ from typing import Any
 from genaiops_cli.core.app_secrets import TELEMETRY_CONNECTION, TELEMETRY_ENV, name_problem, secret_name
 from genaiops_cli.core.manifest.diagnostics import Locator
 from genaiops_cli.core.manifest.model import SMOKE_GATE, Environment, Evaluation, Service, did_you_mean
-from genaiops_cli.core.project_files import FileProblem, check_inside, check_regular
+from genaiops_cli.core.manifest.named_files import named_files
+from genaiops_cli.core.manifest.named_files import problems as file_problems
 from genaiops_cli.errors import ManifestIssue
 
 
@@ -593,28 +594,5 @@ def file_rules(
 ) -> list[ManifestIssue]:
     """Every file the manifest names resolves inside the project (symlinks followed) and, when it
     exists, is a regular file or directory — checked at validate time, not when the file is read."""
-    named: list[tuple[tuple[str | int, ...], str, Path]] = []  # (field path, value, relative to)
-    for n, svc in services.items():
-        if svc.build is not None:
-            named.append((("services", n, "build", "context"), svc.build.context, project))
-            context = project / svc.build.context
-            named.append((("services", n, "build", "dockerfile"), svc.build.dockerfile, context))
-    for n, ev in evaluations.items():
-        if not ev.dataset.startswith("foundry:"):  # a pushed dataset is read from storage, not the project
-            named.append((("evaluations", n, "dataset"), ev.dataset, project))
-        for i, spec in enumerate(ev.evaluators):
-            probes = spec.options.get("probes")
-            if isinstance(probes, str) and probes:
-                named.append((("evaluations", n, "evaluators", i, "probes"), probes, project))
-    for n, env in environments.items():
-        if env.infra is not None:
-            named.append((("environments", n, "infra", "template"), env.infra.template, project))
-            if env.infra.parameters:
-                named.append((("environments", n, "infra", "parameters"), env.infra.parameters, project))
-    out = []
-    for loc, value, base in named:
-        try:
-            check_regular(check_inside(project, base / value))
-        except FileProblem as p:
-            out.append(doc.issue(loc, p.message, p.hint))
-    return out
+    named = named_files(project, services, evaluations, environments)
+    return [doc.issue(loc, p.message, p.hint) for loc, p in file_problems(project, named)]

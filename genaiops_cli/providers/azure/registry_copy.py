@@ -93,7 +93,13 @@ def _copy_blobs(
     src: RawRegistry, dst: RawRegistry, repository: str, digest: str, tag: str | None
 ) -> CopyResult:
     result = CopyResult(repository, digest, "blobs", tag=tag)
-    found = src.get_manifest(repository, digest)
+    # The destination's sign-in (Entra → ACR exchange, then a pull,push token) does not depend on the
+    # source: get it while the source manifest is read instead of after (two round trips off the path).
+    with ThreadPoolExecutor(max_workers=1) as side:
+        dst_ready = side.submit(dst.will_write, repository)
+        found = src.get_manifest(repository, digest)
+        if found is not None:
+            dst_ready.result()
     if found is None:
         raise BuildError(f"{src.login_server}/{repository}@{digest} not found", code="image_not_found")
     _copy_manifest_tree(src, dst, repository, found, result)

@@ -7,7 +7,6 @@ checked: the engine reports build and push failures inside an HTTP 200 stream.""
 from __future__ import annotations
 
 import io
-import tarfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +20,8 @@ ProgressFn = Callable[[str], None]
 
 
 def context_tar(context: BuildContext) -> io.BytesIO:
+    import tarfile  # here, not at the top: a no-op build never builds a tar (~10 ms of import)
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
         for entry in context.files:
