@@ -99,7 +99,18 @@ def test_alert_fires_its_webhook_when_5xx_cross_the_threshold(project: Project, 
     from genaiops_cli.providers.http import http_client
 
     assert project.run("build", "--push", "-e", "dev").code == 0
-    deployed = _json(project, "deploy", "-e", "dev", "--timeout", "90")["deployments"][0]
+    # dev's smoke gate would refuse an agent that always answers 500: the override is recorded
+    deployed = _json(
+        project,
+        "deploy",
+        "-e",
+        "dev",
+        "--timeout",
+        "90",
+        "--force",
+        "--reason",
+        "alert test: 500s on purpose",
+    )["deployments"][0]
 
     what_if = _json(project, "monitor", "apply", "-e", "dev", "--what-if")
     assert what_if["summary"]["Create"] == 3 and what_if["applied"] == 0
