@@ -138,7 +138,7 @@ def project(
     project.edit(
         "genaiops.yaml",
         "    strategy: direct\n    gates: [smoke]\n",
-        "    strategy: direct\n    gates: [smoke]\n" + section,
+        "    strategy: direct\n" + section,  # ungated: a smoke gate at deploy would add its own requests
     )
     return project, outputs["workspaceId"]["value"]
 
