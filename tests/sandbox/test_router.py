@@ -32,7 +32,7 @@ def spec(app: str, suffix: str, image: str, version: str) -> RevisionSpec:
     )
 
 
-def wait_running(rt: DockerRuntime, *revisions: str, timeout: float = 30) -> None:
+def wait_running(rt: DockerRuntime, *revisions: str, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     for r in revisions:
         while rt.revision_status(r).running_state != "Running":
@@ -45,7 +45,7 @@ def stack(tmp_path_factory, rt_docker_host, rt_image):
     root = tmp_path_factory.mktemp("router")
     state, tls = root / "state", root / "tls"
     rt = DockerRuntime(
-        state, TokenIssuer(state), NoFleet(), tls, docker_host=rt_docker_host, ready_timeout=20
+        state, TokenIssuer(state), NoFleet(), tls, docker_host=rt_docker_host, ready_timeout=60
     )
     for s in (spec("shop", "v1", rt_image, "one"), spec("shop", "v2", rt_image, "two")):
         rt.ensure_revision(s)
