@@ -197,25 +197,4 @@ def run(
         raise
     collected = outcomes(batch, backend.results(batch.run_id, total))
     seconds = time.perf_counter() - started
-    results = []
-    for p in prepared:
-        t = targets[p.name]
-        base = collected.get(f"{p.name}:baseline")
-        skipped = (
-            (t.baseline_skipped or "no baseline target")
-            if p.spec.baseline is not None and base is None
-            else None
-        )
-        results.append(
-            engine.finish(
-                p,
-                t.candidate,
-                collected[f"{p.name}:candidate"],
-                t.baseline if base is not None else None,
-                base,
-                baseline_skipped=skipped,
-                seconds=seconds,
-                manifest_file=manifest_file,
-            )
-        )
-    return results
+    return engine.finish_all(prepared, targets, collected, seconds, manifest_file)

@@ -452,6 +452,19 @@ async def run_evaluations(
     started = time.perf_counter()
     collected = await execute(sides, client_factory, options, on_done)
     seconds = time.perf_counter() - started
+    return finish_all(prepared, targets, collected, seconds, manifest_file, seed)
+
+
+def finish_all(
+    prepared: Sequence[PreparedEvaluation],
+    targets: Mapping[str, Targets],
+    collected: Mapping[str, Any],
+    seconds: float,
+    manifest_file: str,
+    seed: int = gatelib.DEFAULT_SEED,
+) -> list[EvaluationResult]:
+    """Every evaluation's result from the outcomes of its sides (`NAME:candidate`, `NAME:baseline`),
+    however they were collected: in this process or by batch replicas."""
     results = []
     for p in prepared:
         t = targets[p.name]
