@@ -17,7 +17,7 @@ from genaiops_cli.commands._tree import GenaiopsGroup
 from genaiops_cli.console import Console, OutputMode
 from genaiops_cli.context import AppContext
 from genaiops_cli.errors import ExitCode, GenAIOpsError, UsageError
-from genaiops_cli.interrupts import catching_interrupts, exit_now, resume_hint
+from genaiops_cli.interrupts import catching_interrupts, exit_finished, exit_now, resume_hint
 
 app = typer.Typer(
     name="genaiops",
@@ -107,7 +107,9 @@ def _prescan(argv: list[str]) -> tuple[OutputMode, bool, str]:
     return mode, debug, command
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None, *, teardown: bool = True) -> None:
+    """Run the CLI and exit with its code. `teardown=False` (the launcher's plain path, a process of
+    its own with nothing to do after) ends the process without the interpreter's teardown."""
     args = list(sys.argv[1:] if argv is None else argv)
     mode, debug, command = _prescan(args)
     _state.clear()
@@ -128,6 +130,8 @@ def main(argv: list[str] | None = None) -> None:
             code = ExitCode.INTERRUPTED
     if code == ExitCode.INTERRUPTED and argv is None:
         exit_now(code)  # don't wait for worker threads still blocked in a network or engine call
+    if not teardown:
+        exit_finished(int(code))
     raise SystemExit(code)
 
 

@@ -69,6 +69,22 @@ def resume_hint(args: list[str]) -> str:
     return f"re-run `{command}` to resume: finished steps are not repeated"
 
 
+def exit_finished(code: int) -> None:
+    """End a run whose work is done without tearing the interpreter down. A normal exit frees every
+    object of every imported module one by one: with the Azure SDKs' model classes loaded that is
+    0.25–0.3 s of CPU per command on an idle machine (0.5–0.8 s at load 7), spent after the last
+    byte of output. The exit handlers (logging's flush, temporary directories, token caches) still
+    run and the output is flushed; a normal exit is kept when a non-daemon thread still runs,
+    since waiting for those is part of exiting."""
+    import atexit
+
+    main = threading.main_thread()
+    if any(t is not main and not t.daemon and t.is_alive() for t in threading.enumerate()):
+        return
+    atexit._run_exitfuncs()
+    exit_now(code)
+
+
 def exit_now(code: int) -> None:
     """Exit without waiting for worker threads still blocked in network or engine calls (an
     interrupted run must not hang on them); output is flushed first so the envelope is complete."""

@@ -18,7 +18,7 @@ def main() -> None:
     if not args or args[-1] not in ("--help", "-h"):
         from genaiops_cli.cli import main as run_directly
 
-        run_directly()  # not a help request: no cache to consult
+        run_directly(teardown=False)  # not a help request: no cache to consult, nothing to do after
         return
     from genaiops_cli import help_cache
 
