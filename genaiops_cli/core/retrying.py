@@ -18,17 +18,22 @@ def poll(
     interval: float,
     on_timeout: Callable[[], Exception],
     sleep: Callable[[float], None] = time.sleep,
+    first: float | None = None,
 ) -> T:
-    """Call `check` every `interval` seconds until it returns something other than None (returned)
-    or raises (propagated); after `timeout` seconds raise `on_timeout()`."""
+    """Call `check` until it returns something other than None (returned) or raises (propagated);
+    after `timeout` seconds raise `on_timeout()`. The pauses start at `first` (default a tenth of
+    `interval`) and double up to `interval`: what is polled is often ready within a moment (a
+    revision whose long-running operation just finished), and a fixed `interval` would make every
+    such wait last a whole interval; a long wait still costs one check per `interval`."""
     import tenacity
 
     def give_up(state: tenacity.RetryCallState) -> Any:
         raise on_timeout()
 
+    start = interval / 10 if first is None else min(first, interval)
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_result(lambda result: result is None),
-        wait=tenacity.wait_fixed(interval),
+        wait=tenacity.wait_exponential(multiplier=start, min=start, max=interval),
         stop=tenacity.stop_after_delay(timeout),
         sleep=sleep,
         retry_error_callback=give_up,

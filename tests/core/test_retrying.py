@@ -26,13 +26,22 @@ def test_poll_returns_the_first_ready_value_and_propagates_a_failure() -> None:
         poll(lambda: next(answers), timeout=60, interval=1, on_timeout=RuntimeError, sleep=clock.sleep)
         == "ready"
     )
-    assert clock.waits == [1, 1]
+    assert clock.waits == [0.1, 0.2]  # a tenth of the interval first: most waits end within a moment
 
     def broken() -> None:
         raise DeployError("revision failed")
 
     with pytest.raises(DeployError, match="revision failed"):
         poll(broken, timeout=60, interval=1, on_timeout=RuntimeError, sleep=clock.sleep)
+
+
+def test_poll_pauses_double_up_to_the_interval() -> None:
+    answers = iter([None] * 7 + ["ready"])
+    clock = Clock()
+    poll(
+        lambda: next(answers), timeout=60, interval=2, first=0.25, on_timeout=RuntimeError, sleep=clock.sleep
+    )
+    assert clock.waits == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0]
 
 
 def test_poll_gives_up_with_the_callers_error() -> None:
