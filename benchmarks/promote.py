@@ -13,7 +13,11 @@ command line; genaiops: Entra sign-in done once in this process). Then a same-re
 (re-tag) in a fresh interpreter, counting every request it makes: at the registry front (its request
 log) and at Entra (the stand-in's log: OpenID discovery, token).
 
-    python benchmarks/promote.py [--runs 5]
+With `--baseline DIR` (another checkout, e.g. `git archive main genaiops_cli | tar -x -C DIR`) the
+client-side copy of this tree and of DIR also run per round, each in a fresh interpreter signed in
+before its timer: a before/after on equal terms, in the same run.
+
+    python benchmarks/promote.py [--runs 5] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -47,6 +51,26 @@ t = target_for("sandbox", None)
 server, digest = sys.argv[1], sys.argv[2]
 r = copy_image(RegistryRef(t, server), RegistryRef(t, server), "contoso/agent", digest, "bench-retag")
 print(json.dumps({"method": r.method}))
+"""
+
+
+# One client-side copy in a fresh interpreter (for --baseline: this tree and another checkout on the same
+# terms): signed in to Entra and holding the source's pull token before the timer, as the in-process
+# contender is after its first run; prints the seconds the copy took.
+COPY_ONE = """
+import json, sys, time
+from genaiops_cli.core.cloud import ARM_SCOPE, target_for
+from genaiops_cli.providers.azure import clients
+from genaiops_cli.providers.azure.registry_copy import RegistryRef, copy_image
+from genaiops_cli.providers.azure.registry_raw import raw_registry
+t = target_for("sandbox", None)
+src, dst, rg, name, digest = sys.argv[1:]
+clients.credential(t).get_token(ARM_SCOPE)
+raw_registry(t, src).get_manifest("contoso/agent", digest)
+start = time.perf_counter()
+r = copy_image(RegistryRef(t, src, rg, "crsrc"), RegistryRef(t, dst, rg, name), "contoso/agent", digest,
+               "bench", "blobs")
+print(json.dumps({"seconds": time.perf_counter() - start, "blobs": r.blobs_copied}))
 """
 
 
@@ -89,7 +113,14 @@ def report_same_registry(registry: list[str], entra: list[str]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
-    runs = ap.parse_args().runs
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout's root (holding genaiops_cli/): its client-side copy and this tree's, each in "
+        "a fresh interpreter, join the interleaved runs (a before/after on equal terms)",
+    )
+    args = ap.parse_args()
+    runs = args.runs
     if shutil.which("skopeo") is None:
         raise SystemExit("skopeo not found (apt-get install skopeo): no peer to compare with")
     work = Path(tempfile.mkdtemp(prefix="gops-bench-promote-"))
@@ -154,6 +185,13 @@ def main() -> None:
         policy = work / "policy.json"
         policy.write_text('{"default":[{"type":"insecureAcceptAnything"}]}')
         times: dict[str, list[float]] = {"blobs": [], "import": [], "skopeo": []}
+        trees = (
+            {"this tree": REPO, args.baseline.resolve().name: args.baseline.resolve()}
+            if args.baseline
+            else {}
+        )
+        for tree in trees:
+            times[tree] = []
         load_before = load()
         moved = {}
         for i in range(runs):
@@ -171,6 +209,17 @@ def main() -> None:
                 )
                 times[method].append(time.perf_counter() - start)
                 moved[method] = (r.method, r.blobs_copied, r.bytes_copied)
+            for n, (tree, root) in enumerate(trees.items()):
+                name = f"crtree{n}r{i}"
+                server = new_registry(name)
+                out = subprocess.run(
+                    [sys.executable, "-c", COPY_ONE, src, server, RG, name, digest],
+                    env={**env, "PYTHONPATH": str(root)},
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                times[tree].append(json.loads(out.splitlines()[-1])["seconds"])
             dst = new_registry(f"crskopeo{i}")
             token_src, token_dst = acr.refresh_token(t, src), acr.refresh_token(t, dst)
             cmd = [
@@ -218,6 +267,9 @@ def main() -> None:
             f"{'server-side importImage (ARM LRO)':<44}{med['import']:>9.2f}s{med['skopeo']:>9.2f}s"
             f"{med['import'] / med['skopeo']:>8.2f}  (goal <= 1.0)"
         )
+        for tree in trees:
+            label = f"client-side, {tree} (fresh interpreter)"
+            print(f"{label:<44}{med[tree]:>9.2f}s{med['skopeo']:>9.2f}s{med[tree] / med['skopeo']:>8.2f}")
         report_same_registry(same, entra)
     finally:
         subprocess.run(
