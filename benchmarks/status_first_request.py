@@ -14,7 +14,8 @@ thing, interleaved:
 "First request" is the first request any of the stand-in's HTTPS listeners logs for that process: its
 arrival is the log line's time minus the duration it reports (millisecond resolution), measured from
 the moment just before the process is spawned. Whole-process wall and CPU (user + sys) are printed
-beside it, and which request came first.
+beside it, which request came first, and how many requests reached the stand-in's ARM/Entra listener
+and the environment's registry front (genaiops reads its release ledger there).
 
     python benchmarks/status_first_request.py [--runs 7]
 """
@@ -28,11 +29,13 @@ import os
 import re
 import resource
 import shutil
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from _conditions import load
@@ -66,14 +69,27 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> str:
 
 
 class RequestLog:
-    """The stand-in's log (every HTTPS listener writes one line per request), read from an offset."""
+    """The stand-in's log (its ARM/Entra listener writes one line per request), read from an offset,
+    and the request logs of the registry fronts (`/sandbox/requests`), cleared before each run."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, registries: list[str], ca: str) -> None:
         self.path = path
         self.offset = 0
+        self.registries = registries
+        self.tls = ssl.create_default_context(cafile=ca)
 
     def mark(self) -> None:
         self.offset = self.path.stat().st_size if self.path.exists() else 0
+        for server in self.registries:
+            req = urllib.request.Request(f"https://{server}/sandbox/requests", method="DELETE")
+            urllib.request.urlopen(req, context=self.tls).close()
+
+    def registry_requests(self) -> int:
+        total = 0
+        for server in self.registries:
+            with urllib.request.urlopen(f"https://{server}/sandbox/requests", context=self.tls) as r:
+                total += len(json.loads(r.read())["requests"])
+        return total
 
     def since_mark(self) -> list[tuple[float, str]]:
         """(arrival time as a UNIX timestamp, "METHOD path") of each request logged since mark()."""
@@ -107,6 +123,7 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path | None, log: RequestLog
         "first": seen[0][0] - spawned,
         "first_request": shorten(seen[0][1]),
         "requests": len(seen),
+        "registry": log.registry_requests(),
         "wall": wall,
         "cpu": after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime,
     }
@@ -141,7 +158,7 @@ def sign_in_az(az: Path, work: Path, profile: object) -> dict[str, str]:
     return env
 
 
-def deploy_sample(work: Path, env: dict[str, str]) -> tuple[Path, str]:
+def deploy_sample(work: Path, env: dict[str, str]) -> tuple[Path, str, str]:
     project = work / "project"
     shutil.copytree(REPO / "templates" / "agent", project)  # its `dev` environment, as it ships
     gops = [sys.executable, "-m", "genaiops_cli"]
@@ -149,7 +166,9 @@ def deploy_sample(work: Path, env: dict[str, str]) -> tuple[Path, str]:
     run([*gops, "build", "--push", "-e", ENV], env, project)
     run([*gops, "-y", "deploy", "-e", ENV], env, project)
     status = json.loads(run([*gops, "-o", "json", "status", "-e", ENV], env, project))
-    return project, status["result"]["services"][0]["app"]
+    service = status["result"]["services"][0]
+    registry = str(service["revisions"][0]["image"]).split("/")[0]  # the environment's login server
+    return project, service["app"], registry
 
 
 def main() -> None:
@@ -179,7 +198,7 @@ def main() -> None:
 
         profile = Profile.load(work / "sandbox")
         ensure_base_image(profile.docker_host, work / "cache")
-        project, app = deploy_sample(work, env)
+        project, app, registry = deploy_sample(work, env)
         # whole process, as the user runs it: the entry point, genaiops_cli byte-compiled as pip installs it
         run([sys.executable, "-m", "compileall", "-q", str(REPO / "genaiops_cli")], env)
         entry = Path(sys.executable).parent / "genaiops"
@@ -215,7 +234,7 @@ def main() -> None:
             )
         else:
             az_note = f"az: skipped, {az} not found (install azure-cli into {AZ_VENV})"
-        log = RequestLog(work / "sandbox" / "logs" / "sandbox.log")
+        log = RequestLog(work / "sandbox" / "logs" / "sandbox.log", [registry], profile.ca_bundle)
         results: dict[str, list[dict]] = {name: [] for name in contenders}
         for _ in range(args.warmup):
             for cmd, cenv, cwd in contenders.values():
@@ -246,11 +265,15 @@ def report(results: dict[str, list[dict]], args: argparse.Namespace, load_before
     )
     print(f"machine: before {load_before}; after {load()}")
     print(az_note)
-    print(f"{'contender':<32}{'first request':>14}{'wall':>9}{'CPU':>9}{'requests':>10}  first request was")
+    print(
+        f"{'contender':<32}{'first request':>14}{'wall':>9}{'CPU':>9}{'ARM+Entra':>10}{'registry':>9}"
+        "  first request was"
+    )
     for name in results:
         first, wall, cpu = (med(name, k) * 1000 for k in ("first", "wall", "cpu"))
-        requests, which = round(med(name, "requests")), results[name][-1]["first_request"]
-        print(f"{name:<32}{first:>12.0f}ms{wall:>7.0f}ms{cpu:>7.0f}ms{requests:>10}  {which}")
+        requests, registry = round(med(name, "requests")), round(med(name, "registry"))
+        which = results[name][-1]["first_request"]
+        print(f"{name:<32}{first:>12.0f}ms{wall:>7.0f}ms{cpu:>7.0f}ms{requests:>10}{registry:>9}  {which}")
     ours = "genaiops status -e dev"
     for name in results:
         if name.startswith("genaiops status ("):
