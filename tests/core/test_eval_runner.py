@@ -187,3 +187,16 @@ def test_an_httpx_client_meets_the_same_contract(server):
     )
     assert [o.answer for o in outs["s"]] == [f"m{i}" for i in range(6)]
     assert state.max_in_flight == 2
+
+
+def test_finished_rows_reach_on_done_on_the_calling_thread(server):
+    """The progress bar is not thread-safe: workers hand rows over, the caller reports them."""
+    url, _ = server
+    seen_on: set[int] = set()
+    execute(
+        [Side("s", Target(url), calls("/count", 10), "$.answer")],
+        lambda t: RowClient(timeout=5),
+        RunOptions(concurrency=4),
+        on_done=lambda o: seen_on.add(threading.get_ident()),
+    )
+    assert seen_on == {threading.get_ident()}
