@@ -168,8 +168,9 @@ class RowClient:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn: http.client.HTTPConnection
         if scheme == "https":
-            if self._ctx is None:
-                self._ctx = ssl_context(self._ca_bundle)
+            with self._lock:  # one context (and its loaded CA bundle) for every worker thread
+                if self._ctx is None:
+                    self._ctx = ssl_context(self._ca_bundle)
             try:
                 sock = self._ctx.wrap_socket(sock, server_hostname=host)
             except BaseException:

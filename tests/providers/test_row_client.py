@@ -113,3 +113,29 @@ def test_connection_dropped_while_idle_is_replaced_transparently():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_many_threads_share_one_client_and_hold_at_most_one_connection_each(tls_server):
+    """The runner's worker threads call one RowClient at once: every answer comes back to its own
+    caller, and kept-alive connections are reused, never more of them than threads."""
+    ca, port = tls_server
+    client = RowClient({f"*.{DOMAIN}": f"127.0.0.1:{port}"}, ca, 5)
+    threads, per_thread = 4, 6
+    replies: dict[int, list[dict]] = {}
+
+    def work(k: int) -> None:
+        replies[k] = [
+            json.loads(client.request("POST", f"https://web.{DOMAIN}/t", json={"k": k, "i": i}).content)
+            for i in range(per_thread)
+        ]
+
+    with client:
+        workers = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join(30)
+    assert {k: [r["json"] for r in rs] for k, rs in replies.items()} == {
+        k: [{"k": k, "i": i} for i in range(per_thread)] for k in range(threads)
+    }
+    assert len({r["peer_port"] for rs in replies.values() for r in rs}) <= threads
