@@ -140,8 +140,8 @@ def _tree_for(args: list[str]) -> typer.Typer:
     import os
 
     _, _, name = _prescan(args)
-    if not name or os.environ.get("_GENAIOPS_COMPLETE"):
-        return app
+    if not name or os.environ.get("_GENAIOPS_COMPLETE") or not isinstance(app, typer.Typer):
+        return app  # (an `app` that is no Typer is an in-process caller's stand-in: run it as given)
     from typer.main import get_command_name
 
     commands = [
