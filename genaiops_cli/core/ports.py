@@ -266,10 +266,9 @@ class HttpClients(Protocol):
         """A synchronous client, as a context manager. `options` go to the client (e.g. limits)."""
         ...
 
-    def async_client(
-        self, resolve: Mapping[str, str], ca_bundle: str | None, timeout: float, **options: Any
-    ) -> Any:
-        """An asynchronous client (usable with `async with`). `options` go to the client."""
+    def row_client(self, resolve: Mapping[str, str], ca_bundle: str | None, timeout: float) -> Any:
+        """The evaluation runner's client, called from many threads at once: `request(method, url,
+        headers=, timeout=, json=|content=)` → status_code, headers, content; `close()`."""
         ...
 
 

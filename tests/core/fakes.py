@@ -339,7 +339,7 @@ class MemoryHttp:
     def client(self, resolve: Any, ca_bundle: Any, timeout: float, **options: Any) -> Any:
         yield self
 
-    def async_client(self, resolve: Any, ca_bundle: Any, timeout: float, **options: Any) -> Any:
+    def row_client(self, resolve: Any, ca_bundle: Any, timeout: float) -> Any:
         raise NotImplementedError
 
     def request(self, method: str, url: str, **kwargs: Any) -> FakeResponse:
