@@ -75,7 +75,7 @@ def test_shipped_template_deploys_with_operations_outputs_and_real_resources(arm
     assert outputs["defaultDomain"].endswith(".sandbox.genaiops.test")
 
     ops = list(client.deployment_operations.list(RG, "genaiops-dev"))
-    assert len(ops) == 12 and {o.properties.provisioning_state for o in ops} == {"Succeeded"}
+    assert len(ops) == 14 and {o.properties.provisioning_state for o in ops} == {"Succeeded"}
     one = client.deployment_operations.get(RG, "genaiops-dev", ops[0].operation_id)
     assert one.properties.target_resource.id == ops[0].properties.target_resource.id
 
@@ -88,6 +88,11 @@ def test_shipped_template_deploys_with_operations_outputs_and_real_resources(arm
     assert arm_env.acr_client().registries.get(RG, registry).admin_user_enabled is False
     identity = _generic_get(arm_env, outputs["identityId"], "2023-01-31")
     assert identity["properties"]["clientId"] == outputs["identityClientId"]
+    rg_id = outputs["identityId"].split("/providers/")[0]
+    vault_id = f"{rg_id}/providers/Microsoft.KeyVault/vaults/{outputs['keyVaultName']}"
+    vault = _generic_get(arm_env, vault_id, "2024-11-01")
+    assert vault["properties"]["vaultUri"] == outputs["keyVaultUri"]
+    assert vault["properties"]["enableRbacAuthorization"] is True
 
     listed = [d.name for d in client.deployments.list_by_resource_group(RG)]
     assert listed == ["genaiops-dev"]
@@ -152,7 +157,7 @@ def test_invalid_template_and_missing_parameter_are_400_with_arm_codes(arm_env: 
         "check",
         {"properties": {"mode": "Incremental", "template": _template(), "parameters": _parameters()}},
     ).result()
-    assert result.error is None and len(result.properties.validated_resources) == 12
+    assert result.error is None and len(result.properties.validated_resources) == 14
 
 
 def test_a_failed_resource_fails_the_deployment_names_it_and_skips_dependants(arm_env: ArmEnv) -> None:
