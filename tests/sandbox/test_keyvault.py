@@ -315,7 +315,8 @@ def _grant(role: str, vault: str | None) -> dict[str, Any]:
         "apiVersion": "2022-04-01",
         "name": f"[guid(resourceGroup().id, {identity[1:-1]}, '{role}', '{vault}')]",
         "properties": {
-            "roleDefinitionId": f"[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '{role}')]",
+            "roleDefinitionId": "[subscriptionResourceId("
+            f"'Microsoft.Authorization/roleDefinitions', '{role}')]",
             "principalId": f"[reference({identity[1:-1]}, '2023-01-31').principalId]",
             "principalType": "ServicePrincipal",
         },
@@ -370,7 +371,10 @@ def test_an_access_policy_vault_reads_with_a_get_policy_for_the_principal(
     arm_env: ArmEnv, vaults: VaultService
 ) -> None:
     client, env_id = _environment(arm_env)
-    principal = "[reference(resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', 'id-kv'), '2023-01-31').principalId]"
+    principal = (
+        "[reference(resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', 'id-kv'), "
+        "'2023-01-31').principalId]"
+    )
     policy = {
         "tenantId": "[subscription().tenantId]",
         "objectId": principal,
