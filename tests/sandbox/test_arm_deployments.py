@@ -205,3 +205,64 @@ def test_a_failed_resource_fails_the_deployment_names_it_and_skips_dependants(ar
     error = ops["c!"].properties.status_message.error
     assert error.code == "InvalidRegistryName" and error.target.endswith("/registries/c!")
     assert ops["id-ok"].properties.provisioning_state == "Succeeded"
+
+
+def _assignment_template(name: str) -> dict[str, Any]:
+    identity = "resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', 'id-ra')"
+    return {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [
+            {
+                "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+                "apiVersion": "2023-01-31",
+                "name": "id-ra",
+                "location": "eastus2",
+            },
+            {
+                "type": "Microsoft.Authorization/roleAssignments",
+                "apiVersion": "2022-04-01",
+                "name": name,
+                "dependsOn": [f"[{identity}]"],
+                "properties": {
+                    "roleDefinitionId": "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', "
+                    "'acdd72a7-3385-48ef-bd42-f606fba81ae7')]",
+                    "principalId": f"[reference({identity}, '2023-01-31').principalId]",
+                    "principalType": "ServicePrincipal",
+                },
+            },
+        ],
+    }
+
+
+def _failed_operation(client: Any, deployment: str, resource_type: str) -> Any:
+    ops = {
+        o.properties.target_resource.resource_type: o
+        for o in client.deployment_operations.list(RG, deployment)
+        if o.properties.target_resource
+    }
+    return ops[resource_type].properties.status_message.error
+
+
+def test_role_assignments_are_refused_as_azure_refuses_them(arm_env: ArmEnv) -> None:
+    create_rg(arm_env, RG)
+    client = _client(arm_env)
+    first = "[guid(resourceGroup().id, 'reader', 'id-ra')]"
+    assert _deploy(client, _assignment_template(first), {}, name="ra").properties.provisioning_state == (
+        "Succeeded"
+    )
+    # the same name again is an update, not a conflict (templates are re-run)
+    assert _deploy(client, _assignment_template(first), {}, name="ra").properties.provisioning_state == (
+        "Succeeded"
+    )
+
+    # the same role, principal and scope under another name: what a changed guid() seed does on Azure
+    with pytest.raises(HttpResponseError):
+        _deploy(client, _assignment_template("[guid('another seed')]"), {}, name="ra-again")
+    error = _failed_operation(client, "ra-again", "Microsoft.Authorization/roleAssignments")
+    assert error.code == "RoleAssignmentExists" and error.message == "The role assignment already exists."
+
+    with pytest.raises(HttpResponseError):
+        _deploy(client, _assignment_template("reader-for-id-ra"), {}, name="ra-name")
+    error = _failed_operation(client, "ra-name", "Microsoft.Authorization/roleAssignments")
+    assert error.code == "InvalidRoleAssignmentId" and "must be a GUID" in error.message
