@@ -13,9 +13,9 @@ import re
 from typing import Any
 
 from .errors import invalid_parameter
+from .role_assignments import TYPE as ROLE_ASSIGNMENT_TYPE
 
 SECRET_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
-ROLE_ASSIGNMENT_TYPE = "Microsoft.Authorization/roleAssignments"
 # Built-in roles whose dataActions include Microsoft.KeyVault/vaults/secrets/getSecret/action (Owner and
 # Contributor have no data actions: they cannot read a secret's value in an RBAC vault).
 SECRET_READER_ROLES = {
@@ -118,8 +118,9 @@ def _principal(record: dict[str, Any], identity: str, store: Any) -> str:
 
 
 def _may_read(record: dict[str, Any], identity: str, vault: str | None, store: Any) -> bool:
-    """Whether `identity` may get secrets from the ARM vault named `vault` — True when no such vault
-    resource exists (the data plane then answers that the vault does not exist)."""
+    """Whether `identity` may get secrets from the ARM vault named `vault`. True when no vault resource
+    has that name: a vault the stand-in's own API made (as unit tests do) is not checked, and for no
+    vault at all the lookup that follows reports that it does not exist."""
     subscription = "/".join(record["id"].split("/")[:3])
     resource = next(
         (
@@ -132,6 +133,8 @@ def _may_read(record: dict[str, Any], identity: str, vault: str | None, store: A
     if resource is None:
         return True
     principal = _principal(record, identity, store).lower()
+    if not principal:
+        return False
     props = resource["body"].get("properties") or {}
     if not props.get("enableRbacAuthorization"):
         return any(
@@ -144,7 +147,8 @@ def _may_read(record: dict[str, Any], identity: str, vault: str | None, store: A
         a = assignment["body"].get("properties") or {}
         scope = str(a.get("scope") or "").lower().rstrip("/")
         if (
-            str(a.get("principalId", "")).lower() == principal
+            scope
+            and str(a.get("principalId", "")).lower() == principal
             and str(a.get("roleDefinitionId", "")).rsplit("/", 1)[-1].lower() in SECRET_READER_ROLES
             and (vault_id == scope or vault_id.startswith(scope + "/"))
         ):
