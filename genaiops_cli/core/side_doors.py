@@ -60,6 +60,21 @@ def check_deploy(name: str, resolved: ResolvedEnvironment, forced: str | None) -
     )
 
 
+def require_staged(env: Environment, services: list[str]) -> None:
+    """Before a gated swap runs gates or moves anything: every service has a staged side (else
+    exit 7 `nothing_staged`, nothing run, nothing moved — never half the services swapped)."""
+    from genaiops_cli.errors import DeployError
+
+    missing = [n for n in services if not env.host(n).current(n).staged]
+    if missing:
+        raise DeployError(
+            f"nothing staged for {', '.join(missing)} in {env.name}: nothing to swap",
+            hint="deploy a new release first (`genaiops deploy`; a first release goes live at deploy, "
+            "through the gates), or name the services that are staged",
+            code="nothing_staged",
+        )
+
+
 def gate_verdict(
     env: Environment, gates: list[dict[str, Any]], what: str, side: str = "staged"
 ) -> GateFailed | None:

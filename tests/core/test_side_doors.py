@@ -156,6 +156,7 @@ def test_a_forced_first_revision_skips_the_gates_and_records_the_override(world:
     entry = prod_newest(world)
     assert entry.status == "live" and entry.overrides[0]["reason"] == "test setup"
     assert lg.evidence_for(world.ledger("prod"), "prod", forced["release"]) is None
+    assert lg.last_known_good(world.ledger("prod"), "prod") is None, "a forced release is not known-good"
 
 
 def test_a_promotion_whose_first_release_fails_its_gates_leaves_no_app_behind(world: World) -> None:
@@ -167,3 +168,17 @@ def test_a_promotion_whose_first_release_fails_its_gates_leaves_no_app_behind(wo
     assert "agent" not in world.hosts["prod"].apps
     failed = prod_newest(world)
     assert failed.status == "failed" and failed.error["step"] == "gates"
+
+
+def test_a_gated_swap_with_nothing_staged_is_refused_before_anything_runs(world: World) -> None:
+    from genaiops_cli.errors import DeployError
+
+    prod = world.envs["prod"]
+    with pytest.raises(DeployError) as refused:
+        side_doors.require_staged(prod, ["agent"])  # no app at all
+    assert refused.value.code == "nothing_staged" and refused.value.exit_code == ExitCode.DEPLOY
+    deploy_prod(world, D1)  # first revision: live, nothing staged
+    with pytest.raises(DeployError):
+        side_doors.require_staged(prod, ["agent"])
+    deploy_prod(world, D2)
+    side_doors.require_staged(prod, ["agent"])  # staged: fine
