@@ -290,6 +290,11 @@ class MemoryHost:
             "rolled_back_release": release or None,
         }
 
+    def remove(self, service: str, on_event: Any) -> dict[str, Any]:
+        self.faults.check("remove")
+        found = self.apps.pop(service, None) is not None
+        return {"service": service, "app": service, "removed": found}
+
     def restart(self, service: str, revision: str | None, timeout: float, on_event: Any) -> dict[str, Any]:
         self.faults.check("restart")
         app = self.apps[service]
