@@ -83,6 +83,20 @@ def build(
         out.print(records_table(records, out.width))
 
     actx.emit({"builds": [r.to_dict() for r in records]}, render)
+    if not (push or no_cache or in_registry) and all(r.status == "up_to_date" for r in records):
+        _note_noop(records, plans, manifest.base_dir)
+
+
+def _note_noop(records: list, plans: list, base_dir: Any) -> None:
+    """Tell the launcher's no-op stamp (fast_build.py) what this answer rests on: the images by id and
+    each context's git commit (the records carry it). Does nothing unless the launcher records."""
+    from genaiops_cli import fast_build_note
+
+    fast_build_note.noop(
+        [(r.image, r.image_id) for r in records],
+        [(str(p.context.root), p.git.commit if p.git else None) for p in plans],
+        str(base_dir),
+    )
 
 
 def _name_from_cache(registry: Any, plans: list, engine: Any) -> None:
