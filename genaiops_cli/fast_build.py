@@ -196,6 +196,59 @@ def _observe(kind: str, path: str, expected: list | None) -> list | None:
 # -- the fast path ---------------------------------------------------------------------------------
 
 
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+_RECORD_REQUIRED = ("service", "source_hash", "repository", "tag", "image", "status")
+
+
+def _previous(text: str | None) -> dict | None:
+    """A build record as core/records.py load_record reads it: None when missing or unusable."""
+    try:
+        data = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) and all(k in data for k in _RECORD_REQUIRED) else None
+
+
+def _records_to_write(records: list) -> list | None:
+    """The build records to write, as the full path would: it rewrites each with the bytes the stamp
+    holds, unless the record it reads first changes what it writes. core/build.py build_one keeps the
+    previous digest and push time only when the previous record has the same source hash and
+    registry; so another command's record (`build -e ENV` after `build`) is replaced by exactly the
+    stamped bytes when that rule gives the stamped digest and push time, else → None (full path)."""
+    pending = []
+    for path, text in records:
+        current = _read_text(path)
+        if current == text:
+            continue  # the full path rewrites the same bytes
+        wrote, previous = json.loads(text), _previous(current)
+        same = previous is not None and (previous["source_hash"], previous.get("registry")) == (
+            wrote["source_hash"],
+            wrote.get("registry"),
+        )
+        kept = (previous.get("digest"), previous.get("pushed_at")) if same else (None, None)  # type: ignore[union-attr]
+        if kept != (wrote.get("digest"), wrote.get("pushed_at")):
+            return None
+        pending.append((path, text))
+    return pending
+
+
+def _write_records(pending: list) -> None:
+    """As core/records.py save_record: a sibling .tmp file, then an atomic replace."""
+    for path, text in pending:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        tmp = os.path.splitext(path)[0] + ".tmp"
+        with open(tmp, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+
+
 def _read_stamp(path: str) -> dict | None:
     try:
         with open(path, "rb") as fh:
@@ -278,10 +331,12 @@ def serve(key: str) -> int | None:
         return None
     try:
         changed = _changed(stamp, key)
-        if changed is not None:
-            _trace(f"changed: {changed}")
+        pending = _records_to_write(stamp["records"]) if changed is None else None
+        if changed is not None or pending is None:
+            _trace(f"changed: {changed or 'a build record'}")
             return None
         chunks, code = stamp["output"], stamp["exit"]
+        _write_records(pending)
     except Exception as exc:  # a damaged or foreign stamp, an engine that does not answer: full path
         _trace(f"stamp unusable: {exc!r}")
         return None
@@ -452,9 +507,14 @@ class _Recorder:
             raise _Refused("the run left the environment changed")
         self._check_reach(note)
         contexts = tuple(directory.rstrip("/") + "/" for directory, _ in note["git"])
+        records = [[path, _read_text(path)] for path in note["records"]]
+        if any(text is None for _, text in records):
+            raise _Refused("a build record is missing")
         paths = []
         now = time.time_ns()
         for kind, path in self._everything():
+            if path in note["records"]:
+                continue  # compared by what the full path would write into it (_records_to_write)
             st = _look("stat" if kind == "list" else kind, path)
             racy = st is not None and now - max(st.st_mtime_ns, st.st_ctime_ns) <= RACY_NS
             if racy and kind != "list" and not stat.S_ISDIR(st.st_mode) and path.startswith(contexts):
@@ -471,6 +531,7 @@ class _Recorder:
             "paths": paths,
             "git": note["git"],
             "images": note["images"],
+            "records": records,
             "output": self.output,
             "exit": 0,
         }

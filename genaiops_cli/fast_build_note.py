@@ -10,8 +10,11 @@ from __future__ import annotations
 NOTE: dict | None = None
 
 
-def noop(images: list[tuple[str, str]], git: list[tuple[str, str | None]], base_dir: str) -> None:
+def noop(
+    images: list[tuple[str, str]], git: list[tuple[str, str | None]], base_dir: str, records: list[str]
+) -> None:
     """images: (reference, engine image id) of every service; git: (context dir, HEAD commit or
-    None) as the build saw them; base_dir: the project directory (its build records are written)."""
+    None) as the build saw them; base_dir: the project directory; records: the build record files
+    the run wrote (core/records.py)."""
     if NOTE is not None:
-        NOTE.update(images=images, git=git, base_dir=base_dir)
+        NOTE.update(images=images, git=git, base_dir=base_dir, records=records)

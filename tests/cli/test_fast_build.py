@@ -231,3 +231,21 @@ def test_the_stamp_is_private_and_holds_no_variable_value(project: Project, tmp_
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert marker not in path.read_text()
     assert project.run("build", "-o", "json").served
+
+
+def test_a_record_another_build_wrote_is_rewritten_as_the_full_path_would(project: Project) -> None:
+    """`build` and `build -e ENV` interleaved rewrite the same build record; the fast path writes the
+    bytes the full path writes, and only when the rule that keeps a previous digest gives the same."""
+    full = project.stamped("-o", "json")
+    record = project.root / ".genaiops" / "builds" / "app.json"
+    written = record.read_text()
+    other = {**json.loads(written), "registry": "crdev.azurecr.io", "image": "crdev.azurecr.io/x:y"}
+    record.write_text(json.dumps(other))  # as `build -e dev` leaves it: another registry
+    served = project.run("build", "-o", "json")
+    assert served.served and served.out == full.out and record.read_text() == written
+    record.write_text(json.dumps(other))
+    assert project.run("build", "-o", "json", GENAIOPS_FAST_BUILD="0").out == full.out
+    assert record.read_text() == written  # what the full path writes over the same record
+    record.write_text(json.dumps({**json.loads(written), "digest": "sha256:" + "ab" * 32}))
+    after = project.run("build", "-o", "json")  # same hash and registry: the full path keeps this digest
+    assert not after.served and after.builds()[0]["digest"] == "sha256:" + "ab" * 32
