@@ -9,7 +9,8 @@ stat calls, asks the engine once per image whether the image is still there with
 prints the same text; any difference, any error, anything unusual → the full path, unchanged.
 
 What the stamp holds, and how it is gathered (while the full run executes, not by knowing the code):
-- the key: argv exactly, cwd, uid, Python executable and version, which of stdin/stdout/stderr are
+- the key: argv exactly, cwd, uid, Python executable, version, flags and -W options, which of
+  stdin/stdout/stderr are
   terminals and their sizes, the streams' encodings (text mode with stderr on a terminal is never
   stamped: the live progress display is time-dependent);
 - every environment variable the run read (os.environ is swapped for a recording one), as a salted
@@ -25,10 +26,13 @@ What the stamp holds, and how it is gathered (while the full run executes, not b
 - each image reference and its engine image id: one GET /images/<ref>/json each on the fast path;
 - stdout and stderr in the order written, and the exit code (0).
 A run is never stamped if it started a process other than git, connected anywhere but the Docker
-engine's unix socket, wrote outside the project's build records and genaiops' cache directory,
-changed the environment, reached for a raw stdout/stderr buffer, or did not end with every image
-up to date. Build records are written by the full path with the same bytes they hold (their content
-is part of the stamp), so skipping that write is not observable.
+engine's unix socket, wrote outside the project's build records and genaiops' cache directory, left
+the environment changed, reached for a raw stdout/stderr buffer, or did not end with every image up
+to date. The build records the run wrote are kept in the stamp as written: the fast path leaves a
+record holding those bytes alone (the full path would rewrite the same bytes) and rewrites one that
+another build changed only when the full path would write exactly those bytes over it (see
+_records_to_write); otherwise it falls through. A successful no-op build writes no ledger entry,
+event or CI annotation, so there is nothing else to replay.
 
 Stamps live in $GENAIOPS_CACHE_DIR/noop (default ~/.cache/genaiops/noop): a 0700 directory, 0600 JSON
 files, ignored unless owned by this user and not writable by others. GENAIOPS_FAST_BUILD=0 switches
@@ -122,7 +126,7 @@ def key_for(args: list[str]) -> str | None:
     if not json_mode and terminal[2] is not None:
         return None  # text mode on a terminal: a live, time-dependent progress display
     streams = [(getattr(s, "encoding", None), getattr(s, "errors", None)) for s in (sys.stdout, sys.stderr)]
-    where = [os.getcwd(), os.getuid(), sys.executable, sys.version]
+    where = [os.getcwd(), os.getuid(), sys.executable, sys.version, list(sys.flags), sys.warnoptions]
     return json.dumps([FORMAT, args, where, terminal, streams])
 
 
@@ -559,17 +563,14 @@ class _Recorder:
 
     def _everything(self) -> list[tuple[str, str]]:
         """Every path the run looked at that still matters, and the file of every loaded module."""
-        seen = dict(self.paths)
+        noop = stamp_dir() + "/"
+        # bytecode the import system opened: the module's source (its __file__, below) decides
+        seen = {p: None for p in self.paths if not p[1].endswith(".pyc") and not p[1].startswith(noop)}
         for module in list(sys.modules.values()):
             origin = getattr(module, "__file__", None)
             if isinstance(origin, str) and origin.startswith("/"):
                 seen[("stat", origin)] = None
-        return [
-            (kind, path)
-            for kind, path in seen
-            if not path.endswith(".pyc")  # bytecode: its source, stat'ed above, decides
-            and not path.startswith(stamp_dir() + "/")
-        ]
+        return list(seen)
 
 
 def _save(stamp: dict) -> None:

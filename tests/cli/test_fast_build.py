@@ -249,3 +249,30 @@ def test_a_record_another_build_wrote_is_rewritten_as_the_full_path_would(projec
     record.write_text(json.dumps({**json.loads(written), "digest": "sha256:" + "ab" * 32}))
     after = project.run("build", "-o", "json")  # same hash and registry: the full path keeps this digest
     assert not after.served and after.builds()[0]["digest"] == "sha256:" + "ab" * 32
+
+
+def test_engine_path_quoting_is_urllibs() -> None:
+    from urllib.parse import quote
+
+    from genaiops_cli.fast_build import _quote
+
+    for reference in ("contoso/agent:0123abcd", "127.0.0.1:5000/a/b:c", "x y~z_.-", "ünï/cødé:t"):
+        assert _quote(reference) == quote(reference, safe="")
+
+
+def test_a_record_is_rewritten_only_when_the_full_path_would_write_the_same(tmp_path: Path) -> None:
+    from genaiops_cli.fast_build import _records_to_write
+
+    base = {"service": "app", "source_hash": "h1", "repository": "r", "tag": "t", "image": "r:t"}
+    stamped = json.dumps({**base, "status": "up_to_date", "registry": None, "digest": None})
+    path = str(tmp_path / "app.json")
+    assert _records_to_write([[path, stamped]]) == [(path, stamped)]  # missing: written as stamped
+    Path(path).write_text("{not json")
+    assert _records_to_write([[path, stamped]]) == [(path, stamped)]  # unreadable: as load_record
+    Path(path).write_text(stamped)
+    assert _records_to_write([[path, stamped]]) == []  # unchanged: nothing to write
+    pushed = {**base, "status": "pushed", "registry": None, "digest": "sha256:1", "pushed_at": "now"}
+    Path(path).write_text(json.dumps(pushed))
+    assert _records_to_write([[path, stamped]]) is None  # the full path would keep that digest
+    Path(path).write_text(json.dumps({**pushed, "source_hash": "h0"}))
+    assert _records_to_write([[path, stamped]]) == [(path, stamped)]  # another hash: nothing kept
