@@ -83,7 +83,7 @@ class FailingRelease(MemoryLease):
     """The storage fails the release (throttled or 5xx past the SDK's retries)."""
 
     def release(self, lease_id: str) -> None:
-        raise LockedError("could not release the environment lock: HttpResponseError", code="lock_unavailable")
+        raise LockedError("could not release the environment lock: ServerBusy", code="lock_unavailable")
 
 
 def test_a_failed_release_never_fails_the_holder_and_breaks_its_own_lease() -> None:
