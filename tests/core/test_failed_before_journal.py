@@ -52,6 +52,8 @@ def test_a_held_lock_is_a_failed_entry_with_its_code(world: World) -> None:
     assert (newest.status, newest.error["code"], newest.error["step"]) == ("failed", "locked", "start")
     assert newest.source == "dev" and newest.release_id != "unknown"  # the release it was about
     assert lg.last_known_good(world.ledger("prod"), "prod")["release"] != newest.release_id
+    shown = core.history(world.manifest, [world.envs["prod"]], 1)[0]  # what `genaiops history` lists
+    assert (shown["status"], shown["error"]) == ("failed", "locked")
 
 
 def test_a_lock_that_cannot_be_reached_is_a_failed_entry(world: World) -> None:
