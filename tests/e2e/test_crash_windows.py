@@ -141,16 +141,18 @@ ARM = r"/subscriptions/.*/resourceGroups/rg-crash-staging/providers/Microsoft.Ap
 POLL = r"/providers/Microsoft.App/locations/[^/]+/containerappOperationStatuses/"
 # (request kind, method, path, fault, how many): past the SDK's 3 status/read retries, or a write
 # whose connection drops (not retried: its outcome is unknown and is read back)
+# A 429 past the retries ends exactly like a 500 (the same resumable failure; tests/core/
+# test_fault_matrix.py runs both on every port call, and the lock's 429 is below), so the ARM 429
+# cases (app read, app PATCH, operation poll) were merged into their 500 / drop neighbours;
+# `drop_after` (the write landed, its answer was lost) took the app PATCH 429's place.
 REQUESTS = [
-    ("app-read", "GET", ARM + f"/containerApps/{APP}$", "429", 4),
     ("app-read", "GET", ARM + f"/containerApps/{APP}$", "drop", 4),
     ("revision-read", "GET", ARM + f"/containerApps/{APP}/revisions/[^/]+$", "500", 4),
     ("app-patch", "PATCH", ARM + f"/containerApps/{APP}$", "500", 4),
     ("app-patch", "PATCH", ARM + f"/containerApps/{APP}$", "drop", 1),
-    ("app-patch", "PATCH", ARM + f"/containerApps/{APP}$", "429", 4),
+    ("app-patch", "PATCH", ARM + f"/containerApps/{APP}$", "drop_after", 1),
     ("operation-poll", "GET", POLL, "500", 4),
     ("operation-poll", "GET", POLL, "drop", 4),
-    ("operation-poll", "GET", POLL, "429", 4),
 ]
 NEW_REVISION = [  # request kinds only a release new to staging makes
     ("app-put", "PUT", ARM + f"/containerApps/{APP}$", "drop", 1),
@@ -159,17 +161,23 @@ NEW_REVISION = [  # request kinds only a release new to staging makes
 
 
 def fault_then_rerun(
-    project: Project, faults, wanted: str, method: str, path: str, kind: str, n: int
-) -> None:
-    faults.add(method, path, kind, count=n, retry_after=1)
+    project: Project, faults, wanted: str, method: str, path: str, kind: str, n: int, **where: str
+) -> object:
+    """Promote `wanted` with the fault armed, then (when it failed) once more without; the first
+    run's result is returned. `where`: the rule's service and operation (registry, blob); those
+    cases also prove every armed fault was hit (a rule left over would mean the case tested nothing)."""
+    faults.add(method, path, kind, count=n, retry_after=1, **where)
     first = promote(project, wanted)
     clean(first)
+    if where:
+        assert faults.rules() == [], f"faults never hit: {faults.rules()}"
     faults.clear()
     if first.code != 0:
         resumed = promote(project, wanted)
         clean(resumed)
         assert ok(resumed)["status"] in ("live", "unchanged")
     assert_records_name_what_runs(project, wanted)
+    return first
 
 
 @pytest.mark.parametrize(
@@ -203,3 +211,91 @@ def test_a_500_on_the_swaps_operation_poll(project: Project, releases: list[str]
     if proc.returncode != 0:
         clean(promote(project, wanted))
     assert_records_name_what_runs(project, wanted)
+
+
+# ------------------------------------------------------------------------------ registry and blob faults
+
+STAGING_REGISTRY = "^/crcrashstaging/v2/"
+LEDGER = STAGING_REGISTRY + "genaiops/ledger/"
+APP_IMAGES = STAGING_REGISTRY + "(?!genaiops/)"
+LOCK = r"/genaiops-locks/staging\.lock$"
+# The registry client retries a request 4 times, the storage SDK 3 times. Copying a release staging
+# already holds re-tags it (manifest GET + PUT in the staging registry); every step's journal save
+# is a ledger blob upload (POST + PUT) and a manifest PUT; the first ledger write of a run HEADs the
+# empty config blob; the first staging registry request of a run exchanges an Entra token.
+# (service, method, path, operation, fault, how many): each absorbed by the retries, so one
+# promotion with all of them armed must succeed at once (a retried write whose answer was lost
+# included: the lease acquire proposes its own lease id, manifest and blob PUTs are idempotent).
+ABSORBED = [
+    ("registry", "POST", "^/crcrashstaging/oauth2/", "token-exchange", "drop", 1),
+    ("registry", "PUT", APP_IMAGES, "manifest-put", "drop_after", 1),
+    ("registry", "HEAD", LEDGER + "blobs/", "blob-head", "drop", 1),
+    ("registry", "PUT", LEDGER + "blobs/uploads/", "blob-upload", "429", 2),
+    ("registry", "PUT", LEDGER + "manifests/", "manifest-put", "drop_after", 1),
+    ("blob", "PUT", LOCK, "lease-acquire", "drop_after", 1),
+]
+# (id, service, method, path, operation, fault, how many): past the retries, so the run fails
+# (resumable: exit 6 / 11 with a hint) and one re-run finishes it.
+FAILING = [
+    ("acr-token-exchange-500", "registry", "POST", "^/crcrashstaging/oauth2/", "token-exchange", "500", 5),
+    ("ledger-blob-put-500", "registry", "PUT", LEDGER + "blobs/uploads/", "blob-upload", "500", 5),
+    ("lease-acquire-429", "blob", "PUT", LOCK, "lease-acquire", "429", 4),
+]
+
+
+def test_faults_the_retries_absorb_on_every_registry_and_lock_request_kind(
+    project: Project, releases: list[str], faults
+) -> None:
+    for service, method, path, operation, kind, n in ABSORBED[1:]:
+        faults.add(method, path, kind, count=n, retry_after=1, service=service, operation=operation)
+    service, method, path, operation, kind, n = ABSORBED[0]
+    first = fault_then_rerun(
+        project, faults, other(project, releases), method, path, kind, n, service=service, operation=operation
+    )
+    assert first.code == 0, first.stdout + first.stderr
+
+
+def test_a_lease_renew_and_release_failing_past_the_retries(
+    project: Project, releases: list[str], faults
+) -> None:
+    """A step holds the run for 11 s, past the heartbeat's first beat at 10 s: that renew fails three
+    times over, then the release fails past its retries. The run still succeeds and the lease is
+    broken (still certainly ours), so the next case is not locked out for 30 s."""
+    faults.add("GET", ARM + f"/containerApps/{APP}$", "latency", count=1, latency_ms=11_000)
+    faults.add("PUT", LOCK, "500", count=3, service="blob", operation="lease-renew")
+    first = fault_then_rerun(
+        project,
+        faults,
+        other(project, releases),
+        "PUT",
+        LOCK,
+        "500",
+        4,
+        service="blob",
+        operation="lease-release",
+    )
+    assert first.code == 0, first.stdout + first.stderr
+
+
+@pytest.mark.parametrize(
+    ("service", "method", "path", "operation", "kind", "n"), [pytest.param(*r[1:], id=r[0]) for r in FAILING]
+)
+def test_a_fault_past_the_retries_on_a_registry_or_lock_request_then_one_rerun(
+    project: Project,
+    releases: list[str],
+    faults,
+    service: str,
+    method: str,
+    path: str,
+    operation: str,
+    kind: str,
+    n: int,
+) -> None:
+    first = fault_then_rerun(
+        project, faults, other(project, releases), method, path, kind, n, service=service, operation=operation
+    )
+    assert first.code in (ExitCode.BUILD, ExitCode.LOCKED), first.stdout + first.stderr
+    if service == "blob":  # the lock was never held, the ledger was fine: history has the attempt
+        entries = ok(project.run("-o", "json", "history", "-e", "staging", "-n", "3"))["entries"]
+        failed = [e for e in entries if e["status"] == "failed"]
+        assert failed and failed[0]["error"] == "lock_unavailable", entries

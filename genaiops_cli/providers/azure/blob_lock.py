@@ -44,9 +44,9 @@ def account_url(target: AzureTarget, account: str) -> str:
 def _service(target: AzureTarget, url: str) -> Any:
     from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
-    # The SDK's default backoff (15 s, then 18 s, 24 s) would let one throttled renew outlast the
-    # 30 s lease it renews; lock requests are tiny, so retry them within seconds (≈1, 3, 5 s).
-    retry = ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=3, random_jitter_range=1)
+    # The SDK's default backoff (18 s, then 24 s, 42 s) would let one throttled renew outlast the
+    # 30 s lease it renews; lock requests are tiny, so retry them within seconds (≈2, 2.75, 3.9 s).
+    retry = ExponentialRetry(initial_backoff=0.5, increment_base=1.5, retry_total=3, random_jitter_range=0.5)
     return BlobServiceClient(
         url, credential=credential(target), retry_policy=retry, **_transport_kwargs(target)
     )
