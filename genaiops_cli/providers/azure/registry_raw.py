@@ -182,6 +182,10 @@ class RawRegistry:
             headers={"Content-Type": "application/octet-stream"},
             content=data,
         )
+        if done.status_code == 404 and self.has_blob(repo, digest):
+            # A completion whose answer was lost, retried: the upload session is closed (404
+            # BLOB_UPLOAD_UNKNOWN) because the blob arrived — content-addressed, so that is success.
+            return
         self._check(done, f"upload blob {digest[:19]}")
 
     def tags(self, repo: str) -> list[str]:
