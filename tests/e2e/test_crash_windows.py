@@ -154,6 +154,12 @@ REQUESTS = [
     ("operation-poll", "GET", POLL, "500", 4),
     ("operation-poll", "GET", POLL, "drop", 4),
 ]
+# A cross-registry copy blob by blob (`--copy blobs`, instead of importImage) of a new release:
+# a dropped HEAD and a blob upload whose completion answer was lost are both absorbed.
+BLOB_COPY = [
+    ("registry", "HEAD", "^/crcrashstaging/v2/(?!genaiops/).*/blobs/", "blob-head", "drop", 1),
+    ("registry", "PUT", "^/crcrashstaging/v2/(?!genaiops/).*/blobs/uploads/", "blob-upload", "drop_after", 1),
+]
 NEW_REVISION = [  # request kinds only a release new to staging makes
     ("app-put", "PUT", ARM + f"/containerApps/{APP}$", "drop", 1),
     ("image-import", "POST", r"/registries/crcrashstaging/importImage$", "500", 4),
@@ -161,15 +167,25 @@ NEW_REVISION = [  # request kinds only a release new to staging makes
 
 
 def fault_then_rerun(
-    project: Project, faults, wanted: str, method: str, path: str, kind: str, n: int, **where: str
+    project: Project,
+    faults,
+    wanted: str,
+    method: str,
+    path: str,
+    kind: str,
+    n: int,
+    args: tuple[str, ...] = (),
+    must_hit: bool = False,
+    **where: str,
 ) -> object:
-    """Promote `wanted` with the fault armed, then (when it failed) once more without; the first
-    run's result is returned. `where`: the rule's service and operation (registry, blob); those
-    cases also prove every armed fault was hit (a rule left over would mean the case tested nothing)."""
+    """Promote `wanted` (with `args`) with the fault armed, then (when it failed) once more without;
+    the first run's result is returned. `where`: the rule's service and operation (registry, blob).
+    `must_hit` (implied by `where`): every armed rule was used up (one left over would mean the case
+    tested nothing)."""
     faults.add(method, path, kind, count=n, retry_after=1, **where)
-    first = promote(project, wanted)
+    first = promote(project, wanted, *args)
     clean(first)
-    if where:
+    if where or must_hit:
         assert faults.rules() == [], f"faults never hit: {faults.rules()}"
     faults.clear()
     if first.code != 0:
@@ -196,7 +212,13 @@ def test_a_fault_on_a_request_only_a_new_release_makes(
     project: Project, releases: list[str], faults, method: str, path: str, kind: str, n: int
 ) -> None:
     ship_dev(project, f"3.{time.time_ns() % 100000}.0")
-    fault_then_rerun(project, faults, live(project, "dev")["release"], method, path, kind, n)
+    args: tuple[str, ...] = ()
+    if kind == "drop":  # and the image copied blob by blob, through absorbed faults on that path
+        args = ("--copy", "blobs")
+        for service, rule_method, rule_path, operation, rule_kind, count in BLOB_COPY:
+            faults.add(rule_method, rule_path, rule_kind, count=count, service=service, operation=operation)
+    wanted = live(project, "dev")["release"]
+    fault_then_rerun(project, faults, wanted, method, path, kind, n, args, must_hit=bool(args))
 
 
 def test_a_500_on_the_swaps_operation_poll(project: Project, releases: list[str], faults) -> None:
@@ -231,6 +253,7 @@ ABSORBED = [
     ("registry", "PUT", APP_IMAGES, "manifest-put", "drop_after", 1),
     ("registry", "HEAD", LEDGER + "blobs/", "blob-head", "drop", 1),
     ("registry", "PUT", LEDGER + "blobs/uploads/", "blob-upload", "429", 2),
+    ("registry", "PUT", LEDGER + "blobs/uploads/", "blob-upload", "drop_after", 1),
     ("registry", "PUT", LEDGER + "manifests/", "manifest-put", "drop_after", 1),
     ("blob", "PUT", LOCK, "lease-acquire", "drop_after", 1),
 ]
