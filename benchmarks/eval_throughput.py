@@ -177,6 +177,9 @@ def main() -> None:
     ).returncode:
         azure_reason = f"azure-ai-evaluation is not importable from {azure_python}"
 
+    # whole process, as the user runs it: genaiops_cli byte-compiled as pip installs it (azure-ai-evaluation's
+    # venv was byte-compiled by pip; a machine with PYTHONDONTWRITEBYTECODE=1 would otherwise recompile ours)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "genaiops_cli")], check=True)
     results: dict[str, list[tuple[float, float]]] = {"genaiops": [], "ceiling": [], "azure": [], "one": []}
     load_before = load()
     with tempfile.TemporaryDirectory() as tmp:
@@ -213,7 +216,7 @@ def main() -> None:
     print(
         f"conditions: {n} rows, concurrency {c} for every contender, whole process (spawn → exit), "
         f"agent restarted per run, {args.repeats} interleaved runs, medians, {os.cpu_count()} cores shared "
-        "by agent and client"
+        "by agent and client, genaiops_cli byte-compiled"
     )
     print(f"machine: before {load_before}; after {load()}")
     labels = {

@@ -10,9 +10,14 @@ then per run creates three new registries and times, interleaved:
 
 Each side gets its registry credentials before its timer starts (skopeo: ACR refresh tokens on the
 command line; genaiops: Entra sign-in done once in this process). Then a same-registry promotion
-(re-tag) in a fresh interpreter, counting the registry requests and the token requests it makes.
+(re-tag) in a fresh interpreter, counting every request it makes: at the registry front (its request
+log) and at Entra (the stand-in's log: OpenID discovery, token).
 
-    python benchmarks/promote.py [--runs 5]
+With `--baseline DIR` (another checkout, e.g. `git archive main genaiops_cli | tar -x -C DIR`) the
+client-side copy of this tree and of DIR also run per round, each in a fresh interpreter signed in
+before its timer: a before/after on equal terms, in the same run.
+
+    python benchmarks/promote.py [--runs 5] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import ssl
 import statistics
@@ -34,6 +40,7 @@ from _conditions import load
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_IMAGE = "genaiops/python-base:3.11"
+ARM_LOG_LINE = re.compile(r"INFO genaiops\.sandbox\.arm .*?: (\w+ \S+) -> \d+")
 RG = "rg-bench"
 
 SAME_REGISTRY = """
@@ -47,6 +54,26 @@ print(json.dumps({"method": r.method}))
 """
 
 
+# One client-side copy in a fresh interpreter (for --baseline: this tree and another checkout on the same
+# terms): signed in to Entra and holding the source's pull token before the timer, as the in-process
+# contender is after its first run; prints the seconds the copy took.
+COPY_ONE = """
+import json, sys, time
+from genaiops_cli.core.cloud import ARM_SCOPE, target_for
+from genaiops_cli.providers.azure import clients
+from genaiops_cli.providers.azure.registry_copy import RegistryRef, copy_image
+from genaiops_cli.providers.azure.registry_raw import raw_registry
+t = target_for("sandbox", None)
+src, dst, rg, name, digest = sys.argv[1:]
+clients.credential(t).get_token(ARM_SCOPE)
+raw_registry(t, src).get_manifest("contoso/agent", digest)
+start = time.perf_counter()
+r = copy_image(RegistryRef(t, src, rg, "crsrc"), RegistryRef(t, dst, rg, name), "contoso/agent", digest,
+               "bench", "blobs")
+print(json.dumps({"seconds": time.perf_counter() - start, "blobs": r.blobs_copied}))
+"""
+
+
 def request_log(server: str, ca: str, clear: bool = False) -> list[dict]:
     ctx = ssl.create_default_context(cafile=ca)
     req = urllib.request.Request(f"https://{server}/sandbox/requests", method="DELETE" if clear else "GET")
@@ -54,10 +81,46 @@ def request_log(server: str, ca: str, clear: bool = False) -> list[dict]:
         return [] if clear else json.loads(r.read())["requests"]
 
 
+def entra_requests(log: Path, offset: int) -> list[str]:
+    """The Entra requests (OpenID discovery, token) the stand-in logged after `offset`."""
+    with log.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode(errors="replace").splitlines()
+    found = [m.group(1) for line in lines if (m := ARM_LOG_LINE.search(line))]
+    return [r for r in found if "/oauth2/" in r or "openid-configuration" in r]
+
+
+def report_same_registry(registry: list[str], entra: list[str]) -> None:
+    gets = sum(1 for r in registry if r.startswith("GET ") and "/manifests/" in r)
+    puts = sum(1 for r in registry if r.startswith("PUT ") and "/manifests/" in r)
+    tokens = [r for r in registry + entra if "/oauth2/" in r or "openid-configuration" in r]
+    total = len(registry) + len(entra)
+    print(
+        f"same-registry promotion, fresh process: {total} requests = {len(registry)} at the registry "
+        f"({gets} manifest GET, {puts} manifest PUT, {len(registry) - gets - puts} ACR token flow) "
+        f"+ {len(entra)} at Entra"
+    )
+    for r in entra + registry:
+        print(f"    {r}")
+    met = gets == 1 and puts == 1 and len(tokens) <= 1
+    print(
+        f"  goal: 1 manifest GET + 1 PUT + at most 1 token request -> {'met' if met else 'NOT met'}: "
+        f"{len(tokens)} sign-in/token requests (a fresh process has no token; ACR's flow is Entra token -> "
+        "/oauth2/exchange -> /oauth2/token)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
-    runs = ap.parse_args().runs
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout's root (holding genaiops_cli/): its client-side copy and this tree's, each in "
+        "a fresh interpreter, join the interleaved runs (a before/after on equal terms)",
+    )
+    args = ap.parse_args()
+    runs = args.runs
     if shutil.which("skopeo") is None:
         raise SystemExit("skopeo not found (apt-get install skopeo): no peer to compare with")
     work = Path(tempfile.mkdtemp(prefix="gops-bench-promote-"))
@@ -122,6 +185,13 @@ def main() -> None:
         policy = work / "policy.json"
         policy.write_text('{"default":[{"type":"insecureAcceptAnything"}]}')
         times: dict[str, list[float]] = {"blobs": [], "import": [], "skopeo": []}
+        trees = (
+            {"this tree": REPO, args.baseline.resolve().name: args.baseline.resolve()}
+            if args.baseline
+            else {}
+        )
+        for tree in trees:
+            times[tree] = []
         load_before = load()
         moved = {}
         for i in range(runs):
@@ -139,6 +209,17 @@ def main() -> None:
                 )
                 times[method].append(time.perf_counter() - start)
                 moved[method] = (r.method, r.blobs_copied, r.bytes_copied)
+            for n, (tree, root) in enumerate(trees.items()):
+                name = f"crtree{n}r{i}"
+                server = new_registry(name)
+                out = subprocess.run(
+                    [sys.executable, "-c", COPY_ONE, src, server, RG, name, digest],
+                    env={**env, "PYTHONPATH": str(root)},
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                ).stdout
+                times[tree].append(json.loads(out.splitlines()[-1])["seconds"])
             dst = new_registry(f"crskopeo{i}")
             token_src, token_dst = acr.refresh_token(t, src), acr.refresh_token(t, dst)
             cmd = [
@@ -162,10 +243,14 @@ def main() -> None:
             times["skopeo"].append(time.perf_counter() - start)
 
         request_log(src, t.ca_bundle, clear=True)
+        sandbox_log = work / "sandbox" / "logs" / "sandbox.log"
+        log_offset = sandbox_log.stat().st_size
         subprocess.run(
             [sys.executable, "-c", SAME_REGISTRY, src, digest], env=env, check=True, capture_output=True
         )
+        time.sleep(0.05)  # the daemon writes its log line after the response
         same = [f"{r['method']} {r['path']}" for r in request_log(src, t.ca_bundle)]
+        entra = entra_requests(sandbox_log, log_offset)
         med = {k: statistics.median(v) for k, v in times.items()}
         print(
             f"conditions: sample image {digest[:19]} ({moved['blobs'][1]} blobs, "
@@ -182,13 +267,10 @@ def main() -> None:
             f"{'server-side importImage (ARM LRO)':<44}{med['import']:>9.2f}s{med['skopeo']:>9.2f}s"
             f"{med['import'] / med['skopeo']:>8.2f}  (goal <= 1.0)"
         )
-        tokens = sum(1 for r in same if "/oauth2/token" in r)
-        exchanges = sum(1 for r in same if "/oauth2/exchange" in r)
-        print(
-            f"same-registry promotion, fresh process: {len(same)} registry requests ({exchanges} Entra->ACR "
-            f"exchange, {tokens} token): " + "; ".join(same)
-        )
-        print("  goal: 1 manifest GET + 1 PUT + at most 1 token request")
+        for tree in trees:
+            label = f"client-side, {tree} (fresh interpreter)"
+            print(f"{label:<44}{med[tree]:>9.2f}s{med['skopeo']:>9.2f}s{med[tree] / med['skopeo']:>8.2f}")
+        report_same_registry(same, entra)
     finally:
         subprocess.run(
             [sys.executable, "-m", "genaiops_cli", "sandbox", "down"], env=env, capture_output=True

@@ -11,6 +11,7 @@ root callback built, which runs before any subcommand is parsed.
 from __future__ import annotations
 
 import copy
+import sys
 from typing import Any
 
 from typer._click import Command, Context, Parameter
@@ -89,6 +90,41 @@ def _attach_globals(command: Command, root_params: list[Parameter]) -> None:
         command.params.append(option)
 
 
+def _colorless_typer_help() -> None:
+    """Set typer.rich_utils.COLOR_SYSTEM = None, which typer's help and usage-error renderer reads.
+    Importing that module costs 60–130 ms here (rich.markdown, rich.traceback, markdown_it) and only
+    help and usage errors need it, so when it is not loaded yet the setting is applied the moment
+    something imports it, instead of importing it on every NO_COLOR command."""
+    loaded = sys.modules.get("typer.rich_utils")
+    if loaded is not None:
+        loaded.COLOR_SYSTEM = None  # type: ignore[attr-defined]
+    elif not any(isinstance(f, _ColorlessOnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _ColorlessOnImport())
+
+
+class _ColorlessOnImport:
+    """A meta-path finder that lets the normal finders locate typer.rich_utils, then sets its
+    COLOR_SYSTEM right after the module body runs (and removes itself)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "typer.rich_utils":
+            return None
+        import importlib.util
+
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        run_body = spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            run_body(module)
+            module.COLOR_SYSTEM = None
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
 class GenaiopsGroup(TyperGroup):
     """The root group: every subcommand it hands out carries the global options."""
 
@@ -100,9 +136,7 @@ class GenaiopsGroup(TyperGroup):
         from genaiops_cli.console import color_disabled
 
         if color_disabled("--no-color" not in (args or ())):
-            import typer.rich_utils
-
-            typer.rich_utils.COLOR_SYSTEM = None  # help and usage text too: no escape codes at all
+            _colorless_typer_help()  # help and usage text too: no escape codes at all
         return super().main(args, *rest, **kwargs)
 
     def get_params(self, ctx: Context) -> list[Parameter]:

@@ -67,7 +67,8 @@ def deploy(
             outcomes.append(hosts[name].deploy(name, image, timeout, on_event))
         # in a gated environment, what went live at once passes its gates (or is rolled back), recorded
         went_live = [o.service for o in outcomes if o.action in ("created", "live")]
-        recorded = side_doors.gate_deploy(opened, went_live, forced, on_event)
+        created = [o.service for o in outcomes if o.action == "created"]
+        recorded = side_doors.gate_deploy(opened, went_live, forced, on_event, created)
 
     def render(out: RichConsole) -> None:
         columns = [Col("service"), Col("revision", copy=True), Col("result"), Col("url")]

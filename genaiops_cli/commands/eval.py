@@ -156,12 +156,16 @@ def _run(
     shards: int | None = None,
 ) -> None:
 
-    from genaiops_cli.core.ci_annotations import annotate, append_step_summary
+    from genaiops_cli.core.ci_annotations import (
+        annotate,
+        annotations_wanted,
+        append_step_summary,
+        summary_wanted,
+    )
     from genaiops_cli.core.evaluation import engine
     from genaiops_cli.core.evaluation import report as reports
     from genaiops_cli.core.evaluation.runner import RunOptions
     from genaiops_cli.core.evaluation.select import plan_targets, select_evaluations
-    from genaiops_cli.core.manifest.locate import ManifestLocator
 
     manifest = actx.manifest()
     chosen = select_evaluations(manifest, names, env)
@@ -202,8 +206,12 @@ def _run(
         write_junit_text(junit, reports.junit(results))
     if report:
         reports.write_report_dir(report, results, result)
-    append_step_summary(reports.markdown(results))
-    annotate(reports.annotations(results, ManifestLocator.read(manifest.path)))
+    if summary_wanted():
+        append_step_summary(reports.markdown(results))
+    if annotations_wanted():  # outside CI: no annotations, so no second, line-aware read of the manifest
+        from genaiops_cli.core.manifest.locate import ManifestLocator
+
+        annotate(reports.annotations(results, ManifestLocator.read(manifest.path)))
     verdict = result["verdict"]
     actx.console.result(actx.command, result, lambda out: _render(out, results), ok=verdict == "pass")
     if verdict != "pass":
@@ -218,9 +226,7 @@ def _run_local(
     def client_factory(target: Any) -> Any:
         from genaiops_cli.wiring import http
 
-        return http().async_client(
-            target.resolve, target.ca_bundle, options.timeout, max_connections=options.concurrency
-        )
+        return http().row_client(target.resolve, target.ca_bundle, options.timeout)
 
     total = sum(
         len(p.calls) + (sum(1 for c in p.calls if c.kind == "row") if targets[p.name].baseline else 0)

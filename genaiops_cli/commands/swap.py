@@ -143,6 +143,7 @@ def _gated_swap(
     from genaiops_cli.core.gates_run import run_gates
 
     gates: list[dict[str, Any]] = []
+    side_doors.require_staged(opened, names)
     with service_progress(actx.console, names) as on_event:
         if forced:
             actx.console.warn(f"swapping without the gates of {opened.name}: {forced} (recorded)")

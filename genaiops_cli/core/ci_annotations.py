@@ -16,6 +16,21 @@ def in_github_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
+def annotations_wanted() -> bool:
+    """Whether `annotate` would write anything: a command can skip building them (and reading where
+    they point in the manifest) outside CI."""
+    from genaiops_cli.core import ci_azure_pipelines
+
+    return in_github_actions() or ci_azure_pipelines.in_azure_pipelines()
+
+
+def summary_wanted() -> bool:
+    """Whether `append_step_summary` would write anything."""
+    from genaiops_cli.core import ci_azure_pipelines
+
+    return bool(os.environ.get("GITHUB_STEP_SUMMARY")) or ci_azure_pipelines.in_azure_pipelines()
+
+
 @dataclass(frozen=True)
 class Annotation:
     level: str  # error | warning | notice

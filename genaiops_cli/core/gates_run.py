@@ -109,7 +109,7 @@ def _evaluation(
     on_event(spec.service, f"evaluation {name} against {label} ({len(prepared.calls)} calls)")
 
     def factory(t: Any) -> Any:
-        return env.http.async_client(t.resolve, t.ca_bundle, 30)
+        return env.http.row_client(t.resolve, t.ca_bundle, 30)
 
     results = engine.run_evaluations_blocking(
         [prepared], targets, factory, RunOptions(), manifest_file=str(manifest.path)

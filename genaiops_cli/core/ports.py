@@ -238,6 +238,13 @@ class Host(Protocol):
         Returns {service, app, live, rolled_back_from, release, rolled_back_release}."""
         ...
 
+    def remove(self, service: str, on_event: EventFn) -> dict[str, Any]:
+        """Delete the service's unit (app, job, agent) with every revision in it, so nothing of it
+        serves. Only for undoing a first release that this very command created and that failed its
+        gates (there is no previous revision to roll back to): the environment had no such unit.
+        Nothing to delete is not an error. Returns {service, app, removed}."""
+        ...
+
     def restart(
         self, service: str, revision: str | None, timeout: float, on_event: EventFn
     ) -> dict[str, Any]:
@@ -266,10 +273,9 @@ class HttpClients(Protocol):
         """A synchronous client, as a context manager. `options` go to the client (e.g. limits)."""
         ...
 
-    def async_client(
-        self, resolve: Mapping[str, str], ca_bundle: str | None, timeout: float, **options: Any
-    ) -> Any:
-        """An asynchronous client (usable with `async with`). `options` go to the client."""
+    def row_client(self, resolve: Mapping[str, str], ca_bundle: str | None, timeout: float) -> Any:
+        """The evaluation runner's client, called from many threads at once: `request(method, url,
+        headers=, timeout=, json=|content=)` → status_code, headers, content; `close()`."""
         ...
 
 
@@ -386,6 +392,10 @@ class ContainerAppsApi(Protocol):
 
     def patch_app(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
+    def delete_app(self, name: str) -> None:
+        """Delete the app and its revisions (waits for the operation; absent: nothing to do)."""
+        ...
+
     def revisions(self, app: str) -> list[dict[str, Any]]: ...
 
     def revision(self, app: str, revision: str) -> dict[str, Any] | None:
@@ -426,6 +436,10 @@ class ContainerAppJobsApi(Protocol):
     def put_job(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
     def patch_job(self, name: str, body: dict[str, Any]) -> dict[str, Any]: ...
+
+    def delete_job(self, name: str) -> None:
+        """Delete the job (waits for the operation; absent: nothing to do)."""
+        ...
 
     def start(self, name: str) -> str:
         """Start an execution with the job's template (Jobs_Start); returns the execution's name."""
@@ -562,6 +576,10 @@ class FoundryAgentsApi(Protocol):
     ) -> dict[str, Any]: ...
 
     def delete_version(self, name: str, version: str) -> None: ...
+
+    def delete_agent(self, name: str) -> None:
+        """Delete the agent with all its versions (absent: nothing to do)."""
+        ...
 
     def set_selector(self, name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
         """Replace the endpoint's version selection rules (the one write that moves traffic)."""

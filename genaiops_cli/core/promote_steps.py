@@ -191,7 +191,8 @@ class StageStep:
 @dataclass
 class GatesStep:
     """The target's gates against the new side: the staged label, or live when the release went
-    live at deploy (first release, direct strategy) — then a failure rolls back to the previous."""
+    live at deploy (first release, direct strategy) — then a failure rolls back to the previous
+    revision, or removes a brand-new app (`roll_back`)."""
 
     name: str = "gates"
     converge: bool = False
@@ -218,20 +219,24 @@ class GatesStep:
         r.journal.gates = run_gates(r.dst, r.dst.services, label, baseline, r.on_event)
         blocking = [g for g in r.journal.gates if g["verdict"] != "pass"]
         if blocking:
-            if label == "live":
-                roll_back(r.dst, r.on_event)  # back to the previous revision, when there is one
-            raise self.failure(r, label, blocking)
+            undone = roll_back(r) if label == "live" else {}
+            raise self.failure(r, label, blocking, undone)
         return {"verdicts": {g["name"]: g["verdict"] for g in r.journal.gates}}
 
-    def failure(self, r: Run, label: str, blocking: list[dict[str, Any]]) -> GenAIOpsError:
+    def failure(
+        self, r: Run, label: str, blocking: list[dict[str, Any]], undone: dict[str, str]
+    ) -> GenAIOpsError:
+        from genaiops_cli.core.side_doors import undone_summary
+
         names = ", ".join(f"{g['name']} ({g['verdict']})" for g in blocking)
         inconclusive = all(g["verdict"] == "inconclusive" for g in blocking)
         cls = GateInconclusive if inconclusive else GateFailed
         message = f"gates failed in {r.dst.name} for release {r.release_id}: {names}"
+        after = "live traffic unchanged" if label == "staged" else undone_summary(undone)
         return cls(
-            message + ("; live traffic unchanged" if label == "staged" else ""),
+            message + (f"; {after}" if after else ""),
             hint="fix the release and promote again; `genaiops history` keeps the evidence",
-            details={"gates": r.journal.gates},
+            details={"gates": r.journal.gates, **({"undone": undone} if undone else {})},
         )
 
 
@@ -350,15 +355,13 @@ def promotion_steps(services: list[str], strategy: str = "bluegreen") -> list[St
     ]
 
 
-def roll_back(env: Environment, on_event: EventFn) -> None:
-    from genaiops_cli.core.reconcile import settle_release_tags
+def roll_back(r: Run) -> dict[str, str]:
+    """A release that went live at deploy and failed the target's gates: back to the previous
+    revision; a service the target had no unit of before this attempt (a brand-new app) is removed,
+    so the target is left as found. Jobs are written after the gates: nothing of this promotion to
+    undo there."""
+    from genaiops_cli.core.side_doors import undo_live
 
-    for name in env.services:
-        if deferred(env.host(name)):
-            continue  # a job is written after the gates: nothing of this promotion to undo there
-        try:
-            env.host(name).rollback(name, 120, on_event)
-        except GenAIOpsError:
-            pass  # no previous revision: nothing to go back to
-    # the host swaps the release tags as if the failed release had been recorded: re-derive them
-    settle_release_tags(env, env.services)
+    services = staged_services(r)
+    created = [s for s in services if not r.dst_live[s].deployed]
+    return undo_live(r.dst, services, created, r.on_event)

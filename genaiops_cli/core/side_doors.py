@@ -6,19 +6,20 @@ evidence, runs the gates and records the result. `deploy` and `swap` reach the s
 - `swap` runs the environment's gates against the staged side (not only smoke checks) and records
   the result in the ledger like a promotion: history always, last-known-good when every gate passed;
 - in an environment releases are promoted into (`promote_from`), a `deploy` that would go live at
-  once (strategy `direct`) is refused before any network call — a blue/green deploy only stages at
-  0 %, and its swap is gated;
-- in an entry environment (gates, no `promote_from`, e.g. dev) a `deploy` that went live at once
-  (strategy `direct`, or the first revision of a blue/green app) runs the environment's gates
-  against live right after, as a promotion does for a direct target: pass → recorded live
-  (last-known-good, evidence for promoting out); fail → rolled back to the previous revision when
-  there is one, recorded as failed, exit 9/10. (Known gap: the very first revision of a blue/green
-  app in a promoted-into environment still goes live at deploy without its gates.)
+  once (strategy `direct`) is refused before any network call — a blue/green deploy of an app that
+  runs something only stages at 0 %, and its swap is gated;
+- a `deploy` that went live at once — strategy `direct` in an entry environment (gates, no
+  `promote_from`, e.g. dev), or the first revision of a new app in any gated environment (nothing
+  to stage beside) — runs the environment's gates against live right after, as a promotion does
+  for a direct target: pass → recorded live (last-known-good, evidence for promoting out); fail →
+  rolled back to the previous revision, or, for a first release with none, the app this deploy
+  created is deleted (the environment had none: it is left as found), recorded as failed, exit
+  9/10;
 - `--force --reason` skips the gates; the override and its reason are recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core import ledger as lg
@@ -59,6 +60,21 @@ def check_deploy(name: str, resolved: ResolvedEnvironment, forced: str | None) -
     )
 
 
+def require_staged(env: Environment, services: list[str]) -> None:
+    """Before a gated swap runs gates or moves anything: every service has a staged side (else
+    exit 7 `nothing_staged`, nothing run, nothing moved — never half the services swapped)."""
+    from genaiops_cli.errors import DeployError
+
+    missing = [n for n in services if not env.host(n).current(n).staged]
+    if missing:
+        raise DeployError(
+            f"nothing staged for {', '.join(missing)} in {env.name}: nothing to swap",
+            hint="deploy a new release first (`genaiops deploy`; a first release goes live at deploy, "
+            "through the gates), or name the services that are staged",
+            code="nothing_staged",
+        )
+
+
 def gate_verdict(
     env: Environment, gates: list[dict[str, Any]], what: str, side: str = "staged"
 ) -> GateFailed | None:
@@ -94,15 +110,20 @@ def release_of(env: Environment, services: list[str], role: str) -> tuple[str, d
 
 
 def gate_deploy(
-    env: Environment, went_live: list[str], forced: str | None, on_event: EventFn
+    env: Environment,
+    went_live: list[str],
+    forced: str | None,
+    on_event: EventFn,
+    created: Collection[str] = (),
 ) -> dict[str, Any] | None:
-    """After a deploy in a gated environment: the services that went live at once (`went_live`)
-    pass the environment's gates against live, or are rolled back and the failure raised — either
-    way recorded like a promotion. None when nothing went live (staged: its swap is gated)."""
+    """After a deploy in a gated environment: the services that went live at once (`went_live`;
+    `created`: those whose unit this deploy created) pass the environment's gates against live, or
+    are undone (`undo_live`) and the failure raised — either way recorded like a promotion. None
+    when nothing went live (staged: its swap is gated)."""
     from genaiops_cli.core.gates_run import run_gates
 
-    if not went_live or not is_gated(env.resolved) or env.config.promote_from:
-        return None  # promoted into: a direct deploy is refused up front, a blue/green one stages
+    if not went_live or not is_gated(env.resolved):
+        return None
     if forced:
         rid, tag = record(env, "deploy", went_live, "live", [], forced)
         return {"release": rid, "ledger": tag, "gates": [], "forced_reason": forced}
@@ -111,19 +132,50 @@ def gate_deploy(
         rid, tag = record(env, "deploy", went_live, "live", gates, None)
         return {"release": rid, "ledger": tag, "gates": _brief(gates)}
     measured = release_of(env, went_live, "live")  # before the rollback moves it
-    kept = []
-    for name in went_live:
-        try:
-            env.host(name).rollback(name, 120, on_event)
-        except GenAIOpsError:
-            kept.append(name)  # no previous revision to go back to
-    settle_release_tags(env, went_live)  # the host swapped the tags as if the failed one had been recorded
-    what = f"no previous revision of {', '.join(kept)}: it stays live" if kept else "rolled back"
-    failed = gate_verdict(env, gates, what, side="live")
+    undone = undo_live(env, went_live, created, on_event)
+    failed = gate_verdict(env, gates, undone_summary(undone), side="live")
     assert failed is not None
     rid, tag = record(env, "deploy", went_live, "failed", gates, None, measured=measured)
-    failed.details = {**failed.details, "release": rid, "ledger": tag}
+    failed.details = {**failed.details, "release": rid, "ledger": tag, "undone": undone}
     raise failed
+
+
+def undo_live(
+    env: Environment, services: list[str], created: Collection[str], on_event: EventFn
+) -> dict[str, str]:
+    """Take a release that failed its gates off live traffic: each service back to its previous
+    revision ("rolled back"); one with none whose unit this command created is deleted ("removed":
+    the environment had none, so it is left as found); otherwise it stays ("kept"). The release
+    tags are then re-derived from history (the host swapped them as if the failed one had been
+    recorded)."""
+    undone: dict[str, str] = {}
+    for name in services:
+        host = env.host(name)
+        try:
+            host.rollback(name, 120, on_event)
+            undone[name] = "rolled back"
+        except GenAIOpsError:  # no previous revision to go back to
+            if name not in created:
+                undone[name] = "kept"
+                continue
+            host.remove(name, on_event)
+            undone[name] = "removed"
+    settle_release_tags(env, services)
+    return undone
+
+
+def undone_summary(undone: dict[str, str]) -> str:
+    """One clause for the error message: what serves now."""
+    parts = []
+    for what, say in (
+        ("rolled back", "rolled back"),
+        ("removed", "removed (first release: nothing to roll back to)"),
+        ("kept", "still live (no previous revision, and not created by this command)"),
+    ):
+        names = [n for n, done in undone.items() if done == what]
+        if names:
+            parts.append(f"{', '.join(names)} {say}")
+    return "; ".join(parts)
 
 
 def _brief(gates: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -17,7 +17,6 @@ container's URL) and GENAIOPS_BATCH_RUN (the run id)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -163,9 +162,9 @@ def run_shard(lines: list[dict[str, Any]], config: dict[str, Any]) -> list[dict[
     def client(target: Any) -> Any:  # the client a local `genaiops eval` uses, CA from SSL_CERT_FILE
         from genaiops_cli.providers.row_client import RowClient
 
-        return RowClient(target.resolve, None, options.timeout, max_connections=options.concurrency)
+        return RowClient(target.resolve, None, options.timeout)
 
-    collected = asyncio.run(execute(sides, client, options))
+    collected = execute(sides, client, options)
     out = []
     for name, outcomes in collected.items():
         for o in outcomes:

@@ -2,11 +2,11 @@
 
 Why not httpx (providers/http.py)? Profiled on 1,000 rows against the sample agent, httpx's async stack
 (anyio, sniffio, h11, httpcore's pool) cost ≈ 1.4 ms of CPU per row and the harness reached ~0.4× of
-what a bare 8-thread http.client reached on the same agent. Here each request runs `http.client` on a
-worker thread (the standard library's C-backed parser, one send per small request, TCP_NODELAY) over
-kept-alive connections; the asyncio side only awaits a future. Same contract as the httpx client the
-runner used: `await request(method, url, headers=, timeout=, json=|content=)` → status_code, headers
-(lower-case keys), content; `await aclose()`.
+what a bare 8-thread http.client reached on the same agent. Here each request runs `http.client` (the
+standard library's C-backed parser, one send per small request, TCP_NODELAY) on the calling thread —
+the evaluation runner's worker threads — over kept-alive connections shared through a small pool.
+Contract (the one httpx.Client also meets): `request(method, url, headers=, timeout=, json=|content=)`
+→ status_code, headers (lower-case keys), content; `close()`. Safe to call from many threads at once.
 
 Same reach rules as providers/http.py: the resolve map rewrites only the TCP connect address (the URL's
 host stays in SNI, certificate check and Host header); TLS verification is always on (the CA bundle, else
@@ -15,7 +15,6 @@ would capture is sent through httpx instead, which honours proxies."""
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json as jsonlib
 import socket
@@ -23,7 +22,6 @@ import ssl
 import threading
 import urllib.request
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -52,14 +50,11 @@ class RowResponse:
 
 
 class RowClient:
-    """Kept-alive http.client connections, at most `max_connections` requests in flight."""
+    """Kept-alive http.client connections: each request takes an idle one (or opens one) and gives it
+    back, so N threads calling at once hold at most N connections."""
 
     def __init__(
-        self,
-        resolve: Mapping[str, str] | None = None,
-        ca_bundle: str | None = None,
-        timeout: float = 30.0,
-        max_connections: int = 8,
+        self, resolve: Mapping[str, str] | None = None, ca_bundle: str | None = None, timeout: float = 30.0
     ) -> None:
         self._resolve = dict(resolve or {})
         self._ca_bundle = ca_bundle
@@ -67,12 +62,12 @@ class RowClient:
         self._timeout = timeout
         self._idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=max(1, max_connections), thread_name_prefix="eval-http")
+        self._closed = False
         self._proxied: Any = None  # httpx client for hosts behind an environment proxy
         self._proxies = urllib.request.getproxies()
         self._proxy_decisions: dict[tuple[str, str], bool] = {}
 
-    async def request(
+    def request(
         self,
         method: str,
         url: str,
@@ -88,34 +83,29 @@ class RowClient:
             if not any(k.lower() == "content-type" for k in send_headers):
                 send_headers["Content-Type"] = "application/json"
         parts = urlsplit(url)
-        host = parts.hostname or ""
-        if self._needs_proxy(parts.scheme, host):
-            return await self._via_proxy(method, url, send_headers, body, timeout)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._pool, self._send, method, parts, send_headers, body, timeout or self._timeout
-        )
+        if self._needs_proxy(parts.scheme, parts.hostname or ""):
+            return self._via_proxy(method, url, send_headers, body, timeout)
+        return self._send(method, parts, send_headers, body, timeout or self._timeout)
 
-    async def __aenter__(self) -> RowClient:
+    def __enter__(self) -> RowClient:
         return self
 
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
-    async def aclose(self) -> None:
-        # Never wait for requests still in flight: when the run is interrupted (Ctrl-C / SIGTERM
-        # cancels the tasks) a slow target would otherwise hold the exit for its full timeout. After a
-        # normal finish every request is done already, so there is nothing to wait for anyway.
-        self._pool.shutdown(wait=False, cancel_futures=True)
+    def close(self) -> None:
+        """Close the idle connections; one still in use is closed when its request gives it back.
+        Never waits for requests in flight (an interrupted run must not wait out a slow target)."""
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, {}
         for conns in idle.values():
             for conn in conns:
                 conn.close()
         if self._proxied is not None:
-            await self._proxied.aclose()
+            self._proxied.close()
 
-    # ------------------------------------------------------------ worker threads
+    # ------------------------------------------------------------ one exchange
 
     def _send(
         self, method: str, parts: Any, headers: dict[str, str], body: bytes | None, timeout: float
@@ -142,11 +132,12 @@ class RowClient:
             conn.close()
             raise
         status, reply_headers, data, will_close = response
-        if will_close:
-            conn.close()
-        else:
-            with self._lock:
+        with self._lock:
+            keep = not will_close and not self._closed
+            if keep:
                 self._idle.setdefault(key, []).append(conn)
+        if not keep:
+            conn.close()
         return RowResponse(status, reply_headers, data)
 
     @staticmethod
@@ -177,8 +168,9 @@ class RowClient:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn: http.client.HTTPConnection
         if scheme == "https":
-            if self._ctx is None:
-                self._ctx = ssl_context(self._ca_bundle)
+            with self._lock:  # one context (and its loaded CA bundle) for every worker thread
+                if self._ctx is None:
+                    self._ctx = ssl_context(self._ca_bundle)
             try:
                 sock = self._ctx.wrap_socket(sock, server_hostname=host)
             except BaseException:
@@ -205,12 +197,13 @@ class RowClient:
             self._proxy_decisions[key] = decision
         return decision
 
-    async def _via_proxy(
+    def _via_proxy(
         self, method: str, url: str, headers: dict[str, str], body: bytes | None, timeout: float | None
     ) -> RowResponse:
-        if self._proxied is None:
-            from genaiops_cli.providers.http import async_http_client
+        with self._lock:
+            if self._proxied is None:
+                from genaiops_cli.providers.http import http_client
 
-            self._proxied = async_http_client(None, self._ca_bundle, self._timeout)
-        r = await self._proxied.request(method, url, headers=headers, content=body, timeout=timeout)
+                self._proxied = http_client(None, self._ca_bundle, self._timeout)
+        r = self._proxied.request(method, url, headers=headers, content=body, timeout=timeout)
         return RowResponse(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)

@@ -104,6 +104,10 @@ class VaultService:
         tmp.chmod(0o600)
         tmp.replace(self.path)
 
+    def vault_name(self, url: str) -> str | None:
+        """The name of the vault a secret URL points at (either address form), or None."""
+        return self._vault_by_url(url)
+
     def _vault_by_url(self, url: str) -> str | None:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()

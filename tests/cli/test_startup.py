@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -80,3 +81,36 @@ def test_command_and_core_modules_import_nothing_heavy() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == []
+
+
+RICH_UTILS_PROBE = """
+import sys
+sys.argv = ["genaiops", *sys.argv[1:]]
+try:
+    from genaiops_cli.cli import main
+    main()
+except SystemExit:
+    pass
+finally:
+    loaded = sys.modules.get("typer.rich_utils")
+    sys.__stderr__.write("\\nRICH_UTILS=" + repr(getattr(loaded, "COLOR_SYSTEM", "not loaded")) + "\\n")
+"""
+
+
+def _rich_utils_after(*args: str) -> str:
+    env = {**os.environ, "NO_COLOR": "1", "GENAIOPS_HELP_CACHE": "0"}
+    proc = subprocess.run(
+        [sys.executable, "-c", RICH_UTILS_PROBE, *args], capture_output=True, text=True, timeout=60, env=env
+    )
+    return [ln for ln in proc.stderr.splitlines() if ln.startswith("RICH_UTILS=")][-1]
+
+
+def test_no_color_command_does_not_load_typer_help_renderer() -> None:
+    """NO_COLOR used to import typer.rich_utils (60–130 ms: rich.markdown, rich.traceback) on every
+    command only to switch its colours off; a command that renders no typer help must not load it."""
+    assert _rich_utils_after("-f", str(TEMPLATE_MANIFEST), "validate") == "RICH_UTILS='not loaded'"
+
+
+def test_no_color_still_reaches_typer_help_renderer_when_it_loads() -> None:
+    """…and when help is rendered (uncached) the renderer is loaded with its colours off."""
+    assert _rich_utils_after("deploy", "--help") == "RICH_UTILS=None"

@@ -290,6 +290,11 @@ class MemoryHost:
             "rolled_back_release": release or None,
         }
 
+    def remove(self, service: str, on_event: Any) -> dict[str, Any]:
+        self.faults.check("remove")
+        found = self.apps.pop(service, None) is not None
+        return {"service": service, "app": service, "removed": found}
+
     def restart(self, service: str, revision: str | None, timeout: float, on_event: Any) -> dict[str, Any]:
         self.faults.check("restart")
         app = self.apps[service]
@@ -339,7 +344,7 @@ class MemoryHttp:
     def client(self, resolve: Any, ca_bundle: Any, timeout: float, **options: Any) -> Any:
         yield self
 
-    def async_client(self, resolve: Any, ca_bundle: Any, timeout: float, **options: Any) -> Any:
+    def row_client(self, resolve: Any, ca_bundle: Any, timeout: float) -> Any:
         raise NotImplementedError
 
     def request(self, method: str, url: str, **kwargs: Any) -> FakeResponse:

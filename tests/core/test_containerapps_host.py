@@ -71,6 +71,11 @@ class MemoryArm:
         ]["traffic"]
         return copy.deepcopy(app)
 
+    def delete_app(self, name: str) -> None:
+        self.writes.append(("delete", name))
+        self.apps.pop(name, None)
+        self.revs.pop(name, None)
+
     def revisions(self, app: str) -> list[dict[str, Any]]:
         return copy.deepcopy(list(self.revs.get(app, {}).values()))
 
@@ -282,3 +287,13 @@ def test_restart_of_a_revision_that_keeps_failing_raises_and_moves_no_traffic(
     assert failed.value.code == "revision_failed"
     assert arm.traffic("demo-agent") == {live.revision: 100}
     assert arm.revision("demo-agent", live.revision)["properties"]["active"] is True, "live never deactivated"
+
+
+def test_remove_deletes_the_app_with_its_revisions(host: Any) -> None:
+    """For a first release that failed its gates (nothing to roll back to): one ARM delete."""
+    h, arm = host
+    h.deploy("agent", image(D1), 5, quiet)
+    assert h.remove("agent", quiet) == {"service": "agent", "app": "demo-agent", "removed": True}
+    assert arm.writes[-1] == ("delete", "demo-agent") and not h.current("agent").deployed
+    assert h.status("agent")["revisions"] == []
+    assert h.remove("agent", quiet)["removed"] is False and arm.writes[-1] == ("delete", "demo-agent")

@@ -1,9 +1,8 @@
-"""The async runner against a real local HTTP server: retries honouring Retry-After, timeouts,
+"""The runner against a real local HTTP server: retries honouring Retry-After, timeouts,
 bounded concurrency, and failed rows kept (never dropped)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -16,7 +15,8 @@ import pytest
 from genaiops_cli.core.evaluation.calls import Call
 from genaiops_cli.core.evaluation.dataset import RenderedRequest
 from genaiops_cli.core.evaluation.runner import RunOptions, Side, Target, execute, retry_after_seconds
-from genaiops_cli.providers.http import async_http_client
+from genaiops_cli.providers.http import http_client
+from genaiops_cli.providers.row_client import RowClient
 
 
 class _State:
@@ -95,13 +95,11 @@ def calls(path: str, n: int) -> list[Call]:
 
 def run(url: str, cs: list[Call], **opts) -> list:
     done = []
-    out = asyncio.run(
-        execute(
-            [Side("s", Target(url), cs, "$.answer")],
-            lambda t: async_http_client(timeout=5),
-            RunOptions(**{"backoff": 0.01, **opts}),
-            on_done=done.append,
-        )
+    out = execute(
+        [Side("s", Target(url), cs, "$.answer")],
+        lambda t: RowClient(timeout=5),
+        RunOptions(**{"backoff": 0.01, **opts}),
+        on_done=done.append,
     )
     assert len(done) == len(cs)
     return out["s"]
@@ -177,3 +175,28 @@ def test_retry_after_parsing():
     ) == pytest.approx(20)
     assert retry_after_seconds(format_datetime(now - timedelta(seconds=20), usegmt=True), now) == 0.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_an_httpx_client_meets_the_same_contract(server):
+    """The runner needs only request() and close(): httpx.Client (providers/http.py) works unchanged."""
+    url, state = server
+    outs = execute(
+        [Side("s", Target(url), calls("/count", 6), "$.answer")],
+        lambda t: http_client(timeout=5),
+        RunOptions(concurrency=2),
+    )
+    assert [o.answer for o in outs["s"]] == [f"m{i}" for i in range(6)]
+    assert state.max_in_flight == 2
+
+
+def test_finished_rows_reach_on_done_on_the_calling_thread(server):
+    """The progress bar is not thread-safe: workers hand rows over, the caller reports them."""
+    url, _ = server
+    seen_on: set[int] = set()
+    execute(
+        [Side("s", Target(url), calls("/count", 10), "$.answer")],
+        lambda t: RowClient(timeout=5),
+        RunOptions(concurrency=4),
+        on_done=lambda o: seen_on.add(threading.get_ident()),
+    )
+    assert seen_on == {threading.get_ident()}

@@ -85,6 +85,9 @@ class MemoryFoundry:
     def delete_version(self, name: str, version: str) -> None:
         del self.agents[name]["versions"][version]
 
+    def delete_agent(self, name: str) -> None:
+        self.agents.pop(name, None)
+
     def set_selector(self, name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
         assert sum(r["traffic_percentage"] for r in rules) == 100
         self.selector_writes += 1
@@ -245,3 +248,16 @@ def test_connections_come_from_provisioned_outputs_into_a_copy_of_the_service(tm
     assert missing.value.code == "connection_unavailable" and "genaiops provision -e prod" in str(
         missing.value.hint
     )
+
+
+def test_remove_deletes_the_agent_a_failing_first_release_created(world: World) -> None:
+    """A first version that failed the gates has no previous to roll back to: the agent this deploy
+    created is deleted, so nothing of it serves; removing it again is not an error."""
+    h, api = host(world)
+    outcome = h.deploy("bot", image(D1), 5, quiet)
+    assert outcome.action == "created" and h.current("bot").deployed
+    with pytest.raises(DeployError):
+        h.rollback("bot", 5, quiet)
+    assert h.remove("bot", quiet) == {"service": "bot", "app": outcome.app, "removed": True}
+    assert outcome.app not in api.agents and not h.current("bot").deployed
+    assert h.remove("bot", quiet)["removed"] is False

@@ -65,6 +65,9 @@ class MemoryJobs:
         self.jobs[name]["tags"] = dict(body["tags"])
         return copy.deepcopy(self.jobs[name])
 
+    def delete_job(self, name: str) -> None:
+        self.jobs.pop(name, None)
+
     def start(self, name: str) -> str:
         runs = self.runs.setdefault(name, [])
         execution = f"{name}-e{len(runs)}"
@@ -143,6 +146,8 @@ def test_deploy_is_by_digest_idempotent_and_carries_the_trigger(world: World) ->
     assert second.action == "live" and api.writes == 2 and api.image("demo-nightly") == image(D2)
     live = h.current("nightly")
     assert (live.live, live.digest, live.matches_manifest) == (second.revision, D2, True)
+    assert h.remove("nightly", quiet)["removed"] and "demo-nightly" not in api.jobs
+    assert not h.current("nightly").deployed and h.remove("nightly", quiet)["removed"] is False
 
 
 def test_rollback_writes_the_previous_image_back_and_swaps_the_release_tags(world: World) -> None:

@@ -226,8 +226,9 @@ def test_gates_step_tests_the_staged_side_and_rolls_back_a_failed_live_one(world
     assert ps.GatesStep().side(run) == "live"  # first release: live at deploy
     world.broken.add(D1)
     with pytest.raises(GateFailed):
-        ps.GatesStep().run(run)  # nothing previous to roll back to: still raises, journals verdicts
+        ps.GatesStep().run(run)  # nothing previous to roll back to: the new app is removed
     assert run.journal.gates[0]["verdict"] == "fail"
+    assert "agent" not in world.hosts["prod"].apps, "a brand-new app failing its gates does not stay"
 
     world.broken.clear()
     promote(world)

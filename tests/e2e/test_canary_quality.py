@@ -69,7 +69,8 @@ def _json(project: Project, *args: str, code: int = 0) -> dict[str, Any]:
 
 def test_a_regressed_canary_fails_on_live_answer_quality(project: Project) -> None:
     assert project.run("build", "--push", "-e", "staging").code == 0
-    stable = _json(project, "deploy", "-e", "staging", "--timeout", "90")["result"]["deployments"][0]
+    setup = ("--force", "--reason", "test setup")  # the stable side: its gates are not the subject
+    stable = _json(project, "deploy", "-e", "staging", "--timeout", "90", *setup)["result"]["deployments"][0]
     load = Traffic(stable["app_url"].rstrip("/"))
     load.thread.start()
     try:

@@ -23,7 +23,8 @@ def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Proje
 def test_status_and_rollback_in_an_80_column_terminal(project: Project) -> None:
     built = project.run("build", "--push", "-e", "staging")
     assert built.code == 0, built.stderr
-    deployed = project.run("-o", "json", "deploy", "-e", "staging", "--timeout", "60")
+    setup = ("--force", "--reason", "test setup")  # first revision: staging's gates are not the subject
+    deployed = project.run("-o", "json", "deploy", "-e", "staging", "--timeout", "60", *setup)
     assert deployed.code == 0, deployed.stderr
     revision = deployed.json()["result"]["deployments"][0]["revision"]
 

@@ -17,6 +17,9 @@ def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Proje
     return make_project(sandbox, tmp_path_factory.mktemp("bluegreen"), ("staging",))
 
 
+SETUP = ("--force", "--reason", "test setup")
+
+
 def version_at(url: str) -> str:
     from genaiops_cli.core.cloud import target_for
     from genaiops_cli.providers.http import http_client
@@ -35,7 +38,9 @@ def set_version(project: Project, old: str, new: str) -> None:
 def ship(project: Project) -> dict:
     built = project.run("build", "--push", "-e", "staging")
     assert built.code == 0, built.stderr
-    run = project.run("-o", "json", "deploy", "-e", "staging", "--timeout", "60")
+    # --force: the first revision goes live at once and would run staging's gates (not this story's
+    # subject: the swaps below are gated); recorded as an override
+    run = project.run("-o", "json", "deploy", "-e", "staging", "--timeout", "60", *SETUP)
     assert run.code == 0, run.stderr + run.stdout
     return run.json()["result"]["deployments"][0]
 

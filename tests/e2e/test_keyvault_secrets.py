@@ -1,9 +1,11 @@
 """Secrets end to end in the stand-in (issue 14 item 5, issue 15 item 1): a secret set with the real
-SecretClient in a Key Vault a template declared, the sample deployed with `secrets: {X: {keyvault:
-…}}` after `genaiops provision`, and the running container sees both that value and the environment's
-Application Insights connection string — read by the platform from Container Apps secrets, never by
-genaiops into any output or file. The same release deploys again without a new revision; a secret
-the vault lacks fails the new revision with Azure's error and leaves traffic where it was."""
+SecretClient in the Key Vault `genaiops provision` created (the shipped template's vault, output
+`keyVaultUri`, whose Key Vault Secrets User role it grants the environment's identity), the sample
+deployed with `secrets: {X: {keyvault: …}}`, and the running container sees both that value and the
+environment's Application Insights connection string — read by the platform from Container Apps
+secrets, never by genaiops into any output or file. The same release deploys again without a new
+revision; a secret the vault lacks, or a vault on which the identity has no role, fails the new
+revision with Azure's error and leaves traffic where it was."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from genaiops_cli.errors import ExitCode
 
 from .conftest import Project, Sandbox, own_project
 
+# A vault that grants nobody anything (RBAC mode, no role assignment).
 VAULT_TEMPLATE = {
     "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
     "contentVersion": "1.0.0.0",
@@ -135,8 +138,9 @@ def test_key_vault_secret_and_telemetry_reach_the_container_and_nothing_else(
     cached = json.loads((project.root / ".genaiops/provisioned/dev.json").read_text())["outputs"]
     reference = cached["appInsightsConnectionStringSecretRef"]
     connection_string = _connection_string(reference)
+    vault_uri = cached["keyVaultUri"]
+    assert vault_uri.startswith("https://") and vault_uri.endswith("/")
 
-    vault_uri = _vault("rg-kv-dev", f"kv{secrets.token_hex(4)}")
     value = f"vault-value-{secrets.token_hex(8)}"
     _secret_client(vault_uri).set_secret("openai-api-key", value)
     project.edit(
@@ -164,6 +168,18 @@ def test_key_vault_secret_and_telemetry_reach_the_container_and_nothing_else(
     failed = run("-o", "json", "deploy", "-e", "dev", "--timeout", "120")
     assert failed.code == ExitCode.DEPLOY, failed.stdout + failed.stderr
     assert "Unable to get value using Managed identity" in failed.json()["error"]["message"]
+    status = run("-o", "json", "status", "-e", "dev").json()["result"]["services"][0]
+    assert status["live"] == revision
+
+    # a vault the environment's identity has no role on: refused as Azure refuses it, traffic stays
+    ungranted = _vault("rg-kv-dev", f"kv{secrets.token_hex(4)}")
+    _secret_client(ungranted).set_secret("openai-api-key", value)
+    project.edit("genaiops.yaml", f"{vault_uri}secrets/not-there'", f"{ungranted}secrets/openai-api-key'")
+    refused = run("-o", "json", "deploy", "-e", "dev", "--timeout", "120")
+    assert refused.code == ExitCode.DEPLOY, refused.stdout + refused.stderr
+    assert (
+        "unable to fetch secret 'openai-api-key' using Managed identity" in refused.json()["error"]["message"]
+    )
     status = run("-o", "json", "status", "-e", "dev").json()["result"]["services"][0]
     assert status["live"] == revision
 

@@ -39,7 +39,7 @@ def _kinds(result: dict) -> dict[str, str]:
 
 def test_what_if_provision_what_if_and_sku_change(project: Project) -> None:
     before = _ok(project.run("-o", "json", "provision", "-e", "dev", "--what-if"))
-    assert len(before["what_if"]["changes"]) == 12
+    assert len(before["what_if"]["changes"]) == 14
     assert set(_kinds(before).values()) == {"Create"}
 
     refused = project.run("-o", "json", "provision", "-e", "dev")  # not a terminal and no --yes
@@ -47,10 +47,13 @@ def test_what_if_provision_what_if_and_sku_change(project: Project) -> None:
 
     done = _ok(project.run("-o", "json", "provision", "-e", "dev", "--yes"))
     assert done["provisioning_state"] == "Succeeded"
-    assert len(done["resources"]) == 12 and {r["state"] for r in done["resources"]} == {"Succeeded"}
+    assert len(done["resources"]) == 14 and {r["state"] for r in done["resources"]} == {"Succeeded"}
     outputs = done["outputs"]
     assert outputs["registryName"].startswith("contososucr")
     assert outputs["containerAppsEnvironmentName"].startswith("contoso-su-cae-")
+    # the vault Key Vault secret references read from (its data plane is served by the stand-in)
+    assert outputs["keyVaultName"].startswith("kv-contososu-")
+    assert outputs["keyVaultUri"].startswith("https://") and outputs["keyVaultUri"].endswith("/")
     cached = json.loads((project.root / ".genaiops/provisioned/dev.json").read_text())
     assert cached["outputs"] == outputs and cached["deployment"] == "genaiops-dev"
     assert "sharedKey" not in json.dumps(done) and "primarySharedKey" not in json.dumps(done)

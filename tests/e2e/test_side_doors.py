@@ -1,7 +1,8 @@
 """Gated environments have no side door (issue 14, item 4): `build --push -e prod && deploy -e prod
 && swap -e prod` no longer puts an ungated digest live silently — the swap runs prod's gates against
 the staged side and records the outcome like a promotion (history, last-known-good, the app's release
-tag), and a failing gate leaves live traffic where it was, recorded as a failed attempt."""
+tag), and a failing gate leaves live traffic where it was, recorded as a failed attempt. The first
+revision of a new app (live at deploy) runs prod's gates too; failing them, the app is deleted."""
 
 from __future__ import annotations
 
@@ -54,8 +55,72 @@ def test_a_deploy_that_goes_live_in_the_entry_environment_runs_its_gates(project
     assert ok(project.run("-o", "json", "status", "-e", "dev"))["drift"] == []
 
 
+def test_a_first_revision_failing_prods_gates_leaves_prod_without_the_app(project: Project) -> None:
+    """prod (promote_from): the first revision of a new app goes live at deploy (nothing to stage
+    beside), so prod's gates run against it; it fails → the app this deploy created is deleted (prod
+    had none), exit 9, recorded failed — nothing of the failing release serves."""
+    project.edit(
+        "genaiops.yaml", '"$.answer": {contains: "5 business days"}', '"$.answer": {contains: "never said"}'
+    )
+    try:
+        bad = deploy_by_hand(project, "6.0.0")
+    finally:
+        project.edit(
+            "genaiops.yaml",
+            '"$.answer": {contains: "never said"}',
+            '"$.answer": {contains: "5 business days"}',
+        )
+    assert bad.code == ExitCode.GATE_FAILED, bad.stdout + bad.stderr
+    error = bad.json()["error"]
+    assert error["details"]["undone"] == {"agent": "removed"} and "removed" in error["message"]
+    status = ok(project.run("-o", "json", "status", "-e", "prod"))["services"][0]
+    assert not status["deployed"] and not status.get("revisions"), status
+    assert arm_app(status["app"]) is None, "no app, no revision"
+    assert answer_of(status["app"]) != 200, "nothing of the failing release answers on the app's URL"
+    hist = ok(project.run("-o", "json", "history", "-e", "prod", "--limit", "1"))
+    entry = hist["entries"][0]
+    assert (entry["operation"], entry["status"], entry["release"]) == (
+        "deploy",
+        "failed",
+        error["details"]["release"],
+    )
+    assert not hist["last_known_good"].get("prod")
+
+
+def arm_app(app: str) -> dict | None:
+    """The app as ARM has it (None: deleted), read with the real SDK."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from genaiops_cli.core.cloud import target_for
+    from genaiops_cli.providers.azure.clients import container_apps
+
+    try:
+        return container_apps(target_for("sandbox", None)).container_apps.get("rg-side-prod", app).as_dict()
+    except ResourceNotFoundError:
+        return None
+
+
+def answer_of(app: str) -> int | None:
+    """The status the app's URL in prod's environment answers with (None: no answer at all)."""
+    import httpx
+
+    from genaiops_cli.core.cloud import target_for
+    from genaiops_cli.providers.azure.clients import container_apps
+    from genaiops_cli.providers.http import http_client
+
+    target = target_for("sandbox", None)
+    domain = container_apps(target).managed_environments.get("rg-side-prod", "cae-side-prod").default_domain
+    with http_client(resolve=target.resolve, ca_bundle=target.ca_bundle, timeout=10) as client:
+        try:
+            return client.get(f"https://{app}.{domain}/healthz").status_code
+        except httpx.HTTPError:
+            return None
+
+
 def test_hand_swap_in_prod_runs_its_gates_and_is_recorded(project: Project) -> None:
-    ok(deploy_by_hand(project, "7.0.0"))  # first revision: live at once (nothing to swap from)
+    # first revision: live at once (nothing to swap from), so prod's gates ran on it, recorded
+    first = ok(deploy_by_hand(project, "7.0.0"))
+    assert {g["name"]: g["verdict"] for g in first["gates"]} == {"smoke": "pass", "quality": "pass"}
     first_live = live(project, "prod")["live"]
     ok(deploy_by_hand(project, "7.1.0"))  # blue/green: staged at 0 %
     assert live(project, "prod")["live"] == first_live

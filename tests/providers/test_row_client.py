@@ -3,7 +3,6 @@ resolve map, kept-alive connections, HTTP/1.0 servers that close, and servers th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import ssl
 import threading
@@ -69,18 +68,13 @@ def tls_server(tmp_path_factory):
 
 
 def _run(client: RowClient, calls: list[tuple[str, dict | None]]) -> list:
-    async def go():
-        try:
-            return [await client.request("POST", url, json=body, timeout=5) for url, body in calls]
-        finally:
-            await client.aclose()
-
-    return asyncio.run(go())
+    with client:
+        return [client.request("POST", url, json=body, timeout=5) for url, body in calls]
 
 
 def test_resolve_map_keeps_host_verifies_tls_and_reuses_the_connection(tls_server):
     ca, port = tls_server
-    client = RowClient({f"*.{DOMAIN}": f"127.0.0.1:{port}"}, ca, 5, max_connections=1)
+    client = RowClient({f"*.{DOMAIN}": f"127.0.0.1:{port}"}, ca, 5)
     url = f"https://web.{DOMAIN}/chat?x=1"
     first, second = _run(client, [(url, {"message": "é"}), (url, {"message": "b"})])
     a, b = json.loads(first.content), json.loads(second.content)
@@ -101,7 +95,7 @@ def test_http10_server_gets_a_new_connection_per_request():
     server = _serve(_Echo10)
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/chat"
-        replies = _run(RowClient(max_connections=1), [(url, {"n": i}) for i in range(3)])
+        replies = _run(RowClient(), [(url, {"n": i}) for i in range(3)])
         assert [json.loads(r.content)["json"] for r in replies] == [{"n": 0}, {"n": 1}, {"n": 2}]
         assert len({json.loads(r.content)["peer_port"] for r in replies}) == 3
     finally:
@@ -113,9 +107,35 @@ def test_connection_dropped_while_idle_is_replaced_transparently():
     server = _serve(_Echo)
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        replies = _run(RowClient(max_connections=1), [(base + "/drop", {}), (base + "/after", {})])
+        replies = _run(RowClient(), [(base + "/drop", {}), (base + "/after", {})])
         assert [r.status_code for r in replies] == [200, 200]
         assert json.loads(replies[1].content)["path"] == "/after"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_many_threads_share_one_client_and_hold_at_most_one_connection_each(tls_server):
+    """The runner's worker threads call one RowClient at once: every answer comes back to its own
+    caller, and kept-alive connections are reused, never more of them than threads."""
+    ca, port = tls_server
+    client = RowClient({f"*.{DOMAIN}": f"127.0.0.1:{port}"}, ca, 5)
+    threads, per_thread = 4, 6
+    replies: dict[int, list[dict]] = {}
+
+    def work(k: int) -> None:
+        replies[k] = [
+            json.loads(client.request("POST", f"https://web.{DOMAIN}/t", json={"k": k, "i": i}).content)
+            for i in range(per_thread)
+        ]
+
+    with client:
+        workers = [threading.Thread(target=work, args=(k,)) for k in range(threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join(30)
+    assert {k: [r["json"] for r in rs] for k, rs in replies.items()} == {
+        k: [{"k": k, "i": i} for i in range(per_thread)] for k in range(threads)
+    }
+    assert len({r["peer_port"] for rs in replies.values() for r in rs}) <= threads

@@ -75,7 +75,7 @@ def test_shipped_template_deploys_with_operations_outputs_and_real_resources(arm
     assert outputs["defaultDomain"].endswith(".sandbox.genaiops.test")
 
     ops = list(client.deployment_operations.list(RG, "genaiops-dev"))
-    assert len(ops) == 12 and {o.properties.provisioning_state for o in ops} == {"Succeeded"}
+    assert len(ops) == 14 and {o.properties.provisioning_state for o in ops} == {"Succeeded"}
     one = client.deployment_operations.get(RG, "genaiops-dev", ops[0].operation_id)
     assert one.properties.target_resource.id == ops[0].properties.target_resource.id
 
@@ -88,6 +88,11 @@ def test_shipped_template_deploys_with_operations_outputs_and_real_resources(arm
     assert arm_env.acr_client().registries.get(RG, registry).admin_user_enabled is False
     identity = _generic_get(arm_env, outputs["identityId"], "2023-01-31")
     assert identity["properties"]["clientId"] == outputs["identityClientId"]
+    rg_id = outputs["identityId"].split("/providers/")[0]
+    vault_id = f"{rg_id}/providers/Microsoft.KeyVault/vaults/{outputs['keyVaultName']}"
+    vault = _generic_get(arm_env, vault_id, "2024-11-01")
+    assert vault["properties"]["vaultUri"] == outputs["keyVaultUri"]
+    assert vault["properties"]["enableRbacAuthorization"] is True
 
     listed = [d.name for d in client.deployments.list_by_resource_group(RG)]
     assert listed == ["genaiops-dev"]
@@ -152,7 +157,7 @@ def test_invalid_template_and_missing_parameter_are_400_with_arm_codes(arm_env: 
         "check",
         {"properties": {"mode": "Incremental", "template": _template(), "parameters": _parameters()}},
     ).result()
-    assert result.error is None and len(result.properties.validated_resources) == 12
+    assert result.error is None and len(result.properties.validated_resources) == 14
 
 
 def test_a_failed_resource_fails_the_deployment_names_it_and_skips_dependants(arm_env: ArmEnv) -> None:
@@ -200,3 +205,64 @@ def test_a_failed_resource_fails_the_deployment_names_it_and_skips_dependants(ar
     error = ops["c!"].properties.status_message.error
     assert error.code == "InvalidRegistryName" and error.target.endswith("/registries/c!")
     assert ops["id-ok"].properties.provisioning_state == "Succeeded"
+
+
+def _assignment_template(name: str) -> dict[str, Any]:
+    identity = "resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', 'id-ra')"
+    return {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [
+            {
+                "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+                "apiVersion": "2023-01-31",
+                "name": "id-ra",
+                "location": "eastus2",
+            },
+            {
+                "type": "Microsoft.Authorization/roleAssignments",
+                "apiVersion": "2022-04-01",
+                "name": name,
+                "dependsOn": [f"[{identity}]"],
+                "properties": {
+                    "roleDefinitionId": "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', "
+                    "'acdd72a7-3385-48ef-bd42-f606fba81ae7')]",
+                    "principalId": f"[reference({identity}, '2023-01-31').principalId]",
+                    "principalType": "ServicePrincipal",
+                },
+            },
+        ],
+    }
+
+
+def _failed_operation(client: Any, deployment: str, resource_type: str) -> Any:
+    ops = {
+        o.properties.target_resource.resource_type: o
+        for o in client.deployment_operations.list(RG, deployment)
+        if o.properties.target_resource
+    }
+    return ops[resource_type].properties.status_message.error
+
+
+def test_role_assignments_are_refused_as_azure_refuses_them(arm_env: ArmEnv) -> None:
+    create_rg(arm_env, RG)
+    client = _client(arm_env)
+    first = "[guid(resourceGroup().id, 'reader', 'id-ra')]"
+    assert _deploy(client, _assignment_template(first), {}, name="ra").properties.provisioning_state == (
+        "Succeeded"
+    )
+    # the same name again is an update, not a conflict (templates are re-run)
+    assert _deploy(client, _assignment_template(first), {}, name="ra").properties.provisioning_state == (
+        "Succeeded"
+    )
+
+    # the same role, principal and scope under another name: what a changed guid() seed does on Azure
+    with pytest.raises(HttpResponseError):
+        _deploy(client, _assignment_template("[guid('another seed')]"), {}, name="ra-again")
+    error = _failed_operation(client, "ra-again", "Microsoft.Authorization/roleAssignments")
+    assert error.code == "RoleAssignmentExists" and error.message == "The role assignment already exists."
+
+    with pytest.raises(HttpResponseError):
+        _deploy(client, _assignment_template("reader-for-id-ra"), {}, name="ra-name")
+    error = _failed_operation(client, "ra-name", "Microsoft.Authorization/roleAssignments")
+    assert error.code == "InvalidRoleAssignmentId" and "must be a GUID" in error.message

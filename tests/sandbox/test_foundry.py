@@ -176,6 +176,7 @@ def test_endpoint_is_the_stand_ins_https_project_url(foundry: Env) -> None:
 
 def test_hosted_agent_versions_selector_sessions_and_responses(foundry: Env) -> None:
     from azure.ai.projects.models import AgentDetails, AgentVersionDetails, VersionRefIndicator
+    from azure.core.exceptions import ResourceNotFoundError
 
     client = foundry.project()
     v1 = client.agents.create_version(
@@ -230,6 +231,13 @@ def test_hosted_agent_versions_selector_sessions_and_responses(foundry: Env) -> 
     gone = client.agents.delete_version("support", "1")
     assert gone["object"] == "agent.version.deleted" and gone["deleted"] is True
     assert [v.version for v in client.agents.list_versions("support")] == ["2"]
+
+    # what genaiops does to a brand-new agent whose first release failed its gates: delete it whole
+    # (force: ends its sessions rather than answering 409)
+    removed = client.agents.delete("support", force=True)
+    assert removed["deleted"] is True and removed["name"] == "support"
+    with pytest.raises(ResourceNotFoundError):
+        client.agents.get("support")
 
 
 def test_errors_are_shaped_and_statuses_exact(foundry: Env) -> None:

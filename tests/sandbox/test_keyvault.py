@@ -257,3 +257,136 @@ def test_a_template_vault_gets_a_vault_uri_that_serves_its_secrets(
     secrets = secret_client(arm_env, uri)
     secrets.set_secret("from-template", "ok")
     assert secrets.get_secret("from-template").value == "ok"
+
+
+SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"  # control plane only: no secret values
+
+
+def _deploy(arm_env: ArmEnv, name: str, resources: list[dict[str, Any]]) -> Any:
+    from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+
+    template = {
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": resources,
+    }
+    client = DeploymentsMgmtClient(
+        arm_env.credential(),
+        arm_env.subscription_id,
+        base_url=arm_env.url,
+        connection_verify=arm_env.ca,
+        polling_interval=0.05,
+    )
+    done = client.deployments.begin_create_or_update(
+        RG, name, {"properties": {"mode": "Incremental", "template": template}}
+    ).result()
+    assert done.properties.provisioning_state == "Succeeded", done.properties.error
+    return done
+
+
+def _vault_and_identity(vault: str, **properties: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+            "apiVersion": "2023-01-31",
+            "name": "id-kv",
+            "location": "eastus2",
+        },
+        {
+            "type": "Microsoft.KeyVault/vaults",
+            "apiVersion": "2024-11-01",
+            "name": vault,
+            "location": "eastus2",
+            "properties": {
+                "tenantId": "[subscription().tenantId]",
+                "sku": {"family": "A", "name": "standard"},
+                **properties,
+            },
+        },
+    ]
+
+
+def _grant(role: str, vault: str | None) -> dict[str, Any]:
+    """A role for id-kv, on the vault (or, without one, on the resource group)."""
+    identity = "[resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', 'id-kv')]"
+    out: dict[str, Any] = {
+        "type": "Microsoft.Authorization/roleAssignments",
+        "apiVersion": "2022-04-01",
+        "name": f"[guid(resourceGroup().id, {identity[1:-1]}, '{role}', '{vault}')]",
+        "properties": {
+            "roleDefinitionId": "[subscriptionResourceId("
+            f"'Microsoft.Authorization/roleDefinitions', '{role}')]",
+            "principalId": f"[reference({identity[1:-1]}, '2023-01-31').principalId]",
+            "principalType": "ServicePrincipal",
+        },
+    }
+    if vault:
+        out["scope"] = f"Microsoft.KeyVault/vaults/{vault}"
+    return out
+
+
+def _user_app(arm_env: ArmEnv, env_id: str, uri: str) -> m.ContainerApp:
+    identity = (
+        f"/subscriptions/{arm_env.subscription_id}/resourceGroups/{RG}"
+        "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-kv"
+    )
+    return _app(
+        env_id,
+        f"{uri}secrets/openai-key",
+        m.ManagedServiceIdentity(type="UserAssigned", user_assigned_identities={identity: {}}),
+        identity,
+    )
+
+
+def test_an_rbac_vault_refuses_an_identity_without_a_secrets_role_until_one_is_assigned(
+    arm_env: ArmEnv, vaults: VaultService
+) -> None:
+    client, env_id = _environment(arm_env)
+    _deploy(
+        arm_env,
+        "kv-rbac",
+        [*_vault_and_identity("kv-rbac", enableRbacAuthorization=True), _grant(READER, "kv-rbac")],
+    )
+    uri = vaults.ensure("kv-rbac")
+    secret_client(arm_env, uri).set_secret("openai-key", "read-with-a-role")
+    with pytest.raises(HttpResponseError) as caught:
+        client.container_apps.begin_create_or_update(RG, "rbac", _user_app(arm_env, env_id, uri)).result()
+    message = str(caught.value)
+    assert "Unable to get value using Managed identity /subscriptions/" in message
+    assert "unable to fetch secret 'openai-key' using Managed identity '/subscriptions/" in message
+    assert _wait_status(client, "rbac", "rbac--v1").provisioning_state == "Failed"
+
+    # Key Vault Secrets User at the resource group's scope covers the vault
+    _deploy(
+        arm_env,
+        "kv-grant",
+        [*_vault_and_identity("kv-rbac", enableRbacAuthorization=True), _grant(SECRETS_USER, None)],
+    )
+    client.container_apps_revisions.restart_revision(RG, "rbac", "rbac--v1")
+    assert arm_env.runtime.revisions["rbac--v1"].containers[0].env["OPENAI_KEY"] == "read-with-a-role"
+
+
+def test_an_access_policy_vault_reads_with_a_get_policy_for_the_principal(
+    arm_env: ArmEnv, vaults: VaultService
+) -> None:
+    client, env_id = _environment(arm_env)
+    principal = (
+        "[reference(resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', 'id-kv'), "
+        "'2023-01-31').principalId]"
+    )
+    policy = {
+        "tenantId": "[subscription().tenantId]",
+        "objectId": principal,
+        "permissions": {"secrets": ["list"]},
+    }
+    _deploy(arm_env, "kv-pol", _vault_and_identity("kv-pol", accessPolicies=[policy]))
+    uri = vaults.ensure("kv-pol")
+    secret_client(arm_env, uri).set_secret("openai-key", "read-with-a-policy")
+    with pytest.raises(HttpResponseError, match="unable to fetch secret 'openai-key'"):
+        client.container_apps.begin_create_or_update(RG, "pol", _user_app(arm_env, env_id, uri)).result()
+
+    policy["permissions"] = {"secrets": ["Get", "List"]}
+    _deploy(arm_env, "kv-pol", _vault_and_identity("kv-pol", accessPolicies=[policy]))
+    client.container_apps_revisions.restart_revision(RG, "pol", "pol--v1")
+    assert arm_env.runtime.revisions["pol--v1"].containers[0].env["OPENAI_KEY"] == "read-with-a-policy"

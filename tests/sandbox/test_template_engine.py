@@ -87,6 +87,9 @@ def test_main_template_deploys_and_outputs_resolve(env: str) -> None:
     assert out["appInsightsConnectionStringSecretRef"].endswith("#properties.ConnectionString")
     assert "InstrumentationKey" not in json.dumps(result.outputs)
     assert len(out["storageAccountName"]) <= 24 and out["storageAccountName"].isalnum()
+    # Key Vault names: 3-24 letters, digits and hyphens, starting with a letter, no "--"
+    assert out["keyVaultName"] == f"kv-genaiops-{suffix}"[:24] and "--" not in out["keyVaultName"]
+    assert out["keyVaultUri"] == f"https://{out['keyVaultName']}.vault.sandbox.genaiops.test/"
     # the environment really got the workspace's customerId and the (stand-in) shared key
     env_req = next(r for r in arm.requests if r.type == "Microsoft.App/managedEnvironments")
     la = env_req.body["properties"]["appLogsConfiguration"]["logAnalyticsConfiguration"]
@@ -101,7 +104,7 @@ def test_order_respects_explicit_and_implicit_dependencies() -> None:
     arm = FakeArm()
     result = deploy(_template(), _params("dev"), CTX, arm.apply, list_keys=arm.list_keys)
     position = {r.resource_id: i for i, r in enumerate(arm.requests)}
-    assert len(position) == 12
+    assert len(position) == 14
     for req in arm.requests:
         for dep in req.depends_on:
             assert position[dep] < position[req.resource_id], (dep, req.resource_id)
@@ -114,11 +117,30 @@ def test_order_respects_explicit_and_implicit_dependencies() -> None:
         f"/accounts/{project.name.split('/')[0]}/projects/{project.name.split('/')[1]}"
     )
     assigns = [r for r in arm.requests if r.type == "Microsoft.Authorization/roleAssignments"]
-    assert len(assigns) == 3 and all(
+    assert len(assigns) == 4 and all(
         r.scope and r.resource_id.startswith(r.scope + "/providers/Microsoft.Authorization/") for r in assigns
     )
     roles = {r.body["properties"]["roleDefinitionId"].rsplit("/", 1)[-1] for r in assigns}
-    assert roles == {"7f951dda-4ed3-4680-a7ca-43fe172d538d", "53ca6127-db72-4b80-b1b0-d745d6d5456d"}
+    assert roles == {
+        "7f951dda-4ed3-4680-a7ca-43fe172d538d",  # AcrPull
+        "53ca6127-db72-4b80-b1b0-d745d6d5456d",  # Azure AI User
+        "4633458b-17de-408a-b874-0445c86b69e6",  # Key Vault Secrets User
+    }
+    # the environment's identity reads the vault's secrets: Key Vault Secrets User on the vault itself
+    vault = by_type["Microsoft.KeyVault/vaults"]
+    assert vault.body["properties"]["enableRbacAuthorization"] is True
+    identity = by_type["Microsoft.ManagedIdentity/userAssignedIdentities"]
+    reads = [
+        r
+        for r in assigns
+        if r.body["properties"]["roleDefinitionId"].endswith("4633458b-17de-408a-b874-0445c86b69e6")
+    ]
+    assert [r.scope for r in reads] == [vault.resource_id]
+    assert (
+        reads[0].body["properties"]["principalId"]
+        == arm.store[identity.resource_id]["properties"]["principalId"]
+    )
+    assert position[vault.resource_id] < position[reads[0].resource_id]
     project_principal = arm.store[project.resource_id]["identity"]["principalId"]
     assert project_principal in {r.body["properties"]["principalId"] for r in assigns}
     assert result.dependencies and all(d["dependsOn"] for d in result.dependencies)

@@ -159,7 +159,12 @@ def _add_probe_calls(
     name: str, evaluators: list[Evaluator], template: Any, calls: list[Call], manifest_file: str
 ) -> str | None:
     """Append a call per safety probe; return the probe set's name (None without a safety evaluator)."""
-    from genaiops_cli.core.safety.evaluator import SafetyEvaluator
+    import sys
+
+    safety = sys.modules.get("genaiops_cli.core.safety.evaluator")
+    if safety is None:  # never imported, so no evaluator is a SafetyEvaluator: don't load the probe sets
+        return None
+    SafetyEvaluator = safety.SafetyEvaluator
 
     probe_set = None
     for ev in evaluators:
@@ -426,7 +431,7 @@ class Targets:
     baseline_skipped: str | None = None  # why there is no A/B although the evaluation defines one
 
 
-async def run_evaluations(
+def run_evaluations(
     prepared: Sequence[PreparedEvaluation],
     targets: Mapping[str, Targets],
     client_factory: Callable[[Target], Any],
@@ -450,7 +455,7 @@ async def run_evaluations(
                 )
             )
     started = time.perf_counter()
-    collected = await execute(sides, client_factory, options, on_done)
+    collected = execute(sides, client_factory, options, on_done)
     seconds = time.perf_counter() - started
     return finish_all(prepared, targets, collected, seconds, manifest_file, seed)
 
@@ -490,17 +495,5 @@ def finish_all(
     return results
 
 
-def run_evaluations_blocking(*args: Any, **kwargs: Any) -> list[EvaluationResult]:
-    """`run_evaluations` from synchronous code. The results are handed out through a list rather than
-    as the task's return value: on Python 3.11 asyncio.run's SIGINT bookkeeping formats the finished
-    task with repr() (signal.getsignal on a partial), which walked every Outcome of every row —
-    ~0.2 ms a row, measured."""
-    import asyncio
-
-    out: list[list[EvaluationResult]] = []
-
-    async def main() -> None:
-        out.append(await run_evaluations(*args, **kwargs))
-
-    asyncio.run(main())
-    return out[0]
+# The name the CLI and the gates call it by (it was the synchronous front of an asyncio runner).
+run_evaluations_blocking = run_evaluations

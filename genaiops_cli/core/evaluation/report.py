@@ -8,14 +8,16 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core.ci_annotations import Annotation
 from genaiops_cli.core.evaluation import gates as gatelib
 from genaiops_cli.core.evaluation.engine import RESULT_VERSION, EvaluationResult
 from genaiops_cli.core.evaluation.runner import Target
-from genaiops_cli.core.manifest.locate import ManifestLocator
 from genaiops_cli.core.reports import TestCase, TestSuite, junit_xml, markdown_table
+
+if TYPE_CHECKING:  # the locator (and PyYAML under it) is only needed when annotating in CI
+    from genaiops_cli.core.manifest.locate import ManifestLocator
 
 MAX_FAILING_ROWS = 20  # in the JSON result and the summary; the per-row JSONL keeps them all
 ROWS_FILE = "{name}.rows.jsonl"

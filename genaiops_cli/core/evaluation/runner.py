@@ -1,17 +1,18 @@
-"""The async HTTP runner: bounded concurrency, per-request timeout, retries honouring Retry-After on
-429/5xx and on connection failures. A row whose call fails after its retries is returned with
-`error` set — never dropped — so error_rate and the quality metrics see it.
+"""The HTTP runner: bounded concurrency (worker threads), per-request timeout, retries honouring
+Retry-After on 429/5xx and on connection failures. A row whose call fails after its retries is returned
+with `error` set — never dropped — so error_rate and the quality metrics see it.
 
-The runner gets its HTTP clients from a factory (providers/http.py's async_http_client in the CLI),
-so this module has no I/O dependency of its own beyond the client's `request()` coroutine."""
+The runner gets its HTTP clients from a factory (providers/row_client.py's RowClient in the CLI), so
+this module has no I/O dependency of its own beyond the client's synchronous `request()`."""
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import random
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,9 +86,16 @@ def answer_of(body: Any, response_path: str | None) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-async def call_once(
-    client: Any, target: Target, call: Call, response_path: str | None, options: RunOptions
+def call_once(
+    client: Any,
+    target: Target,
+    call: Call,
+    response_path: str | None,
+    options: RunOptions,
+    stop: threading.Event | None = None,
 ) -> Outcome:
+    """One call with its retries, on the calling (worker) thread. `stop` cuts a retry wait short."""
+    stop = stop or threading.Event()
     out = Outcome(call)
     req = call.request
     kwargs: dict[str, Any] = {"headers": dict(req.headers), "timeout": options.timeout}
@@ -107,7 +115,7 @@ async def call_once(
         started = time.perf_counter()
         delay: float | None = None
         try:
-            response = await client.request(req.method, url, **kwargs)
+            response = client.request(req.method, url, **kwargs)
             content = response.content
         except Exception as exc:  # transport failures (connect, timeout, reset) are retried, then recorded
             out.latency_ms = None
@@ -131,7 +139,8 @@ async def call_once(
         if attempt < options.retries:
             if delay is None:
                 delay = options.backoff * (2**attempt) * (1 + random.random() / 2)
-            await asyncio.sleep(min(delay, options.max_retry_after))
+            if stop.wait(min(delay, options.max_retry_after)):
+                return out  # the run was interrupted while waiting
     return out
 
 
@@ -145,38 +154,76 @@ class Side:
     response_path: str | None
 
 
-async def execute(
+# How often the waiting (main) thread hands finished rows to `on_done`: often enough for a progress
+# bar, rarely enough that waking it costs nothing per row.
+REPORT_EVERY = 0.05
+
+
+def execute(
     sides: Sequence[Side],
     client_factory: Callable[[Target], Any],
     options: RunOptions,
     on_done: Callable[[Outcome], None] | None = None,
 ) -> dict[str, list[Outcome]]:
     """Run every side's calls under one concurrency bound, interleaved row by row so that candidate and
-    baseline see the same load at the same time. Results keep the calls' order."""
-    sem = asyncio.Semaphore(max(1, options.concurrency))
+    baseline see the same load at the same time. Results keep the calls' order.
+
+    `options.concurrency` worker threads each take the next call, send it with the side's client (a
+    synchronous `request(method, url, headers=, timeout=, json=|content=)` → status_code, headers,
+    content; `close()`), decode and extract the answer, and take the next. No per-request hand-off
+    between an event loop and a thread: that hand-off was most of the harness's CPU per row. The calling
+    thread only waits, and gives finished rows to `on_done` in batches (on the calling thread, as
+    before). Interrupted (KeyboardInterrupt while waiting), the workers stop taking calls, retry waits
+    end, the clients close, and the interrupt propagates without waiting for requests in flight."""
+    longest = max((len(s.calls) for s in sides), default=0)
+    work = iter([(s, i) for i in range(longest) for s in sides if i < len(s.calls)])
     results: dict[str, list[Outcome | None]] = {s.name: [None] * len(s.calls) for s in sides}
     clients: dict[int, Any] = {}
-    opened: list[Any] = []
     for side in sides:
-        key = id(side)
-        client = client_factory(side.target)
-        clients[key] = client
-        opened.append(client)
-    try:
+        clients[id(side)] = client_factory(side.target)
+    take = threading.Lock()
+    stop = threading.Event()
+    finished: deque[Outcome] = deque()
+    failures: list[BaseException] = []
 
-        async def one(side: Side, i: int) -> None:
-            async with sem:
-                outcome = await call_once(
-                    clients[id(side)], side.target, side.calls[i], side.response_path, options
+    def worker() -> None:
+        try:
+            while not stop.is_set():
+                with take:
+                    item = next(work, None)
+                if item is None:
+                    return
+                side, i = item
+                outcome = call_once(
+                    clients[id(side)], side.target, side.calls[i], side.response_path, options, stop
                 )
-            results[side.name][i] = outcome
-            if on_done:
-                on_done(outcome)
+                results[side.name][i] = outcome
+                finished.append(outcome)
+        except BaseException as exc:  # a bug, not a failed call (those are outcomes): re-raised below
+            failures.append(exc)
+            stop.set()
 
-        longest = max((len(s.calls) for s in sides), default=0)
-        tasks = [one(s, i) for i in range(longest) for s in sides if i < len(s.calls)]
-        await asyncio.gather(*tasks)
+    n_threads = max(1, min(options.concurrency, sum(len(s.calls) for s in sides)))
+    threads = [threading.Thread(target=worker, name=f"eval-{k}", daemon=True) for k in range(n_threads)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(REPORT_EVERY)
+                _hand_over(finished, on_done)
+        _hand_over(finished, on_done)
     finally:
-        for client in opened:
-            await client.aclose()
+        stop.set()
+        for client in clients.values():
+            client.close()
+    if failures:
+        raise failures[0]
     return {name: [o for o in outs if o is not None] for name, outs in results.items()}
+
+
+def _hand_over(finished: deque[Outcome], on_done: Callable[[Outcome], None] | None) -> None:
+    while finished:
+        outcome = finished.popleft()
+        if on_done:
+            on_done(outcome)

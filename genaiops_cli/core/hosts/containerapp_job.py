@@ -158,6 +158,14 @@ class ContainerAppJobHost:
             "rolled_back_release": tags[PREVIOUS_RELEASE_TAG] or None,
         }
 
+    def remove(self, service: str, on_event: EventFn) -> dict[str, Any]:
+        name = self.job_name(service)
+        found = self.api.get_job(name) is not None
+        if found:
+            on_event(service, f"deleting job {name}: it had no earlier release to go back to")
+            self.api.delete_job(name)
+        return {"service": service, "app": name, "removed": found}
+
     def restart(
         self, service: str, revision: str | None, timeout: float, on_event: EventFn
     ) -> dict[str, Any]:

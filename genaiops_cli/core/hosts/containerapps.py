@@ -106,6 +106,14 @@ class ContainerAppsHost:
     def rollback(self, service: str, timeout: float, on_event: EventFn) -> dict[str, Any]:
         return dep.rollback_service(self.api, self._manifest, self.env.resolved, service, timeout, on_event)
 
+    def remove(self, service: str, on_event: EventFn) -> dict[str, Any]:
+        name = self.app_name(service)
+        found = self.api.get_app(name) is not None
+        if found:
+            on_event(service, f"deleting container app {name}: it had no earlier release to go back to")
+            self.api.delete_app(name)
+        return {"service": service, "app": name, "removed": found}
+
     def restart(
         self, service: str, revision: str | None, timeout: float, on_event: EventFn
     ) -> dict[str, Any]:

@@ -377,6 +377,14 @@ class FoundryAgentHost:
             "rolled_back_release": releases[PREVIOUS_RELEASE_TAG] or None,
         }
 
+    def remove(self, service: str, on_event: EventFn) -> dict[str, Any]:
+        agent = self.agent(service)
+        found = self.api.agent(agent) is not None
+        if found:
+            on_event(service, f"deleting hosted agent {agent}: it had no earlier release to go back to")
+            self.api.delete_agent(agent)
+        return {"service": service, "app": agent, "removed": found}
+
     def _require(self, agent: str, service: str) -> dict[str, dict[str, Any]]:
         if self.api.agent(agent) is None:
             raise DeployError(

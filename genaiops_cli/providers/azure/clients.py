@@ -40,6 +40,40 @@ class _SignInCredential:
     def __init__(self, inner: Any, target: AzureTarget) -> None:
         self._inner = inner
         self._target = target
+        self._ahead: dict[str, tuple[Any, list[Any]]] = {}  # scope → (done event, [token or exception])
+
+    def sign_in_ahead(self, scope: str) -> None:
+        """Request a token for `scope` on a thread now: it travels while the caller imports the SDK
+        module it is about to use (50–100 ms each), so a command's first ARM request does not wait
+        for the sign-in's round trips after that import. The first plain request for the scope takes
+        this token (or its failure): no second token request, not even with credentials that keep no
+        cache of their own (the Azure CLI's)."""
+        import threading
+
+        if scope in self._ahead:
+            return
+        done, outcome = threading.Event(), [None]
+
+        def fetch() -> None:
+            try:
+                outcome[0] = self._inner.get_token_info(scope)
+            except Exception as exc:  # handed to the caller, who reports it as usual
+                outcome[0] = exc
+            finally:
+                done.set()
+
+        self._ahead[scope] = (done, outcome)
+        threading.Thread(target=fetch, name="sign-in-ahead", daemon=True).start()
+
+    def _fetched_ahead(self, scopes: tuple[str, ...], plain: bool) -> Any:
+        if not plain or len(scopes) != 1 or scopes[0] not in self._ahead:
+            return None
+        done, outcome = self._ahead[scopes[0]]
+        done.wait()
+        found, outcome[0] = outcome[0], None  # used once; later calls go to the credential's cache
+        if isinstance(found, Exception):
+            raise found
+        return found
 
     def _failed(self, exc: Exception) -> AuthError:
         first = (str(getattr(exc, "message", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -58,6 +92,11 @@ class _SignInCredential:
         from azure.core.exceptions import ClientAuthenticationError
 
         try:
+            ahead = self._fetched_ahead(scopes, not kwargs)
+            if ahead is not None:
+                from azure.core.credentials import AccessToken
+
+                return AccessToken(ahead.token, ahead.expires_on)
             return self._inner.get_token(*scopes, **kwargs)
         except ClientAuthenticationError as exc:  # CredentialUnavailableError is one too
             raise self._failed(exc) from exc
@@ -66,6 +105,9 @@ class _SignInCredential:
         from azure.core.exceptions import ClientAuthenticationError
 
         try:
+            ahead = self._fetched_ahead(scopes, not options)
+            if ahead is not None:
+                return ahead
             return self._inner.get_token_info(*scopes, options=options)
         except ClientAuthenticationError as exc:
             raise self._failed(exc) from exc
@@ -121,6 +163,11 @@ def _sandbox_poll_pace() -> Any:
     return hook
 
 
+def sign_in_ahead(target: AzureTarget) -> None:
+    """Start the ARM token request before an ARM SDK import (see _SignInCredential.sign_in_ahead)."""
+    credential(target).sign_in_ahead(target.arm_scope)  # type: ignore[attr-defined]
+
+
 def arm_client(client_class: Any, target: AzureTarget) -> Any:
     """Any azure-mgmt-* client for `target`: same credential, endpoint, CA and polling everywhere."""
     extra: dict[str, Any] = {}
@@ -139,6 +186,7 @@ def arm_client(client_class: Any, target: AzureTarget) -> Any:
 
 @lru_cache(maxsize=8)
 def container_apps(target: AzureTarget) -> ContainerAppsAPIClient:
+    sign_in_ahead(target)
     from azure.mgmt.appcontainers import ContainerAppsAPIClient
 
     return arm_client(ContainerAppsAPIClient, target)
@@ -146,6 +194,7 @@ def container_apps(target: AzureTarget) -> ContainerAppsAPIClient:
 
 @lru_cache(maxsize=8)
 def registry_management(target: AzureTarget) -> ContainerRegistryManagementClient:
+    sign_in_ahead(target)
     from azure.mgmt.containerregistry import ContainerRegistryManagementClient
 
     return arm_client(ContainerRegistryManagementClient, target)
@@ -166,6 +215,7 @@ def registry_data(target: AzureTarget, login_server: str) -> ContainerRegistryCl
 @lru_cache(maxsize=8)
 def deployments(target: AzureTarget) -> DeploymentsMgmtClient:
     """Microsoft.Resources deployments (azure-mgmt-resource-deployments, api-version 2026-06-01)."""
+    sign_in_ahead(target)
     from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 
     return arm_client(DeploymentsMgmtClient, target)
@@ -174,6 +224,7 @@ def deployments(target: AzureTarget) -> DeploymentsMgmtClient:
 @lru_cache(maxsize=8)
 def resource_groups(target: AzureTarget) -> ResourceManagementClient:
     """Resource groups (azure-mgmt-resource: deployments moved to their own package)."""
+    sign_in_ahead(target)
     from azure.mgmt.resource.resources import ResourceManagementClient
 
     return arm_client(ResourceManagementClient, target)

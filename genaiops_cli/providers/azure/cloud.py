@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from genaiops_cli.core.cloud import AzureTarget
-from genaiops_cli.core.lock import LeaseBackend
-from genaiops_cli.core.ports import DatasetRegistry, DatasetStore, HttpClients, Registry
+if TYPE_CHECKING:  # types only: `eval --url` reaches Http without loading the lock, ledger and ports
+    from genaiops_cli.core.cloud import AzureTarget
+    from genaiops_cli.core.lock import LeaseBackend
+    from genaiops_cli.core.ports import DatasetRegistry, DatasetStore, HttpClients, Registry
 
 
 class Http:
@@ -20,15 +21,12 @@ class Http:
 
         return http_client(resolve=resolve, ca_bundle=ca_bundle, timeout=timeout, **options)
 
-    def async_client(
-        self, resolve: Mapping[str, str], ca_bundle: str | None, timeout: float, **options: Any
-    ) -> Any:
-        """For the evaluation runner's many small requests: http.client on worker threads over kept-alive
-        connections (providers/row_client.py; ~4x less CPU per request than httpx's async stack).
-        Option: max_connections (requests in flight, default 8)."""
+    def row_client(self, resolve: Mapping[str, str], ca_bundle: str | None, timeout: float) -> Any:
+        """For the evaluation runner's many small requests, sent from its worker threads: http.client
+        over kept-alive connections (providers/row_client.py; ~4x less CPU per request than httpx)."""
         from genaiops_cli.providers.row_client import RowClient
 
-        return RowClient(resolve, ca_bundle, timeout, max_connections=int(options.get("max_connections", 8)))
+        return RowClient(resolve, ca_bundle, timeout)
 
 
 class AzureCloud:

@@ -54,6 +54,12 @@ class ContainerAppJobsArm(ContainerAppsArm):
             result = wait_lro(poller, self.lro_timeout, action, DeployError)
         return _as_dict(result) if result else (self.get_job(name) or {})
 
+    def delete_job(self, name: str) -> None:
+        action = f"delete job {name}"
+        with arm_errors(action, DeployError):
+            poller = self._client.jobs.begin_delete(self.resource_group, name)
+            wait_lro(poller, self.lro_timeout, action, DeployError)
+
     def start(self, name: str) -> str:
         action = f"start job {name}"
         with arm_errors(action, DeployError, hint="check the job exists (`genaiops deploy`)"):

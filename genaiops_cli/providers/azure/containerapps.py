@@ -81,6 +81,12 @@ class ContainerAppsArm:
         # PATCH may finish with an empty body (final-state via Location): read the app back.
         return _as_dict(result) if result else (self.get_app(name) or {})
 
+    def delete_app(self, name: str) -> None:
+        action = f"delete container app {name}"
+        with arm_errors(action, DeployError):
+            poller = self._client.container_apps.begin_delete(self.resource_group, name)
+            wait_lro(poller, self.lro_timeout, action, DeployError)
+
     # -- revisions ------------------------------------------------------------------------------
     def revisions(self, app: str) -> list[dict[str, Any]]:
         with arm_errors(f"list revisions of {app}", DeployError):

@@ -103,6 +103,17 @@ class FoundryAgents:
         with arm_errors(f"delete version {version} of hosted agent {name}", DeployError):
             self._agents.delete_version(name, version)
 
+    def delete_agent(self, name: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        try:
+            with arm_errors(f"delete hosted agent {name}", DeployError):
+                # force: ends the sessions the gates opened (else 409); only ever our own new agent
+                self._agents.delete(name, force=True)
+        except DeployError as exc:
+            if not isinstance(exc.__cause__, ResourceNotFoundError):
+                raise
+
     def set_selector(self, name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
         from azure.ai.projects.models import AgentEndpointConfig, VersionSelector
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
 from genaiops_cli.core.ports import CopyResult
-from genaiops_cli.errors import BuildError
+from genaiops_cli.errors import AuthError, BuildError, GenAIOpsError
 from genaiops_cli.providers.azure.registry_raw import RawRegistry, raw_registry
 
 INDEX_TYPES = {
@@ -52,13 +52,11 @@ def copy_image(
     dst_raw = raw_registry(dst.target, dst.login_server)
     if src.login_server == dst.login_server:
         result = _retag(dst_raw, repository, digest, tag)
-    elif dst_raw.has_manifest(repository, digest):
-        result = CopyResult(repository, digest, "present")
-        if tag:
-            _retag(dst_raw, repository, digest, tag)
-            result.tag = tag
     elif method == "import" or (method == "auto" and _can_import(src, dst)):
-        result = _import(src, dst, repository, digest, tag)
+        if dst_raw.has_manifest(repository, digest):
+            result = _present(dst_raw, repository, digest, tag)
+        else:
+            result = _import(src, dst, repository, digest, tag)
     else:
         result = _copy_blobs(raw_registry(src.target, src.login_server), dst_raw, repository, digest, tag)
     result.seconds = time.perf_counter() - started
@@ -89,17 +87,40 @@ def _retag(raw: RawRegistry, repository: str, digest: str, tag: str | None) -> C
     return CopyResult(repository, digest, "retag", tag=tag)
 
 
+def _present(raw: RawRegistry, repository: str, digest: str, tag: str | None) -> CopyResult:
+    result = CopyResult(repository, digest, "present")
+    if tag:
+        _retag(raw, repository, digest, tag)
+        result.tag = tag
+    return result
+
+
+def _signed_in_probe(dst: RawRegistry, repository: str, digest: str) -> bool:
+    """Sign in to the destination for writing (Entra → ACR exchange, one pull,push token that the
+    probe, the blob uploads and the manifest PUT all use), then ask whether it holds the digest."""
+    try:
+        dst.will_write(repository)
+    except AuthError:
+        pass  # no push right: a pull token still answers "already there?"; a write would fail later
+    return dst.has_manifest(repository, digest)
+
+
 def _copy_blobs(
     src: RawRegistry, dst: RawRegistry, repository: str, digest: str, tag: str | None
 ) -> CopyResult:
     result = CopyResult(repository, digest, "blobs", tag=tag)
-    # The destination's sign-in (Entra → ACR exchange, then a pull,push token) does not depend on the
-    # source: get it while the source manifest is read instead of after (two round trips off the path).
+    # The destination's sign-in and its "already there?" probe do not depend on the source: they run
+    # while the source manifest is read instead of before it (three round trips off the path).
     with ThreadPoolExecutor(max_workers=1) as side:
-        dst_ready = side.submit(dst.will_write, repository)
-        found = src.get_manifest(repository, digest)
-        if found is not None:
-            dst_ready.result()
+        present = side.submit(_signed_in_probe, dst, repository, digest)
+        try:
+            found = src.get_manifest(repository, digest)
+        except GenAIOpsError:
+            if present.result():  # the target has it: the source's state does not matter
+                return _present(dst, repository, digest, tag)
+            raise
+        if present.result():
+            return _present(dst, repository, digest, tag)
     if found is None:
         raise BuildError(f"{src.login_server}/{repository}@{digest} not found", code="image_not_found")
     _copy_manifest_tree(src, dst, repository, found, result)
@@ -130,10 +151,19 @@ def _copy_manifest_tree(
     def move(blob: dict[str, Any]) -> int:
         if dst.has_blob(repository, blob["digest"]):
             return -1
+        if "size" in blob:
+            try:
+                return src.stream_blob_to(dst, repository, blob)
+            except (GenAIOpsError, httpx.HTTPError):
+                pass  # once more the buffered way, which retries and re-checks the digest
         payload = src.get_blob(repository, blob["digest"])
         dst.put_blob(repository, blob["digest"], payload)
         return len(payload)
 
+    import httpx
+
+    # Largest first: the biggest layer is the copy's critical path, so it must not wait for a worker.
+    blobs.sort(key=lambda b: -int(b.get("size") or 0))
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         for moved in pool.map(move, blobs):
             if moved >= 0:

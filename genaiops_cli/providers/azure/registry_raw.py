@@ -169,11 +169,52 @@ class RawRegistry:
             raise BuildError(f"blob {digest} from {self.login_server} failed its digest check")
         return data
 
-    def put_blob(self, repo: str, digest: str, data: bytes) -> None:
-        """Monolithic upload: POST to open, one PUT with the bytes and the digest."""
+    def stream_blob_to(self, dst: RawRegistry, repo: str, blob: dict[str, Any]) -> int:
+        """Copy one blob from this registry to `dst` as it arrives: the source's response body is
+        the destination's monolithic PUT body, so download and upload overlap instead of taking
+        turns (the largest layer dominates a copy). The bytes are hashed on the way; a mismatch
+        aborts the PUT before its last byte, so the destination never completes the upload (and
+        checks the digest itself). No retries mid-stream: on any failure the caller falls back to
+        `get_blob` + `put_blob`, which retry."""
+        digest, size = blob["digest"], int(blob["size"])
+        location = dst.open_upload(repo, digest)
+        headers = {"Authorization": f"Bearer {self._token(repo, False)}"}
+        with self.http.stream("GET", f"{self.base}/v2/{repo}/blobs/{digest}", headers=headers) as got:
+            if got.status_code in (307, 302):  # ACR redirects blob reads to storage
+                with self.http.stream("GET", got.headers["Location"]) as moved:
+                    return dst._put_stream(repo, location, digest, size, self._hashed(moved, digest))
+            self._check(got, f"read blob {digest[:19]}")
+            return dst._put_stream(repo, location, digest, size, self._hashed(got, digest))
+
+    def _hashed(self, response: Any, digest: str) -> Any:
+        self._check(response, f"read blob {digest[:19]}")
+        hasher = hashlib.sha256()
+        for chunk in response.iter_bytes():
+            hasher.update(chunk)
+            yield chunk
+        if "sha256:" + hasher.hexdigest() != digest:
+            raise BuildError(f"blob {digest} from {self.login_server} failed its digest check")
+
+    def _put_stream(self, repo: str, location: str, digest: str, size: int, body: Any) -> int:
+        joiner = "&" if "?" in location else "?"
+        url = location if location.startswith("https://") else self.base + location
+        headers = {
+            "Authorization": f"Bearer {self._token(repo, True)}",
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(size),  # monolithic, not chunked: the size is in the manifest
+        }
+        done = self.http.request("PUT", f"{url}{joiner}digest={digest}", headers=headers, content=body)
+        self._check(done, f"upload blob {digest[:19]}")
+        return size
+
+    def open_upload(self, repo: str, digest: str) -> str:
         opened = self.send("POST", repo, f"/v2/{repo}/blobs/uploads/")
         self._check(opened, f"start upload of {digest[:19]}")
-        location = opened.headers["Location"]
+        return str(opened.headers["Location"])
+
+    def put_blob(self, repo: str, digest: str, data: bytes) -> None:
+        """Monolithic upload: POST to open, one PUT with the bytes and the digest."""
+        location = self.open_upload(repo, digest)
         joiner = "&" if "?" in location else "?"
         done = self.send(
             "PUT",

@@ -20,6 +20,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
+from . import role_assignments
 from .common import Response, now_iso
 from .errors import ArmError, bad_request
 
@@ -332,6 +333,8 @@ class DeploymentsMixin:
                 f"{req.name} is not a valid storage account name. Storage account name must be between 3 "
                 f"and 24 characters in length and use numbers and lower-case letters only.",
             )
+        if rtype == role_assignments.TYPE:
+            role_assignments.check(self.store, req.resource_id, req.name, req.body)
         if req.scope and self.store.get(req.scope) is None:
             raise ArmError(404, "ResourceNotFound", f"The scope resource '{req.scope}' was not found.")
         if "/" in req.type.split("/", 1)[1]:  # a child resource needs its parent
