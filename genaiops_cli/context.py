@@ -55,15 +55,22 @@ class AppContext:
             self._manifest = load_manifest(path)
         return self._manifest
 
-    def environment(self, explicit: str | None = None, timeout: float = 600) -> Environment:
+    def environment(
+        self, explicit: str | None = None, timeout: float = 600, wire_services: bool = True
+    ) -> Environment:
         """The opened environment (`explicit`, else --env): configuration merged with what
-        provisioning created, its registry, ledger and hosts. Opened once per name per run."""
+        provisioning created, its registry, ledger and hosts. Opened once per name per run.
+        `wire_services=False` for a command that needs only the registry and target (build): the
+        services' connections and telemetry are not resolved, which would read ARM."""
         name = self.require_env(explicit)
-        if name not in self._environments:
+        key = name if wire_services else f"{name}\0registry"
+        if name in self._environments:  # a fully opened one serves both
+            return self._environments[name]
+        if key not in self._environments:
             from genaiops_cli.wiring import open_environment
 
-            self._environments[name] = open_environment(self.manifest(), name, timeout)
-        return self._environments[name]
+            self._environments[key] = open_environment(self.manifest(), name, timeout, wire_services)
+        return self._environments[key]
 
     def require_env(self, explicit: str | None = None) -> str:
         name = explicit or self.env_name

@@ -71,11 +71,14 @@ def cloud() -> Cloud:
     return AzureCloud()
 
 
-def open_environment(manifest: Manifest, name: str, timeout: float = 600) -> Environment:
-    """The environment `name` of `manifest`, opened with the Azure providers."""
+def open_environment(
+    manifest: Manifest, name: str, timeout: float = 600, wire_services: bool = True
+) -> Environment:
+    """The environment `name` of `manifest`, opened with the Azure providers (`wire_services`: see
+    core/environment.py open_environment)."""
     from genaiops_cli.core.environment import open_environment as open_with
 
-    return open_with(manifest, name, cloud(), HOSTS, timeout)
+    return open_with(manifest, name, cloud(), HOSTS, timeout, wire_services=wire_services)
 
 
 def image_engine() -> ImageEngine:

@@ -57,7 +57,7 @@ def build(
     if (push or in_registry) and not env_name:
         actx.require_env(None)
     plans = [core.plan_build(manifest.base_dir, n, resolved[n], platform) for n in names]
-    opened = actx.environment(env_name) if env_name else None
+    opened = actx.environment(env_name, wire_services=False) if env_name else None
     registry = opened.registry if opened else None
     remote = wiring.remote_builder(opened) if opened and in_registry else None
     if remote is not None:
@@ -83,6 +83,22 @@ def build(
         out.print(records_table(records, out.width))
 
     actx.emit({"builds": [r.to_dict() for r in records]}, render)
+    if not (push or no_cache or in_registry) and all(r.status == "up_to_date" for r in records):
+        _note_noop(records, plans, manifest.base_dir)
+
+
+def _note_noop(records: list, plans: list, base_dir: Any) -> None:
+    """Tell the launcher's no-op stamp (fast_build.py) what this answer rests on: the images by id and
+    each context's git commit (the records carry it). Does nothing unless the launcher records."""
+    from genaiops_cli import fast_build_note
+    from genaiops_cli.core.records import records_dir
+
+    fast_build_note.noop(
+        [(r.image, r.image_id) for r in records],
+        [(str(p.context.root), p.git.commit if p.git else None) for p in plans],
+        str(base_dir),
+        [str(records_dir(base_dir) / f"{r.service}.json") for r in records],
+    )
 
 
 def _name_from_cache(registry: Any, plans: list, engine: Any) -> None:

@@ -138,9 +138,13 @@ def open_environment(
     host_factories: Mapping[str, HostFactory | None],
     timeout: float = 600,
     provisioned: ProvisionedState | None | bool = False,
+    wire_services: bool = True,
 ) -> Environment:
     """`provisioned`: the provisioning outputs when the caller has them (tests), else False to read
-    them (only when the manifest leaves one of PROVISIONED_FIELDS out)."""
+    them (only when the manifest leaves one of PROVISIONED_FIELDS out, or services need them wired).
+    `wire_services=False`: the caller uses only the registry and target (build, push), so the
+    services' connections and telemetry, which read provisioning outputs from ARM (a sign-in and a
+    request), are left unresolved."""
     if name not in manifest.environments:
         raise UsageError(
             f"unknown environment {name!r}", hint=f"environments: {', '.join(manifest.environments)}"
@@ -150,14 +154,14 @@ def open_environment(
     target = target_for(config.cloud, config.subscription, dict(config.resolve), config.azure_cloud)
     wanted = missing_fields(config)
     state = None
-    telemetry = any(app_secrets.wants_telemetry(s) for s in resolved.services.values())
-    if wanted or connections.needed(resolved) or telemetry:
+    telemetry = wire_services and any(app_secrets.wants_telemetry(s) for s in resolved.services.values())
+    if wanted or (wire_services and connections.needed(resolved)) or telemetry:
         state = provisioned_state(manifest, name, cloud, target) if provisioned is False else provisioned
     if wanted:
         filled = {f: getattr(state, f) for f in wanted if state and getattr(state, f, None)}
         if filled:
             resolved = dataclasses.replace(resolved, config=config.model_copy(update=filled))
-    if connections.needed(resolved):  # provisioned values a service asked for, as its env
+    if wire_services and connections.needed(resolved):  # provisioned values a service asked for
         resolved = connections.wire(resolved, dict(state.outputs) if state else {})
     reference = state.outputs.get(app_secrets.TELEMETRY_OUTPUT) if state else None
     if telemetry and reference:  # apps get the connection string as a secret reference (deploy.py)

@@ -34,7 +34,18 @@ DAEMON_LOG = "daemon.out"
 LOCK_FILE = "control.lock"
 RETRY_AFTER_ENV = "GENAIOPS_SANDBOX_RETRY_AFTER"
 # `reset` wipes a folder only if it looks like a sandbox state dir (one of these is there).
-_SANDBOX_MARKS = {PROFILE_FILE, DAEMON_PID, LOG_DIR, LOCK_FILE, "engine", "registries", "tls", "token-secret"}
+SHARED_ENGINE_FILE = "shared-engine"
+_SANDBOX_MARKS = {
+    PROFILE_FILE,
+    DAEMON_PID,
+    LOG_DIR,
+    LOCK_FILE,
+    SHARED_ENGINE_FILE,
+    "engine",
+    "registries",
+    "tls",
+    "token-secret",
+}
 
 
 def _log_path(state_dir: Path) -> Path:
@@ -297,6 +308,9 @@ def down(state_dir: Path) -> list[str]:
         if pid and _stop_pid(pid):
             stopped.append(f"daemon (pid {pid})")
         (state_dir / DAEMON_PID).unlink(missing_ok=True)
+        shared = _engine_of(state_dir)
+        if shared:  # the profile goes, but a later reset must still find the revisions it left running
+            (state_dir / SHARED_ENGINE_FILE).write_text(shared)
         (state_dir / PROFILE_FILE).unlink(missing_ok=True)
         stopped += _stop_orphan_registries(state_dir)
         if stop_engine(state_dir):
@@ -351,6 +365,8 @@ def _engine_of(state_dir: Path) -> str | None:
         profile = Profile.load(state_dir)
         if profile and profile.docker_host:
             return profile.docker_host
+    with contextlib.suppress(OSError):  # written by `down`, which removes the profile
+        return (state_dir / SHARED_ENGINE_FILE).read_text().strip() or None
     return None
 
 

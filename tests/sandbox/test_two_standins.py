@@ -122,7 +122,8 @@ def test_two_stand_ins_on_one_host_each_deploy_and_serve(two) -> None:
         fqdns.append(app.configuration.ingress.fqdn)
     for (_, profile), fqdn in zip(two, fqdns, strict=True):
         assert _get(profile, fqdn)[0] == 200
-    # one goes away (reset removes its containers); the other keeps its containers and keeps serving
+    # one goes away (down, then reset: its containers are removed even though down removed the
+    # profile that named their engine); the other keeps its containers and keeps serving
     import docker
 
     from genaiops_sandbox.runtime import L_INSTANCE, instance_id
@@ -131,6 +132,7 @@ def test_two_stand_ins_on_one_host_each_deploy_and_serve(two) -> None:
     try:
         mine = [{"label": f"{L_INSTANCE}={instance_id(state)}"} for state, _ in two]
         assert all(engine.containers.list(all=True, filters=f) for f in mine)
+        control.down(two[0][0])
         control.reset(two[0][0])
         assert engine.containers.list(all=True, filters=mine[0]) == []
         assert engine.containers.list(all=True, filters=mine[1])

@@ -8,8 +8,6 @@ import socket
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from genaiops_cli.errors import BuildError
-
 if TYPE_CHECKING:
     import docker
 
@@ -33,6 +31,8 @@ def engine_url() -> str:
 @lru_cache(maxsize=4)
 def api_client(url: str | None = None) -> docker.APIClient:
     import docker
+
+    from genaiops_cli.errors import BuildError  # here: the no-op fast path imports this module
 
     base_url = url or engine_url()
     try:
