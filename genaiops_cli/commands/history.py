@@ -59,7 +59,7 @@ def history(
                     r["environment"],
                     r["release"],
                     r["operation"],
-                    r["status"],
+                    r["status"] + (f" ({r['error']})" if r.get("error") else ""),
                     r["source"] or "",
                     r["actor"],
                     ", ".join(f"{g['name']}={g['verdict']}" for g in r["gates"]),

@@ -206,6 +206,7 @@ class DeploymentRecord:
             "gates": [{"name": g.get("name"), "verdict": g.get("verdict")} for g in self.gates],
             "overrides": self.overrides,
             "digests": {s: v.get("digest") for s, v in self.services.items()},
+            "error": (self.error or {}).get("code"),  # why a failed/refused attempt ended (history)
         }
 
 

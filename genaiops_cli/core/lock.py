@@ -15,6 +15,7 @@ with exit 11, having changed nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 import time
@@ -222,6 +223,7 @@ class LeaseHeld:
     lease_id: str
     seconds: int
     lost: str | None = None
+    valid_since: float = field(default_factory=time.monotonic)  # when the last acquire/renew was asked
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -232,6 +234,7 @@ class LeaseHeld:
     def _beat(self) -> None:
         interval = max(1.0, self.seconds / 3)
         while not self._stop.wait(interval):
+            asked = time.monotonic()
             try:
                 self.backend.renew(self.lease_id)
             except LeaseLost as exc:
@@ -239,6 +242,7 @@ class LeaseHeld:
                 return
             except Exception:
                 continue
+            self.valid_since = asked
 
     def renew(self) -> None:
         """Called between steps: fail fast (exit 11) if the heartbeat lost the lease."""
@@ -250,6 +254,9 @@ class LeaseHeld:
             )
 
     def release(self) -> None:
+        """Free the environment. Never fails the command that held it (its work is done or has
+        failed on its own): a release the storage refuses is followed by a break (period 0) while
+        the lease is certainly still ours, else the lease expires by itself within `seconds`."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -259,6 +266,12 @@ class LeaseHeld:
             self.backend.release(self.lease_id)
         except LeaseLost:
             pass
+        except Exception:
+            # Ours for sure only until `seconds` after the last granted acquire/renew (margin for
+            # clocks and the request): breaking later could end a new holder's lease.
+            if time.monotonic() - self.valid_since < self.seconds - 5:
+                with contextlib.suppress(Exception):
+                    self.backend.break_lease()
 
 
 def acquire_lease(
@@ -271,6 +284,7 @@ def acquire_lease(
     seconds: int = LEASE_SECONDS,
 ) -> LeaseHeld:
     claim = new_claim(env, operation, reason, seconds)
+    asked = time.monotonic()
     lease_id = backend.try_acquire(claim, seconds)
     if lease_id is None:
         holder = backend.holder() or LockRecord(env, "unknown", "", "", "", "", "")
@@ -278,9 +292,10 @@ def acquire_lease(
             raise locked_error(env, holder)
         claim.broke = {"lock": holder.to_dict(), "reason": break_lock, "by": claim.owner, "at": iso()}
         backend.break_lease()
+        asked = time.monotonic()
         lease_id = backend.try_acquire(claim, seconds)
         if lease_id is None:  # someone else took it between our break and acquire
             raise locked_error(env, backend.holder() or holder)
-    held = LeaseHeld(backend, claim, lease_id, seconds)
+    held = LeaseHeld(backend, claim, lease_id, seconds, valid_since=asked)
     held.start_heartbeat()
     return held

@@ -16,7 +16,7 @@ from genaiops_cli.core import ledger as lg
 from genaiops_cli.core.after_release import Follow
 from genaiops_cli.core.ports import EventFn, LiveService
 from genaiops_cli.core.release import release_id, release_spec, spec_delta
-from genaiops_cli.errors import DeployError, UsageError
+from genaiops_cli.errors import DeployError, GenAIOpsError, UsageError
 
 if TYPE_CHECKING:
     from genaiops_cli.core.environment import Environment as Env
@@ -188,17 +188,22 @@ def promote(
 
     if src.name == dst.name:
         raise UsageError("--from and --to name the same environment")
-    candidate = resolve_release(manifest, src, wanted)
-    settle = options.lock_settle if options.lock_settle is not None else locks.DEFAULT_SETTLE
-    held = locks.acquire(
-        dst.ledger,
-        dst.name,
-        "promote",
-        reason=f"promote {candidate.release_id} from {src.name}",
-        break_lock=options.break_lock,
-        settle=settle,
-        lease=dst.lock,
-    )
+    candidate: Candidate | None = None
+    try:
+        candidate = resolve_release(manifest, src, wanted)
+        settle = options.lock_settle if options.lock_settle is not None else locks.DEFAULT_SETTLE
+        held = locks.acquire(
+            dst.ledger,
+            dst.name,
+            "promote",
+            reason=f"promote {candidate.release_id} from {src.name}",
+            break_lock=options.break_lock,
+            settle=settle,
+            lease=dst.lock,
+        )
+    except GenAIOpsError as exc:
+        record_unopened(dst, src.name, candidate.release_id if candidate else wanted, exc)
+        raise
     try:
         broke = held.claim.broke if held.claim.broke and held.claim.broke.get("reason") != "expired" else None
         result = run_promotion(src, dst, candidate, options, on_event, held, broke)
@@ -250,8 +255,12 @@ def run_promotion(
     from genaiops_cli.core.promote_steps import Run, promotion_steps
     from genaiops_cli.core.steps import Journal, execute
 
-    dst_live = live_state(dst.manifest, dst)
-    journal, resumed = open_journal(src, dst, candidate, dst_live)
+    try:
+        dst_live = live_state(dst.manifest, dst)
+        journal, resumed = open_journal(src, dst, candidate, dst_live)
+    except GenAIOpsError as exc:
+        record_unopened(dst, src.name, candidate.release_id, exc)
+        raise
     if journal.status == "live":
         return unchanged(src, dst, candidate, journal, lg.repair_records(dst.ledger, journal))
     if broke:
@@ -265,6 +274,33 @@ def run_promotion(
         on_step=lambda name: on_event(dst.services[0], f"step: {name}"),
     )
     return report(run, resumed)
+
+
+def record_unopened(dst: Env, source: str, release: str | None, exc: GenAIOpsError) -> None:
+    """A promotion that failed before its journal opened (the source unreadable, the lock held or
+    unavailable, the target unreadable) still goes into the target's history, as `failed` with the
+    error's code: every attempt is in history. Not a usage error (nothing was attempted), and not
+    when the target's ledger is what failed (no entry is invented there; a write now would likely
+    fail too). Best effort: a write that fails leaves the original error to report."""
+    if isinstance(exc, UsageError):
+        return
+    try:
+        store = dst.ledger
+        if raised_in(exc, store):
+            return
+        record = lg.DeploymentRecord(dst.name, release or "unknown", source=source, status="failed")
+        record.error = {"step": "start", **exc.to_dict()}
+        lg.record_event(store, record)
+    except GenAIOpsError:
+        pass
+
+
+def raised_in(exc: BaseException, obj: object) -> bool:
+    """Whether `exc` was raised inside one of `obj`'s methods (its traceback passes through a frame
+    whose `self` is `obj`): tells a ledger failure from a failure of what the ledger was about."""
+    import traceback
+
+    return any(frame.f_locals.get("self") is obj for frame, _ in traceback.walk_tb(exc.__traceback__))
 
 
 def open_journal(

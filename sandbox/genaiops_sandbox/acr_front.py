@@ -36,6 +36,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from genaiops_sandbox.faults import FaultTable, drop_connection, lose_answer
 from genaiops_sandbox.tls_server import TLSThreadingHTTPServer
 from genaiops_sandbox.tokens import TokenIssuer
 
@@ -342,8 +343,10 @@ class AcrFront:
         key_file: Path,
         log: RequestLog | None = None,
         host: str = "127.0.0.1",
+        faults: FaultTable | None = None,
     ) -> None:
         self.name = name
+        self.faults = faults  # the stand-in's fault table (tests), service `registry`
         self.host = host
         self.port = port
         self.backend = backend
@@ -408,6 +411,27 @@ class AcrFront:
                 if "*" in granted or set(scope.actions) <= granted:
                     return True
         return False
+
+
+def _operation(method: str, path: str) -> str:
+    """The request kind a fault rule's `operation` matches (faults.OPERATIONS["registry"])."""
+    if path == "/oauth2/exchange":
+        return "token-exchange"
+    if path == "/oauth2/token":
+        return "token"
+    if path.startswith("/acr/v1/"):
+        return "acr-metadata"
+    if path in ("/v2", "/v2/"):
+        return "ping"
+    if path == "/v2/_catalog":
+        return "catalog"
+    if "/blobs/uploads" in path:
+        return "blob-upload"
+    verb = {"GET": "get", "HEAD": "head", "PUT": "put", "DELETE": "delete"}.get(method, method.lower())
+    for marker, noun in (("/manifests/", "manifest"), ("/blobs/", "blob")):
+        if marker in path:
+            return f"{noun}-{verb}"
+    return "tags" if "/tags/" in path else "other"
 
 
 def _error_body(code: str, message: str, detail: Any = None) -> bytes:
@@ -501,6 +525,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if path == "/sandbox/requests":
                 self._sandbox_requests()
+            elif self._fault(path):
+                pass  # answered (429/500) or dropped by the fault table
             elif path in ("/oauth2/exchange", "/oauth2/token"):
                 self._oauth(path, query)
             elif path.startswith("/acr/v1/"):
@@ -522,6 +548,36 @@ class _Handler(BaseHTTPRequestHandler):
                 self.front.log.add(self.command, path, self._status or 0)
 
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _dispatch
+
+    # ---- faults (tests)
+
+    def _fault(self, path: str) -> bool:
+        """Apply the stand-in's fault table (service `registry`, path `/<name><path>`); True when the
+        request was answered or dropped here. ACR throttles with 429 TOOMANYREQUESTS + Retry-After."""
+        faults = self.front.faults
+        if faults is None:
+            return False
+        fault = faults.take(
+            self.command, f"/{self.front.name}{path}", "registry", _operation(self.command, path)
+        )
+        if fault is None:
+            return False
+        if fault.kind == "drop":
+            self._status = 499
+            drop_connection(self)
+            return True
+        if fault.kind == "drop_after":
+            lose_answer(self)
+        elif fault.kind == "latency":
+            time.sleep(fault.latency_ms / 1000)
+        elif fault.kind == "429":
+            message = "Too many requests (sandbox fault)."
+            self._send(429, _error_body("TOOMANYREQUESTS", message), {"Retry-After": str(fault.retry_after)})
+            return True
+        elif fault.kind == "500":
+            self._send(500, _error_body("UNKNOWN", "An internal error occurred (sandbox fault)."))
+            return True
+        return False
 
     # ---- admin
 

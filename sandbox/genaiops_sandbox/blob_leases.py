@@ -31,6 +31,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from genaiops_sandbox import blob_data
+from genaiops_sandbox.faults import FaultTable, drop_connection, lose_answer
 from genaiops_sandbox.tls_server import TLSThreadingHTTPServer
 
 log = logging.getLogger("genaiops.sandbox.blob_leases")
@@ -78,10 +79,11 @@ class Blob:
 class BlobLeaseService:
     """Accounts → containers → blobs, in memory, served on its own HTTPS port."""
 
-    def __init__(self, tls_dir: Path, issuer: Any, port: int = 0) -> None:
+    def __init__(self, tls_dir: Path, issuer: Any, port: int = 0, faults: FaultTable | None = None) -> None:
         from .ca import issue_server_cert
 
         self.issuer = issuer
+        self.faults = faults  # the stand-in's fault table (tests), service `blob`
         self.containers: dict[tuple[str, str], dict[str, Blob]] = {}
         self.lock = threading.Lock()
         cert = issue_server_cert(tls_dir, "blob", ["127.0.0.1", "localhost"])
@@ -124,6 +126,28 @@ class StorageError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def _operation(command: str, query: dict[str, str], lease_action: str) -> str:
+    """The request kind a fault rule's `operation` matches (faults.OPERATIONS["blob"])."""
+    comp = query.get("comp")
+    if command == "PUT":
+        if query.get("restype") == "container" and comp is None:
+            return "container-create"
+        if comp == "lease":
+            return f"lease-{lease_action.lower() or 'acquire'}"
+        named = {
+            None: "blob-put",
+            "metadata": "metadata-set",
+            "block": "block-put",
+            "blocklist": "blocklist-put",
+        }
+        return named.get(comp, "other")
+    if command == "GET" and comp == "list":
+        return "container-list"
+    if comp is None:
+        return {"GET": "blob-get", "HEAD": "blob-properties"}.get(command, "other")
+    return "other"
+
+
 def _http_date(epoch: float) -> str:
     return email.utils.formatdate(epoch, usegmt=True)
 
@@ -152,13 +176,14 @@ class _Handler(BaseHTTPRequestHandler):
         if body and self.command != "HEAD":
             self.wfile.write(body)
 
-    def _error(self, exc: StorageError) -> None:
+    def _error(self, exc: StorageError, extra: dict[str, str] | None = None) -> None:
         body = (
             '<?xml version="1.0" encoding="utf-8"?>'
             f"<Error><Code>{exc.code}</Code><Message>{exc.message}\nRequestId:{uuid.uuid4()}\n"
             f"Time:{dt.datetime.now(dt.UTC).isoformat()}</Message></Error>"
         ).encode()
-        self._reply(exc.status, {"Content-Type": "application/xml", "x-ms-error-code": exc.code}, body)
+        headers = {"Content-Type": "application/xml", "x-ms-error-code": exc.code, **(extra or {})}
+        self._reply(exc.status, headers, body)
 
     def _authorize(self) -> None:
         auth = self.headers.get("Authorization") or ""
@@ -202,7 +227,43 @@ class _Handler(BaseHTTPRequestHandler):
             raise StorageError(413, "RequestBodyTooLarge", "The request body is too large.")
         return self.rfile.read(length) if length else b""
 
+    def _fault(self) -> bool:
+        """Apply the fault table (service `blob`, path-style path, `operation`); True when the request
+        was answered or dropped here. Azure Storage throttles with 503 ServerBusy, not 429 (its SDK
+        retries 5xx and not 429), so a `429` rule answers that, with its Retry-After."""
+        faults = self.server.service.faults
+        if faults is None:
+            return False
+        split = urlsplit(self.path)
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        operation = _operation(self.command, query, self.headers.get("x-ms-lease-action") or "")
+        fault = faults.take(self.command, unquote(split.path), "blob", operation)
+        if fault is None:
+            return False
+        if fault.kind == "drop":
+            drop_connection(self)
+            return True
+        if fault.kind == "drop_after":
+            lose_answer(self)
+        elif fault.kind == "latency":
+            time.sleep(fault.latency_ms / 1000)
+        elif fault.kind in ("429", "500"):
+            self._body()  # read what was sent: the answer must reach the client
+            busy = fault.kind == "429"
+            error = (
+                StorageError(503, "ServerBusy", "The server is busy (sandbox fault).")
+                if busy
+                else StorageError(
+                    500, "InternalError", "The server encountered an internal error (sandbox fault)."
+                )
+            )
+            self._error(error, {"Retry-After": str(fault.retry_after)} if busy else {})
+            return True
+        return False
+
     def _dispatch(self) -> None:
+        if self._fault():
+            return
         try:
             body = self._body()
             self._authorize()

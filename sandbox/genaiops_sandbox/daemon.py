@@ -86,6 +86,9 @@ class Sandbox:
         ca = ensure_ca(self.tls_dir)
         issuer = TokenIssuer(self.state_dir)
         ports = _load_ports(self.state_dir)
+        from .faults import FaultTable
+
+        self.faults = FaultTable()  # one table for every listener: ARM, Foundry, registries, blobs
         self.fleet = self._start_fleet(issuer)
         from .identity_endpoint import IdentityEndpoint
 
@@ -114,6 +117,7 @@ class Sandbox:
                 retry_after=self.retry_after,
                 validator=validator,
                 validation_log=validation_log,
+                faults=self.faults,
             ),
             ports.get("arm", 0),
         )
@@ -125,7 +129,7 @@ class Sandbox:
         from .blob_leases import BlobLeaseService
 
         self.blobs = _bind_with_fallback(
-            lambda p: BlobLeaseService(self.tls_dir, issuer, port=p), ports.get("blob", 0)
+            lambda p: BlobLeaseService(self.tls_dir, issuer, port=p, faults=self.faults), ports.get("blob", 0)
         )
 
         ports = {
@@ -175,7 +179,7 @@ class Sandbox:
         except ImportError as exc:
             log.error("registry fleet unavailable: %s", exc)
             return None
-        return RegistryFleet(self.state_dir, issuer, self.tls_dir)
+        return RegistryFleet(self.state_dir, issuer, self.tls_dir, faults=self.faults)
 
     def _start_runtime(self, issuer: Any) -> str | None:
         try:
@@ -223,7 +227,7 @@ class Sandbox:
                 port=p,
                 issuer=issuer,
                 runtime=self.runtime,
-                faults=self.arm.server.faults,
+                faults=self.faults,
                 projects=project_exists,
             ),
             port,

@@ -1,12 +1,22 @@
-"""Fault injection for tests: make the next N requests matching a method + path pattern fail with
-429 (+ Retry-After) or 500, drop the connection, add latency, or keep a revision stuck in
-provisioning. The rules live in the daemon (`FaultTable`); tests drive them over the loopback-only
-admin endpoint `/sandbox/faults` with `FaultInjector`."""
+"""Fault injection for tests: make the next N requests matching a service + method + path pattern
+(+ request kind) fail with 429 (+ Retry-After) or 500, drop the connection before the request is
+handled (`drop`) or after it was handled with the answer lost (`drop_after`), add latency, or keep a
+revision stuck in provisioning. The rules live in the daemon (`FaultTable`, one for every listener);
+tests drive them over the loopback-only admin endpoint `/sandbox/faults` with `FaultInjector`.
+
+Which listener a rule targets is its `service`:
+- `arm` (the default): the ARM endpoint and the Foundry data plane, matched on the request path;
+- `registry`: every ACR-shaped registry front, matched on `/<registry name><path>` (so a pattern can
+  name one registry: `^/crcrashstaging/v2/genaiops/ledger/`), and on the request kind `operation`;
+- `blob`: the Blob service, matched on its path-style `/<account>/<container>/<blob>` and `operation`.
+`operation` (a regex, fully matched; "" = any) names the kind of request, as listed in OPERATIONS."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import socket
 import ssl
 import threading
 import time
@@ -14,7 +24,43 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-KINDS = ("429", "500", "drop", "latency", "stuck_revision")
+KINDS = ("429", "500", "drop", "drop_after", "latency", "stuck_revision")
+SERVICES = ("arm", "registry", "blob")
+# The request kinds a registry front and the Blob service name (what a rule's `operation` matches).
+OPERATIONS = {
+    "registry": (
+        "token-exchange",  # POST /oauth2/exchange: an Entra token for a registry refresh token
+        "token",  # /oauth2/token: a refresh token for a scoped access token
+        "ping",  # /v2/
+        "catalog",
+        "tags",
+        "manifest-get",
+        "manifest-head",
+        "manifest-put",
+        "manifest-delete",
+        "blob-get",
+        "blob-head",
+        "blob-delete",
+        "blob-upload",  # POST opens an upload, PATCH sends a chunk, PUT completes it
+        "acr-metadata",  # /acr/v1/…
+    ),
+    "blob": (
+        "container-create",
+        "container-list",
+        "blob-put",
+        "block-put",
+        "blocklist-put",
+        "blob-get",
+        "blob-properties",  # HEAD
+        "metadata-set",
+        "lease-acquire",
+        "lease-renew",
+        "lease-release",
+        "lease-break",
+        "lease-change",
+        "other",
+    ),
+}
 
 
 @dataclass
@@ -26,11 +72,16 @@ class FaultRule:
     retry_after: int = 1
     latency_ms: int = 0
     seconds: float = 0  # stuck_revision: how long it stays stuck; 0 = until cleared
+    service: str = "arm"  # arm | registry | blob (see the module doc)
+    operation: str = ""  # registry / blob: a regex over the request kind (OPERATIONS); "" = any
     created: float = field(default_factory=time.time)
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method == "*" or self.method.upper() == method.upper()) and bool(
-            re.search(self.path_regex, path, re.IGNORECASE)
+    def matches(self, method: str, path: str, service: str = "arm", operation: str = "") -> bool:
+        return (
+            self.service == service
+            and (self.method == "*" or self.method.upper() == method.upper())
+            and bool(re.search(self.path_regex, path, re.IGNORECASE))
+            and (not self.operation or bool(re.fullmatch(self.operation, operation, re.IGNORECASE)))
         )
 
 
@@ -44,7 +95,12 @@ class FaultTable:
     def add(self, rule: FaultRule) -> None:
         if rule.kind not in KINDS:
             raise ValueError(f"unknown fault kind {rule.kind!r}; expected one of {', '.join(KINDS)}")
+        if rule.service not in SERVICES:
+            raise ValueError(f"unknown fault service {rule.service!r}; expected one of {', '.join(SERVICES)}")
+        if rule.operation and rule.service == "arm":
+            raise ValueError("`operation` applies to the registry and blob services; match ARM by path")
         re.compile(rule.path_regex)
+        re.compile(rule.operation)
         with self._lock:
             self._rules.append(rule)
 
@@ -56,11 +112,11 @@ class FaultTable:
         with self._lock:
             return [asdict(r) for r in self._rules]
 
-    def take(self, method: str, path: str) -> FaultRule | None:
+    def take(self, method: str, path: str, service: str = "arm", operation: str = "") -> FaultRule | None:
         """The first request-level rule matching this request; consumes one of its count."""
         with self._lock:
             for rule in self._rules:
-                if rule.kind != "stuck_revision" and rule.matches(method, path):
+                if rule.kind != "stuck_revision" and rule.matches(method, path, service, operation):
                     if rule.count > 0:
                         rule.count -= 1
                         if rule.count == 0:
@@ -80,6 +136,33 @@ class FaultTable:
                 r.kind == "stuck_revision" and re.search(r.path_regex, revision, re.IGNORECASE)
                 for r in self._rules
             )
+
+
+class _Discard(io.RawIOBase):
+    """Where a `drop_after` request's answer goes: written in full, sent nowhere."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return len(data)
+
+
+def lose_answer(handler: Any) -> None:
+    """`drop_after` for a BaseHTTPRequestHandler: it handles the request as usual, but its answer is
+    discarded and the connection closes after it, so the client sees the connection drop with the
+    request's effect already made (the unknown-outcome case a retried write must survive)."""
+    handler.wfile = _Discard()
+    handler.close_connection = True
+
+
+def drop_connection(handler: Any) -> None:
+    """`drop` for a BaseHTTPRequestHandler: close before handling; the client gets no answer."""
+    handler.close_connection = True
+    try:
+        handler.connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 class FaultInjector:
@@ -107,6 +190,8 @@ class FaultInjector:
         retry_after: int = 1,
         latency_ms: int = 0,
         seconds: float = 0,
+        service: str = "arm",
+        operation: str = "",
     ) -> None:
         self._call(
             "POST",
@@ -118,6 +203,8 @@ class FaultInjector:
                 "retry_after": retry_after,
                 "latency_ms": latency_ms,
                 "seconds": seconds,
+                "service": service,
+                "operation": operation,
             },
         )
 

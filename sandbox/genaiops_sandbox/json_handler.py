@@ -5,13 +5,14 @@ connection. Each listener keeps its own routing, errors and answer headers."""
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .faults import drop_connection, lose_answer
 
 
 @dataclass(frozen=True)
@@ -42,14 +43,16 @@ class JsonHandler(BaseHTTPRequestHandler):
         self, path: str, throttled: Callable[[int], Exception], failed: Callable[[], Exception]
     ) -> bool:
         """The fault table's rule for this request, if one matches: latency sleeps, 429 raises
-        `throttled(retry_after)`, 500 raises `failed()`; True when the connection was dropped (the
-        caller answers nothing)."""
+        `throttled(retry_after)`, 500 raises `failed()`, drop_after lets the request be handled and
+        loses its answer; True when the connection was dropped before (the caller answers nothing)."""
         fault = self.server.faults.take(self.command, path)  # type: ignore[attr-defined]
         if fault is None:
             return False
         if fault.kind == "drop":
             self.drop()
             return True
+        if fault.kind == "drop_after":
+            lose_answer(self)
         if fault.kind == "latency":
             time.sleep(fault.latency_ms / 1000)
         elif fault.kind == "429":
@@ -59,8 +62,4 @@ class JsonHandler(BaseHTTPRequestHandler):
         return False
 
     def drop(self) -> None:
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+        drop_connection(self)

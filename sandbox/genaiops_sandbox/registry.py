@@ -34,6 +34,7 @@ from genaiops_sandbox.acr_front import (
 )
 from genaiops_sandbox.ca import ensure_ca, issue_server_cert
 from genaiops_sandbox.errors import SandboxError
+from genaiops_sandbox.faults import FaultTable
 from genaiops_sandbox.tokens import TokenIssuer
 
 REGISTRY_BINARIES = ("docker-registry", "registry")
@@ -111,8 +112,11 @@ def _split_image(image: str) -> tuple[str, str]:
 
 
 class RegistryFleet:
-    def __init__(self, state_dir: Path, tokens: TokenIssuer, tls_dir: Path) -> None:
+    def __init__(
+        self, state_dir: Path, tokens: TokenIssuer, tls_dir: Path, faults: FaultTable | None = None
+    ) -> None:
         self.state_dir = state_dir
+        self.faults = faults  # the stand-in's fault table, applied by every front
         self.root = state_dir / "registries"
         self.tokens = tokens
         self.tls_dir = tls_dir
@@ -277,6 +281,7 @@ class RegistryFleet:
                 cert_file=cert.cert,
                 key_file=cert.key,
                 log=log_,
+                faults=self.faults,
             )
         except BaseException:
             self._terminate(proc)

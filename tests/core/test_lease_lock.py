@@ -77,3 +77,27 @@ def test_a_dead_holder_frees_when_its_lease_runs_out() -> None:
     time.sleep(1.1)
     held = locks.acquire_lease(backend, "prod", "promote")
     locks.release(held)
+
+
+class FailingRelease(MemoryLease):
+    """The storage fails the release (throttled or 5xx past the SDK's retries)."""
+
+    def release(self, lease_id: str) -> None:
+        raise LockedError("could not release the environment lock: ServerBusy", code="lock_unavailable")
+
+
+def test_a_failed_release_never_fails_the_holder_and_breaks_its_own_lease() -> None:
+    backend = FailingRelease()
+    held = locks.acquire(Store(), "prod", "promote", lease=backend)
+    assert isinstance(held, locks.LeaseHeld)
+    locks.release(held)  # no exception: the command's outcome is what it reports
+    assert backend.holder() is None  # broken while certainly ours: the next run need not wait
+
+
+def test_a_failed_release_leaves_a_lease_that_may_be_someone_else_s_to_expire() -> None:
+    backend = FailingRelease()
+    held = locks.acquire(Store(), "prod", "promote", lease=backend)
+    assert isinstance(held, locks.LeaseHeld)
+    held.valid_since -= held.seconds  # not renewed for a whole lease: it may have been taken since
+    locks.release(held)
+    assert backend.holder() is not None  # not broken: it expires by itself

@@ -238,6 +238,23 @@ def test_latency_fault_delays_the_answer(arm_env: ArmEnv) -> None:
     assert status == 200 and time.monotonic() - started >= 0.3
 
 
+def test_drop_after_handles_the_write_and_loses_its_answer(arm_env: ArmEnv) -> None:
+    """`drop_after`: the client sees the connection close with no answer, yet the write landed (the
+    unknown-outcome case); `drop` (before) leaves nothing behind."""
+    import http.client
+
+    path = f"{_sub(arm_env)}/resourcegroups/rg-dropped-%s?api-version=2024-11-01"
+    body = {"location": "eastus2"}
+    arm_env.faults.add(FaultRule(method="PUT", path_regex="rg-dropped-after", kind="drop_after"))
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError, urllib.error.URLError)):
+        _raw(arm_env, "PUT", path % "after", body)
+    assert _raw(arm_env, "GET", path % "after")[0] == 200
+    arm_env.faults.add(FaultRule(method="PUT", path_regex="rg-dropped-before", kind="drop"))
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError, urllib.error.URLError)):
+        _raw(arm_env, "PUT", path % "before", body)
+    assert _raw(arm_env, "GET", path % "before")[0] == 404
+
+
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     env = start_env(tmp_path)
     create_rg(env, RG)

@@ -83,9 +83,14 @@ def refresh_token(target: AzureTarget, server: str) -> str:
     form: dict[str, Any] = {"grant_type": "access_token", "service": server, "access_token": aad.token}
     if target.tenant_id:
         form["tenant"] = target.tenant_id
-    try:
-        response = httpx.post(
-            f"https://{server}/oauth2/exchange", data=form, verify=target.verify, timeout=30
+    from genaiops_cli.providers.azure.registry_raw import retried
+
+    try:  # retried like every registry request (429/5xx/dropped connection)
+        response = retried(
+            lambda: httpx.post(
+                f"https://{server}/oauth2/exchange", data=form, verify=target.verify, timeout=30
+            ),
+            server,
         )
     except httpx.HTTPError as exc:
         raise BuildError(
@@ -97,7 +102,10 @@ def refresh_token(target: AzureTarget, server: str) -> str:
             hint="grant AcrPush on the registry to this identity",
         )
     if response.status_code != 200:
-        raise BuildError(f"registry {server} token exchange failed: HTTP {response.status_code}")
+        raise BuildError(
+            f"registry {server} token exchange failed: HTTP {response.status_code}",
+            hint="the registry refused or failed the sign-in; nothing was changed — re-run to continue",
+        )
     token = response.json().get("refresh_token")
     if not token:
         raise BuildError(f"registry {server} returned no refresh token")

@@ -12,8 +12,10 @@ derived from the subscription and resource group."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import uuid
 from functools import lru_cache
 from typing import Any
 
@@ -40,9 +42,14 @@ def account_url(target: AzureTarget, account: str) -> str:
 
 @lru_cache(maxsize=16)
 def _service(target: AzureTarget, url: str) -> Any:
-    from azure.storage.blob import BlobServiceClient
+    from azure.storage.blob import BlobServiceClient, ExponentialRetry
 
-    return BlobServiceClient(url, credential=credential(target), **_transport_kwargs(target))
+    # The SDK's default backoff (18 s, then 24 s, 42 s) would let one throttled renew outlast the
+    # 30 s lease it renews; lock requests are tiny, so retry them within seconds (≈2, 2.75, 3.9 s).
+    retry = ExponentialRetry(initial_backoff=0.5, increment_base=1.5, retry_total=3, random_jitter_range=0.5)
+    return BlobServiceClient(
+        url, credential=credential(target), retry_policy=retry, **_transport_kwargs(target)
+    )
 
 
 class BlobLeaseLock:
@@ -78,13 +85,22 @@ class BlobLeaseLock:
 
         with _errors("acquire"):
             self._ensure_blob()
+            # Our own lease id, proposed: when an acquire's answer is lost and the SDK retries it,
+            # Azure grants the retry (same proposed id on a blob leased with it) instead of 409.
+            proposed = str(uuid.uuid4())
             try:
-                lease = self._blob.acquire_lease(lease_duration=seconds)
+                lease = self._blob.acquire_lease(lease_duration=seconds, lease_id=proposed)
             except HttpResponseError as exc:
                 if exc.status_code == 409:
                     return None
                 raise
-            self._blob.set_blob_metadata({META_KEY: json.dumps(claim.to_dict(), sort_keys=True)}, lease=lease)
+            try:
+                metadata = {META_KEY: json.dumps(claim.to_dict(), sort_keys=True)}
+                self._blob.set_blob_metadata(metadata, lease=lease)
+            except BaseException:  # not held after all: free it now rather than in LEASE_SECONDS
+                with contextlib.suppress(Exception):
+                    lease.release()
+                raise
             return str(lease.id)
 
     def holder(self) -> LockRecord | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -27,6 +28,9 @@ MANIFEST_TYPES = ", ".join(
 )
 RETRIES = 4
 RETRY_STATUS = {429, 500, 502, 503, 504}
+TRANSIENT_HINT = (
+    "a network or registry fault (retried already); nothing half-written stays behind — re-run to continue"
+)
 
 
 class RawRegistry:
@@ -64,7 +68,9 @@ class RawRegistry:
                 "scope": scope,
                 "refresh_token": self._refresh,
             }
-            response = self.http.post(f"{self.base}/oauth2/token", data=form)
+            response = retried(
+                lambda: self.http.post(f"{self.base}/oauth2/token", data=form), self.login_server
+            )
             if response.status_code in (401, 403):
                 raise AuthError(
                     f"registry {self.login_server} refused {scope.rsplit(':', 1)[1]} on {repo}",
@@ -72,7 +78,8 @@ class RawRegistry:
                 )
             if response.status_code != 200:
                 raise BuildError(
-                    f"registry {self.login_server} token request failed: HTTP {response.status_code}"
+                    f"registry {self.login_server} token request failed: HTTP {response.status_code}",
+                    hint=TRANSIENT_HINT,
                 )
             token = str(response.json()["access_token"])
             self._tokens[scope] = token
@@ -81,10 +88,6 @@ class RawRegistry:
     def send(
         self, method: str, repo: str, url: str, *, headers: dict[str, str] | None = None, content: Any = None
     ) -> Any:
-        import httpx
-
-        from genaiops_cli.core.retrying import backoff
-
         write = method not in ("GET", "HEAD")
         full = url if url.startswith("https://") else self.base + url
         refreshed = {"done": False}
@@ -102,23 +105,9 @@ class RawRegistry:
             return response.status_code in RETRY_STATUS
 
         def retry_after(response: Any) -> float | None:
-            if response.status_code == 401:
-                return 0.0
-            value = response.headers.get("Retry-After")
-            return float(value) if value else None
+            return 0.0 if response.status_code == 401 else retry_after_of(response)
 
-        last, _ = backoff(
-            attempt,
-            again=again,
-            on=(httpx.TransportError,),
-            attempts=RETRIES + 1,
-            first=0.2,
-            most=2,
-            wait_hint=retry_after,
-        )
-        if isinstance(last, BaseException):
-            raise BuildError(f"registry {self.login_server} unreachable: {last}") from last
-        return last
+        return retried(attempt, self.login_server, again=again, wait_hint=retry_after)
 
     # ---- manifests
     def get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, str] | None:
@@ -234,6 +223,10 @@ class RawRegistry:
             headers={"Content-Type": "application/octet-stream"},
             content=data,
         )
+        if done.status_code == 404 and self.has_blob(repo, digest):
+            # A completion whose answer was lost, retried: the upload session is closed (404
+            # BLOB_UPLOAD_UNKNOWN) because the blob arrived — content-addressed, so that is success.
+            return
         self._check(done, f"upload blob {digest[:19]}")
 
     def tags(self, repo: str) -> list[str]:
@@ -256,7 +249,51 @@ class RawRegistry:
                 hint="grant AcrPush on the registry to this identity",
             )
         if response.status_code >= 400:
-            raise BuildError(f"registry {self.login_server}: cannot {action}: HTTP {response.status_code}")
+            transient = response.status_code in RETRY_STATUS
+            raise BuildError(
+                f"registry {self.login_server}: cannot {action}: HTTP {response.status_code}",
+                hint=TRANSIENT_HINT if transient else None,
+            )
+
+
+def retry_after_of(response: Any) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def retried(
+    attempt: Callable[[], Any],
+    login_server: str,
+    *,
+    again: Callable[[Any], bool] | None = None,
+    wait_hint: Callable[[Any], float | None] = retry_after_of,
+) -> Any:
+    """`attempt` (one registry HTTP request) until it answers something other than 429/5xx and its
+    connection held, RETRIES times more at most (Retry-After honoured). Every registry request goes
+    through here, the token requests too: a throttled or dropped token exchange is as transient as
+    a throttled manifest read. Past the retries: the last answer, or BuildError (exit 6, resumable)."""
+    import httpx
+
+    from genaiops_cli.core.retrying import backoff
+
+    last, _ = backoff(
+        attempt,
+        again=again or (lambda response: response.status_code in RETRY_STATUS),
+        on=(httpx.TransportError,),
+        attempts=RETRIES + 1,
+        first=0.2,
+        most=2,
+        wait_hint=wait_hint,
+    )
+    if isinstance(last, BaseException):
+        raise BuildError(
+            f"registry {login_server} unreachable: {last}",
+            hint=TRANSIENT_HINT,
+        ) from last
+    return last
 
 
 @lru_cache(maxsize=16)
