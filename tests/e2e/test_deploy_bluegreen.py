@@ -9,12 +9,14 @@ import pytest
 
 from genaiops_cli.errors import ExitCode
 
-from .conftest import Project, Sandbox, make_project
+from .conftest import Project, Sandbox, own_project
 
 
 @pytest.fixture(scope="module")
 def project(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    return make_project(sandbox, tmp_path_factory.mktemp("bluegreen"), ("staging",))
+    # its own resource group and registry: the story expects to create the app, and test_promote
+    # promotes the same app into the shared staging (module order must not matter)
+    return own_project(sandbox, tmp_path_factory.mktemp("bluegreen"), ("staging",), prefix="bg")
 
 
 SETUP = ("--force", "--reason", "test setup")
