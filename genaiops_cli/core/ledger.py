@@ -147,6 +147,9 @@ class DeploymentRecord:
     attempt: int = 1
     previous_release: str | None = None
     services: dict[str, dict[str, Any]] = field(default_factory=dict)  # image, revision, previous revision
+    # services the target had no app for when the first attempt opened the journal: a resumed
+    # attempt finds the app its predecessor created, and may still remove it when the gates fail
+    new_apps: list[str] = field(default_factory=list)
     environment_config: dict[str, Any] = field(default_factory=dict)  # env overrides as deployed
     gates: list[dict[str, Any]] = field(default_factory=list)  # {name, kind, verdict, evidence}
     overrides: list[dict[str, Any]] = field(default_factory=list)  # {what, reason, actor, at}

@@ -321,8 +321,9 @@ def open_journal(
         and all(dst_live[s].digest == candidate.spec["services"][s]["digest"] for s in dst.services)
     ):
         return journal, False
+    new_apps = [s for s in dst.services if not dst_live[s].deployed]
     return lg.DeploymentRecord(
-        dst.name, rid, source=src.name, previous_release=replaced(dst, dst_live)
+        dst.name, rid, source=src.name, previous_release=replaced(dst, dst_live), new_apps=new_apps
     ), False
 
 

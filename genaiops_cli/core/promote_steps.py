@@ -357,11 +357,18 @@ def promotion_steps(services: list[str], strategy: str = "bluegreen") -> list[St
 
 def roll_back(r: Run) -> dict[str, str]:
     """A release that went live at deploy and failed the target's gates: back to the previous
-    revision; a service the target had no unit of before this attempt (a brand-new app) is removed,
-    so the target is left as found. Jobs are written after the gates: nothing of this promotion to
-    undo there."""
+    revision; a service the target had no unit of before this promotion (a brand-new app, also when
+    an interrupted attempt created it) is removed, so the target is left as found. Jobs are written
+    after the gates: nothing of this promotion to undo there."""
     from genaiops_cli.core.side_doors import undo_live
 
     services = staged_services(r)
-    created = [s for s in services if not r.dst_live[s].deployed]
+    created = [s for s in services if not r.dst_live[s].deployed or created_earlier(r, s)]
     return undo_live(r.dst, services, created, r.on_event)
+
+
+def created_earlier(r: Run, service: str) -> bool:
+    """An earlier, interrupted attempt of this promotion created the app, and it still runs only
+    this release (nobody deployed there since)."""
+    ours = r.journal.services.get(service, {}).get("revision")
+    return service in r.journal.new_apps and r.dst_live[service].live in (None, ours)

@@ -182,3 +182,18 @@ def test_a_gated_swap_with_nothing_staged_is_refused_before_anything_runs(world:
         side_doors.require_staged(prod, ["agent"])
     deploy_prod(world, D2)
     side_doors.require_staged(prod, ["agent"])  # staged: fine
+
+
+def test_a_resumed_promotion_removes_the_new_app_its_interrupted_attempt_created(world: World) -> None:
+    """The first attempt created the app and was interrupted before its gates; the re-run finds the
+    app there, but it is still this promotion's own: a failing gate removes it, not keeps it."""
+    deploy_dev(world, D1)
+    world.faults.arm("deploy:after", kind="sigint")  # the app was created, then Ctrl-C
+    with pytest.raises(KeyboardInterrupt):
+        promote(world, force_reason="dev gates are not the subject")
+    assert "agent" in world.hosts["prod"].apps
+    world.broken.add(D1)
+    with pytest.raises(GateFailed) as refused:
+        promote(world, force_reason="dev gates are not the subject")
+    assert refused.value.details["undone"] == {"agent": "removed"}
+    assert "agent" not in world.hosts["prod"].apps
