@@ -104,7 +104,7 @@ class Project:
     def stamped(self, *args: str) -> Run:
         """Build until a full run found everything up to date (and stamped it); that run."""
         first = self.run("build", *args)
-        assert first.code == 0, first.err
+        assert first.code == 0, first.err + first.out  # -o json puts the error in stdout
         time.sleep(2.1)  # files written within 2 s are never stamped (the racily-clean rule)
         full = self.run("build", *args)
         assert full.code == 0 and not full.served, full.err
