@@ -233,7 +233,7 @@ def _run_local(
         for p in prepared
     )
     with _progress(actx, total) as advance:
-        return engine.run_evaluations_blocking(
+        return engine.run_evaluations(
             prepared, targets, client_factory, options, on_done=advance, manifest_file=manifest_file
         )
 

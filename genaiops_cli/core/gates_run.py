@@ -111,7 +111,7 @@ def _evaluation(
     def factory(t: Any) -> Any:
         return env.http.row_client(t.resolve, t.ca_bundle, 30)
 
-    results = engine.run_evaluations_blocking(
+    results = engine.run_evaluations(
         [prepared], targets, factory, RunOptions(), manifest_file=str(manifest.path)
     )
     summary = result_dict(results, environment=env.name, label=label, report_dir=None)

@@ -493,7 +493,3 @@ def finish_all(
             )
         )
     return results
-
-
-# The name the CLI and the gates call it by (it was the synchronous front of an asyncio runner).
-run_evaluations_blocking = run_evaluations
