@@ -34,6 +34,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status, payload, headers=None):
+        # Leave the in-flight count before the answer goes out: once the client has it, it may
+        # send its next request before this handler thread runs again.
+        self._leave()
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -42,6 +45,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
+
+    def _leave(self):
+        if getattr(self, "_counted", False):
+            self._counted = False
+            with self.state.lock:
+                self.state.in_flight -= 1
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
@@ -52,6 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
             count = st.seen[key]
             st.in_flight += 1
             st.max_in_flight = max(st.max_in_flight, st.in_flight)
+        self._counted = True
         try:
             if self.path == "/flaky" and count == 1:
                 self._send(429, {"error": "slow down"}, {"Retry-After": "1"})
@@ -70,8 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(200, {"answer": f"echo {body.get('message')}"})
         finally:
-            with st.lock:
-                st.in_flight -= 1
+            self._leave()
 
 
 @pytest.fixture()
