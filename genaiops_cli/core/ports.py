@@ -258,6 +258,12 @@ class Host(Protocol):
         """Revisions, roles, traffic, labels and URLs, for `genaiops status` (JSON-able)."""
         ...
 
+    def observe(self, service: str) -> tuple[dict[str, Any], LiveService]:
+        """`status(service)` and what runs (`current(service)`, except that `matches_manifest` may
+        be left False), read once: `genaiops status` shows the one and checks the ledger against
+        the other."""
+        ...
+
     def endpoint(self, service: str, label: str) -> Endpoint:
         """Where to send requests for `label`: live | staged | a literal label (blue/green).
         Raises DeployError when that side does not exist."""

@@ -115,6 +115,7 @@ class MemoryLedger:
         self.docs: dict[str, bytes] = {}
         self.faults = faults
         self.writes: list[str] = []
+        self.reads: list[str] = []  # tags read, and "tags:<prefix>" for each listing
 
     def put(self, tag: str, kind: str, document: dict[str, Any]) -> str:
         operation = f"ledger.put:{self.name}:{tag.split('-', 1)[0]}"
@@ -126,9 +127,11 @@ class MemoryLedger:
 
     def get(self, tag: str) -> dict[str, Any] | None:
         self.faults.check(f"ledger.get:{self.name}:{tag.split('-', 1)[0]}")
+        self.reads.append(tag)
         return json.loads(self.docs[tag]) if tag in self.docs else None
 
     def tags(self, prefix: str = "") -> list[str]:
+        self.reads.append(f"tags:{prefix}")
         return [t for t in self.docs if t.startswith(prefix)]
 
 
@@ -316,6 +319,9 @@ class MemoryHost:
             "live": app.live if app else None,
             "revisions": revisions,
         }
+
+    def observe(self, service: str) -> tuple[dict[str, Any], LiveService]:
+        return self.status(service), self.current(service)
 
     def endpoint(self, service: str, label: str) -> Endpoint:
         app = self.apps.get(service)

@@ -214,6 +214,9 @@ class ContainerAppJobHost:
             "revisions": [row],
         }
 
+    def observe(self, service: str) -> tuple[dict[str, Any], LiveService]:
+        return self.status(service), self.current(service)  # two reads of it; only containerapp merges them
+
     def endpoint(self, service: str, label: str) -> Endpoint:
         raise DeployError(
             f"{service!r} is a job: it has no endpoint to send requests to",

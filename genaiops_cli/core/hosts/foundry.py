@@ -448,6 +448,9 @@ class FoundryAgentHost:
             "revisions": rows,
         }
 
+    def observe(self, service: str) -> tuple[dict[str, Any], LiveService]:
+        return self.status(service), self.current(service)  # two reads of it; only containerapp merges them
+
     def endpoint(self, service: str, label: str) -> Endpoint:
         """The agent's Responses endpoint. `live` goes through the version selector, like users;
         any other side gets a session pinned to its version (the body's `agent_session_id`)."""
