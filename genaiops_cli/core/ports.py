@@ -297,6 +297,12 @@ class Cloud(Protocol):
         """The registry named `registry` (a resource name or a login server)."""
         ...
 
+    def sign_in_ahead(self, target: Any) -> None:
+        """Start signing in to `target` now, on a thread, from the calling thread: a caller about to
+        read on several threads at once calls it first, so they share one credential and one
+        token request instead of each signing in."""
+        ...
+
     def http(self) -> HttpClients:
         """HTTP clients for endpoints."""
         ...

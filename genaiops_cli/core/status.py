@@ -24,6 +24,7 @@ def status_report(env: Environment, names: list[str]) -> dict[str, Any]:
     checked over every service of the environment, as the ledger records them all."""
     services = env.services
     hosts: dict[str, Host] = {s: env.host(s) for s in services}  # built here: the host cache is not locked
+    env.cloud.sign_in_ahead(env.target)  # one credential for every thread below, one token request
     with ThreadPoolExecutor(max_workers=min(READERS, len(services) + 1)) as pool:
         ledger = pool.submit(_read_ledger, env)
         observed = dict(zip(services, pool.map(lambda s: hosts[s].observe(s), services), strict=True))

@@ -438,6 +438,9 @@ class MemoryCloud:
     def provisioned(self, target: Any, resource_group: str, deployment: str) -> None:
         raise GenAIOpsError("not provisioned here")
 
+    def sign_in_ahead(self, target: Any) -> None:
+        self.world.sign_ins_ahead += 1
+
     def registry(self, target: Any, resource_group: str, registry: str) -> MemoryRegistry:
         return self.world.registries[registry]
 
@@ -463,6 +466,7 @@ class World:
         self.manifest = load_manifest(tmp_path / "genaiops.yaml")
         self.faults = Faults()
         self.broken: set[str] = set()
+        self.sign_ins_ahead = 0
         self.registries = {
             "crdev": MemoryRegistry("crdev.azurecr.io", self.faults),
             "crprod": MemoryRegistry("crprod.azurecr.io", self.faults),

@@ -91,3 +91,51 @@ def test_drift_is_flagged_and_repair_records_what_runs(project: Project) -> None
     assert entry["operation"] == "rollback" and entry["previous_release"] == fixed["release"]
     assert entry["release"] == drifted["drift"][0]["says"], "the release `second` was recorded with"
     assert ok(project.run("-o", "json", "status", "-e", "dev"))["drift"] == []
+
+
+STATUS_PROBE = """
+import json, sys
+sys.argv = ["genaiops", "-o", "json", "status", "-e", "dev"]
+try:
+    from genaiops_cli.cli import main
+    main()
+except SystemExit:
+    pass
+finally:
+    loaded = sorted(m for m in sys.modules if m.startswith("azure.mgmt.resource"))
+    sys.__stderr__.write("\\nLOADED=" + json.dumps(loaded) + "\\n")
+"""
+
+
+def test_status_reads_the_app_once_and_loads_no_deployments_sdk(project: Project, sandbox: Sandbox) -> None:
+    """Issue 18: status read the app twice, its live revision again, the managed environment and
+    the provisioning deployment (importing azure-mgmt-resource-deployments) for nothing it shows."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    ship(project, "1.0.0")
+    log = sandbox.state_dir / "logs" / "sandbox.log"
+    before = log.stat().st_size
+    proc = subprocess.run(
+        [sys.executable, "-c", STATUS_PROBE],
+        cwd=project.root,
+        env={**os.environ, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert json.loads(proc.stdout)["result"]["services"][0]["deployed"] is True, proc.stderr
+    line = [ln for ln in proc.stderr.splitlines() if ln.startswith("LOADED=")][-1]
+    assert json.loads(line[len("LOADED=") :]) == []
+    with log.open("rb") as f:
+        f.seek(before)
+        requests = [ln for ln in f.read().decode(errors="replace").splitlines() if "/subscriptions/" in ln]
+    app = f"/containerApps/{APP} "
+    assert sum(app in ln for ln in requests) == 1, requests
+    assert sum(f"/containerApps/{APP}/revisions " in ln for ln in requests) == 1, requests
+    assert not [ln for ln in requests if f"/containerApps/{APP}/revisions/" in ln], (
+        "the list gives the live one"
+    )
+    assert not [ln for ln in requests if "/managedEnvironments/" in ln or "/deployments/" in ln], requests
