@@ -37,15 +37,20 @@ def status_report(env: Environment, names: list[str]) -> dict[str, Any]:
 def _read_ledger(env: Environment) -> lg.ReadOnce | None:
     """The ledger documents the drift check reads in the usual case, read ahead: the
     last-known-good pointer (beside the rest), history's newest live entry, the release record it
-    names, and the entry the pointer names (usually that same one). None when the ledger cannot be
+    names (beside the entry before it, which the previous-release check reads when a previous
+    revision is kept), and the entry the pointer names (usually one of those). None when the ledger cannot be
     read: the drift check then reads it again and reports why."""
     try:
         store = lg.ReadOnce(env.ledger)
-        with ThreadPoolExecutor(max_workers=1) as side:
+        with ThreadPoolExecutor(max_workers=2) as side:
             pointer = side.submit(lg.last_known_good, store, env.name)
             newest = reconcile.newest_live(store, env.name)
             if newest is not None:
-                lg.load_release(store, newest.release_id)
+                side.submit(lg.load_release, store, newest.release_id)
+                # the previous-release check reads history on from the newest: usually one entry more
+                older = sorted(store.tags(lg.history_prefix(env.name)), reverse=True)[1:2]
+                for tag in older:
+                    store.get(tag)
             record = (pointer.result() or {}).get("record")
         if record:
             store.get(str(record))
