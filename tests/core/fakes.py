@@ -274,6 +274,7 @@ class MemoryHost:
         return {"service": service, "live": app.live, "previous": app.previous}
 
     def rollback(self, service: str, timeout: float, on_event: Any) -> dict[str, Any]:
+        self.faults.check("rollback")
         app = self.apps[service]
         if not app.previous:
             raise DeployError("no previous revision", code="no_previous")
@@ -442,13 +443,13 @@ class MemoryCloud:
 class World:
     """Two environments (dev: direct, prod: blue/green) with their registries, ledgers and hosts."""
 
-    def __init__(self, tmp_path: Path, prod_extra: str = "") -> None:
-        """`prod_extra`: more YAML for prod's section (e.g. `strategy: canary` and its steps)."""
+    def __init__(self, tmp_path: Path, prod_extra: str = "", manifest: str = MANIFEST) -> None:
+        """`prod_extra`: more YAML for prod's section (e.g. `strategy: canary` and its steps);
+        `manifest`: another project (its services build from src/agent)."""
         from genaiops_cli.core.manifest.loader import load_manifest
 
         (tmp_path / "src" / "agent").mkdir(parents=True)
         (tmp_path / "src" / "agent" / "Dockerfile").write_text("FROM scratch\n")
-        manifest = MANIFEST
         if "strategy:" in prod_extra:
             manifest = manifest.replace(
                 "    strategy: bluegreen\n    gates: [smoke]\n", "    gates: [smoke]\n"
@@ -463,7 +464,7 @@ class World:
         }
         prod_strategy = self.manifest.environments["prod"].strategy
         self.hosts = {
-            "dev": MemoryHost("direct", self.faults),
+            "dev": MemoryHost(self.manifest.environments["dev"].strategy, self.faults),
             "prod": MemoryHost(prod_strategy, self.faults),
         }
         self.http = MemoryHttp(self)
