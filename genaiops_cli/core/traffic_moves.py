@@ -78,6 +78,9 @@ def swap_all(
     except GenAIOpsError as exc:
         record_failed(env, move, exc, measured, gates or [], forced)
         raise
+    except KeyboardInterrupt:
+        record_failed(env, move, _interrupted(move), measured, gates or [], forced)
+        raise
 
 
 def rollback_all(env: Environment, move: Move, timeout: float, on_event: EventFn) -> list[dict[str, Any]]:
@@ -92,6 +95,15 @@ def rollback_all(env: Environment, move: Move, timeout: float, on_event: EventFn
     except GenAIOpsError as exc:
         record_failed(env, move, exc, measured, [], None)
         raise
+    except KeyboardInterrupt:
+        record_failed(env, move, _interrupted(move), measured, [], None)
+        raise
+
+
+def _interrupted(move: Move) -> GenAIOpsError:
+    return GenAIOpsError(
+        f"interrupted during the {move.verb}: the services already moved were moved back", code="interrupted"
+    )
 
 
 def record_failed(

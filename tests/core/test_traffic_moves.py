@@ -161,6 +161,19 @@ def test_ctrl_c_between_two_swaps_puts_the_first_back(world: World) -> None:
     with pytest.raises(KeyboardInterrupt):
         swap(world, "prod")
     assert serving(world, "prod") == before
+    entry = newest(world, "prod")
+    assert (entry.operation, entry.status, entry.error["code"]) == ("swap", "failed", "interrupted")
+
+
+def test_a_forced_swap_that_fails_part_way_is_undone_and_its_override_recorded(world: World) -> None:
+    released_prod(world)
+    before = serving(world, "prod")
+    world.faults.arm("swap", kind="500", skip=1)
+    with pytest.raises(DeployError) as failed:
+        swap(world, "prod", forced="hotfix at 3am")
+    assert failed.value.code == "swap_failed" and serving(world, "prod") == before
+    entry = newest(world, "prod")
+    assert entry.status == "failed" and entry.overrides[0]["reason"] == "hotfix at 3am"
 
 
 def test_a_swap_after_a_canary_sends_the_services_not_moved_back_to_stable(world: World) -> None:
