@@ -187,7 +187,7 @@ def _undo_and_explain(
     now[failed] = serving or UNREADABLE
     for name in move.services:
         now.setdefault(name, move.was(name) or "")  # not reached: untouched
-    cause = f"{move.verb} failed for {failed} in {env.name}: {_message(exc)}"
+    cause = f"{move.verb} failed for {failed} in {env.name}: {_message(exc).rstrip('. ')}"
     details: dict[str, Any] = {
         "failed_service": failed,
         "cause": exc.to_dict() if isinstance(exc, GenAIOpsError) else {"message": _message(exc)},
@@ -201,11 +201,7 @@ def _undo_and_explain(
         exc.details = {**(exc.details or {}), **details}  # nothing moved: the error as it was
         return exc
     if not stuck and not unknown:
-        what = (
-            f"{', '.join(moved)} moved back to what {'it' if len(moved) == 1 else 'they'} served before; "
-            if moved
-            else "nothing moved; "
-        )
+        what = f"{', '.join(moved)} moved back, so " if moved else "nothing moved: "
         return DeployError(
             f"{cause}; {what}every service serves what it served before",
             hint=_retry_hint(env.name, move.verb),
