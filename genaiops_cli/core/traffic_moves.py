@@ -15,13 +15,13 @@ two releases live at once, and nothing in the ledger saying so. Here:
   DeployError (exit 7): every service back where it was — or, when an undo itself failed, what
   each service serves as read back, and how to fix it (`rollback` of that service, then `repair`).
 
-After an undone swap the moved services keep the new revision as their previous one and nothing
-staged: `deploy` stages the release again (the revision still exists), then `swap` retries."""
+After an undone swap each service moved back has its new revision staged again (when the image
+still gives that very revision), so a re-run of `swap` retries at once; otherwise `deploy` first."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core.ports import PREVIOUS_RELEASE_TAG, RELEASE_TAG
@@ -46,6 +46,9 @@ class Move:
     wanted: dict[str, str | None]
     # after a canary that passed, the services not moved yet still split traffic: back to stable
     unsplit: Callable[[str], None] | None = None
+    # swap: the staged image per service, to stage it again beside live once a service is moved back
+    restage: dict[str, str | None] = field(default_factory=dict)
+    restaged: list[str] = field(default_factory=list)
 
     def was(self, service: str) -> str | None:
         return self.before[service].live
@@ -73,6 +76,7 @@ def swap_all(
     from genaiops_cli.core.side_doors import release_of
 
     measured = release_of(env, move.services, "staged")  # before it moves: what was attempted
+    move.restage = {n: d.get("image") for n, d in measured[1].items()}
     try:
         return move_all(env, move, lambda n: env.host(n).swap(n, on_event), on_event)
     except GenAIOpsError as exc:
@@ -142,7 +146,7 @@ def move_all(
         except KeyboardInterrupt:  # Ctrl-C/SIGTERM between two writes: leave it as it was found
             landed = [name] if move.wanted[name] and _serving(env, name) == move.wanted[name] else []
             moved = [r["service"] for r in results] + landed
-            undo(env, move, moved, on_event)
+            undo(env, move, moved, on_event, restage=False)  # quick: a second signal ends it all
             _unsplit(move, moved, on_event)
             raise
         except Exception as exc:  # whatever failed, the services moved before go back
@@ -204,7 +208,7 @@ def _undo_and_explain(
         what = f"{', '.join(moved)} moved back, so " if moved else "nothing moved: "
         return DeployError(
             f"{cause}; {what}every service serves what it served before",
-            hint=_retry_hint(env.name, move.verb),
+            hint=_retry_hint(env.name, move, moved),
             code=f"{move.verb}_failed",
             details=details,
         )
@@ -219,23 +223,23 @@ def _undo_and_explain(
     )
 
 
-def _retry_hint(env: str, verb: str) -> str:
-    if verb == "swap":
-        return (
-            f"fix what failed, then `genaiops deploy -e {env}` stages the release again where the undo "
-            f"took it off, and `genaiops swap -e {env}` retries; `genaiops history -e {env}` has the attempt"
-        )
+def _retry_hint(env: str, move: Move, moved: list[str]) -> str:
+    history = f"`genaiops history -e {env}` has the attempt"
+    if move.verb != "swap":
+        return f"fix what failed and run `genaiops rollback -e {env}` again; {history}"
+    if all(n in move.restaged for n in moved):  # every service is staged as it was found
+        return f"fix what failed and run `genaiops swap -e {env}` again; {history}"
     return (
-        f"fix what failed and run `genaiops rollback -e {env}` again; "
-        f"`genaiops history -e {env}` has the attempt"
+        f"fix what failed, then `genaiops deploy -e {env}` stages the release again where the undo "
+        f"took it off, and `genaiops swap -e {env}` retries; {history}"
     )
 
 
 def undo(
-    env: Environment, move: Move, moved: list[str], on_event: EventFn
+    env: Environment, move: Move, moved: list[str], on_event: EventFn, restage: bool = True
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Each moved service back to what it served before, read back: ({service: "rolled back" |
-    "undo failed"}, {service: what it serves now})."""
+    "undo failed"}, {service: what it serves now}); after a swap, its new revision staged again."""
     undone: dict[str, str] = {}
     serving: dict[str, str] = {}
     for name in reversed(moved):
@@ -246,9 +250,29 @@ def undo(
         if now is not None and now.live == was:
             _restore_release_tags(env, move, name, now, on_event)
             undone[name] = "rolled back"
+            if restage:
+                _restage(env, move, name, on_event)
         else:
             undone[name] = "undo failed"
     return undone, serving
+
+
+def _restage(env: Environment, move: Move, name: str, on_event: EventFn) -> None:
+    """After a swap is undone the service has nothing staged and the new revision as its previous
+    one: stage that very revision again beside live, as the swap found it — a re-run of `swap`
+    retries at once, and a `rollback` cannot take the service to it. Only when the image still
+    gives that revision (the configuration unchanged: a deploy would otherwise create a new one).
+    Best effort: the service already serves what it served before."""
+    image, wanted = move.restage.get(name), move.wanted[name]
+    host = env.host(name)
+    try:
+        if not image or host.expected_revision(name, image) != wanted:
+            return
+        host.deploy(name, image, UNDO_TIMEOUT, on_event)
+        if host.current(name).staged == wanted:
+            move.restaged.append(name)
+    except Exception as exc:  # it serves what it served; `deploy` stages the release again
+        on_event(name, f"undo: {wanted} was not staged again ({_code(exc)})")
 
 
 def _roll_back(env: Environment, name: str, was: str | None, on_event: EventFn) -> LiveService | None:

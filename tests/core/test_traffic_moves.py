@@ -78,7 +78,7 @@ def test_a_swap_failing_on_the_second_service_puts_the_first_back_and_records_it
     error = failed.value
     assert error.exit_code == ExitCode.DEPLOY and error.code == "swap_failed"
     assert "helper" in error.message and "every service serves what it served before" in error.message
-    assert "genaiops deploy -e prod" in str(error.hint)
+    assert "genaiops swap -e prod" in str(error.hint) and "deploy" not in str(error.hint)
     assert error.details["undone"] == {"agent": "rolled back"}
     assert error.details["serving"] == before
     assert serving(world, "prod") == before, "no mixed release: both back on the first"
@@ -90,6 +90,27 @@ def test_a_swap_failing_on_the_second_service_puts_the_first_back_and_records_it
     assert error.details["ledger"] and error.details["release"] == entry.release_id
     assert lg.last_known_good(world.ledger("prod"), "prod")["release"] == first
     assert reconcile.drift(world.envs["prod"]) == []
+    staged = {s: world.hosts["prod"].apps[s].staged for s in SERVICES}
+    assert staged == {s: f"{s}--{D2[7:15]}" for s in SERVICES}, "staged again, as the swap found it"
+    assert [s["live"] for s in swap(world, "prod")] == list(staged.values()), "the re-run swaps at once"
+
+
+def test_a_swap_undone_after_the_configuration_changed_leaves_the_release_for_deploy_to_stage(
+    world: World,
+) -> None:
+    """Restaging would create another revision (the image no longer gives the swapped one): the
+    service stays moved back with nothing staged, and the hint says to deploy first."""
+    released_prod(world)
+    before = serving(world, "prod")
+    deploys = world.hosts["prod"].deploys
+    prod = world.envs["prod"]
+    move = traffic_moves.plan_swap(prod, SERVICES)
+    move.wanted["agent"] = "agent--elsewhere"  # as if the manifest changed since the deploy
+    world.faults.arm("swap", kind="500", skip=1)
+    with pytest.raises(DeployError) as failed:
+        traffic_moves.swap_all(prod, move, events())
+    assert serving(world, "prod") == before and world.hosts["prod"].deploys == deploys
+    assert "genaiops deploy -e prod" in str(failed.value.hint)
 
 
 def test_a_swap_whose_write_landed_though_its_answer_was_lost_is_read_back_as_done(world: World) -> None:

@@ -1,12 +1,12 @@
 """`swap` and `rollback` over several services are all or none (issue 14: a failed step never leaves
 an environment worse than it found it), on the stand-in with its fault table: in an ungated
 environment with two services, the second service's traffic write fails (500 past the SDK's
-retries) after the first one's landed → the first is put back, read back, exit 7 with
-`details.undone`, the attempt in history as failed; every service is 100 % on one healthy revision,
-the one it served before, and `status` shows no drift. The same for a rollback. Then, without the
-fault, the re-run (deploy + swap; rollback) completes. The exhaustive cases (a lost answer read
-back, an undo that fails, Ctrl-C between two writes, a gated and a forced swap) run over in-memory
-fakes in tests/core/test_traffic_moves.py."""
+retries) after the first one's landed → the first is put back (its new revision staged again),
+read back, exit 7 with `details.undone`, the attempt in history as failed; every service is 100 %
+on one healthy revision, the one it served before, and `status` shows no drift. The same for a
+rollback. Then, without the fault, a re-run of the same command completes. The exhaustive cases (a
+lost answer read back, an undo that fails, Ctrl-C between two writes, a forced swap) run over
+in-memory fakes in tests/core/test_traffic_moves.py."""
 
 from __future__ import annotations
 
@@ -106,12 +106,13 @@ def test_a_swap_failing_on_the_second_service_puts_the_first_back(project: Proje
     assert error["code"] == "swap_failed" and "helper" in error["message"], error
     assert "every service serves what it served before" in error["message"] and error["hint"]
     assert error["details"]["undone"] == {"agent": "rolled back"}
-    assert serving(project) == before, "no mixed release: agent back on what it served"
+    now = services(project)
+    assert {n: svc["live"] for n, svc in now.items()} == before, "no mixed release: agent back"
+    assert all(svc["staged"] for svc in now.values()), "agent's new revision staged again, as found"
     entry = newest(project)
     assert (entry["operation"], entry["status"]) == ("swap", "failed"), entry
     faults.clear()
-    ok(project.run("-o", "json", "deploy", "-e", "dev", "--timeout", "60"))  # agent staged again
-    swapped = ok(project.run("-o", "json", "swap", "-e", "dev"))
+    swapped = ok(project.run("-o", "json", "swap", "-e", "dev"))  # the re-run, nothing else
     assert {s["service"]: s["previous"] for s in swapped["swaps"]} == before
     assert serving(project) == {s["service"]: s["live"] for s in swapped["swaps"]}
 
