@@ -59,7 +59,7 @@ def test_a_held_lock_is_a_failed_entry_with_its_code(world: World) -> None:
 def test_a_lock_that_cannot_be_reached_is_a_failed_entry(world: World) -> None:
     lease = world.envs["prod"].lock
 
-    def unreachable(claim: Any, seconds: int) -> str | None:
+    def unreachable(claim: Any, seconds: int, lease_id: str) -> str | None:
         raise LockedError(
             "could not acquire the environment lock: ServiceRequestError", code="lock_unavailable"
         )

@@ -5,7 +5,6 @@ a lease broken or taken is noticed (exit 11 at the next step); break-lock record
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -45,9 +44,11 @@ def test_racing_acquirers_exactly_one_holds() -> None:
 
 def test_heartbeat_keeps_the_lease_and_release_frees_it() -> None:
     backend = MemoryLease()
-    held = locks.acquire_lease(backend, "prod", "deploy", seconds=3)  # beats every second
-    time.sleep(2.5)
-    assert backend.renewals >= 1 and backend.holder() is not None
+    held = locks.acquire_lease(
+        backend, "prod", "deploy", seconds=3, heartbeat=backend.clock
+    )  # beats every 1 s
+    backend.clock.advance(5)  # past the lease's duration
+    assert backend.renewals == 5 and backend.holder() is not None
     held.renew()  # nothing lost: no error
     locks.release(held)
     assert backend.holder() is None
@@ -55,12 +56,11 @@ def test_heartbeat_keeps_the_lease_and_release_frees_it() -> None:
 
 def test_a_lost_lease_stops_the_holder_at_its_next_step() -> None:
     backend = MemoryLease()
-    held = locks.acquire_lease(backend, "prod", "promote", seconds=3)
-    taker = locks.acquire_lease(backend, "prod", "promote", break_lock="holder hung")
+    held = locks.acquire_lease(backend, "prod", "promote", seconds=3, heartbeat=backend.clock)
+    taker = locks.acquire_lease(backend, "prod", "promote", break_lock="holder hung", heartbeat=backend.clock)
     assert taker.claim.broke["reason"] == "holder hung" and taker.claim.broke["lock"]["owner"]
-    deadline = time.monotonic() + 5
-    while held.lost is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    backend.clock.advance(1)  # the holder's next beat finds the lease taken
+    assert held.lost
     with pytest.raises(LockedError) as caught:
         held.renew()
     assert caught.value.exit_code == 11 and "lost" in caught.value.message
@@ -71,11 +71,11 @@ def test_a_lost_lease_stops_the_holder_at_its_next_step() -> None:
 
 def test_a_dead_holder_frees_when_its_lease_runs_out() -> None:
     backend = MemoryLease()
-    backend.try_acquire(locks.new_claim("prod", "promote", "killed", 1), 1)  # no heartbeat: a kill -9
+    backend.try_acquire(locks.new_claim("prod", "promote", "killed", 1), 1, "dead")  # no heartbeat: kill -9
     with pytest.raises(LockedError):
-        locks.acquire_lease(backend, "prod", "promote")
-    time.sleep(1.1)
-    held = locks.acquire_lease(backend, "prod", "promote")
+        locks.acquire_lease(backend, "prod", "promote", heartbeat=backend.clock)
+    backend.clock.advance(1)
+    held = locks.acquire_lease(backend, "prod", "promote", heartbeat=backend.clock)
     locks.release(held)
 
 
