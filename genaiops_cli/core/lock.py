@@ -344,5 +344,13 @@ def acquire_lease(
 
 
 def try_lease(backend: LeaseBackend, claim: LockRecord, seconds: int) -> str | None:
-    """One acquire with a lease id of our own (a retry of an acquire whose answer was lost is granted)."""
-    return backend.try_acquire(claim, seconds, str(uuid.uuid4()))
+    """One acquire with a lease id of our own. When it fails the acquire may still have landed (its
+    answer lost, or Ctrl-C while waiting for it): the environment would stay locked by nobody for
+    `seconds`, so that id is released at once — a release by our own id ends no one else's lease."""
+    proposed = str(uuid.uuid4())
+    try:
+        return backend.try_acquire(claim, seconds, proposed)
+    except (Exception, KeyboardInterrupt):
+        with contextlib.suppress(Exception):
+            backend.release(proposed)
+        raise

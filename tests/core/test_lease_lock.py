@@ -101,3 +101,15 @@ def test_a_failed_release_leaves_a_lease_that_may_be_someone_else_s_to_expire() 
     held.valid_since -= held.seconds  # not renewed for a whole lease: it may have been taken since
     locks.release(held)
     assert backend.holder() is not None  # not broken: it expires by itself
+
+
+@pytest.mark.parametrize("kind", ["drop", "sigint"])
+def test_an_acquire_whose_answer_was_lost_leaves_the_environment_free(kind: str) -> None:
+    """The acquire landed (the lease is ours) but its answer never came back (past the SDK's
+    retries, or Ctrl-C while waiting): the environment must not stay locked by nobody for a lease."""
+    backend = MemoryLease()
+    backend.faults.arm("lease.acquire:after", kind=kind)
+    with pytest.raises((LockedError, KeyboardInterrupt)):
+        locks.acquire_lease(backend, "prod", "promote", heartbeat=backend.clock)
+    assert backend.holder() is None
+    locks.release(locks.acquire_lease(backend, "prod", "promote", heartbeat=backend.clock))
