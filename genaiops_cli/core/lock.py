@@ -296,22 +296,27 @@ class LeaseHeld:
 
     def release(self) -> None:
         """Free the environment. Never fails the command that held it (its work is done or has
-        failed on its own): a release the storage refuses is followed by a break (period 0) while
-        the lease is certainly still ours, else the lease expires by itself within `seconds`."""
+        failed on its own): a release that fails is tried once more — with our own lease id, so it
+        can end no one else's lease (a break could: the first release may have landed, its answer
+        lost, and a new holder got in since) — else the lease expires by itself within `seconds`.
+        An interrupt arriving during the release still frees the environment, then propagates."""
         if self._halt is not None:
             self._halt()
         if self.lost:
             return
-        try:
-            self.backend.release(self.lease_id)
-        except LeaseLost:
-            pass
-        except Exception:
-            # Ours for sure only until `seconds` after the last granted acquire/renew (margin for
-            # clocks and the request): breaking later could end a new holder's lease.
-            if self.heartbeat.now() - (self.valid_since or 0.0) < self.seconds - 5:
-                with contextlib.suppress(Exception):
-                    self.backend.break_lease()
+        interrupted: KeyboardInterrupt | None = None
+        for _attempt in range(2):
+            try:
+                self.backend.release(self.lease_id)
+                break
+            except LeaseLost:
+                break
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+            except Exception:
+                continue
+        if interrupted is not None:
+            raise interrupted
 
 
 def acquire_lease(

@@ -80,27 +80,60 @@ def test_a_dead_holder_frees_when_its_lease_runs_out() -> None:
 
 
 class FailingRelease(MemoryLease):
-    """The storage fails the release (throttled or 5xx past the SDK's retries)."""
+    """The storage fails every release (throttled or 5xx past the SDK's retries)."""
 
     def release(self, lease_id: str) -> None:
         raise LockedError("could not release the environment lock: ServerBusy", code="lock_unavailable")
 
 
-def test_a_failed_release_never_fails_the_holder_and_breaks_its_own_lease() -> None:
+def test_a_failed_release_never_fails_the_holder_and_the_lease_runs_out() -> None:
     backend = FailingRelease()
-    held = locks.acquire(Store(), "prod", "promote", lease=backend)
+    held = locks.acquire(Store(), "prod", "promote", lease=backend, heartbeat=backend.clock)
     assert isinstance(held, locks.LeaseHeld)
     locks.release(held)  # no exception: the command's outcome is what it reports
-    assert backend.holder() is None  # broken while certainly ours: the next run need not wait
+    assert backend.holder() is not None  # not broken: it may no longer be ours to break
+    backend.clock.advance(locks.LEASE_SECONDS)
+    assert backend.holder() is None
 
 
-def test_a_failed_release_leaves_a_lease_that_may_be_someone_else_s_to_expire() -> None:
-    backend = FailingRelease()
-    held = locks.acquire(Store(), "prod", "promote", lease=backend)
-    assert isinstance(held, locks.LeaseHeld)
-    held.valid_since -= held.seconds  # not renewed for a whole lease: it may have been taken since
+@pytest.mark.parametrize("kind", ["429", "500", "drop"])
+def test_a_release_failing_once_is_tried_again_and_frees_at_once(kind: str) -> None:
+    backend = MemoryLease()
+    held = locks.acquire(Store(), "prod", "promote", lease=backend, heartbeat=backend.clock)
+    backend.faults.arm("lease.release", kind=kind)
     locks.release(held)
-    assert backend.holder() is not None  # not broken: it expires by itself
+    assert backend.holder() is None  # the next run need not wait for the lease to run out
+
+
+class ReleaseAnswerLostWhileAnotherGetsIn(MemoryLease):
+    """The release lands, a waiting run acquires the free lock at once, then the release's answer
+    is lost (past the SDK's retries): the first holder cannot tell it is no longer its lease."""
+
+    def release(self, lease_id: str) -> None:
+        super().release(lease_id)
+        if self.holder() is None:
+            self.try_acquire(locks.new_claim("prod", "promote", "the next run", 30), 30, "next-run")
+        raise LockedError(
+            "could not release the environment lock: ServiceResponseError", code="lock_unavailable"
+        )
+
+
+def test_a_release_whose_answer_was_lost_never_ends_the_next_holder_s_lease() -> None:
+    backend = ReleaseAnswerLostWhileAnotherGetsIn()
+    held = locks.acquire(Store(), "prod", "promote", lease=backend, heartbeat=backend.clock)
+    assert isinstance(held, locks.LeaseHeld)
+    locks.release(held)
+    holder = backend.holder()
+    assert holder is not None and holder.reason == "the next run"  # two holders would follow a break
+
+
+def test_an_interrupt_during_the_release_still_frees_the_environment() -> None:
+    backend = MemoryLease()
+    held = locks.acquire(Store(), "prod", "promote", lease=backend, heartbeat=backend.clock)
+    backend.faults.arm("lease.release", kind="sigint")
+    with pytest.raises(KeyboardInterrupt):
+        locks.release(held)  # the interrupt still ends the command (exit 130)
+    assert backend.holder() is None
 
 
 @pytest.mark.parametrize("kind", ["drop", "sigint"])
