@@ -207,6 +207,9 @@ def promote(
     except GenAIOpsError as exc:
         record_unopened(dst, src.name, candidate.release_id if candidate else wanted, exc)
         raise
+    except KeyboardInterrupt:
+        record_unopened(dst, src.name, candidate.release_id if candidate else wanted, interrupted("start"))
+        raise
     try:
         broke = held.claim.broke if held.claim.broke and held.claim.broke.get("reason") != "expired" else None
         result = run_promotion(src, dst, candidate, options, on_event, held, broke)
@@ -264,6 +267,9 @@ def run_promotion(
     except GenAIOpsError as exc:
         record_unopened(dst, src.name, candidate.release_id, exc)
         raise
+    except KeyboardInterrupt:
+        record_unopened(dst, src.name, candidate.release_id, interrupted("start"))
+        raise
     if journal.status == "live":
         return unchanged(src, dst, candidate, journal, lg.repair_records(dst.ledger, journal))
     if broke:
@@ -296,6 +302,11 @@ def record_unopened(dst: Env, source: str, release: str | None, exc: GenAIOpsErr
         lg.record_event(store, record)
     except GenAIOpsError:
         pass
+
+
+def interrupted(step: str) -> GenAIOpsError:
+    """Ctrl-C/SIGTERM before the journal opened, as history records it (the CLI still exits 130)."""
+    return GenAIOpsError(f"interrupted during {step}", code="interrupted")
 
 
 def raised_in(exc: BaseException, obj: object) -> bool:
