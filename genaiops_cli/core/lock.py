@@ -286,13 +286,28 @@ class LeaseHeld:
         self.valid_since = asked
 
     def renew(self) -> None:
-        """Called between steps: fail fast (exit 11) if the heartbeat lost the lease."""
+        """Called between steps: fail fast (exit 11) if the heartbeat lost the lease — or could not
+        renew it for most of its duration (the storage unreachable), when it may have run out and
+        been taken: one renew now tells (Azure renews an expired lease by its id unless someone
+        leased the blob since), and going on unconfirmed could make two live holders."""
+        if not self.lost and self._unconfirmed():
+            self.beat()
+            if not self.lost and self._unconfirmed():
+                raise LockedError(
+                    f"could not renew environment {self.claim.environment!r}'s lock for "
+                    f"{self.heartbeat.now() - (self.valid_since or 0.0):.0f} s: it may have run out",
+                    hint="the storage account was unreachable; re-run to resume",
+                    code="lock_unavailable",
+                )
         if self.lost:
             raise LockedError(
                 f"lost environment {self.claim.environment!r}'s lock: {self.lost}",
                 hint="someone broke the lock (--break-lock) or this run stalled past the lease; "
                 "re-run to resume",
             )
+
+    def _unconfirmed(self) -> bool:
+        return self.heartbeat.now() - (self.valid_since or 0.0) >= self.seconds * 5 / 6
 
     def release(self) -> None:
         """Free the environment. Never fails the command that held it (its work is done or has

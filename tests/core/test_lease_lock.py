@@ -146,3 +146,40 @@ def test_an_acquire_whose_answer_was_lost_leaves_the_environment_free(kind: str)
         locks.acquire_lease(backend, "prod", "promote", heartbeat=backend.clock)
     assert backend.holder() is None
     locks.release(locks.acquire_lease(backend, "prod", "promote", heartbeat=backend.clock))
+
+
+def lapsed_holder(backend: MemoryLease, failed_beats: int) -> locks.LeaseHeld:
+    """A holder whose heartbeat failed (storage unreachable) for a whole lease."""
+    held = locks.acquire_lease(backend, "prod", "promote", heartbeat=backend.clock)
+    backend.faults.arm("lease.renew", times=failed_beats, kind="500")
+    backend.clock.advance(locks.LEASE_SECONDS)  # three beats, each one failed: the lease ran out
+    return held
+
+
+def test_a_lease_that_ran_out_and_was_taken_stops_the_holder_at_its_next_step() -> None:
+    backend = MemoryLease()
+    held = lapsed_holder(backend, 3)
+    taker = locks.acquire_lease(backend, "prod", "promote", heartbeat=backend.clock)  # the lock was free
+    with pytest.raises(LockedError) as caught:
+        held.renew()  # between two steps: going on would make two live holders
+    assert caught.value.exit_code == 11
+    locks.release(held)
+    assert backend.holder() is taker.claim
+    locks.release(taker)
+
+
+def test_a_lease_that_ran_out_while_the_storage_was_down_is_renewed_before_the_next_step() -> None:
+    backend = MemoryLease()
+    held = lapsed_holder(backend, 3)
+    held.renew()  # storage back, nobody took it: Azure renews an expired lease by its id
+    assert backend.holder() is held.claim
+    locks.release(held)
+
+
+def test_a_lease_that_cannot_be_renewed_for_a_whole_lease_stops_the_holder() -> None:
+    backend = MemoryLease()
+    held = lapsed_holder(backend, 4)  # still unreachable at the next step
+    with pytest.raises(LockedError) as caught:
+        held.renew()
+    assert caught.value.exit_code == 11 and caught.value.code == "lock_unavailable"
+    locks.release(held)
