@@ -389,6 +389,11 @@ class LeaseClock:
             timer["beat"]()
         self.t = end
 
+    def kill(self) -> None:
+        """The holding process died (kill -9): its heartbeats stop with it, the lease runs out."""
+        for timer in self._timers:
+            timer["on"] = False
+
 
 class MemoryLease:
     """One blob's lease with Azure's semantics (Lease Blob): acquire is atomic and takes the id the
