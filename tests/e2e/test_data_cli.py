@@ -142,3 +142,22 @@ def test_a_push_failing_past_the_retries_leaves_no_half_version_then_one_rerun(
     assert [d["version"] for d in listed if d["name"] == "flaky"] == [again["version"]]
     pulled = ok(project.run("-o", "json", "data", "show", "flaky@latest", "-e", "dev"))
     assert list(pulled["files"]) == ["eval.jsonl"] and pulled["sha256"] == again["sha256"]
+
+
+def test_a_registration_failing_past_the_retries_registers_nothing_then_one_rerun(
+    project: Project, faults: Any
+) -> None:
+    """Staging's push uploads, then the project refuses the registration past the SDK's retries
+    (429 × 4, Retry-After 1 s): a clean failure (exit 6, never 1), nothing registered in the
+    project (the uploaded blobs are no version there), and one re-run registers it."""
+    faults.add("PATCH", r"/datasets/flaky-registry/versions/", "429", count=4, retry_after=1)
+    first = project.run("-o", "json", "data", "push", "flaky-registry", "data/eval.jsonl", "-e", "staging")
+    assert faults.rules() == [], "the registration was never made"
+    assert first.code == ExitCode.BUILD, first.stdout[-2000:] + first.stderr[-2000:]
+    assert first.json()["error"]["hint"]
+    assert "flaky-registry" not in [d.name for d in registry(project).list()]
+    again = ok(
+        project.run("-o", "json", "data", "push", "flaky-registry", "data/eval.jsonl", "-e", "staging")
+    )
+    assert again["created"]
+    assert [v.version for v in registry(project).list_versions("flaky-registry")] == [again["version"]]
