@@ -12,6 +12,7 @@ from genaiops_cli.core.evaluation.calls import Outcome
 from genaiops_cli.core.evaluation.engine import Targets
 from genaiops_cli.core.evaluation.runner import RunOptions, Target
 from genaiops_cli.core.manifest.model import Evaluation
+from genaiops_cli.errors import BuildError, DeployError, ExitCode
 
 WRONG = {0, 3, 7}  # rows whose answer is wrong
 ERRORS = {5}  # rows whose call fails
@@ -157,6 +158,8 @@ def test_a_failed_execution_is_an_error_with_its_reason(tmp_path):
     with pytest.raises(batch.BatchFailed) as err:
         batch.run([p], _targets(), FakeBackend(plan, fail="replica 1: exited with code 3"), plan, poll=0)
     assert "ended Failed with 1 of 2 shards done: replica 1: exited with code 3" in err.value.message
+    # a job execution that did not succeed (exit 7, as `job run --wait`), never an internal error
+    assert (err.value.exit_code, err.value.code) == (ExitCode.DEPLOY, "batch_failed")
 
 
 def test_ctrl_c_stops_the_execution(tmp_path):
@@ -166,6 +169,47 @@ def test_ctrl_c_stops_the_execution(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         batch.run([p], _targets(), backend, plan, poll=0)
     assert backend.stopped == ["genaiops-eval-abc123"]
+
+
+class UnreadableProgress(FakeBackend):
+    """The second progress read fails past the retries (the storage account or ARM is down); so does
+    stopping the execution when `stop_fails`."""
+
+    def __init__(self, plan, stop_fails=False):
+        super().__init__(plan)
+        self.stop_fails = stop_fails
+
+    def progress(self, run_id, execution):
+        if self.polls:
+            raise BuildError("could not list batch results: ServiceUnavailable", code="storage_failed")
+        return super().progress(run_id, execution)
+
+    def stop(self, execution):
+        super().stop(execution)
+        if self.stop_fails:
+            raise DeployError("stop job execution: ServiceUnavailable")
+
+
+@pytest.mark.parametrize("stop_fails", [False, True])
+def test_a_progress_read_failing_stops_the_execution_and_its_error_goes_on(tmp_path, stop_fails):
+    """No execution runs on unwatched after the run gave up following it; the error reported is the
+    read's (its exit code and hint), even when the stop fails too."""
+    p = _prepare(tmp_path)
+    plan = batch.plan([p], _targets(), 2, RunOptions())
+    backend = UnreadableProgress(plan, stop_fails=stop_fails)
+    with pytest.raises(BuildError) as err:
+        batch.run([p], _targets(), backend, plan, poll=0)
+    assert (err.value.exit_code, err.value.code) == (ExitCode.BUILD, "storage_failed")
+    assert backend.stopped == ["genaiops-eval-abc123"]
+
+
+def test_an_ended_execution_is_not_stopped_again(tmp_path):
+    p = _prepare(tmp_path)
+    plan = batch.plan([p], _targets(), 2, RunOptions())
+    backend = FakeBackend(plan, fail="replica 0: exited with code 1")
+    with pytest.raises(batch.BatchFailed):
+        batch.run([p], _targets(), backend, plan, poll=0)
+    assert backend.stopped == []
 
 
 def test_missing_results_are_never_scored_as_passes(tmp_path):

@@ -20,7 +20,7 @@ from typing import Any
 from genaiops_cli.core.evaluation import engine
 from genaiops_cli.core.evaluation.calls import Call, Outcome
 from genaiops_cli.core.evaluation.runner import RunOptions
-from genaiops_cli.errors import GenAIOpsError, UsageError
+from genaiops_cli.errors import ExitCode, GenAIOpsError, UsageError
 
 MAX_SHARDS = 64  # replicas of one execution
 # Calls per shard at most: more shards than replicas when the dataset is large, so that a shard's
@@ -30,6 +30,10 @@ POLL_SECONDS = 1.0
 
 
 class BatchFailed(GenAIOpsError):
+    """The execution did not succeed, or left calls without a result: a job execution that failed
+    (exit 7, as `job run --wait`), never an internal error; running the evaluation again is the remedy."""
+
+    exit_code = ExitCode.DEPLOY
     code = "batch_failed"
 
 
@@ -173,7 +177,8 @@ def run(
     poll: float = POLL_SECONDS,
 ) -> list[engine.EvaluationResult]:
     """Submit the plan, follow it (shards done) until the execution ends, then score and judge.
-    Ctrl-C stops the execution before the interrupt goes on (exit 130)."""
+    Ctrl-C stops the execution before the interrupt goes on (exit 130); so does a read of its
+    progress failing past the retries (the error goes on), so no execution runs on unwatched."""
     started = time.perf_counter()
     execution = backend.submit(batch.run_id, batch.config, batch.shards, parallelism=batch.replicas)
     batch.execution = execution
@@ -195,6 +200,19 @@ def run(
     except KeyboardInterrupt:
         backend.stop(execution)
         raise
+    except BatchFailed:  # the execution has ended
+        raise
+    except GenAIOpsError:
+        _stop_quietly(backend, execution)
+        raise
     collected = outcomes(batch, backend.results(batch.run_id, total))
     seconds = time.perf_counter() - started
     return engine.finish_all(prepared, targets, collected, seconds, manifest_file)
+
+
+def _stop_quietly(backend: Any, execution: str) -> None:
+    """Stop an execution we can no longer follow; the error that got us here is the one to report."""
+    try:
+        backend.stop(execution)
+    except GenAIOpsError:
+        pass

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
-from genaiops_cli.errors import BuildError, DeployError, GenAIOpsError
+from genaiops_cli.errors import BuildError, DeployError
 from genaiops_cli.providers.azure.arm_errors import arm_errors
 from genaiops_cli.providers.azure.blob_lock import account_url, raise_if_denied
 from genaiops_cli.providers.azure.clients import _transport_kwargs, container_apps, credential
@@ -243,10 +243,15 @@ class _denied:
             if isinstance(exc, AzureError):
                 raise BatchStorageError(
                     f"could not {self.what}: {str(exc).splitlines()[0][:300]}",
-                    hint="check the environment's storage account (`genaiops provision -e ENV` creates it)",
+                    hint="the storage account failed or was unreachable past the retries (usually "
+                    "transient): re-run the evaluation; if it persists, check the environment's storage "
+                    "account (`genaiops provision -e ENV` creates it)",
                 ) from None
         return False
 
 
-class BatchStorageError(GenAIOpsError):
-    code = "batch_storage_error"
+class BatchStorageError(BuildError):
+    """The run's blobs could not be written or read past the SDK's retries: exit 6 `storage_failed`,
+    as for datasets (blob_datasets.py) — a failed transfer, resumable by running the evaluation again."""
+
+    code = "storage_failed"

@@ -26,6 +26,10 @@ CONTAINER = "genaiops-datasets"
 RECORD = "dataset.json"
 # The SDK uploads in one Put Blob up to this size, above it in Put Block + Put Block List.
 SINGLE_PUT = 4 * 1024 * 1024
+STORAGE_HINT = (
+    "the storage account failed or was unreachable past the retries (usually transient): re-run "
+    "the command; a push continues where it stopped"
+)
 
 
 @lru_cache(maxsize=16)
@@ -88,7 +92,7 @@ class BlobDatasets:
     def put(self, name: str, version: str, files: Mapping[str, bytes], record: Mapping[str, Any]) -> bool:
         from azure.core.exceptions import ResourceExistsError
 
-        with _errors(f"upload {name}@{version}", BuildError):  # a failed push: exit 6, resumable
+        with _errors(f"upload {name}@{version}"):
             self._ensure()
             if any(v.get("version") == version for v in self.versions(name)):
                 return False
@@ -141,11 +145,13 @@ def _summary(meta: Mapping[str, str]) -> dict[str, Any]:
 
 
 class _errors:
-    """SDK failures as our errors: auth → exit 4; an unreachable account → `kind` with a hint."""
+    """SDK failures as our errors: auth → exit 4; a storage account that failed or was unreachable
+    past the SDK's retries (an upload, a listing, a download alike) → exit 6 `storage_failed`, as a
+    registry that does (registry_raw.py): nothing is left half-done (a version's record is written
+    last, reads change nothing), so re-running the command is the remedy, never a bug report."""
 
-    def __init__(self, what: str, kind: type[GenAIOpsError] = GenAIOpsError) -> None:
+    def __init__(self, what: str) -> None:
         self.what = what
-        self.kind = kind
 
     def __enter__(self) -> None:
         return None
@@ -160,9 +166,9 @@ class _errors:
         )
         if isinstance(exc, AzureError):
             code = getattr(exc, "error_code", None) or type(exc).__name__
-            raise self.kind(
+            raise BuildError(
                 f"could not {self.what}: {code}",
-                hint="the storage account was unreachable or refused the request; try again",
+                hint=STORAGE_HINT,
                 code="storage_failed",
             ) from None
         return False

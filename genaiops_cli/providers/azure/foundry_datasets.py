@@ -5,8 +5,10 @@ blob_datasets.py). The SDK's `upload_file`/`upload_folder` are never called: the
 for a pending upload and write through the SAS URI it returns, which genaiops does not use.
 
 Entra only (audience https://ai.azure.com). A 401 is exit 4; so is a 403 (the identity lacks a role
-on the project). Other failures are `foundry_datasets_failed` with the service's code: exit 6 for a
-registration (a `data push` that failed; a re-run registers it), exit 1 for a read."""
+on the project). Other failures are `foundry_datasets_failed` (exit 6) with the service's code,
+reads and registrations alike, as for the storage account (blob_datasets.py) and the registry: a
+failed registration leaves the push unfinished and a re-run registers it; a failed read changed
+nothing and a re-run reads again (arm_errors' hint says so for a 429/5xx past the SDK's retries)."""
 
 from __future__ import annotations
 
@@ -22,13 +24,8 @@ from genaiops_cli.providers.azure.foundry import _plain, project_client
 
 
 class DatasetRegistryError(GenAIOpsError):
-    code = "foundry_datasets_failed"
-
-
-class DatasetRegistrationError(DatasetRegistryError):
-    """A version's registration failed: the push failed (exit 6), resumable by running it again."""
-
     exit_code = ExitCode.BUILD
+    code = "foundry_datasets_failed"
 
 
 class FoundryDatasets:
@@ -59,16 +56,16 @@ class FoundryDatasets:
         from azure.ai.projects.models import FileDatasetVersion, FolderDatasetVersion
 
         kind = FolderDatasetVersion if folder else FileDatasetVersion
-        with _errors(f"register dataset {name}@{version} in the Foundry project", DatasetRegistrationError):
+        with _errors(f"register dataset {name}@{version} in the Foundry project"):
             self._datasets.create_or_update(
                 name=name, version=version, dataset_version=kind(data_uri=data_uri, tags=dict(tags))
             )
 
 
 @contextmanager
-def _errors(action: str, kind: type[DatasetRegistryError] = DatasetRegistryError) -> Iterator[None]:
+def _errors(action: str) -> Iterator[None]:
     try:
-        with arm_errors(action, kind):
+        with arm_errors(action, DatasetRegistryError):
             yield
     except DatasetRegistryError as exc:
         if exc.details.get("status") == 403:
