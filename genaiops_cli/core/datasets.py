@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genaiops_cli.errors import GenAIOpsError, UsageError
+from genaiops_cli.errors import ExitCode, GenAIOpsError, UsageError
 
 SCHEME = "foundry:"
 LATEST = "latest"
@@ -32,6 +32,10 @@ class DatasetNotFound(UsageError):
 
 
 class DatasetCorrupt(GenAIOpsError):
+    """Stored bytes that do not match their record: exit 6, as a registry blob failing its digest
+    check (registry_raw.py) — the storage is wrong, not genaiops (exit 1 would say a bug)."""
+
+    exit_code = ExitCode.BUILD
     code = "dataset_corrupt"
 
 
@@ -172,7 +176,8 @@ def materialize(store: Any, record: Mapping[str, Any], root: Path) -> Path:
         if hashlib.sha256(data).hexdigest() != sha:
             raise DatasetCorrupt(
                 f"{record['name']}@{record['version']}: {rel} does not match its recorded SHA-256",
-                hint="the stored blob was changed after the push; push the dataset again",
+                hint=f"the stored blob was changed after the push: restore it, or delete the version's "
+                f"blobs ({record['name']}/{record['version']}/ in the dataset container) and push again",
             )
         local.parent.mkdir(parents=True, exist_ok=True)
         tmp = local.with_name(local.name + ".part")

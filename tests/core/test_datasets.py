@@ -67,9 +67,11 @@ def test_tampered_bytes_are_refused_not_read(tmp_path: Path) -> None:
     store = MemoryDatasets()
     record, _ = datasets.push(store, "qa", {"qa.jsonl": ROWS})
     store.tamper("qa", record["version"], "qa.jsonl", ROWS.replace(b"4", b"5"))
-    with pytest.raises(datasets.DatasetCorrupt):
+    with pytest.raises(datasets.DatasetCorrupt) as err:
         datasets.materialize(store, datasets.resolve(store, datasets.parse_ref("qa")), tmp_path)
     assert not (tmp_path / "qa.jsonl").exists()
+    # the storage is wrong, not genaiops: exit 6 as a registry blob failing its digest check, never 1
+    assert (err.value.exit_code, err.value.code) == (ExitCode.BUILD, "dataset_corrupt")
 
 
 def test_a_record_never_chooses_where_files_are_written(tmp_path: Path) -> None:
