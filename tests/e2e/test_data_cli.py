@@ -161,3 +161,33 @@ def test_a_registration_failing_past_the_retries_registers_nothing_then_one_reru
     )
     assert again["created"]
     assert [v.version for v in registry(project).list_versions("flaky-registry")] == [again["version"]]
+
+
+def test_reads_failing_past_the_retries_are_exit_6_and_change_nothing_then_one_rerun(
+    project: Project, faults: Any, tmp_path
+) -> None:
+    """A download from the storage account answered 503 ServerBusy past the storage SDK's retries
+    (slow by its own backoff, ≈ 80 s: the stand-in has no status that SDK does not retry) and the
+    Foundry project's dataset listing throttled past the SDK's retries (429 × 4, Retry-After 1 s):
+    each a clean failure (exit 6 with a re-run hint, never 1) that wrote nothing; a re-run succeeds."""
+    pushed = ok(project.run("-o", "json", "data", "push", "flaky-read", "data/eval.jsonl", "-e", "dev"))
+    blob = r"^/[^/]+/genaiops-datasets/flaky-read/[^/]+/files/eval\.jsonl$"
+    faults.add("GET", blob, "429", count=4, service="blob", operation="blob-get")  # 503 ServerBusy
+    out = tmp_path / "out"
+    pull = project.run("-o", "json", "data", "pull", "flaky-read", str(out), "-e", "dev")
+    assert faults.rules() == [], "the file's GET was never made"
+    assert pull.code == ExitCode.BUILD, pull.stdout[-2000:] + pull.stderr[-2000:]
+    error = pull.json()["error"]
+    assert error["code"] == "storage_failed" and "re-run" in error["hint"]
+    assert not out.exists() or not any(out.rglob("*"))  # nothing half-written
+    again = ok(project.run("-o", "json", "data", "pull", "flaky-read", str(out), "-e", "dev"))
+    assert again["version"] == pushed["version"]
+    assert (out / "eval.jsonl").read_bytes() == (project.root / "data/eval.jsonl").read_bytes()
+
+    faults.add("GET", r"/projects/proj-data/datasets$", "429", count=4, retry_after=1)
+    listed = project.run("-o", "json", "data", "list", "-e", "staging")
+    assert faults.rules() == [], "the listing was not retried as often as expected"
+    assert listed.code == ExitCode.BUILD, listed.stdout[-2000:] + listed.stderr[-2000:]
+    error = listed.json()["error"]
+    assert error["code"] == "foundry_datasets_failed" and "re-run" in error["hint"]
+    assert ok(project.run("-o", "json", "data", "list", "-e", "staging"))["datasets"] is not None
