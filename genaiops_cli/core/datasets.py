@@ -179,11 +179,22 @@ def materialize(store: Any, record: Mapping[str, Any], root: Path) -> Path:
                 hint=f"the stored blob was changed after the push: restore it, or delete the version's "
                 f"blobs ({record['name']}/{record['version']}/ in the dataset container) and push again",
             )
+        _write(local, data)
+    return root
+
+
+def _write(local: Path, data: bytes) -> None:
+    """Write through a `.part` file (a reader never sees half a file); a folder that cannot be
+    written (a file in its place, no permission, a full disk) is the caller's to fix, not a bug."""
+    tmp = local.with_name(local.name + ".part")
+    try:
         local.parent.mkdir(parents=True, exist_ok=True)
-        tmp = local.with_name(local.name + ".part")
         tmp.write_bytes(data)
         tmp.replace(local)
-    return root
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {local}: {exc.strerror or exc}", hint="give a folder you can write to"
+        ) from None
 
 
 def data_file(record: Mapping[str, Any], root: Path) -> Path:

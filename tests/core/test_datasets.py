@@ -74,6 +74,16 @@ def test_tampered_bytes_are_refused_not_read(tmp_path: Path) -> None:
     assert (err.value.exit_code, err.value.code) == (ExitCode.BUILD, "dataset_corrupt")
 
 
+def test_a_destination_that_cannot_be_written_is_a_usage_error(tmp_path: Path) -> None:
+    """`data pull qa FILE` (a file where the folder should be): exit 2 naming the path, not exit 1."""
+    store = MemoryDatasets()
+    datasets.push(store, "qa", {"qa.jsonl": ROWS})
+    (tmp_path / "dest").write_text("a file, not a folder")
+    with pytest.raises(datasets.UsageError) as err:
+        datasets.materialize(store, datasets.resolve(store, datasets.parse_ref("qa")), tmp_path / "dest")
+    assert err.value.exit_code == ExitCode.USAGE and str(tmp_path / "dest") in err.value.message
+
+
 def test_a_record_never_chooses_where_files_are_written(tmp_path: Path) -> None:
     store = MemoryDatasets()
     record, _ = datasets.push(store, "qa", {"qa.jsonl": ROWS})
