@@ -133,20 +133,35 @@ def _identity_credential(target: AzureTarget) -> Any:
 
         from azure.identity import ClientSecretCredential
 
-        extra: dict[str, Any] = {}
+        secret = Path(target.client_secret_file).read_text().strip()
+        extra: dict[str, Any] = _persistent_cache(secret)
         if target.authority_host:
-            extra = {"authority": target.authority_host, "disable_instance_discovery": True}
+            extra |= {"authority": target.authority_host, "disable_instance_discovery": True}
         return ClientSecretCredential(
             target.tenant_id,
             target.client_id,
-            Path(target.client_secret_file).read_text().strip(),
+            secret,
             **extra,
             **_transport_kwargs(target),
         )
     from azure.identity import DefaultAzureCredential
 
     authority = {"authority": target.authority_host} if target.authority_host else {}
-    return DefaultAzureCredential(**authority, **_transport_kwargs(target))
+    import os
+
+    cache = _persistent_cache(os.environ.get("AZURE_CLIENT_SECRET", ""))  # EnvironmentCredential's
+    return DefaultAzureCredential(**authority, **cache, **_transport_kwargs(target))
+
+
+def _persistent_cache(secret: str) -> dict[str, Any]:
+    """Entra tokens kept between processes (providers/token_cache.py), one file per secret: a fresh
+    process whose token is still valid makes no token request. Credentials that keep their own
+    cache (the Azure CLI's, azd's) ignore it; GENAIOPS_TOKEN_CACHE=0 leaves every credential with
+    its in-memory cache."""
+    from genaiops_cli.providers import token_cache
+
+    options = token_cache.entra_persistence(token_cache.fingerprint(secret) if secret else "")
+    return {"cache_persistence_options": options} if options is not None else {}
 
 
 def _sandbox_poll_pace() -> Any:
