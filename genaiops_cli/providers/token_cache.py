@@ -37,6 +37,7 @@ ACR_FILE = "acr.json"
 FORMAT = "genaiops-acr-tokens-1"
 REFRESH_MARGIN = 15 * 60.0  # a refresh token is also docker's password for a whole push
 ACCESS_MARGIN = 5 * 60.0
+STALE_LOCK = 60.0
 _OFF = {"0", "false", "no", "off"}
 _lock = threading.Lock()
 
@@ -130,6 +131,7 @@ def entra_persistence(secret_fingerprint: str = "") -> Any | None:
     name = f"{ENTRA_NAME}-{secret_fingerprint}" if secret_fingerprint else ENTRA_NAME
     for suffix in (".nocae", ".cae"):
         path = where / (name + suffix)
+        _clear_stale_lock(Path(f"{path}.lockfile"))
         private = _private(path)
         if private is None:
             continue
@@ -147,6 +149,16 @@ def entra_persistence(secret_fingerprint: str = "") -> Any | None:
     from azure.identity import TokenCachePersistenceOptions
 
     return TokenCachePersistenceOptions(name=str(where / name), allow_unencrypted_storage=True)
+
+
+def _clear_stale_lock(lock: Path) -> None:
+    """msal-extensions holds its lock file for the milliseconds of one write; one older than
+    STALE_LOCK was left by a killed process and would cost every later write a 5 s wait."""
+    try:
+        if time.time() - lock.stat().st_mtime > STALE_LOCK:
+            _discard(lock, "a lock left by a process that is gone")
+    except OSError:
+        pass
 
 
 # ---- ACR tokens
