@@ -26,6 +26,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests.exceptions
 
 from genaiops_sandbox.job_executions import L_REPLICA, Execution, ExecutionSupervisor, derived_status
 from genaiops_sandbox.runtime_api import (
@@ -326,7 +327,10 @@ class DockerRuntime:
             self._notify()
             return
         threading.Thread(
-            target=self._start_revision, args=(rev, gen), name=f"start-{spec.revision}", daemon=True
+            target=self._guarded,
+            args=(rev, gen, self._start_revision, rev, gen),
+            name=f"start-{spec.revision}",
+            daemon=True,
         ).start()
 
     def _find(self, revision: str, default_domain: str | None) -> _Revision | None:
@@ -755,6 +759,13 @@ class DockerRuntime:
             except docker.errors.NotFound:
                 self._fail(rev, gen, "container disappeared")
                 return
+            except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+                # a busy engine answering slowly or 500: ask again until the readiness deadline
+                if time.monotonic() > deadline:
+                    self._fail(rev, gen, f"the engine did not report the container's state: {exc}")
+                    return
+                time.sleep(delay)
+                continue
             state = ctr.attrs.get("State", {})
             if not state.get("Running"):
                 if state.get("Status") == "created":
@@ -827,6 +838,16 @@ class DockerRuntime:
             self._await_ready(rev, gen, ctr.id)
 
         threading.Thread(target=restart, name=f"crash-restart-{rev.revision}", daemon=True).start()
+
+    def _guarded(self, rev: _Revision, gen: int, work: Callable[..., None], *args: Any) -> None:
+        """A revision's start thread must end with the revision Running or Failed: an error nobody
+        expected (an engine API timeout under load, say) used to end the thread and leave the
+        revision Provisioning for ever, with every poller waiting on it."""
+        try:
+            work(*args)
+        except Exception as exc:  # the revision's state is the only place this error can go
+            log.exception("revision %s: start thread failed", rev.revision)
+            self._fail(rev, gen, f"the platform could not start the revision: {type(exc).__name__}: {exc}")
 
     def _fail(self, rev: _Revision, gen: int, reason: str) -> None:
         with self._lock:
@@ -932,7 +953,10 @@ class DockerRuntime:
             self._revisions[rev.key] = rev
             self._record_ports(rev, ctr)
             threading.Thread(
-                target=self._await_ready, args=(rev, 0, ctr.id), name=f"adopt-{revision}", daemon=True
+                target=self._guarded,
+                args=(rev, 0, self._await_ready, rev, 0, ctr.id),
+                name=f"adopt-{revision}",
+                daemon=True,
             ).start()
         for ctr in self._labelled(kind="job"):
             if ctr.attrs.get("State", {}).get("Running"):

@@ -43,7 +43,8 @@ def sandbox(shared_engine: str | None) -> Iterator[Sandbox]:
     profile = control.up(state_dir, retry_after=0)
     ensure_base_image(profile.docker_host, Path(os.environ.get("GENAIOPS_CACHE_DIR", _SESSION_DIR / "cache")))
     yield Sandbox(state_dir, profile, VIOLATIONS)
-    control.down(state_dir)
+    # reset, not down: on a shared engine only reset removes the revision containers the run started
+    control.reset(state_dir)
 
 
 @pytest.fixture(autouse=True)
