@@ -88,12 +88,27 @@ def token_identity(target: AzureTarget) -> str | None:
 @lru_cache(maxsize=8)
 def _signed_in_identity(target: AzureTarget) -> str | None:
     try:
-        claims = token_cache.jwt_claims(clients.credential(target).get_token(target.arm_scope).token)
+        claims = token_cache.jwt_claims(_entra_token(target).token)
     except Exception:  # the exchange reports a failed sign-in in its own words
         return None
     who = claims.get("oid") or claims.get("appid") or claims.get("sub")
     tenant = claims.get("tid")
     return "|".join(("user", target.cloud, str(tenant), str(who))) if who and tenant else None
+
+
+_ENTRA_TOKENS: dict[AzureTarget, Any] = {}
+
+
+def _entra_token(target: AzureTarget) -> Any:
+    """The Entra token the exchange sends, kept for this process while it has 5 min left: the Azure
+    CLI's credential keeps no cache of its own (each call runs `az`), and the identity for the token
+    cache's key and the exchange both need it."""
+    import time
+
+    held = _ENTRA_TOKENS.get(target)
+    if held is None or held.expires_on - time.time() < 300:
+        held = _ENTRA_TOKENS[target] = clients.credential(target).get_token(target.arm_scope)
+    return held
 
 
 def token_key(target: AzureTarget, server: str, what: str) -> str | None:
@@ -128,7 +143,7 @@ def _exchange(target: AzureTarget, server: str) -> str:
     from azure.core.exceptions import ClientAuthenticationError
 
     try:
-        aad = clients.credential(target).get_token(target.arm_scope)
+        aad = _entra_token(target)
     except ClientAuthenticationError as exc:
         who = target.client_id or "the signed-in identity"
         raise AuthError(
