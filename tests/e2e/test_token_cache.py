@@ -137,6 +137,8 @@ def test_a_second_process_reuses_the_first_ones_tokens(sandbox: Sandbox, image, 
     assert "acr.json" in found and any(n.startswith("entra-") and n.endswith(".nocae") for n in found)
     for path in found.values():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    shared = Path.home() / ".IdentityService"  # azure-identity's default folder, shared by other tools
+    assert not any(shared.glob("entra*")), "genaiops' cache stays in its own folder"
 
     found["acr.json"].unlink()  # only Entra's cache left: MSAL answers from it, ACR's flow runs
     third = retag(sandbox, image, cache)
