@@ -69,6 +69,7 @@ def rollback(
     reason: ReasonOption = None,
 ) -> None:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
+    from genaiops_cli.core import traffic_moves
     from genaiops_cli.errors import SmokeFailed
 
     lock_reason = override_reason(reason, break_lock=break_lock)
@@ -83,7 +84,10 @@ def rollback(
         environment_locked(opened, "rollback", lock_reason),
         service_progress(actx.console, names) as on_event,
     ):
-        results = [opened.host(n).rollback(n, timeout, on_event) for n in names]
+        # all or none: a failure after some services moved puts those back (recorded, exit 7)
+        results = traffic_moves.rollback_all(
+            opened, traffic_moves.plan_rollback(opened, names), timeout, on_event
+        )
     smoke, checks = run_smoke(actx, opened, names, label="live")
     result = {"environment": env_name, "rollbacks": results, "smoke": smoke}
     result["ledger"] = _record(opened, results, smoke)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import typer
 from rich.console import Console as RichConsole
 
-from genaiops_cli.commands._options import EnvOption, ServicesArg, select_services
+from genaiops_cli.commands._options import EnvOption, ServicesArg
 from genaiops_cli.console import Col, fitted_table
+from genaiops_cli.context import app_context
 
 ROLE_STYLE = {"live": "bold green", "staged": "cyan", "previous": "yellow"}
 # Narrow terminals lose the creation time first, then health, label and digest; never the revision.
@@ -26,12 +27,15 @@ def register(app: typer.Typer) -> None:
 
 
 def status(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = None) -> None:
-    from genaiops_cli.core.reconcile import checked_drift
+    from genaiops_cli.core.status import status_report
 
-    actx, opened, names = select_services(ctx, env, services)
+    actx = app_context(ctx)
+    # nothing status shows needs the services' connections or telemetry wired (an ARM read)
+    opened = actx.environment(env, wire_services=False)
+    names = opened.select(list(services or []))
     env_name = opened.name
-    report = [opened.host(n).status(n) for n in names]
-    drift = checked_drift(opened)
+    result = status_report(opened, names)
+    report, drift = result["services"], result
 
     def render(out: RichConsole) -> None:
         for svc in report:
@@ -66,4 +70,4 @@ def status(ctx: typer.Context, services: ServicesArg = None, env: EnvOption = No
         if drift.get("drift"):
             out.print(f"  `genaiops repair -e {env_name}` makes the records name what runs")
 
-    actx.emit({"environment": env_name, "services": report, **drift}, render)
+    actx.emit(result, render)

@@ -95,6 +95,18 @@ def _canary(opened: Environment, names: list[str], gates: list[dict[str, Any]], 
     return side_doors.canary_before_swap(opened, names, wiring.delivery_ports, gates, on_event)
 
 
+def _plan(opened: Environment, names: list[str], after_canary: bool, on_event: EventFn) -> Any:
+    """The swap of every service; after a canary that passed, a failure also sends the services
+    that did not move back to stable (their traffic is still split)."""
+    from genaiops_cli import wiring
+    from genaiops_cli.core import traffic_moves
+
+    move = traffic_moves.plan_swap(opened, names)
+    if after_canary:
+        move.unsplit = lambda n: wiring.delivery_ports(opened, n)[0].abort(n, on_event)
+    return move
+
+
 def _smoke_then_swap(
     actx: AppContext,
     opened: Environment,
@@ -103,8 +115,11 @@ def _smoke_then_swap(
     canary: bool,
 ) -> dict[str, Any]:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
+    from genaiops_cli.core import side_doors, traffic_moves
     from genaiops_cli.errors import SmokeFailed
 
+    if len(names) > 1:  # before anything runs: never half the services swapped
+        side_doors.require_staged(opened, names)
     smoke = None
     if skip_smoke_reason:
         actx.console.warn(f"skipping smoke checks: {skip_smoke_reason}")
@@ -120,7 +135,8 @@ def _smoke_then_swap(
             )
     with service_progress(actx.console, names) as on_event:
         gate = _canary(opened, names, [], on_event) if canary else None
-        swaps = [opened.host(n).swap(n, on_event) for n in names]
+        # all or none: a failure after some services swapped moves those back (recorded, exit 7)
+        swaps = traffic_moves.swap_all(opened, _plan(opened, names, bool(gate), on_event), on_event)
     return {
         "environment": opened.name,
         "swaps": swaps,
@@ -139,7 +155,7 @@ def _gated_swap(
 ) -> dict[str, Any]:
     """A gated environment: the staged side passes the environment's gates (or --force, recorded)
     before it takes traffic, and the outcome goes into the ledger like a promotion's."""
-    from genaiops_cli.core import side_doors
+    from genaiops_cli.core import side_doors, traffic_moves
     from genaiops_cli.core.gates_run import run_gates
 
     gates: list[dict[str, Any]] = []
@@ -158,8 +174,9 @@ def _gated_swap(
         gate = _canary(opened, names, gates, on_event) if canary else None
         if gate:
             gates.append(gate)
-        previous = {n: opened.host(n).current(n).live for n in names}
-        swaps = [opened.host(n).swap(n, on_event) for n in names]
+        move = _plan(opened, names, bool(gate), on_event)
+        swaps = traffic_moves.swap_all(opened, move, on_event, gates, forced)  # all or none
+        previous = {n: move.was(n) for n in names}
         rid, tag = side_doors.record(opened, "swap", names, "live", gates, forced, previous)
     return {
         "environment": opened.name,

@@ -545,6 +545,13 @@ def service_status(
     app = host.get_app(name)
     if app is None:
         return {"service": service_name, "app": name, "deployed": False, "revisions": []}
+    return status_view(service_name, name, app, host.revisions(name))
+
+
+def status_view(
+    service_name: str, name: str, app: dict[str, Any], revisions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """`genaiops status`' view of one deployed app from what was read of it: the app and its revisions."""
     state = ca.TrafficState.from_app(app)
     traffic = (((app.get("properties") or {}).get("configuration") or {}).get("ingress") or {}).get(
         "traffic"
@@ -555,7 +562,7 @@ def service_status(
     if fqdn.startswith(name + "."):
         domain = fqdn[len(name) + 1 :]
     rows = []
-    for rev in host.revisions(name):
+    for rev in revisions:
         props = rev.get("properties") or {}
         rev_name = rev.get("name", "")
         containers = (props.get("template") or {}).get("containers") or [{}]

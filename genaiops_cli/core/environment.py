@@ -7,6 +7,7 @@ configuration is a copy."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,6 +29,10 @@ if TYPE_CHECKING:
         Registry,
     )
     from genaiops_cli.core.provisioning import ProvisionedState
+
+# Held while a lazily built part (registry, ledger, host) is built: Python 3.12's cached_property no
+# longer locks, and a part built twice by two threads would sign in and look up twice.
+_BUILDING = threading.RLock()
 
 # Settings provisioning may supply when the manifest leaves them out.
 PROVISIONED_FIELDS = ("registry", "containerapps_environment", "identity")
@@ -61,11 +66,18 @@ class Environment:
 
         if not self.config.registry:
             raise missing_setting(self.name, "registry")
-        return self.cloud.registry(self.target, self.config.resource_group, self.config.registry)
+        with _BUILDING:  # readers on several threads (status) share one, built once
+            if "registry" not in self.__dict__:
+                built = self.cloud.registry(self.target, self.config.resource_group, self.config.registry)
+                self.__dict__["registry"] = built
+            return self.__dict__["registry"]  # type: ignore[no-any-return]
 
     @cached_property
     def ledger(self) -> LedgerStore:
-        return self.registry.ledger()
+        with _BUILDING:
+            if "ledger" not in self.__dict__:
+                self.__dict__["ledger"] = self.registry.ledger()
+            return self.__dict__["ledger"]  # type: ignore[no-any-return]
 
     @cached_property
     def lock(self) -> Any:
@@ -107,6 +119,12 @@ class Environment:
 
     def _host(self, kind: str) -> Host:
         cache: dict[str, Host] = self.__dict__.setdefault("_hosts", {})
+        if kind in cache:
+            return cache[kind]
+        with _BUILDING:
+            return self._build_host(cache, kind)
+
+    def _build_host(self, cache: dict[str, Host], kind: str) -> Host:
         if kind not in cache:
             factory = self.host_factories.get(kind)
             if factory is None:

@@ -344,3 +344,31 @@ def repair_records(store: LedgerStore, record: DeploymentRecord) -> list[str]:
         _point_lkg(store, record, tag)
         repaired.append("last_known_good")
     return repaired
+
+
+class ReadOnce:
+    """A LedgerStore that reads each document and each listing once, for one read-only view of
+    the ledger (`genaiops status`: the drift check meets the same records several times). Safe to
+    share between threads: at worst two threads read the same tag. A write passes through and is
+    forgotten, so nothing stale is served after it."""
+
+    def __init__(self, store: LedgerStore) -> None:
+        self.store = store
+        self.location = store.location
+        self._docs: dict[str, dict[str, Any] | None] = {}
+        self._tags: dict[str, list[str]] = {}
+
+    def get(self, tag: str) -> dict[str, Any] | None:
+        if tag not in self._docs:
+            self._docs[tag] = self.store.get(tag)
+        return self._docs[tag]
+
+    def tags(self, prefix: str = "") -> list[str]:
+        if prefix not in self._tags:
+            self._tags[prefix] = list(self.store.tags(prefix))
+        return list(self._tags[prefix])
+
+    def put(self, tag: str, kind: str, document: dict[str, Any]) -> str:
+        self._docs.pop(tag, None)
+        self._tags.clear()
+        return self.store.put(tag, kind, document)

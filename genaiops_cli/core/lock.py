@@ -19,6 +19,7 @@ import contextlib
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -124,11 +125,12 @@ def acquire(
     settle: float = DEFAULT_SETTLE,
     sleep: Callable[[float], None] = time.sleep,
     lease: LeaseBackend | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> Held | LeaseHeld:
     if break_lock is not None and not break_lock.strip():
         raise UsageError('--break-lock needs --reason "…"', hint="the reason is recorded in the ledger")
     if lease is not None:
-        return acquire_lease(lease, env, operation, reason=reason, break_lock=break_lock)
+        return acquire_lease(lease, env, operation, reason=reason, break_lock=break_lock, heartbeat=heartbeat)
     current = read(store, env)
     claim = new_claim(env, operation, reason, ttl)
     if current and current.is_active():
@@ -195,8 +197,10 @@ class LeaseBackend(Protocol):
 
     location: str
 
-    def try_acquire(self, claim: LockRecord, seconds: int) -> str | None:
-        """Lease the lock blob and write `claim` as its metadata; the lease id, or None when held."""
+    def try_acquire(self, claim: LockRecord, seconds: int, lease_id: str) -> str | None:
+        """Lease the lock blob with `lease_id` (ours, proposed: a retried acquire whose first answer
+        was lost is granted, as Azure grants an acquire by the id already holding the lease) and
+        write `claim` as its metadata; the lease id, or None when someone else holds it."""
         ...
 
     def holder(self) -> LockRecord | None:
@@ -207,11 +211,43 @@ class LeaseBackend(Protocol):
         """Extend the lease by its duration; raises LeaseLost when it is no longer ours."""
         ...
 
-    def release(self, lease_id: str) -> None: ...
+    def release(self, lease_id: str) -> None:
+        """End the lease `lease_id` (never anyone else's); raises LeaseLost when it is not held by it."""
+        ...
 
     def break_lease(self) -> None:
         """End whoever's lease now (for --break-lock)."""
         ...
+
+
+class Heartbeat(Protocol):
+    """When a held lease is renewed: a clock, and a timer calling `beat` every `interval` seconds
+    until the returned function stops it. A thread in the product; tests drive one by hand."""
+
+    def now(self) -> float: ...
+
+    def start(self, beat: Callable[[], None], interval: float) -> Callable[[], None]: ...
+
+
+class ThreadHeartbeat:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def start(self, beat: Callable[[], None], interval: float) -> Callable[[], None]:
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(interval):
+                beat()
+
+        thread = threading.Thread(target=run, name="genaiops-lock-heartbeat", daemon=True)
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            thread.join(timeout=5)
+
+        return halt
 
 
 @dataclass
@@ -222,30 +258,47 @@ class LeaseHeld:
     claim: LockRecord
     lease_id: str
     seconds: int
+    heartbeat: Heartbeat = field(default_factory=ThreadHeartbeat)
     lost: str | None = None
-    valid_since: float = field(default_factory=time.monotonic)  # when the last acquire/renew was asked
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    valid_since: float | None = None  # when the last granted acquire/renew was asked
+    _halt: Callable[[], None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.valid_since is None:
+            self.valid_since = self.heartbeat.now()
 
     def start_heartbeat(self) -> None:
-        self._thread = threading.Thread(target=self._beat, name="genaiops-lock-heartbeat", daemon=True)
-        self._thread.start()
+        self._halt = self.heartbeat.start(self.beat, max(1.0, self.seconds / 3))
 
-    def _beat(self) -> None:
-        interval = max(1.0, self.seconds / 3)
-        while not self._stop.wait(interval):
-            asked = time.monotonic()
-            try:
-                self.backend.renew(self.lease_id)
-            except LeaseLost as exc:
-                self.lost = str(exc) or "the lease was broken or taken"
-                return
-            except Exception:
-                continue
-            self.valid_since = asked
+    def beat(self) -> None:
+        """One renewal. A transient failure is left to the next beat (renew() stops the run if the
+        lease lapses meanwhile); only a kill or an interrupt landing here propagates."""
+        if self.lost:
+            return
+        asked = self.heartbeat.now()
+        try:
+            self.backend.renew(self.lease_id)
+        except LeaseLost as exc:
+            self.lost = str(exc) or "the lease was broken or taken"
+            return
+        except Exception:
+            return
+        self.valid_since = asked
 
     def renew(self) -> None:
-        """Called between steps: fail fast (exit 11) if the heartbeat lost the lease."""
+        """Called between steps: fail fast (exit 11) if the heartbeat lost the lease — or could not
+        renew it for most of its duration (the storage unreachable), when it may have run out and
+        been taken: one renew now tells (Azure renews an expired lease by its id unless someone
+        leased the blob since), and going on unconfirmed could make two live holders."""
+        if not self.lost and self._unconfirmed():
+            self.beat()
+            if not self.lost and self._unconfirmed():
+                raise LockedError(
+                    f"could not renew environment {self.claim.environment!r}'s lock for "
+                    f"{self.heartbeat.now() - (self.valid_since or 0.0):.0f} s: it may have run out",
+                    hint="the storage account was unreachable; re-run to resume",
+                    code="lock_unavailable",
+                )
         if self.lost:
             raise LockedError(
                 f"lost environment {self.claim.environment!r}'s lock: {self.lost}",
@@ -253,25 +306,32 @@ class LeaseHeld:
                 "re-run to resume",
             )
 
+    def _unconfirmed(self) -> bool:
+        return self.heartbeat.now() - (self.valid_since or 0.0) >= self.seconds * 5 / 6
+
     def release(self) -> None:
         """Free the environment. Never fails the command that held it (its work is done or has
-        failed on its own): a release the storage refuses is followed by a break (period 0) while
-        the lease is certainly still ours, else the lease expires by itself within `seconds`."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        failed on its own): a release that fails is tried once more — with our own lease id, so it
+        can end no one else's lease (a break could: the first release may have landed, its answer
+        lost, and a new holder got in since) — else the lease expires by itself within `seconds`.
+        An interrupt arriving during the release still frees the environment, then propagates."""
+        if self._halt is not None:
+            self._halt()
         if self.lost:
             return
-        try:
-            self.backend.release(self.lease_id)
-        except LeaseLost:
-            pass
-        except Exception:
-            # Ours for sure only until `seconds` after the last granted acquire/renew (margin for
-            # clocks and the request): breaking later could end a new holder's lease.
-            if time.monotonic() - self.valid_since < self.seconds - 5:
-                with contextlib.suppress(Exception):
-                    self.backend.break_lease()
+        interrupted: KeyboardInterrupt | None = None
+        for _attempt in range(2):
+            try:
+                self.backend.release(self.lease_id)
+                break
+            except LeaseLost:
+                break
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+            except Exception:
+                continue
+        if interrupted is not None:
+            raise interrupted
 
 
 def acquire_lease(
@@ -282,20 +342,35 @@ def acquire_lease(
     reason: str = "",
     break_lock: str | None = None,
     seconds: int = LEASE_SECONDS,
+    heartbeat: Heartbeat | None = None,
 ) -> LeaseHeld:
+    heartbeat = heartbeat or ThreadHeartbeat()
     claim = new_claim(env, operation, reason, seconds)
-    asked = time.monotonic()
-    lease_id = backend.try_acquire(claim, seconds)
+    asked = heartbeat.now()
+    lease_id = try_lease(backend, claim, seconds)
     if lease_id is None:
         holder = backend.holder() or LockRecord(env, "unknown", "", "", "", "", "")
         if break_lock is None:
             raise locked_error(env, holder)
         claim.broke = {"lock": holder.to_dict(), "reason": break_lock, "by": claim.owner, "at": iso()}
         backend.break_lease()
-        asked = time.monotonic()
-        lease_id = backend.try_acquire(claim, seconds)
+        asked = heartbeat.now()
+        lease_id = try_lease(backend, claim, seconds)
         if lease_id is None:  # someone else took it between our break and acquire
             raise locked_error(env, backend.holder() or holder)
-    held = LeaseHeld(backend, claim, lease_id, seconds, valid_since=asked)
+    held = LeaseHeld(backend, claim, lease_id, seconds, heartbeat, valid_since=asked)
     held.start_heartbeat()
     return held
+
+
+def try_lease(backend: LeaseBackend, claim: LockRecord, seconds: int) -> str | None:
+    """One acquire with a lease id of our own. When it fails the acquire may still have landed (its
+    answer lost, or Ctrl-C while waiting for it): the environment would stay locked by nobody for
+    `seconds`, so that id is released at once — a release by our own id ends no one else's lease."""
+    proposed = str(uuid.uuid4())
+    try:
+        return backend.try_acquire(claim, seconds, proposed)
+    except (Exception, KeyboardInterrupt):
+        with contextlib.suppress(Exception):
+            backend.release(proposed)
+        raise

@@ -258,6 +258,12 @@ class Host(Protocol):
         """Revisions, roles, traffic, labels and URLs, for `genaiops status` (JSON-able)."""
         ...
 
+    def observe(self, service: str) -> tuple[dict[str, Any], LiveService]:
+        """`status(service)` and what runs (`current(service)`, except that `matches_manifest` may
+        be left False), read once: `genaiops status` shows the one and checks the ledger against
+        the other."""
+        ...
+
     def endpoint(self, service: str, label: str) -> Endpoint:
         """Where to send requests for `label`: live | staged | a literal label (blue/green).
         Raises DeployError when that side does not exist."""
@@ -289,6 +295,12 @@ class Cloud(Protocol):
 
     def registry(self, target: Any, resource_group: str, registry: str) -> Registry:
         """The registry named `registry` (a resource name or a login server)."""
+        ...
+
+    def sign_in_ahead(self, target: Any) -> None:
+        """Start signing in to `target` now, on a thread, from the calling thread: a caller about to
+        read on several threads at once calls it first, so they share one credential and one
+        token request instead of each signing in."""
         ...
 
     def http(self) -> HttpClients:

@@ -20,6 +20,7 @@ from genaiops_cli.errors import DeployError, GenAIOpsError, UsageError
 
 if TYPE_CHECKING:
     from genaiops_cli.core.environment import Environment as Env
+    from genaiops_cli.core.lock import Heartbeat
     from genaiops_cli.core.manifest.model import Manifest
     from genaiops_cli.core.ports import Lease, RevisionMetrics, TrafficSplit
     from genaiops_cli.core.promote_steps import Run
@@ -174,6 +175,7 @@ class Options:
     timeout: float = 300
     copy_method: str = "auto"
     lock_settle: float | None = None
+    lock_heartbeat: Heartbeat | None = None  # when the lease is renewed (a thread unless a test drives it)
     # a `strategy: canary` target: the service's traffic split and metrics per revision (wiring)
     delivery: Callable[[Env, str], tuple[TrafficSplit, RevisionMetrics]] | None = None
     follow: Follow = field(default_factory=Follow)  # post-release watch and monitor apply
@@ -200,9 +202,13 @@ def promote(
             break_lock=options.break_lock,
             settle=settle,
             lease=dst.lock,
+            heartbeat=options.lock_heartbeat,
         )
     except GenAIOpsError as exc:
         record_unopened(dst, src.name, candidate.release_id if candidate else wanted, exc)
+        raise
+    except KeyboardInterrupt:
+        record_unopened(dst, src.name, candidate.release_id if candidate else wanted, interrupted("start"))
         raise
     try:
         broke = held.claim.broke if held.claim.broke and held.claim.broke.get("reason") != "expired" else None
@@ -261,6 +267,9 @@ def run_promotion(
     except GenAIOpsError as exc:
         record_unopened(dst, src.name, candidate.release_id, exc)
         raise
+    except KeyboardInterrupt:
+        record_unopened(dst, src.name, candidate.release_id, interrupted("start"))
+        raise
     if journal.status == "live":
         return unchanged(src, dst, candidate, journal, lg.repair_records(dst.ledger, journal))
     if broke:
@@ -293,6 +302,11 @@ def record_unopened(dst: Env, source: str, release: str | None, exc: GenAIOpsErr
         lg.record_event(store, record)
     except GenAIOpsError:
         pass
+
+
+def interrupted(step: str) -> GenAIOpsError:
+    """Ctrl-C/SIGTERM before the journal opened, as history records it (the CLI still exits 130)."""
+    return GenAIOpsError(f"interrupted during {step}", code="interrupted")
 
 
 def raised_in(exc: BaseException, obj: object) -> bool:

@@ -15,7 +15,7 @@ from genaiops_cli.core.ports import PREVIOUS_RELEASE_TAG, RELEASE_TAG
 
 if TYPE_CHECKING:
     from genaiops_cli.core.environment import Environment
-    from genaiops_cli.core.ports import LiveService
+    from genaiops_cli.core.ports import LedgerStore, LiveService
 
 HISTORY_DEPTH = 50  # how far back a release matching what runs is looked for
 
@@ -48,12 +48,14 @@ def serving_record(env: Environment, live: dict[str, LiveService]) -> tuple[str,
     return None
 
 
-def release_at(env: Environment, revisions: dict[str, str | None]) -> str | None:
+def release_at(
+    env: Environment, revisions: dict[str, str | None], store: LedgerStore | None = None
+) -> str | None:
     """The release the newest live history entry records on exactly these revisions (None when a
     service has no such revision, or no entry names them: nothing recorded to say)."""
     if not revisions or not all(revisions.values()):
         return None
-    store = env.ledger
+    store = store or env.ledger
     for tag in sorted(store.tags(lg.history_prefix(env.name)), reverse=True)[:HISTORY_DEPTH]:
         found = lg.load_deployment(store, tag)
         if found is None or found.status != "live":
@@ -63,11 +65,23 @@ def release_at(env: Environment, revisions: dict[str, str | None]) -> str | None
     return None
 
 
-def previous_release(env: Environment, live: dict[str, LiveService]) -> str | None:
+def previous_release(
+    env: Environment, live: dict[str, LiveService], store: LedgerStore | None = None
+) -> str | None:
     """The release a rollback would return to: what history recorded on the revisions the host
     keeps as previous (derived from what Azure serves, not from a tag). None when unknown."""
     deployed = {s: i for s, i in live.items() if i.deployed}
-    return release_at(env, {s: i.previous for s, i in deployed.items()}) if deployed else None
+    return release_at(env, {s: i.previous for s, i in deployed.items()}, store) if deployed else None
+
+
+def newest_live(store: LedgerStore, env_name: str) -> lg.DeploymentRecord | None:
+    """History's newest live entry (of the newest HISTORY_DEPTH), reading entries newest first
+    only until one is live."""
+    for tag in sorted(store.tags(lg.history_prefix(env_name)), reverse=True)[:HISTORY_DEPTH]:
+        found = lg.load_deployment(store, tag)
+        if found is not None and found.status == "live":
+            return found
+    return None
 
 
 def settle_release_tags(env: Environment, services: list[str]) -> tuple[str | None, str | None]:
@@ -80,7 +94,9 @@ def settle_release_tags(env: Environment, services: list[str]) -> tuple[str | No
     if release is None:
         tagged = {i.release for i in live.values()}
         candidate = tagged.pop() if len(tagged) == 1 else None
-        if candidate and all(_release_digest(env, candidate, s) == i.digest for s, i in live.items()):
+        if candidate and all(
+            _release_digest(env.ledger, env.name, candidate, s) == i.digest for s, i in live.items()
+        ):
             release = candidate
     previous = previous_release(env, live)
     for service, item in live.items():
@@ -92,20 +108,23 @@ def settle_release_tags(env: Environment, services: list[str]) -> tuple[str | No
     return release, previous
 
 
-def drift(env: Environment, live: dict[str, LiveService] | None = None) -> list[dict[str, Any]]:
-    """Every record that does not name what runs: [{record, service?, says, runs}]."""
+def drift(
+    env: Environment, live: dict[str, LiveService] | None = None, store: LedgerStore | None = None
+) -> list[dict[str, Any]]:
+    """Every record that does not name what runs: [{record, service?, says, runs}]. Read-only:
+    each ledger document is read once (`store`: a caller's lg.ReadOnce, already warm)."""
     live = live if live is not None else live_digests(env)
     deployed = {s: item for s, item in live.items() if item.deployed and item.digest}
     if not deployed:
         return []
-    store = env.ledger
-    newest = next((r for r in lg.history(store, env.name, HISTORY_DEPTH) if r.status == "live"), None)
+    store = store or lg.ReadOnce(env.ledger)
+    newest = newest_live(store, env.name)
     pointer = lg.last_known_good(store, env.name) or {}
     if newest is None and not pointer:
         return []  # nothing recorded here: an environment the ledger does not follow
     found: list[dict[str, Any]] = []
     for service, item in deployed.items():
-        says = _release_digest(env, item.release, service) if item.release else None
+        says = _release_digest(store, env.name, item.release, service) if item.release else None
         if item.release is None or (says is not None and says != item.digest):
             found.append(_item("release_tag", item.release, item, service))
     if newest is not None and not _serves(newest, deployed):
@@ -114,16 +133,19 @@ def drift(env: Environment, live: dict[str, LiveService] | None = None) -> list[
     if pointer and not _serves(lkg, deployed):
         found.append(_item("last_known_good", pointer.get("release"), None, None, deployed))
     current = newest if newest is not None and _serves(newest, deployed) else None
-    return found + _previous_drift(env, live, current)
+    return found + _previous_drift(env, live, current, store)
 
 
 def _previous_drift(
-    env: Environment, live: dict[str, LiveService], newest: lg.DeploymentRecord | None
+    env: Environment,
+    live: dict[str, LiveService],
+    newest: lg.DeploymentRecord | None,
+    store: LedgerStore,
 ) -> list[dict[str, Any]]:
     """The previous release recorded (the previous-release tag on each service; history's newest
     entry, when it names what runs) against the release history recorded on the revisions the host
     keeps as previous. Nothing is flagged when that is unknown (no previous, or never recorded)."""
-    derived = previous_release(env, live)
+    derived = previous_release(env, live, store)
     if derived is None:
         return []
     found = []
@@ -151,28 +173,30 @@ def _previous_drift(
     return found
 
 
-def _release_digest(env: Environment, release: str, service: str) -> str | None:
+def _release_digest(store: LedgerStore, env_name: str, release: str, service: str) -> str | None:
     """The digest `release` puts on `service`: from its release record, else from a history entry
     of it (a gated deploy records history but no release record); None when nothing says."""
-    record = lg.load_release(env.ledger, release)
+    record = lg.load_release(store, release)
     if record is not None:
         return ((record.spec.get("services") or {}).get(service) or {}).get("digest")
-    for tag in sorted(env.ledger.tags(lg.history_prefix(env.name)), reverse=True)[:HISTORY_DEPTH]:
+    for tag in sorted(store.tags(lg.history_prefix(env_name)), reverse=True)[:HISTORY_DEPTH]:
         if tag.endswith("-" + release):
-            found = lg.load_deployment(env.ledger, tag)
+            found = lg.load_deployment(store, tag)
             digest = ((found.services if found else {}).get(service) or {}).get("digest")
             if digest:
                 return str(digest)
     return None
 
 
-def checked_drift(env: Environment) -> dict[str, Any]:
+def checked_drift(
+    env: Environment, live: dict[str, LiveService] | None = None, store: LedgerStore | None = None
+) -> dict[str, Any]:
     """For `status`: {"drift": [...]}, or {"drift": None, "drift_error": why} when the ledger
     cannot be read (status still shows what runs)."""
     from genaiops_cli.errors import GenAIOpsError
 
     try:
-        return {"drift": drift(env)}
+        return {"drift": drift(env, live, store)}
     except GenAIOpsError as exc:
         return {"drift": None, "drift_error": exc.message}
 

@@ -191,10 +191,12 @@ def record(
     forced: str | None,
     previous: dict[str, str | None] | None = None,
     measured: tuple[str, dict[str, dict[str, Any]]] | None = None,
+    error: dict[str, Any] | None = None,
 ) -> tuple[str, str]:
     """Write the deploy/swap into the environment's history (last-known-good when its gates passed)
     and tag the apps with the release id, as a promotion does. Returns (release id, history tag).
-    `measured`: the release and its detail when taken before traffic moved again (a rollback)."""
+    `measured`: the release and its detail when taken before traffic moved again (a rollback);
+    `error`: why a failed one failed (and what was undone)."""
     rid, detail = measured or release_of(env, services, "live" if status == "live" else "staged")
     if previous is None:  # what it replaced (live: now the previous revision) or would have replaced
         now = {n: env.host(n).current(n) for n in services}
@@ -210,6 +212,7 @@ def record(
         previous_release=replaced,
         services=detail,
         gates=gates,
+        error=error,
     )
     if forced:
         entry.override("gates", forced)

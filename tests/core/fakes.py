@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-import uuid
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,7 +22,7 @@ from genaiops_cli.core.ports import (
     LiveService,
 )
 from genaiops_cli.core.release import canonical_json, digest_of
-from genaiops_cli.errors import DeployError, GenAIOpsError
+from genaiops_cli.errors import DeployError, GenAIOpsError, LockedError
 
 MANIFEST = """\
 version: 1
@@ -115,6 +113,7 @@ class MemoryLedger:
         self.docs: dict[str, bytes] = {}
         self.faults = faults
         self.writes: list[str] = []
+        self.reads: list[str] = []  # tags read, and "tags:<prefix>" for each listing
 
     def put(self, tag: str, kind: str, document: dict[str, Any]) -> str:
         operation = f"ledger.put:{self.name}:{tag.split('-', 1)[0]}"
@@ -126,9 +125,11 @@ class MemoryLedger:
 
     def get(self, tag: str) -> dict[str, Any] | None:
         self.faults.check(f"ledger.get:{self.name}:{tag.split('-', 1)[0]}")
+        self.reads.append(tag)
         return json.loads(self.docs[tag]) if tag in self.docs else None
 
     def tags(self, prefix: str = "") -> list[str]:
+        self.reads.append(f"tags:{prefix}")
         return [t for t in self.docs if t.startswith(prefix)]
 
 
@@ -274,6 +275,7 @@ class MemoryHost:
         return {"service": service, "live": app.live, "previous": app.previous}
 
     def rollback(self, service: str, timeout: float, on_event: Any) -> dict[str, Any]:
+        self.faults.check("rollback")
         app = self.apps[service]
         if not app.previous:
             raise DeployError("no previous revision", code="no_previous")
@@ -316,6 +318,9 @@ class MemoryHost:
             "live": app.live if app else None,
             "revisions": revisions,
         }
+
+    def observe(self, service: str) -> tuple[dict[str, Any], LiveService]:
+        return self.status(service), self.current(service)
 
     def endpoint(self, service: str, label: str) -> Endpoint:
         app = self.apps.get(service)
@@ -366,45 +371,102 @@ class MemoryHttp:
         return FakeResponse(500 if broken else 200)
 
 
+class LeaseClock:
+    """The lock's time in tests (core.lock.Heartbeat): leases expire and heartbeats fall due only
+    when a test advances it — no sleeping. A due beat runs in the advancing thread, so a kill or an
+    interrupt injected into a renew ends the run there, as a real signal would end the process."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self._timers: list[dict[str, Any]] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def start(self, beat: Any, interval: float) -> Any:
+        timer = {"due": self.t + interval, "interval": interval, "beat": beat, "on": True}
+        self._timers.append(timer)
+        return lambda: timer.update(on=False)
+
+    def advance(self, seconds: float) -> None:
+        end = self.t + seconds
+        while due := [t for t in self._timers if t["on"] and t["due"] <= end]:
+            timer = min(due, key=lambda t: t["due"])
+            self.t, timer["due"] = timer["due"], timer["due"] + timer["interval"]
+            timer["beat"]()
+        self.t = end
+
+    def kill(self) -> None:
+        """The holding process died (kill -9): its heartbeats stop with it, the lease runs out."""
+        for timer in self._timers:
+            timer["on"] = False
+
+
 class MemoryLease:
-    """One blob's lease: atomic acquire, expiry by a clock, renew only by the current id."""
+    """One blob's lease with Azure's semantics (Lease Blob): acquire is atomic and takes the id the
+    caller proposes — granted when the lease is free (never leased, released, broken or expired) or
+    already held by that same id (the acquire is then a renew: a retried acquire whose first answer
+    was lost), refused (None: 409) when another id holds it; renew and release only by the holding
+    id (LeaseLost: 409), break by anyone. Fault points as the provider fails (`lease.acquire`,
+    `lease.renew`, `lease.release`, each also `:after` once the call landed): 429/500/drop surface as
+    LockedError `lock_unavailable` (its SDK retries spent), kill/sigint as for every port."""
 
     location = "memory://lock"
 
-    def __init__(self) -> None:
+    def __init__(self, faults: Faults | None = None, clock: LeaseClock | None = None) -> None:
         self._mutex = threading.Lock()
+        self.faults = faults or Faults()
+        self.clock = clock or LeaseClock()
         self.lease_id: str | None = None
         self.expires = 0.0
         self.record: LockRecord | None = None
         self.renewals = 0
         self.seconds = 0
 
-    def _free(self) -> bool:
-        return self.lease_id is None or time.monotonic() >= self.expires
+    def _check(self, operation: str) -> None:
+        try:
+            self.faults.check(operation)
+        except DeployError as exc:
+            what = operation.split(".", 1)[1].split(":", 1)[0]
+            raise LockedError(
+                f"could not {what} the environment lock: {exc.message}",
+                hint="the storage account was unreachable; nothing was changed — try again",
+                code="lock_unavailable",
+            ) from None
 
-    def try_acquire(self, claim: LockRecord, seconds: int) -> str | None:
+    def _held(self) -> bool:
+        return self.lease_id is not None and self.clock.now() < self.expires
+
+    def try_acquire(self, claim: LockRecord, seconds: int, lease_id: str) -> str | None:
+        self._check("lease.acquire")
         with self._mutex:
-            if not self._free():
+            if self._held() and self.lease_id != lease_id:
                 return None
-            self.lease_id, self.expires, self.record = str(uuid.uuid4()), time.monotonic() + seconds, claim
+            self.lease_id, self.expires, self.record = lease_id, self.clock.now() + seconds, claim
             self.seconds = seconds
-            return self.lease_id
+        self._check("lease.acquire:after")
+        return lease_id
 
     def holder(self) -> LockRecord | None:
         with self._mutex:
-            return None if self._free() else self.record
+            return self.record if self._held() else None
 
     def renew(self, lease_id: str) -> None:
+        self._check("lease.renew")
+        with self._mutex:
+            if lease_id != self.lease_id:  # taken, released or broken (an expired one still renews)
+                raise LeaseLost("LeaseIdMismatchWithLeaseOperation")
+            self.expires = self.clock.now() + self.seconds
+            self.renewals += 1
+        self._check("lease.renew:after")
+
+    def release(self, lease_id: str) -> None:
+        self._check("lease.release")
         with self._mutex:
             if lease_id != self.lease_id:
                 raise LeaseLost("LeaseIdMismatchWithLeaseOperation")
-            self.expires = time.monotonic() + self.seconds
-            self.renewals += 1
-
-    def release(self, lease_id: str) -> None:
-        with self._mutex:
-            if lease_id == self.lease_id:
-                self.lease_id = None
+            self.lease_id = None
+        self._check("lease.release:after")
 
     def break_lease(self) -> None:
         with self._mutex:
@@ -427,10 +489,15 @@ class MemoryCloud:
         return self.dataset_registry_fake
 
     def lock(self, target: Any, resource_group: str, environment: str, account: str | None) -> MemoryLease:
-        return self.leases.setdefault(environment, MemoryLease())
+        if environment not in self.leases:  # one lease per environment, as on its storage account
+            self.leases[environment] = MemoryLease(self.world.faults, self.world.lease_clock)
+        return self.leases[environment]
 
     def provisioned(self, target: Any, resource_group: str, deployment: str) -> None:
         raise GenAIOpsError("not provisioned here")
+
+    def sign_in_ahead(self, target: Any) -> None:
+        self.world.sign_ins_ahead += 1
 
     def registry(self, target: Any, resource_group: str, registry: str) -> MemoryRegistry:
         return self.world.registries[registry]
@@ -442,13 +509,13 @@ class MemoryCloud:
 class World:
     """Two environments (dev: direct, prod: blue/green) with their registries, ledgers and hosts."""
 
-    def __init__(self, tmp_path: Path, prod_extra: str = "") -> None:
-        """`prod_extra`: more YAML for prod's section (e.g. `strategy: canary` and its steps)."""
+    def __init__(self, tmp_path: Path, prod_extra: str = "", manifest: str = MANIFEST) -> None:
+        """`prod_extra`: more YAML for prod's section (e.g. `strategy: canary` and its steps);
+        `manifest`: another project (its services build from src/agent)."""
         from genaiops_cli.core.manifest.loader import load_manifest
 
         (tmp_path / "src" / "agent").mkdir(parents=True)
         (tmp_path / "src" / "agent" / "Dockerfile").write_text("FROM scratch\n")
-        manifest = MANIFEST
         if "strategy:" in prod_extra:
             manifest = manifest.replace(
                 "    strategy: bluegreen\n    gates: [smoke]\n", "    gates: [smoke]\n"
@@ -456,14 +523,16 @@ class World:
         (tmp_path / "genaiops.yaml").write_text(manifest + prod_extra)
         self.manifest = load_manifest(tmp_path / "genaiops.yaml")
         self.faults = Faults()
+        self.lease_clock = LeaseClock()
         self.broken: set[str] = set()
+        self.sign_ins_ahead = 0
         self.registries = {
             "crdev": MemoryRegistry("crdev.azurecr.io", self.faults),
             "crprod": MemoryRegistry("crprod.azurecr.io", self.faults),
         }
         prod_strategy = self.manifest.environments["prod"].strategy
         self.hosts = {
-            "dev": MemoryHost("direct", self.faults),
+            "dev": MemoryHost(self.manifest.environments["dev"].strategy, self.faults),
             "prod": MemoryHost(prod_strategy, self.faults),
         }
         self.http = MemoryHttp(self)

@@ -59,7 +59,7 @@ def test_a_held_lock_is_a_failed_entry_with_its_code(world: World) -> None:
 def test_a_lock_that_cannot_be_reached_is_a_failed_entry(world: World) -> None:
     lease = world.envs["prod"].lock
 
-    def unreachable(claim: Any, seconds: int) -> str | None:
+    def unreachable(claim: Any, seconds: int, lease_id: str) -> str | None:
         raise LockedError(
             "could not acquire the environment lock: ServiceRequestError", code="lock_unavailable"
         )
@@ -68,6 +68,24 @@ def test_a_lock_that_cannot_be_reached_is_a_failed_entry(world: World) -> None:
     with pytest.raises(LockedError):
         promote(world)
     assert entries(world)[0].error["code"] == "lock_unavailable"
+
+
+def test_an_interrupt_while_taking_the_lock_is_a_failed_entry(world: World) -> None:
+    """Ctrl-C/SIGTERM while the lock is being acquired (before the journal opens): the attempt is in
+    history as `interrupted`, like an interrupt during any step — and the lock is left free."""
+    before = len(entries(world))
+    world.faults.arm("lease.acquire", kind="sigint")
+    with pytest.raises(KeyboardInterrupt):
+        promote(world)
+    after = entries(world)
+    assert len(after) == before + 1
+    assert (after[0].status, after[0].error["code"], after[0].error["step"]) == (
+        "failed",
+        "interrupted",
+        "start",
+    )
+    assert after[0].release_id != "unknown"
+    assert world.envs["prod"].lock.holder() is None
 
 
 def test_a_source_read_failing_is_a_failed_entry_naming_the_wanted_release(world: World) -> None:

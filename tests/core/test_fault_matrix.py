@@ -11,20 +11,28 @@ The e2e counterpart (real signals, real HTTP faults on the stand-in) is tests/e2
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from genaiops_cli.core import ledger as lg
+from genaiops_cli.core import lock as locks
 from genaiops_cli.core import reconcile
 from genaiops_cli.errors import ExitCode, GenAIOpsError
-from tests.core.fakes import Killed, World
-from tests.core.test_promote_steps import D1, D2, deploy_dev, promote, promote_dev_evidence
+from tests.core.fakes import Killed, MemoryLease, World
+from tests.core.test_promote_steps import D1, D2, deploy_dev, promote_dev_evidence
+from tests.core.test_promote_steps import promote as promote_with
 
+HEARTBEAT = locks.LEASE_SECONDS / 3  # the lease's renew interval
 BEFORE = ("429", "500", "drop", "kill", "sigint")  # the call did not land
 AFTER = ("drop", "kill", "sigint")  # the call landed; its answer (or the process) was lost
 
 # (step, port call, calls let through first, kinds): every port call a step makes, in order
 POINTS = [
+    ("start", "lease.acquire", 0, BEFORE),  # the environment lock (a blob lease), before any step
+    ("start", "lease.acquire:after", 0, AFTER),
+    ("deploy:agent", "lease.renew", 0, BEFORE),  # the heartbeat falls due during the deploy
+    ("deploy:agent", "lease.renew:after", 0, AFTER),
     ("evidence", "ledger.get:crdev:lkg", 0, BEFORE),
     ("evidence", "ledger.put:crprod:release", 0, BEFORE),
     ("evidence", "ledger.put:crprod:release:after", 0, AFTER),
@@ -44,6 +52,8 @@ POINTS = [
     # the journal save after each step (between steps)
     *[("journal", "ledger.put:crprod:promote", n, BEFORE) for n in range(5)],
     *[("journal", "ledger.put:crprod:promote:after", n, AFTER) for n in range(5)],
+    ("release", "lease.release", 0, BEFORE),  # the lock freed once the promotion is recorded
+    ("release", "lease.release:after", 0, AFTER),
 ]
 CASES = [
     pytest.param(step, call, skip, kind, id=f"{step}-{call}{f'#{skip}' if skip else ''}-{kind}")
@@ -54,7 +64,24 @@ CASES = [
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
-    return World(tmp_path)
+    world = World(tmp_path)
+    host, clock = world.hosts["prod"], world.lease_clock
+    deploy = host.deploy
+
+    def deploy_while_the_heartbeat_beats(*args: Any, **kwargs: Any) -> Any:
+        clock.advance(HEARTBEAT)  # a deploy takes a while: the lock's heartbeat renews meanwhile
+        return deploy(*args, **kwargs)
+
+    host.deploy = deploy_while_the_heartbeat_beats  # type: ignore[method-assign]
+    return world
+
+
+def promote(world: World) -> dict[str, Any]:
+    return promote_with(world, lock_heartbeat=world.lease_clock)
+
+
+def lock_of(world: World) -> MemoryLease:
+    return world.envs["prod"].lock
 
 
 def assert_records_name_what_runs(world: World, digest: str) -> None:
@@ -87,6 +114,7 @@ def test_a_fault_at_each_port_call_of_each_step_then_one_rerun(
         outcome = result["status"]  # absorbed (e.g. a landed swap read back)
     except Killed:
         outcome = "killed"
+        world.lease_clock.kill()  # the process is gone, its heartbeat with it
     except KeyboardInterrupt:
         outcome = "interrupted"
     except GenAIOpsError as exc:
@@ -97,19 +125,74 @@ def test_a_fault_at_each_port_call_of_each_step_then_one_rerun(
 
     # in between: prod serves one release — the old or the new one — never nothing
     assert world.hosts["prod"].current("agent").digest in (D1, D2)
+    # the environment is left locked only by a killed holder, and only until its lease runs out
+    if outcome != "killed":
+        assert lock_of(world).holder() is None, outcome
+    world.lease_clock.advance(locks.LEASE_SECONDS)
+    assert lock_of(world).holder() is None
     history = lg.history(world.ledger("prod"), "prod", 50)
-    if outcome in ("failed", "interrupted"):  # every attempt that could say so is in history
+    if outcome in ("failed", "interrupted") and step != "release":  # each attempt that could say so
         assert len(history) > attempts_before and history[0].status == "failed", outcome
         assert history[0].error and history[0].error["step"] in (step, *[s.name for s in history[0].steps])
+    if step == "release":  # after the promotion was recorded: its outcome stands, failed release or not
+        assert outcome in ("live", "killed", "interrupted") and history[0].status == "live", outcome
     if outcome != "live":
         again = promote(world)  # the one re-run
         assert again["status"] in ("live", "unchanged"), again
     assert_records_name_what_runs(world, D2)
     assert first["release"] != world.hosts["prod"].current("agent").release
+    assert lock_of(world).holder() is None
 
 
 def test_the_matrix_covers_every_step_of_a_promotion() -> None:
     from genaiops_cli.core.promote_steps import promotion_steps
 
     covered = {step for step, _, _, _ in POINTS}
+    assert {"start", "release"} <= covered  # the lock's acquire and release around the steps
     assert {s.name for s in promotion_steps(["agent"])} <= covered
+
+
+def with_a_new_release_to_promote(world: World) -> None:
+    deploy_dev(world, D1)
+    promote(world)
+    deploy_dev(world, D2)
+    assert promote_dev_evidence(world)
+
+
+def test_a_heartbeat_that_cannot_renew_for_a_whole_lease_stops_the_run_then_one_rerun(world: World) -> None:
+    """The storage unreachable for a whole lease while a deploy runs: the run must not go on
+    unconfirmed (another run may hold the lock by now) — exit 11 at the next step, recorded, and
+    one re-run finishes it."""
+    host, deploy = world.hosts["prod"], world.hosts["prod"].deploy
+
+    def slow_deploy(*args: Any, **kwargs: Any) -> Any:
+        if world.faults.armed.get("lease.renew"):
+            world.lease_clock.advance(locks.LEASE_SECONDS)  # 3 more beats, all failing
+        return deploy(*args, **kwargs)
+
+    host.deploy = slow_deploy  # type: ignore[method-assign]
+    with_a_new_release_to_promote(world)
+    world.faults.arm("lease.renew", times=5, kind="500")  # and the confirming renew after the step
+    with pytest.raises(GenAIOpsError) as caught:
+        promote(world)
+    assert caught.value.exit_code == ExitCode.LOCKED and caught.value.code == "lock_unavailable"
+    assert world.faults.armed["lease.renew"] == 0
+    newest = lg.history(world.ledger("prod"), "prod", 1)[0]
+    assert newest.status == "failed" and newest.error["code"] == "lock_unavailable"
+    assert world.hosts["prod"].current("agent").digest == D1  # still the old release, not split
+    assert lock_of(world).holder() is None
+    assert promote(world)["status"] == "live"
+    assert_records_name_what_runs(world, D2)
+
+
+def test_a_release_that_keeps_failing_after_a_recorded_promotion_leaves_it_live(world: World) -> None:
+    """Both release attempts fail: the promotion's outcome stands (live, exit 0), and the lock runs
+    out by itself within its lease (never broken: it may no longer be ours)."""
+    with_a_new_release_to_promote(world)
+    world.faults.arm("lease.release", times=2, kind="500")
+    assert promote(world)["status"] == "live"
+    assert lock_of(world).holder() is not None
+    world.lease_clock.advance(locks.LEASE_SECONDS)
+    assert lock_of(world).holder() is None
+    assert promote(world)["status"] == "unchanged"
+    assert_records_name_what_runs(world, D2)

@@ -288,8 +288,8 @@ def test_faults_one_run_absorbs_on_every_registry_and_lock_request_kind(
 ) -> None:
     """Every ABSORBED fault at once, and the first journal save held for 11 s (under the lock, past
     the heartbeat's first beat at 10 s) while that renew fails three times over, then the release
-    fails past its retries: the run still succeeds at once, and the lease is broken (certainly still
-    ours) so the next case is not locked out for 30 s."""
+    fails past its retries: the run still succeeds at once, and the release is tried once more (by our
+    own lease id, never a break) so the next case is not locked out for 30 s."""
     journal_save = LEDGER + "manifests/promote-staging-"
     faults.add("PUT", journal_save, "latency", count=1, latency_ms=11_000, service="registry")
     faults.add("PUT", LOCK, "500", count=3, service="blob", operation="lease-renew")

@@ -7,6 +7,7 @@ push moves `latest` in the project for the next run."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -108,3 +109,55 @@ def test_promotion_gated_on_latest_records_the_pinned_version(project: Project) 
     assert {d.name: d.version for d in registry(project).list()} == {"qa": newer}
     run = ok(project.run("-o", "json", "eval", "quality", "-e", "staging", "--label", "live"))
     assert run["evaluations"][0]["dataset"]["ref"] == f"foundry:qa@{newer}"
+
+
+@pytest.fixture
+def faults(sandbox: Sandbox) -> Iterator[Any]:
+    from genaiops_sandbox.faults import FaultInjector
+
+    injector = FaultInjector(sandbox.profile)
+    yield injector
+    injector.clear()
+
+
+def test_a_push_failing_past_the_retries_leaves_no_half_version_then_one_rerun(
+    project: Project, faults: Any
+) -> None:
+    """The dataset's files land, then its record's PUT fails past the SDK's retries (500): a clean
+    failure (exit 6 with a hint, never 1), no version listed (the record is written last: files
+    without it are no version), and one re-run finishes the push (the files already there are kept).
+    Slow by the SDK's own backoff (≈ 18 + 24 + 42 s before it gives up)."""
+    record = r"^/[^/]+/genaiops-datasets/flaky/[^/]+/dataset\.json$"
+    faults.add("PUT", record, "500", count=4, service="blob", operation="blob-put")
+    first = project.run("-o", "json", "data", "push", "flaky", "data/eval.jsonl", "-e", "dev")
+    assert faults.rules() == [], "the record's PUT was never made"
+    assert first.code == ExitCode.BUILD, first.stdout[-2000:] + first.stderr[-2000:]
+    error = first.json()["error"]
+    assert error["code"] == "storage_failed" and error["hint"]
+    listed = ok(project.run("-o", "json", "data", "list", "-e", "dev"))["datasets"]
+    assert "flaky" not in [d["name"] for d in listed]
+    again = ok(project.run("-o", "json", "data", "push", "flaky", "data/eval.jsonl", "-e", "dev"))
+    assert again["created"]
+    listed = ok(project.run("-o", "json", "data", "list", "-e", "dev"))["datasets"]
+    assert [d["version"] for d in listed if d["name"] == "flaky"] == [again["version"]]
+    pulled = ok(project.run("-o", "json", "data", "show", "flaky@latest", "-e", "dev"))
+    assert list(pulled["files"]) == ["eval.jsonl"] and pulled["sha256"] == again["sha256"]
+
+
+def test_a_registration_failing_past_the_retries_registers_nothing_then_one_rerun(
+    project: Project, faults: Any
+) -> None:
+    """Staging's push uploads, then the project refuses the registration past the SDK's retries
+    (429 × 4, Retry-After 1 s): a clean failure (exit 6, never 1), nothing registered in the
+    project (the uploaded blobs are no version there), and one re-run registers it."""
+    faults.add("PATCH", r"/datasets/flaky-registry/versions/", "429", count=4, retry_after=1)
+    first = project.run("-o", "json", "data", "push", "flaky-registry", "data/eval.jsonl", "-e", "staging")
+    assert faults.rules() == [], "the registration was never made"
+    assert first.code == ExitCode.BUILD, first.stdout[-2000:] + first.stderr[-2000:]
+    assert first.json()["error"]["hint"]
+    assert "flaky-registry" not in [d.name for d in registry(project).list()]
+    again = ok(
+        project.run("-o", "json", "data", "push", "flaky-registry", "data/eval.jsonl", "-e", "staging")
+    )
+    assert again["created"]
+    assert [v.version for v in registry(project).list_versions("flaky-registry")] == [again["version"]]

@@ -4,6 +4,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from .conftest import Project, Sandbox, make_project
@@ -91,3 +97,60 @@ def test_drift_is_flagged_and_repair_records_what_runs(project: Project) -> None
     assert entry["operation"] == "rollback" and entry["previous_release"] == fixed["release"]
     assert entry["release"] == drifted["drift"][0]["says"], "the release `second` was recorded with"
     assert ok(project.run("-o", "json", "status", "-e", "dev"))["drift"] == []
+
+
+PROBE = """
+import json, sys
+sys.argv = ["genaiops", "-o", "json", *sys.argv[1:]]
+try:
+    from genaiops_cli.cli import main
+    main()
+except SystemExit:
+    pass
+finally:
+    loaded = sorted(m for m in sys.modules if m.startswith("azure.mgmt.resource"))
+    sys.__stderr__.write("\\nLOADED=" + json.dumps(loaded) + "\\n")
+"""
+
+
+def test_status_reads_the_app_once_and_loads_no_deployments_sdk(project: Project, sandbox: Sandbox) -> None:
+    """Issue 18: status read the app twice, its live revision again, the managed environment and
+    the provisioning deployment (importing azure-mgmt-resource-deployments) for nothing it shows."""
+    ship(project, "1.0.0")
+    log = sandbox.state_dir / "logs" / "sandbox.log"
+    before = log.stat().st_size
+    proc = probe("status", "-e", "dev", cwd=project.root)
+    assert json.loads(proc.stdout)["result"]["services"][0]["deployed"] is True, proc.stderr
+    assert loaded(proc) == []
+    with log.open("rb") as f:
+        f.seek(before)
+        requests = [ln for ln in f.read().decode(errors="replace").splitlines() if "/subscriptions/" in ln]
+    app = f"/containerApps/{APP} "
+    assert sum(app in ln for ln in requests) == 1, requests
+    assert sum(f"/containerApps/{APP}/revisions " in ln for ln in requests) == 1, requests
+    assert not [ln for ln in requests if f"/containerApps/{APP}/revisions/" in ln], (
+        "the list gives the live one"
+    )
+    assert not [ln for ln in requests if "/managedEnvironments/" in ln or "/deployments/" in ln], requests
+
+
+def probe(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def loaded(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    line = [ln for ln in proc.stderr.splitlines() if ln.startswith("LOADED=")][-1]
+    return json.loads(line[len("LOADED=") :])
+
+
+def test_reading_provisioned_outputs_loads_no_deployments_sdk(project: Project) -> None:
+    """smoke opens the environment with its services wired (the template's telemetry reads the
+    provisioning outputs: one ARM GET); that GET goes through azure-mgmt-core's pipeline, and
+    azure-mgmt-resource-deployments (client, models, serializer) stays unloaded."""
+    ship(project, "1.0.0")
+    proc = probe("smoke", "-e", "dev", cwd=project.root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert loaded(proc) == []

@@ -80,11 +80,10 @@ class ContainerAppJobHost:
         job = self.api.get_job(name)
         if job is None:
             return LiveService(service, name, False)
-        tags = job.get("tags") or {}
-        image = jobs.job_image(job)
-        item = LiveService(service, name, True, tags.get(ca.TAG_LIVE) or None, None, image, digest_of(image))
-        item.release = tags.get(RELEASE_TAG) or None
-        item.matches_manifest = bool(image) and item.live == self.expected_revision(service, str(image))
+        item = _live(service, name, job)
+        item.matches_manifest = bool(item.image) and item.live == self.expected_revision(
+            service, str(item.image)
+        )
         return item
 
     def has_revision(self, service: str, revision: str) -> bool:
@@ -177,10 +176,18 @@ class ContainerAppJobHost:
 
     # -- read --------------------------------------------------------------------------------------
     def status(self, service: str) -> dict[str, Any]:
+        return self.observe(service)[0]
+
+    def observe(self, service: str) -> tuple[dict[str, Any], LiveService]:
+        """One read of the job (and of its newest executions, which status shows)."""
         name = self.job_name(service)
         job = self.api.get_job(name)
         if job is None:
-            return {"service": service, "app": name, "host": self.kind, "deployed": False, "revisions": []}
+            view = {"service": service, "app": name, "host": self.kind, "deployed": False, "revisions": []}
+            return view, LiveService(service, name, False)
+        return self._view(service, name, job), _live(service, name, job)
+
+    def _view(self, service: str, name: str, job: dict[str, Any]) -> dict[str, Any]:
         tags = job.get("tags") or {}
         config = (job.get("properties") or {}).get("configuration") or {}
         executions = [jobs.execution_row(e) for e in self.api.executions(name)[:5]]
@@ -221,3 +228,12 @@ class ContainerAppJobHost:
             "foundry-agent; check a job's run with `genaiops job run --wait` and `genaiops job logs`",
             code="no_endpoint",
         )
+
+
+def _live(service: str, name: str, job: dict[str, Any]) -> LiveService:
+    """What `job` (as read) says runs, without the comparison with the manifest."""
+    tags = job.get("tags") or {}
+    image = jobs.job_image(job)
+    item = LiveService(service, name, True, tags.get(ca.TAG_LIVE) or None, None, image, digest_of(image))
+    item.release = tags.get(RELEASE_TAG) or None
+    return item

@@ -46,26 +46,30 @@ class ContainerAppsHost:
         app = self.api.get_app(app_name)
         if app is None:
             return LiveService(service, app_name, False)
+        item = self._live(service, app)
+        if item.live:
+            rev = self.api.revision(app_name, item.live) or {}
+            item.image = _image(rev)
+            item.digest = digest_of(item.image)
+            if item.image:
+                item.matches_manifest = item.live == self.expected_revision(service, item.image)
+        return item
+
+    def _live(self, service: str, app: dict[str, Any]) -> LiveService:
+        """What `app` (as read) says runs, without the live revision's image."""
         state = ca.TrafficState.from_app(app)
-        item = LiveService(
+        tags = app.get("tags") or {}
+        return LiveService(
             service,
-            app_name,
+            self.app_name(service),
             True,
             state.live,
             state.staged,
-            release=(app.get("tags") or {}).get(ca.TAG_RELEASE) or None,
+            release=tags.get(ca.TAG_RELEASE) or None,
             live_label=state.label_of(state.live),
             previous=state.previous,
-            previous_release=(app.get("tags") or {}).get(ca.TAG_PREVIOUS_RELEASE) or None,
+            previous_release=tags.get(ca.TAG_PREVIOUS_RELEASE) or None,
         )
-        if state.live:
-            rev = self.api.revision(app_name, state.live) or {}
-            containers = ((rev.get("properties") or {}).get("template") or {}).get("containers") or [{}]
-            item.image = containers[0].get("image")
-            item.digest = digest_of(item.image)
-            if item.image:
-                item.matches_manifest = state.live == self.expected_revision(service, item.image)
-        return item
 
     def has_revision(self, service: str, revision: str) -> bool:
         return self.api.revision(self.app_name(service), revision) is not None
@@ -125,7 +129,30 @@ class ContainerAppsHost:
     def status(self, service: str) -> dict[str, Any]:
         return dep.service_status(self.api, self._manifest, self.env.resolved, service)
 
+    def observe(self, service: str) -> tuple[dict[str, Any], LiveService]:
+        """One read of the app and one of its revisions: the live revision's image comes from
+        that list, and `matches_manifest` is not worked out (it would read the environment)."""
+        name = self.app_name(service)
+        app = self.api.get_app(name)
+        if app is None:
+            view = {"service": service, "app": name, "deployed": False, "revisions": []}
+            return view, LiveService(service, name, False)
+        revisions = self.api.revisions(name)
+        item = self._live(service, app)
+        if item.live:
+            listed = next((r for r in revisions if r.get("name") == item.live), None)
+            live_rev = listed if listed is not None else self.api.revision(name, item.live) or {}
+            item.image = _image(live_rev)
+            item.digest = digest_of(item.image)
+        return dep.status_view(service, name, app, revisions), item
+
     def endpoint(self, service: str, label: str) -> Endpoint:
         url = dep.service_url(self.api, self._manifest, service, label, self.env.name)
         target = self.env.target
         return Endpoint(url, label, dict(target.resolve), target.ca_bundle)
+
+
+def _image(revision: dict[str, Any]) -> str | None:
+    containers = ((revision.get("properties") or {}).get("template") or {}).get("containers") or [{}]
+    image = containers[0].get("image")
+    return str(image) if image else None

@@ -124,8 +124,11 @@ class FoundryAgentHost:
                 out[key] = version
         return out
 
-    def _state(self, agent: str, versions: dict[str, dict[str, Any]]) -> tuple[TrafficState, dict[str, str]]:
-        """(roles, release tags) — from the ledger document, corrected by the version selector."""
+    def _state(
+        self, agent: str, versions: dict[str, dict[str, Any]], details: dict[str, Any] | None = None
+    ) -> tuple[TrafficState, dict[str, str]]:
+        """(roles, release tags) — from the ledger document, corrected by the version selector
+        (`details`: the agent as the caller already read it)."""
         doc = self._ledger.get(self._doc_tag(agent)) or {}
         state = TrafficState(
             live=doc.get("live") or None,
@@ -133,7 +136,7 @@ class FoundryAgentHost:
             previous=doc.get("previous") or None,
             labels=dict(doc.get("labels") or {}),
         )
-        details = self.api.agent(agent) or {}
+        details = (details if details is not None else self.api.agent(agent)) or {}
         rules = ((details.get("agent_endpoint") or {}).get("version_selector") or {}).get(
             "version_selection_rules"
         ) or []
@@ -176,10 +179,23 @@ class FoundryAgentHost:
 
     def current(self, service: str) -> LiveService:
         agent = self.agent(service)
-        if self.api.agent(agent) is None:
+        details = self.api.agent(agent)
+        if details is None:
             return LiveService(service, agent, False)
         versions = self._versions(agent)
-        state, tags = self._state(agent, versions)
+        item = self._live(service, agent, versions, *self._state(agent, versions, details))
+        if item.image:
+            item.matches_manifest = item.live == self.expected_revision(service, item.image)
+        return item
+
+    def _live(
+        self,
+        service: str,
+        agent: str,
+        versions: dict[str, dict[str, Any]],
+        state: TrafficState,
+        tags: dict[str, str],
+    ) -> LiveService:
         item = LiveService(
             service,
             agent,
@@ -196,7 +212,6 @@ class FoundryAgentHost:
                 "image"
             )
             item.image, item.digest = image, digest_of(image)
-            item.matches_manifest = bool(image) and state.live == self.expected_revision(service, image)
         return item
 
     def has_revision(self, service: str, revision: str) -> bool:
@@ -404,12 +419,31 @@ class FoundryAgentHost:
 
     # -- Host: read ----------------------------------------------------------------------------------
     def status(self, service: str) -> dict[str, Any]:
+        return self.observe(service)[0]
+
+    def observe(self, service: str) -> tuple[dict[str, Any], LiveService]:
+        """One read each of the agent, its versions and its state document."""
         agent = self.agent(service)
         details = self.api.agent(agent)
         if details is None:
-            return {"service": service, "app": agent, "deployed": False, "revisions": []}
+            return {"service": service, "app": agent, "deployed": False, "revisions": []}, LiveService(
+                service, agent, False
+            )
         versions = self._versions(agent)
-        state, tags = self._state(agent, versions)
+        state, tags = self._state(agent, versions, details)
+        return self._view(service, agent, details, versions, state, tags), self._live(
+            service, agent, versions, state, tags
+        )
+
+    def _view(
+        self,
+        service: str,
+        agent: str,
+        details: dict[str, Any],
+        versions: dict[str, dict[str, Any]],
+        state: TrafficState,
+        tags: dict[str, str],
+    ) -> dict[str, Any]:
         rules = ((details.get("agent_endpoint") or {}).get("version_selector") or {}).get(
             "version_selection_rules"
         ) or []

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
-from genaiops_cli.errors import GenAIOpsError
+from genaiops_cli.errors import BuildError, GenAIOpsError
 from genaiops_cli.providers.azure.blob_lock import account_url, raise_if_denied, sandbox_account
 from genaiops_cli.providers.azure.clients import _transport_kwargs, credential
 
@@ -88,7 +88,7 @@ class BlobDatasets:
     def put(self, name: str, version: str, files: Mapping[str, bytes], record: Mapping[str, Any]) -> bool:
         from azure.core.exceptions import ResourceExistsError
 
-        with _errors(f"upload {name}@{version}"):
+        with _errors(f"upload {name}@{version}", BuildError):  # a failed push: exit 6, resumable
             self._ensure()
             if any(v.get("version") == version for v in self.versions(name)):
                 return False
@@ -141,10 +141,11 @@ def _summary(meta: Mapping[str, str]) -> dict[str, Any]:
 
 
 class _errors:
-    """SDK failures as our errors: auth → exit 4; an unreachable account → exit 1 with a hint."""
+    """SDK failures as our errors: auth → exit 4; an unreachable account → `kind` with a hint."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, kind: type[GenAIOpsError] = GenAIOpsError) -> None:
         self.what = what
+        self.kind = kind
 
     def __enter__(self) -> None:
         return None
@@ -159,7 +160,7 @@ class _errors:
         )
         if isinstance(exc, AzureError):
             code = getattr(exc, "error_code", None) or type(exc).__name__
-            raise GenAIOpsError(
+            raise self.kind(
                 f"could not {self.what}: {code}",
                 hint="the storage account was unreachable or refused the request; try again",
                 code="storage_failed",

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import uuid
 from functools import lru_cache
 from typing import Any
 
@@ -80,16 +79,15 @@ class BlobLeaseLock:
                 raise
         self._ready = True
 
-    def try_acquire(self, claim: LockRecord, seconds: int) -> str | None:
+    def try_acquire(self, claim: LockRecord, seconds: int, lease_id: str) -> str | None:
         from azure.core.exceptions import HttpResponseError
 
         with _errors("acquire"):
             self._ensure_blob()
-            # Our own lease id, proposed: when an acquire's answer is lost and the SDK retries it,
-            # Azure grants the retry (same proposed id on a blob leased with it) instead of 409.
-            proposed = str(uuid.uuid4())
+            # The caller's lease id, proposed: when an acquire's answer is lost and the SDK retries
+            # it, Azure grants the retry (same proposed id on a blob leased with it) instead of 409.
             try:
-                lease = self._blob.acquire_lease(lease_duration=seconds, lease_id=proposed)
+                lease = self._blob.acquire_lease(lease_duration=seconds, lease_id=lease_id)
             except HttpResponseError as exc:
                 if exc.status_code == 409:
                     return None

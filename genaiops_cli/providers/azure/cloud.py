@@ -35,6 +35,11 @@ class AzureCloud:
 
         return deployments.get_deployment(target, resource_group, deployment)
 
+    def sign_in_ahead(self, target: AzureTarget) -> None:
+        from genaiops_cli.providers.azure import clients
+
+        clients.sign_in_ahead(target)
+
     def registry(self, target: AzureTarget, resource_group: str, registry: str) -> Registry:
         from genaiops_cli.providers.azure.registry import AzureRegistry
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
@@ -202,18 +203,65 @@ def deployment_failed(
     )
 
 
-def get_deployment(target: AzureTarget, resource_group: str, deployment: str) -> dict[str, Any] | None:
-    from azure.core.exceptions import ResourceNotFoundError
+API_VERSION = "2026-06-01"  # azure-mgmt-resource-deployments' own, so both ways read the same resource
 
-    try:
-        with arm_errors(f"deployment {deployment}", ProvisionError):
-            try:
-                found = clients.deployments(target).deployments.get(resource_group, deployment)
-            except ResourceNotFoundError:
-                return None
-    except ProvisionError:
-        raise
-    return _plain(found)
+
+def get_deployment(target: AzureTarget, resource_group: str, deployment: str) -> dict[str, Any] | None:
+    """The deployment as ARM's JSON, or None when there is none. Every command that opens an
+    environment whose services want provisioned outputs (telemetry, connections) reads it, so it
+    is one plain GET through azure-mgmt-core's ARM pipeline: azure-mgmt-resource-deployments (its
+    client, models and serializer) is loaded only for what-if, deploying and listing operations."""
+    from azure.core.exceptions import HttpResponseError, map_error
+    from azure.core.rest import HttpRequest
+    from azure.mgmt.core.exceptions import ARMErrorFormat
+
+    path = (
+        f"/subscriptions/{target.subscription_id}/resourcegroups/{resource_group}"
+        f"/providers/Microsoft.Resources/deployments/{deployment}"
+    )
+    pipeline = _arm_pipeline(target)
+    url = pipeline.format_url(path)
+    request = HttpRequest(
+        "GET", url, params={"api-version": API_VERSION}, headers={"Accept": "application/json"}
+    )
+    with arm_errors(f"deployment {deployment}", ProvisionError):
+        response = pipeline.send_request(request)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            map_error(response.status_code, response, _error_map())
+            raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+        return dict(response.json())
+
+
+def _error_map() -> dict[int, Any]:
+    from azure.core.exceptions import ClientAuthenticationError, ResourceExistsError, ResourceNotModifiedError
+
+    return {401: ClientAuthenticationError, 409: ResourceExistsError, 304: ResourceNotModifiedError}
+
+
+@lru_cache(maxsize=8)
+def _arm_pipeline(target: AzureTarget) -> Any:
+    """An ARM pipeline like the SDK clients' (the shared credential, ARM's challenge-aware bearer
+    policy, retries, the target's CA) with no generated client on top."""
+    from azure.core.pipeline import policies
+    from azure.mgmt.core import ARMPipelineClient
+    from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy, ARMHttpLoggingPolicy
+
+    clients.sign_in_ahead(target)
+    return ARMPipelineClient(
+        base_url=target.arm_endpoint,
+        policies=[
+            policies.RequestIdPolicy(),
+            policies.HeadersPolicy(),
+            policies.UserAgentPolicy(sdk_moniker="genaiops"),
+            policies.RetryPolicy(),
+            ARMChallengeAuthenticationPolicy(clients.credential(target), target.arm_scope),
+            policies.ContentDecodePolicy(),
+            ARMHttpLoggingPolicy(),
+        ],
+        connection_verify=target.verify,
+    )
 
 
 def list_operations(target: AzureTarget, resource_group: str, deployment: str) -> list[dict[str, Any]]:

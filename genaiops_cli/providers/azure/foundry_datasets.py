@@ -5,7 +5,8 @@ blob_datasets.py). The SDK's `upload_file`/`upload_folder` are never called: the
 for a pending upload and write through the SAS URI it returns, which genaiops does not use.
 
 Entra only (audience https://ai.azure.com). A 401 is exit 4; so is a 403 (the identity lacks a role
-on the project). Other failures are `foundry_datasets_failed` (exit 1) with the service's code."""
+on the project). Other failures are `foundry_datasets_failed` with the service's code: exit 6 for a
+registration (a `data push` that failed; a re-run registers it), exit 1 for a read."""
 
 from __future__ import annotations
 
@@ -15,13 +16,19 @@ from functools import cached_property
 from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
-from genaiops_cli.errors import AuthError, GenAIOpsError
+from genaiops_cli.errors import AuthError, ExitCode, GenAIOpsError
 from genaiops_cli.providers.azure.arm_errors import arm_errors
 from genaiops_cli.providers.azure.foundry import _plain, project_client
 
 
 class DatasetRegistryError(GenAIOpsError):
     code = "foundry_datasets_failed"
+
+
+class DatasetRegistrationError(DatasetRegistryError):
+    """A version's registration failed: the push failed (exit 6), resumable by running it again."""
+
+    exit_code = ExitCode.BUILD
 
 
 class FoundryDatasets:
@@ -52,16 +59,16 @@ class FoundryDatasets:
         from azure.ai.projects.models import FileDatasetVersion, FolderDatasetVersion
 
         kind = FolderDatasetVersion if folder else FileDatasetVersion
-        with _errors(f"register dataset {name}@{version} in the Foundry project"):
+        with _errors(f"register dataset {name}@{version} in the Foundry project", DatasetRegistrationError):
             self._datasets.create_or_update(
                 name=name, version=version, dataset_version=kind(data_uri=data_uri, tags=dict(tags))
             )
 
 
 @contextmanager
-def _errors(action: str) -> Iterator[None]:
+def _errors(action: str, kind: type[DatasetRegistryError] = DatasetRegistryError) -> Iterator[None]:
     try:
-        with arm_errors(action, DatasetRegistryError):
+        with arm_errors(action, kind):
             yield
     except DatasetRegistryError as exc:
         if exc.details.get("status") == 403:
