@@ -3,6 +3,7 @@ each client once, and the token cache of the credential is shared by all of them
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -122,8 +123,18 @@ class _SignInCredential:
         self.close()
 
 
-@lru_cache(maxsize=8)
+_CREDENTIAL_LOCK = threading.Lock()
+
+
 def credential(target: AzureTarget) -> TokenCredential:
+    """One credential per target per process, also when two threads build their first clients at
+    once (lru_cache alone is not atomic: both would build one and sign in twice)."""
+    with _CREDENTIAL_LOCK:
+        return _credential(target)
+
+
+@lru_cache(maxsize=8)
+def _credential(target: AzureTarget) -> TokenCredential:
     return _SignInCredential(_identity_credential(target), target)  # type: ignore[return-value]
 
 
