@@ -10,8 +10,9 @@ then per run creates three new registries and times, interleaved:
 
 Each side gets its registry credentials before its timer starts (skopeo: ACR refresh tokens on the
 command line; genaiops: Entra sign-in done once in this process). Then a same-registry promotion
-(re-tag) in a fresh interpreter, counting every request it makes: at the registry front (its request
-log) and at Entra (the stand-in's log: OpenID discovery, token).
+(re-tag) in three fresh interpreters — without the token cache, with an empty one, and with the
+tokens the previous one cached — counting every request each makes: at the registry front (its
+request log) and at Entra (the stand-in's log: OpenID discovery, token).
 
 With `--baseline DIR` (another checkout, e.g. `git archive main genaiops_cli | tar -x -C DIR`) the
 client-side copy of this tree and of DIR also run per round, each in a fresh interpreter signed in
@@ -90,13 +91,27 @@ def entra_requests(log: Path, offset: int) -> list[str]:
     return [r for r in found if "/oauth2/" in r or "openid-configuration" in r]
 
 
-def report_same_registry(registry: list[str], entra: list[str]) -> None:
+def same_registry(
+    server: str, digest: str, ca: str, sandbox_log: Path, env: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """One same-registry promotion in a fresh interpreter: (registry requests, Entra requests)."""
+    request_log(server, ca, clear=True)
+    log_offset = sandbox_log.stat().st_size
+    subprocess.run(
+        [sys.executable, "-c", SAME_REGISTRY, server, digest], env=env, check=True, capture_output=True
+    )
+    time.sleep(0.05)  # the daemon writes its log line after the response
+    registry = [f"{r['method']} {r['path']}" for r in request_log(server, ca)]
+    return registry, entra_requests(sandbox_log, log_offset)
+
+
+def report_same_registry(label: str, registry: list[str], entra: list[str]) -> None:
     gets = sum(1 for r in registry if r.startswith("GET ") and "/manifests/" in r)
     puts = sum(1 for r in registry if r.startswith("PUT ") and "/manifests/" in r)
     tokens = [r for r in registry + entra if "/oauth2/" in r or "openid-configuration" in r]
     total = len(registry) + len(entra)
     print(
-        f"same-registry promotion, fresh process: {total} requests = {len(registry)} at the registry "
+        f"same-registry promotion, {label}: {total} requests = {len(registry)} at the registry "
         f"({gets} manifest GET, {puts} manifest PUT, {len(registry) - gets - puts} ACR token flow) "
         f"+ {len(entra)} at Entra"
     )
@@ -105,8 +120,8 @@ def report_same_registry(registry: list[str], entra: list[str]) -> None:
     met = gets == 1 and puts == 1 and len(tokens) <= 1
     print(
         f"  goal: 1 manifest GET + 1 PUT + at most 1 token request -> {'met' if met else 'NOT met'}: "
-        f"{len(tokens)} sign-in/token requests (a fresh process has no token; ACR's flow is Entra token -> "
-        "/oauth2/exchange -> /oauth2/token)"
+        f"{len(tokens)} sign-in/token requests (ACR's flow is Entra token -> /oauth2/exchange -> "
+        "/oauth2/token; the token cache keeps Entra's and ACR's tokens between processes)"
     )
 
 
@@ -242,15 +257,16 @@ def main() -> None:
             subprocess.run(cmd, check=True, capture_output=True)
             times["skopeo"].append(time.perf_counter() - start)
 
-        request_log(src, t.ca_bundle, clear=True)
         sandbox_log = work / "sandbox" / "logs" / "sandbox.log"
-        log_offset = sandbox_log.stat().st_size
-        subprocess.run(
-            [sys.executable, "-c", SAME_REGISTRY, src, digest], env=env, check=True, capture_output=True
-        )
-        time.sleep(0.05)  # the daemon writes its log line after the response
-        same = [f"{r['method']} {r['path']}" for r in request_log(src, t.ca_bundle)]
-        entra = entra_requests(sandbox_log, log_offset)
+        tokens_dir = work / "token-cache"  # a cache dir of their own: the first run finds it empty
+        same_runs = [
+            (label, same_registry(src, digest, t.ca_bundle, sandbox_log, {**env, **extra}))
+            for label, extra in (
+                ("no token cache (GENAIOPS_TOKEN_CACHE=0)", {"GENAIOPS_TOKEN_CACHE": "0"}),
+                ("first process, empty token cache", {"GENAIOPS_CACHE_DIR": str(tokens_dir)}),
+                ("next process, tokens cached by the first", {"GENAIOPS_CACHE_DIR": str(tokens_dir)}),
+            )
+        ]
         med = {k: statistics.median(v) for k, v in times.items()}
         print(
             f"conditions: sample image {digest[:19]} ({moved['blobs'][1]} blobs, "
@@ -270,7 +286,8 @@ def main() -> None:
         for tree in trees:
             label = f"client-side, {tree} (fresh interpreter)"
             print(f"{label:<44}{med[tree]:>9.2f}s{med['skopeo']:>9.2f}s{med[tree] / med['skopeo']:>8.2f}")
-        report_same_registry(same, entra)
+        for label, (same, entra) in same_runs:
+            report_same_registry(label, same, entra)
     finally:
         subprocess.run(
             [sys.executable, "-m", "genaiops_cli", "sandbox", "down"], env=env, capture_output=True

@@ -58,9 +58,20 @@ def releases(project: Project) -> list[str]:
 def faults(sandbox: Sandbox) -> Iterator[object]:
     from genaiops_sandbox.faults import FaultInjector
 
+    forget_registry_tokens()  # each case's first registry request exchanges an Entra token again
     injector = FaultInjector(sandbox.profile)
     yield injector
     injector.clear()
+
+
+def forget_registry_tokens() -> None:
+    """The ACR tokens earlier runs left in the token cache (providers/token_cache.py): without this a
+    case would reuse them and never meet its armed token-exchange fault."""
+    from genaiops_cli.providers import token_cache
+
+    folder = token_cache.folder()
+    if folder is not None:
+        (folder / token_cache.ACR_FILE).unlink(missing_ok=True)
 
 
 def promote(project: Project, release: str, *extra: str):

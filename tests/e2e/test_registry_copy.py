@@ -1,6 +1,7 @@
 """Client-side copy between two stand-in registries (real ACR-shaped fronts over a real OCI
 registry): every blob arrives byte for byte under its digest, the manifest keeps its digest, a re-run
-copies nothing, and the same-registry re-tag costs one manifest GET + one PUT after sign-in."""
+copies nothing, and the same-registry re-tag costs one manifest GET + one PUT (plus one token request
+when no token is cached)."""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def test_client_side_copy_moves_every_blob_intact(sandbox) -> None:
     assert dst.get_manifest(REPO, "v2")[2] == digest
 
 
-def test_same_registry_retag_is_one_get_and_one_put(sandbox) -> None:
+def test_same_registry_retag_is_one_get_and_one_put(sandbox, monkeypatch) -> None:
     target = target_for("sandbox", None)
     clients.resource_groups(target).resource_groups.create_or_update(RG, {"location": "eastus2"})
     server = _registry(target, "crcopyretag")
@@ -108,12 +109,24 @@ def test_same_registry_retag_is_one_get_and_one_put(sandbox) -> None:
     )
     from genaiops_cli.providers.azure.registry_raw import raw_registry
 
-    raw_registry.cache_clear()  # a fresh process: no registry token yet
+    raw_registry.cache_clear()  # a fresh process: its push token is in the token cache, still fresh
     result = copy_image(RegistryRef(target, server), RegistryRef(target, server), REPO, digest, "release-1")
+    assert result.method == "retag"
+    assert _requests(server, target.ca_bundle) == [
+        f"GET /v2/{REPO}/manifests/{digest}",
+        f"PUT /v2/{REPO}/manifests/release-1",
+    ]
+
+    monkeypatch.setenv("GENAIOPS_TOKEN_CACHE", "0")  # no token cache: one token request, no more
+    urllib.request.urlopen(
+        urllib.request.Request(f"https://{server}/sandbox/requests", method="DELETE"), context=ctx
+    )
+    raw_registry.cache_clear()
+    result = copy_image(RegistryRef(target, server), RegistryRef(target, server), REPO, digest, "release-2")
     assert result.method == "retag"
     seen = _requests(server, target.ca_bundle)
     assert [r for r in seen if "/oauth2/" not in r] == [
         f"GET /v2/{REPO}/manifests/{digest}",
-        f"PUT /v2/{REPO}/manifests/release-1",
+        f"PUT /v2/{REPO}/manifests/release-2",
     ]
     assert sum(1 for r in seen if r == "POST /oauth2/token") == 1, seen

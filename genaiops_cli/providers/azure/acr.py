@@ -5,11 +5,12 @@ token obtained from the caller's Entra token, exactly as `az acr login` does."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
 from genaiops_cli.errors import AuthError, BuildError
-from genaiops_cli.providers import lookup_cache
+from genaiops_cli.providers import lookup_cache, token_cache
 from genaiops_cli.providers.azure import clients
 
 # `docker login` convention for ACR refresh tokens.
@@ -67,13 +68,82 @@ def _login_server_from_arm(target: AzureTarget, resource_group: str, registry: s
     return str(found.login_server)
 
 
-def refresh_token(target: AzureTarget, server: str) -> str:
+def token_identity(target: AzureTarget) -> str | None:
+    """Whom this process's ACR tokens belong to, for the token cache's key: the configured service
+    principal (authority, tenant, client id and its secret's fingerprint: known without a request),
+    else the tenant and object id in the Entra token the exchange sends. None: unknown, so no ACR
+    token is cached."""
+    if target.client_id and target.tenant_id and target.client_secret_file:
+        from pathlib import Path
+
+        try:
+            secret = token_cache.fingerprint(Path(target.client_secret_file).read_text().strip())
+        except OSError:
+            return None  # the sign-in reports the missing secret
+        who = ("sp", target.authority_host or target.cloud, target.tenant_id, target.client_id, secret)
+        return "|".join(who)
+    return _signed_in_identity(target)
+
+
+@lru_cache(maxsize=8)
+def _signed_in_identity(target: AzureTarget) -> str | None:
+    try:
+        claims = token_cache.jwt_claims(_entra_token(target).token)
+    except Exception:  # the exchange reports a failed sign-in in its own words
+        return None
+    who = claims.get("oid") or claims.get("appid") or claims.get("sub")
+    tenant = claims.get("tid")
+    return "|".join(("user", target.cloud, str(tenant), str(who))) if who and tenant else None
+
+
+_ENTRA_TOKENS: dict[AzureTarget, Any] = {}
+
+
+def _entra_token(target: AzureTarget) -> Any:
+    """The Entra token the exchange sends, kept for this process while it has 5 min left: the Azure
+    CLI's credential keeps no cache of its own (each call runs `az`), and the identity for the token
+    cache's key and the exchange both need it."""
+    import time
+
+    held = _ENTRA_TOKENS.get(target)
+    if held is None or held.expires_on - time.time() < 300:
+        held = _ENTRA_TOKENS[target] = clients.credential(target).get_token(target.arm_scope)
+    return held
+
+
+def token_key(target: AzureTarget, server: str, what: str) -> str | None:
+    """The token cache's key for `what` ("refresh" or an access scope) at `server`, or None when the
+    cache is off or the identity is unknown."""
+    if not token_cache.enabled():
+        return None
+    identity = token_identity(target)
+    return token_cache.acr_key(server, identity, what) if identity else None
+
+
+def refresh_token(target: AzureTarget, server: str, *, fresh: bool = False) -> str:
+    """An ACR refresh token (usable as a docker password): from the token cache while it has more than
+    REFRESH_MARGIN left, else exchanged for an Entra access token (`fresh`: always exchanged)."""
+    key = token_key(target, server, "refresh")
+    if key and not fresh and (cached := token_cache.acr_get(key, token_cache.REFRESH_MARGIN)):
+        return cached
+    token = _exchange(target, server)
+    if key:
+        token_cache.acr_put(key, token)
+    return token
+
+
+def forget_refresh_token(target: AzureTarget, server: str) -> None:
+    if key := token_key(target, server, "refresh"):
+        token_cache.acr_forget(key)
+
+
+def _exchange(target: AzureTarget, server: str) -> str:
     """Exchange an Entra access token for an ACR refresh token (usable as a docker password)."""
     import httpx
     from azure.core.exceptions import ClientAuthenticationError
 
     try:
-        aad = clients.credential(target).get_token(target.arm_scope)
+        aad = _entra_token(target)
     except ClientAuthenticationError as exc:
         who = target.client_id or "the signed-in identity"
         raise AuthError(

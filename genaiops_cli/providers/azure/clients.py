@@ -3,6 +3,7 @@ each client once, and the token cache of the credential is shared by all of them
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -122,8 +123,18 @@ class _SignInCredential:
         self.close()
 
 
-@lru_cache(maxsize=8)
+_CREDENTIAL_LOCK = threading.Lock()
+
+
 def credential(target: AzureTarget) -> TokenCredential:
+    """One credential per target per process, also when two threads build their first clients at
+    once (lru_cache alone is not atomic: both would build one and sign in twice)."""
+    with _CREDENTIAL_LOCK:
+        return _credential(target)
+
+
+@lru_cache(maxsize=8)
+def _credential(target: AzureTarget) -> TokenCredential:
     return _SignInCredential(_identity_credential(target), target)  # type: ignore[return-value]
 
 
@@ -133,20 +144,35 @@ def _identity_credential(target: AzureTarget) -> Any:
 
         from azure.identity import ClientSecretCredential
 
-        extra: dict[str, Any] = {}
+        secret = Path(target.client_secret_file).read_text().strip()
+        extra: dict[str, Any] = _persistent_cache(secret)
         if target.authority_host:
-            extra = {"authority": target.authority_host, "disable_instance_discovery": True}
+            extra |= {"authority": target.authority_host, "disable_instance_discovery": True}
         return ClientSecretCredential(
             target.tenant_id,
             target.client_id,
-            Path(target.client_secret_file).read_text().strip(),
+            secret,
             **extra,
             **_transport_kwargs(target),
         )
     from azure.identity import DefaultAzureCredential
 
     authority = {"authority": target.authority_host} if target.authority_host else {}
-    return DefaultAzureCredential(**authority, **_transport_kwargs(target))
+    import os
+
+    cache = _persistent_cache(os.environ.get("AZURE_CLIENT_SECRET", ""))  # EnvironmentCredential's
+    return DefaultAzureCredential(**authority, **cache, **_transport_kwargs(target))
+
+
+def _persistent_cache(secret: str) -> dict[str, Any]:
+    """Entra tokens kept between processes (providers/token_cache.py), one file per secret: a fresh
+    process whose token is still valid makes no token request. Credentials that keep their own
+    cache (the Azure CLI's, azd's) ignore it; GENAIOPS_TOKEN_CACHE=0 leaves every credential with
+    its in-memory cache."""
+    from genaiops_cli.providers import token_cache
+
+    options = token_cache.entra_persistence(token_cache.fingerprint(secret) if secret else "")
+    return {"cache_persistence_options": options} if options is not None else {}
 
 
 def _sandbox_poll_pace() -> Any:

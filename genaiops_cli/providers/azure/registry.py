@@ -64,5 +64,7 @@ class AzureRegistry:
         return RegistryLedgerStore(self.target, self.login_server)
 
     def push_auth(self) -> dict[str, str]:
-        token = acr.refresh_token(self.target, self.login_server)
+        # Exchanged afresh (and remembered for this registry's later requests): docker reports a refused
+        # password only as a failed push, so it never gets a cached token that might be refused.
+        token = acr.refresh_token(self.target, self.login_server, fresh=True)
         return {"username": acr.ACR_TOKEN_USER, "password": token, "serveraddress": self.login_server}

@@ -17,6 +17,7 @@ from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
 from genaiops_cli.errors import AuthError, BuildError
+from genaiops_cli.providers import token_cache
 
 MANIFEST_TYPES = ", ".join(
     [
@@ -43,6 +44,7 @@ class RawRegistry:
         self.http = httpx.Client(verify=target.verify, timeout=120, limits=httpx.Limits(max_connections=16))
         self._refresh: str | None = None
         self._tokens: dict[str, str] = {}
+        self._writers: set[str] = set()  # repositories this client writes: their token is pull,push
         self._lock = threading.Lock()
 
     # ---- auth
@@ -52,16 +54,40 @@ class RawRegistry:
         self._token(repo, True)
 
     def _token(self, repo: str, write: bool) -> str:
-        scope = f"repository:{repo}:{'pull,push' if write else 'pull'}"
         with self._lock:
-            if scope in self._tokens:
-                return self._tokens[scope]
-            if not write and f"repository:{repo}:pull,push" in self._tokens:
-                return self._tokens[f"repository:{repo}:pull,push"]  # push scope includes pull
-            if self._refresh is None:
-                from genaiops_cli.providers.azure import acr
+            write = write or repo in self._writers  # re-minted after a 401: as wide as before
+            if write:
+                self._writers.add(repo)
+            scope = f"repository:{repo}:{'pull,push' if write else 'pull'}"
+            wider = f"repository:{repo}:pull,push"  # push scope includes pull
+            for known in (scope,) if write else (scope, wider):
+                if known in self._tokens:
+                    return self._tokens[known]
+            for known in (scope,) if write else (scope, wider):  # another process's, still fresh
+                if (key := self._cache_key(known)) and (
+                    cached := token_cache.acr_get(key, token_cache.ACCESS_MARGIN)
+                ):
+                    self._tokens[known] = cached
+                    return cached
+            token = self._mint(scope, repo)
+            self._tokens[scope] = token
+            if key := self._cache_key(scope):
+                token_cache.acr_put(key, token)
+            return token
 
-                self._refresh = acr.refresh_token(self.target, self.login_server)
+    def _cache_key(self, scope: str) -> str | None:
+        from genaiops_cli.providers.azure import acr
+
+        return acr.token_key(self.target, self.login_server, scope)
+
+    def _mint(self, scope: str, repo: str) -> str:
+        """A scoped access token for the refresh token; a cached refresh token the registry refuses
+        (revoked, or the registry was re-created) is dropped and exchanged afresh, once."""
+        from genaiops_cli.providers.azure import acr
+
+        for fresh in (False, True):
+            if self._refresh is None or fresh:
+                self._refresh = acr.refresh_token(self.target, self.login_server, fresh=fresh)
             form = {
                 "grant_type": "refresh_token",
                 "service": self.login_server,
@@ -69,21 +95,30 @@ class RawRegistry:
                 "refresh_token": self._refresh,
             }
             response = retried(
-                lambda: self.http.post(f"{self.base}/oauth2/token", data=form), self.login_server
+                lambda form=form: self.http.post(f"{self.base}/oauth2/token", data=form), self.login_server
             )
-            if response.status_code in (401, 403):
-                raise AuthError(
-                    f"registry {self.login_server} refused {scope.rsplit(':', 1)[1]} on {repo}",
-                    hint="grant AcrPull (read) or AcrPush (write) on the registry to this identity",
-                )
-            if response.status_code != 200:
-                raise BuildError(
-                    f"registry {self.login_server} token request failed: HTTP {response.status_code}",
-                    hint=TRANSIENT_HINT,
-                )
-            token = str(response.json()["access_token"])
-            self._tokens[scope] = token
-            return token
+            if response.status_code != 401 or fresh:
+                break
+            acr.forget_refresh_token(self.target, self.login_server)
+        if response.status_code in (401, 403):
+            raise AuthError(
+                f"registry {self.login_server} refused {scope.rsplit(':', 1)[1]} on {repo}",
+                hint="grant AcrPull (read) or AcrPush (write) on the registry to this identity",
+            )
+        if response.status_code != 200:
+            raise BuildError(
+                f"registry {self.login_server} token request failed: HTTP {response.status_code}",
+                hint=TRANSIENT_HINT,
+            )
+        return str(response.json()["access_token"])
+
+    def _drop_tokens(self) -> None:
+        """The registry refused an access token: forget it here and in the token cache."""
+        with self._lock:
+            keys = [k for scope in self._tokens if (k := self._cache_key(scope))]
+            self._tokens.clear()
+        if keys:
+            token_cache.acr_forget(*keys)
 
     def send(
         self, method: str, repo: str, url: str, *, headers: dict[str, str] | None = None, content: Any = None
@@ -98,8 +133,7 @@ class RawRegistry:
 
         def again(response: Any) -> bool:
             if response.status_code == 401 and not refreshed["done"]:
-                with self._lock:  # expired access token: mint a new one, once
-                    self._tokens.clear()
+                self._drop_tokens()  # expired or revoked access token: mint a new one, once
                 refreshed["done"] = True
                 return True
             return response.status_code in RETRY_STATUS
