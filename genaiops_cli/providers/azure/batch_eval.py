@@ -29,7 +29,7 @@ from genaiops_cli.core.cloud import AzureTarget
 from genaiops_cli.errors import BuildError, DeployError
 from genaiops_cli.providers.azure.arm_errors import arm_errors
 from genaiops_cli.providers.azure.blob_lock import account_url, raise_if_denied
-from genaiops_cli.providers.azure.clients import _transport_kwargs, container_apps, credential
+from genaiops_cli.providers.azure.clients import _transport_kwargs, container_apps, credential, storage_retry
 
 CONTAINER = "genaiops-batch"
 JOB = "genaiops-eval"
@@ -99,6 +99,7 @@ class AzureBatch:
             credential=credential(target),
             max_single_put_size=SINGLE_PUT,
             max_block_size=SINGLE_PUT,
+            retry_policy=storage_retry(),
             **_transport_kwargs(target),
         )
         self.blobs = service.get_container_client(CONTAINER)

@@ -20,7 +20,7 @@ from typing import Any
 from genaiops_cli.core.cloud import AzureTarget
 from genaiops_cli.errors import BuildError, GenAIOpsError
 from genaiops_cli.providers.azure.blob_lock import account_url, raise_if_denied, sandbox_account
-from genaiops_cli.providers.azure.clients import _transport_kwargs, credential
+from genaiops_cli.providers.azure.clients import _transport_kwargs, credential, storage_retry
 
 CONTAINER = "genaiops-datasets"
 RECORD = "dataset.json"
@@ -41,6 +41,7 @@ def _container(target: AzureTarget, url: str) -> Any:
         credential=credential(target),
         max_single_put_size=SINGLE_PUT,
         max_block_size=SINGLE_PUT,
+        retry_policy=storage_retry(),
         **_transport_kwargs(target),
     )
     return service.get_container_client(CONTAINER)
