@@ -26,9 +26,9 @@ def test_quickstart_runs_the_whole_pipeline(shared_engine: str | None, tmp_path:
             text=True,
             timeout=900,
         )
-    finally:
+    finally:  # reset, not down: on a shared engine only reset removes the revisions it ran
         subprocess.run(
-            [sys.executable, "-m", "genaiops_cli", "sandbox", "down"],
+            [sys.executable, "-m", "genaiops_cli", "-y", "sandbox", "reset"],
             env=env,
             capture_output=True,
             timeout=120,

@@ -64,9 +64,9 @@ def test_readme_using_it_runs_verbatim(shared_engine: str | None, tmp_path: Path
         proc = subprocess.run(
             ["bash", "-c", script], cwd=fresh, env=env, capture_output=True, text=True, timeout=1500
         )
-    finally:
+    finally:  # reset, not down: on a shared engine only reset removes the revisions it ran
         subprocess.run(
-            [sys.executable, "-m", "genaiops_cli", "sandbox", "down"],
+            [sys.executable, "-m", "genaiops_cli", "-y", "sandbox", "reset"],
             env=env,
             capture_output=True,
             timeout=120,

@@ -118,8 +118,8 @@ def project_sandbox(state_dir: Path) -> Iterator[Env]:
         )
         env.endpoint = done.properties.outputs["endpoint"]["value"]
         yield env
-    finally:
-        control.down(state_dir)
+    finally:  # reset, not down: on a shared engine only reset removes the agent containers it ran
+        control.reset(state_dir)
 
 
 @pytest.fixture(scope="module")
