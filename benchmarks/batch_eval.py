@@ -30,8 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from _standin import standin_env, standin_reset, standin_up
+
 REPO = Path(__file__).resolve().parents[1]
-BASE_IMAGE = "genaiops/python-base:3.11"
 SIZES = (5_000, 20_000, 80_000)
 COMPARE = 20_000
 QUALITY = ("token_f1", "exact_match", "error_rate")
@@ -106,18 +107,9 @@ def main() -> None:
     ap.add_argument("--shards", type=int, default=4)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gops-bench-batch-"))
-    env = {
-        **os.environ,
-        "GENAIOPS_SANDBOX_DIR": str(work / "sandbox"),
-        "GENAIOPS_CACHE_DIR": str(work / "cache"),
-        "NO_COLOR": "1",
-        "BASE_IMAGE": BASE_IMAGE,
-    }
-    env.pop("GENAIOPS_SANDBOX_VALIDATE", None)
+    env = standin_env(work)
     os.environ.update({k: env[k] for k in ("GENAIOPS_SANDBOX_DIR", "GENAIOPS_CACHE_DIR")})
-    subprocess.run(
-        [sys.executable, "-m", "genaiops_cli", "sandbox", "up"], env=env, check=True, capture_output=True
-    )
+    standin_up(env)
     try:
         project = prepare(work, env)
         common = ("eval", "bench", "-e", "dev", "--label", "live", "--concurrency", str(args.concurrency))
@@ -131,27 +123,8 @@ def main() -> None:
                 raise SystemExit(f"batch metrics differ from local: {quality(result)} vs {quality(local)}")
         report(local_s, times, args)
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "genaiops_cli", "sandbox", "down"], env=env, capture_output=True
-        )
-        remove_containers(work / "sandbox")
+        standin_reset(env)
         shutil.rmtree(work, ignore_errors=True)
-
-
-def remove_containers(state_dir: Path) -> None:
-    """The revision and job replica containers this run's stand-in left on the (shared) engine."""
-    import docker
-
-    from genaiops_sandbox.runtime import instance_id
-
-    client = docker.from_env()
-    try:
-        for ctr in client.containers.list(
-            all=True, filters={"label": f"genaiops.instance={instance_id(state_dir)}"}
-        ):
-            ctr.remove(force=True)
-    finally:
-        client.close()
 
 
 def report(local_s: float, times: dict[int, float], args: argparse.Namespace) -> None:

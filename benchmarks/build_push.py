@@ -33,9 +33,9 @@ import time
 from pathlib import Path
 
 from _conditions import load
+from _standin import BASE_IMAGE, standin_env, standin_reset, standin_up
 
 REPO = Path(__file__).resolve().parents[1]
-BASE_IMAGE = "genaiops/python-base:3.11"
 BUILD_CALL = re.compile(rb"POST /(v[\d.]+/)?build\b")
 REQUEST_LINE = re.compile(rb"(GET|POST|PUT|DELETE|HEAD) (/\S*) HTTP/1\.[01]\r\n")
 
@@ -151,20 +151,9 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="gops-bench-build-"))
     state = work / "sandbox"
-    env = {
-        **os.environ,
-        "GENAIOPS_SANDBOX_DIR": str(state),
-        "NO_COLOR": "1",
-        "BASE_IMAGE": BASE_IMAGE,
-        "DOCKER_BUILDKIT": "0",
-        "DOCKER_CONFIG": str(work / "docker-config"),
-        "GENAIOPS_CACHE_DIR": str(work / "cache"),  # the lookup cache starts empty
-    }
-    env.pop("GENAIOPS_SANDBOX_VALIDATE", None)
+    env = standin_env(work, DOCKER_BUILDKIT="0", DOCKER_CONFIG=str(work / "docker-config"))
     os.environ.update({k: env[k] for k in ("GENAIOPS_SANDBOX_DIR",)})
-    subprocess.run(
-        [sys.executable, "-m", "genaiops_cli", "sandbox", "up"], env=env, check=True, capture_output=True
-    )
+    standin_up(env)
     proxy = None
     try:
         from genaiops_cli.core.cloud import target_for
@@ -319,9 +308,7 @@ def main() -> None:
     finally:
         if proxy:
             proxy.close()
-        subprocess.run(
-            [sys.executable, "-m", "genaiops_cli", "sandbox", "down"], env=env, capture_output=True
-        )
+        standin_reset(env)
         shutil.rmtree(work, ignore_errors=True)
 
 

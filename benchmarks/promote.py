@@ -38,9 +38,9 @@ import urllib.request
 from pathlib import Path
 
 from _conditions import load
+from _standin import standin_env, standin_reset, standin_up
 
 REPO = Path(__file__).resolve().parents[1]
-BASE_IMAGE = "genaiops/python-base:3.11"
 ARM_LOG_LINE = re.compile(r"INFO genaiops\.sandbox\.arm .*?: (\w+ \S+) -> \d+")
 RG = "rg-bench"
 
@@ -139,18 +139,9 @@ def main() -> None:
     if shutil.which("skopeo") is None:
         raise SystemExit("skopeo not found (apt-get install skopeo): no peer to compare with")
     work = Path(tempfile.mkdtemp(prefix="gops-bench-promote-"))
-    env = {
-        **os.environ,
-        "GENAIOPS_SANDBOX_DIR": str(work / "sandbox"),
-        "GENAIOPS_CACHE_DIR": str(work / "cache"),
-        "NO_COLOR": "1",
-        "BASE_IMAGE": BASE_IMAGE,
-    }
-    env.pop("GENAIOPS_SANDBOX_VALIDATE", None)
+    env = standin_env(work)
     os.environ.update({k: env[k] for k in ("GENAIOPS_SANDBOX_DIR", "GENAIOPS_CACHE_DIR")})
-    subprocess.run(
-        [sys.executable, "-m", "genaiops_cli", "sandbox", "up"], env=env, check=True, capture_output=True
-    )
+    standin_up(env)
     try:
         from genaiops_cli.core.cloud import ARM_SCOPE, target_for
         from genaiops_cli.providers.azure import acr, clients
@@ -289,9 +280,7 @@ def main() -> None:
         for label, (same, entra) in same_runs:
             report_same_registry(label, same, entra)
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "genaiops_cli", "sandbox", "down"], env=env, capture_output=True
-        )
+        standin_reset(env)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -39,9 +39,9 @@ import urllib.request
 from pathlib import Path
 
 from _conditions import load
+from _standin import standin_env, standin_reset, standin_up
 
 REPO = Path(__file__).resolve().parents[1]
-BASE_IMAGE = "genaiops/python-base:3.11"
 ENV, RG = "dev", "rg-dev"
 AZ_VENV = Path(os.environ.get("GENAIOPS_AZ_VENV", Path.home() / ".cache" / "genaiops-test" / "az"))
 # "2026-12-05 14:03:34,123 INFO genaiops.sandbox.arm Thread-3: GET /subscriptions/… -> 200 (4 ms)"
@@ -183,15 +183,8 @@ def main() -> None:
     )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="gops-bench-status-"))
-    env = {
-        **os.environ,
-        "GENAIOPS_SANDBOX_DIR": str(work / "sandbox"),
-        "GENAIOPS_CACHE_DIR": str(work / "cache"),
-        "NO_COLOR": "1",
-        "BASE_IMAGE": BASE_IMAGE,
-    }
-    env.pop("GENAIOPS_SANDBOX_VALIDATE", None)
-    run([sys.executable, "-m", "genaiops_cli", "sandbox", "up"], env)
+    env = standin_env(work)
+    standin_up(env)
     try:
         from genaiops_sandbox.baseimage import ensure_base_image
         from genaiops_sandbox.profile import Profile
@@ -245,9 +238,7 @@ def main() -> None:
                 results[name].append(timed(cmd, cenv, cwd, log))
         report(results, args, load_before, az_note)
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "genaiops_cli", "sandbox", "down"], env=env, capture_output=True
-        )
+        standin_reset(env)
         shutil.rmtree(work, ignore_errors=True)
 
 
