@@ -157,3 +157,9 @@ def test_alert_fires_its_webhook_when_5xx_cross_the_threshold(project: Project, 
     assert list(stats) == [deployed["revision"]]
     mine = stats[deployed["revision"]]
     assert (mine.requests, mine.errors) == (7, 4) and mine.average_ms is not None
+
+    # a request answered a moment ago is in the window (its end was once cut to the whole second)
+    with http_client(resolve=target.resolve, ca_bundle=target.ca_bundle, timeout=10) as client:
+        assert client.get(url + "/healthz").status_code == 200
+    mine = revision_stats(target, app_id, 600)[deployed["revision"]]
+    assert (mine.requests, mine.errors) == (8, 4)

@@ -121,7 +121,9 @@ class RevisionStats:
 
 def revision_stats(target: AzureTarget, app_id: str, window_seconds: float) -> dict[str, RevisionStats]:
     """Requests, 5xx and mean response time per revision over the last `window_seconds`."""
-    end = dt.datetime.now(dt.UTC)
+    # the timespan is written in whole seconds: round its end up, or a request served in this very
+    # second (the one an alert just fired on, say) falls outside the window
+    end = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=1)
     start = end - dt.timedelta(seconds=window_seconds)
     timespan = f"{start.strftime('%Y-%m-%dT%H:%M:%SZ')}/{end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
     client = monitor_client(target)
