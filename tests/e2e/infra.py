@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from genaiops_cli.core.cloud import AzureTarget
@@ -41,6 +43,30 @@ def ensure_foundry_project(target: AzureTarget, resource_group: str, account: st
         resource_group, f"foundry-{project}", {"properties": {"mode": "Incremental", "template": template}}
     ).result()
     return str(done.properties.outputs["endpoint"]["value"])
+
+
+def push_empty_image(target: AzureTarget, server: str, repo: str, tag: str) -> str:
+    """A config-only OCI image pushed as `repo:tag` through genaiops' own registry client; its digest."""
+    from genaiops_cli.providers.azure.registry_raw import RawRegistry
+
+    config = b'{"architecture":"amd64","os":"linux"}'
+    config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    raw = RawRegistry(target, server)
+    raw.will_write(repo)
+    raw.put_blob(repo, config_digest, config)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    ).encode()
+    return raw.put_manifest(repo, tag, manifest, "application/vnd.oci.image.manifest.v1+json")
 
 
 def _arm(target: AzureTarget) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from genaiops_cli.core.cloud import target_for
 from genaiops_cli.providers.azure import acr, clients
 from genaiops_cli.providers.azure.registry_copy import RegistryRef, copy_image
 from genaiops_cli.providers.azure.registry_raw import RawRegistry
+from tests.e2e.infra import push_empty_image
 
 RG = "rg-copytest"
 REPO = "contoso/copytest"
@@ -86,23 +87,7 @@ def test_same_registry_retag_is_one_get_and_one_put(sandbox, monkeypatch) -> Non
     target = target_for("sandbox", None)
     clients.resource_groups(target).resource_groups.create_or_update(RG, {"location": "eastus2"})
     server = _registry(target, "crcopyretag")
-    config = b'{"architecture":"amd64","os":"linux"}'
-    raw = RawRegistry(target, server)
-    raw.will_write(REPO)
-    raw.put_blob(REPO, _digest(config), config)
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": _digest(config),
-                "size": len(config),
-            },
-            "layers": [],
-        }
-    ).encode()
-    digest = raw.put_manifest(REPO, "v1", manifest, "application/vnd.oci.image.manifest.v1+json")
+    digest = push_empty_image(target, server, REPO, "v1")
     ctx = ssl.create_default_context(cafile=target.ca_bundle)
     urllib.request.urlopen(
         urllib.request.Request(f"https://{server}/sandbox/requests", method="DELETE"), context=ctx

@@ -6,7 +6,6 @@ stand-in's log) and at the registry (its request log)."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import re
@@ -21,7 +20,7 @@ import pytest
 
 from genaiops_cli.core.cloud import target_for
 from genaiops_cli.providers.azure import acr, clients
-from genaiops_cli.providers.azure.registry_raw import RawRegistry
+from tests.e2e.infra import push_empty_image
 
 from .conftest import REPO as ROOT
 from .conftest import Sandbox, own_project
@@ -40,10 +39,6 @@ assert done.method == "retag", done
 """
 
 
-def _digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 @pytest.fixture(scope="module")
 def image(sandbox: Sandbox) -> tuple[str, str]:
     """A registry of this module's own holding one small image: (login server, manifest digest)."""
@@ -53,23 +48,7 @@ def image(sandbox: Sandbox) -> tuple[str, str]:
         RG, "crtokencache", {"location": "eastus2", "sku": {"name": "Standard"}}
     ).result()
     server = acr.login_server(target, RG, "crtokencache")
-    config = b'{"architecture":"amd64","os":"linux"}'
-    raw = RawRegistry(target, server)
-    raw.will_write(REPO)
-    raw.put_blob(REPO, _digest(config), config)
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": _digest(config),
-                "size": len(config),
-            },
-            "layers": [],
-        }
-    ).encode()
-    return server, raw.put_manifest(REPO, "v1", manifest, "application/vnd.oci.image.manifest.v1+json")
+    return server, push_empty_image(target, server, REPO, "v1")
 
 
 class Counted:
