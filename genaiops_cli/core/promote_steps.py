@@ -213,10 +213,16 @@ class GatesStep:
 
         label = self.side(r)
         baseline = None
+        on_live: list[str] = []
         if label == "staged":
             first = r.dst.services[0]
             baseline = r.dst.host(first).current(first).live_label
-        r.journal.gates = run_gates(r.dst, r.dst.services, label, baseline, r.on_event)
+            # a service the release does not change (e.g. after a rollback of some services, the
+            # others still run it) has nothing staged: it is gated on the live revision it keeps
+            on_live = [
+                s for s in staged_services(r) if r.dst_live[s].live == r.journal.services[s]["revision"]
+            ]
+        r.journal.gates = run_gates(r.dst, r.dst.services, label, baseline, r.on_event, on_live=on_live)
         blocking = [g for g in r.journal.gates if g["verdict"] != "pass"]
         if blocking:
             undone = roll_back(r) if label == "live" else {}

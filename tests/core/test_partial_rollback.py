@@ -26,6 +26,10 @@ TWO_SERVICES = MANIFEST.replace(
     build: {context: src/agent}
     repository: demo/web
     ingress: {port: 8080, health: /healthz}
+    smoke:
+      - name: health
+        request: {path: /healthz}
+        expect: {status: 200}
 environments:
 """,
 )
