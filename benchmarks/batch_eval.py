@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _conditions import load
 from _standin import standin_env, standin_reset, standin_up
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,6 +113,7 @@ def main() -> None:
     standin_up(env)
     try:
         project = prepare(work, env)
+        load_before = load()
         common = ("eval", "bench", "-e", "dev", "--label", "live", "--concurrency", str(args.concurrency))
         batch = ("--batch", "--shards", str(args.shards))
         run(project, env, *common, "--limit", "100", *batch)  # warm-up: builds and pushes the runner image
@@ -122,6 +124,7 @@ def main() -> None:
             if rows == COMPARE and quality(result) != quality(local):
                 raise SystemExit(f"batch metrics differ from local: {quality(result)} vs {quality(local)}")
         report(local_s, times, args)
+        print(f"machine: before {load_before}; after {load()}")
     finally:
         standin_reset(env)
         shutil.rmtree(work, ignore_errors=True)
