@@ -137,15 +137,15 @@ def record_rollback(env: Environment, moved: list[str], smoke: dict[str, Any]) -
     settled, and a `rollback` entry in history that names every deployed service of the
     environment with what it runs now (revision, digest, release — the untouched ones as they
     were), so the entry serves what runs; last-known-good moves to it when the smoke checks passed.
-    Its release is the one they all run, else lg.MIXED (each service names its own). None (nothing
-    written) when a service runs a release history does not know (deployed by hand, never
-    promoted: nothing in the ledger to point at)."""
+    Its release is the one they all run, else lg.MIXED (each service names its own; None for an
+    untouched one history does not know). None (nothing written) when a rolled-back service runs
+    a release history does not know (deployed by hand, never promoted: nothing to point at)."""
     live = {s: i for s, i in live_digests(env).items() if i.deployed}
     releases = running_releases(env, live)
     settle_tags(env, {s: live[s] for s in moved if s in live}, {s: releases[s] for s in moved if s in live})
-    release = lg.one_release(releases)
-    if release is None:
+    if any(releases.get(s) is None for s in moved):
         return None
+    release = lg.one_release(releases) or lg.MIXED  # an untouched service history does not know: mixed
     record = lg.DeploymentRecord(
         env.name,
         release,

@@ -198,3 +198,18 @@ def test_a_partial_rollback_whose_smoke_failed_moves_no_pointer(world: World) ->
     assert (entry.status, entry.release_id) == ("failed", lg.MIXED)
     assert lkg(world)["release"] == r2, "not verified: last-known-good stays"
     assert {d["record"] for d in reconcile.drift(prod)} == {"history", "last_known_good"}
+
+
+def test_an_untouched_service_deployed_by_hand_is_named_with_no_release(world: World) -> None:
+    r1 = release(world, D1)
+    release(world, D2)
+    host = world.hosts["prod"]
+    host.deploy("web", world.registries["crprod"].add("demo/web", D3, "v"), 10, events())
+    host.swap("web", events())  # put live by hand: no record, its tag still says the second release
+    rollback(world, ["agent"])
+    entry = newest(world)
+    assert entry.release_id == lg.MIXED and entry.services["web"]["digest"] == D3
+    assert {s: v["release"] for s, v in entry.services.items()} == {"agent": r1, "web": None}
+    found = {(d["record"], d.get("service")) for d in reconcile.drift(world.envs["prod"])}
+    # what the hand swap made wrong (web's tags), not the rollback's records
+    assert found == {("release_tag", "web"), ("previous_release_tag", "web")}
