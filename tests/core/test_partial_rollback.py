@@ -213,3 +213,27 @@ def test_an_untouched_service_deployed_by_hand_is_named_with_no_release(world: W
     found = {(d["record"], d.get("service")) for d in reconcile.drift(world.envs["prod"])}
     # what the hand swap made wrong (web's tags), not the rollback's records
     assert found == {("release_tag", "web"), ("previous_release_tag", "web")}
+
+
+def test_a_gated_swap_of_one_service_records_the_release_the_environment_runs(world: World) -> None:
+    """The same for a swap (or a deploy) of some services: its entry names every service, and its
+    release is the one the environment runs as a whole (both digests), tagged on both."""
+    from genaiops_cli.core import side_doors
+    from genaiops_cli.core.release import release_id, release_spec
+
+    release(world, D1)
+    for service in SERVICES:  # the next release staged beside live on both
+        image = world.registries["crprod"].add(f"demo/{service}", D2, "v")
+        world.hosts["prod"].deploy(service, image, 10, events())
+    prod = world.envs["prod"]
+    traffic_moves.swap_all(prod, traffic_moves.plan_swap(prod, ["agent"]), events())
+    passed = [{"name": "smoke", "kind": "smoke", "verdict": "pass"}]
+    rid, _ = side_doors.record(prod, "swap", ["agent"], "live", passed, None)
+    assert rid == release_id(release_spec(world.manifest, {"agent": D2, "web": D1}))
+    entry = newest(world)
+    assert entry.release_id == rid and {s: v["digest"] for s, v in entry.services.items()} == {
+        "agent": D2,
+        "web": D1,
+    }
+    assert reconcile.drift(prod) == [] and lkg(world)["release"] == rid
+    assert tags(world)["agent"][0] == tags(world)["web"][0] == rid
