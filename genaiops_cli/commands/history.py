@@ -43,11 +43,20 @@ def history(
     names = [env or actx.env_name] if (env or actx.env_name) else list(manifest.environments)
     envs = [actx.environment(n) for n in names]
     rows = core.history(manifest, envs, limit)
-    last_good = {}
-    for e in envs:
-        from genaiops_cli.core.ledger import last_known_good
+    from genaiops_cli.core.ledger import MIXED, last_known_good
 
-        last_good[e.name] = (last_known_good(e.ledger, e.name) or {}).get("release")
+    last_good, mixed_good = {}, {}
+    for e in envs:
+        pointer = last_known_good(e.ledger, e.name) or {}
+        last_good[e.name] = pointer.get("release")
+        if pointer.get("releases"):  # a mixed state: no one release, each service's own
+            mixed_good[e.name] = pointer["releases"]
+
+    def release(name: str | None, per_service: dict[str, str | None]) -> str:
+        if name != MIXED:
+            return name or "—"
+        each = ", ".join(f"{s} {r or '?'}" for s, r in per_service.items())
+        return f"{MIXED} ({each})"
 
     def render(out: RichConsole) -> None:
         table = fitted_table(
@@ -57,7 +66,7 @@ def history(
                 [
                     (r["finished_at"] or r["started_at"])[:19],
                     r["environment"],
-                    r["release"],
+                    release(r["release"], r["releases"]),
                     r["operation"],
                     r["status"] + (f" ({r['error']})" if r.get("error") else ""),
                     r["source"] or "",
@@ -69,6 +78,8 @@ def history(
             ],
         )
         out.print(table)
-        out.print("last known good: " + ", ".join(f"{k}={v or '—'}" for k, v in last_good.items()))
+        good = (f"{k}={release(v, mixed_good.get(k, {}))}" for k, v in last_good.items())
+        out.print("last known good: " + ", ".join(good))
 
-    actx.emit({"entries": rows, "last_known_good": last_good}, render)
+    # last_known_good_releases: per service, for an environment whose last-known-good is mixed
+    actx.emit({"entries": rows, "last_known_good": last_good, "last_known_good_releases": mixed_good}, render)

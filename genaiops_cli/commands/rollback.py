@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import typer
 
 from genaiops_cli.commands._options import (
@@ -18,46 +16,11 @@ from genaiops_cli.commands._options import (
 )
 from genaiops_cli.commands._progress import service_progress
 
-if TYPE_CHECKING:
-    from genaiops_cli.core.environment import Environment
-
 
 def register(app: typer.Typer) -> None:
     app.command("rollback", help="Return traffic to the previous live revision (re-activated if needed).")(
         rollback
     )
-
-
-def _record(opened: Environment, results: list[dict], smoke: dict) -> str | None:
-    """Write the rollback into the environment's history (and last-known-good when verified), with
-    the releases history recorded on the revisions that now serve and were rolled back from (the
-    app's release tags are corrected when they said otherwise)."""
-    from genaiops_cli.core import ledger as lg
-    from genaiops_cli.core.reconcile import settle_release_tags
-
-    release, previous = settle_release_tags(opened, [r["service"] for r in results])
-    if release is None:  # deployed by hand, never promoted: nothing in the ledger to point at
-        return None
-    record = lg.DeploymentRecord(
-        opened.name,
-        release,
-        operation="rollback",
-        status="live" if smoke["passed"] else "failed",
-        previous_release=previous,
-        services={
-            r["service"]: {"revision": r["live"], "previous_revision": r["rolled_back_from"]} for r in results
-        },
-        gates=[
-            {
-                "name": "smoke",
-                "kind": "smoke",
-                "label": "live",
-                "verdict": "pass" if smoke["passed"] else "fail",
-                "evidence": smoke,
-            }
-        ],
-    )
-    return lg.record_event(opened.ledger, record)
 
 
 def rollback(
@@ -70,6 +33,7 @@ def rollback(
 ) -> None:
     from genaiops_cli.commands.smoke import run_smoke, smoke_table
     from genaiops_cli.core import traffic_moves
+    from genaiops_cli.core.reconcile import record_rollback
     from genaiops_cli.errors import SmokeFailed
 
     lock_reason = override_reason(reason, break_lock=break_lock)
@@ -90,7 +54,7 @@ def rollback(
         )
     smoke, checks = run_smoke(actx, opened, names, label="live")
     result = {"environment": env_name, "rollbacks": results, "smoke": smoke}
-    result["ledger"] = _record(opened, results, smoke)
+    result["ledger"] = record_rollback(opened, [r["service"] for r in results], smoke)
     if not smoke["passed"]:
         if not actx.console.is_json:
             actx.console.err.print(smoke_table(checks))

@@ -7,6 +7,7 @@ each side answers comes from the service's Host (`endpoint`), so any host kind i
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from genaiops_cli.core.ports import EventFn
@@ -22,30 +23,34 @@ def run_gates(
     baseline_label: str | None,
     on_event: EventFn,
     warmup: float = 60,
+    on_live: Collection[str] = (),
 ) -> list[dict[str, Any]]:
+    """Every gate of `env` against the `label` side of `services`; `on_live`: services the release
+    does not change (already live on its revision: nothing staged there), tested on their live side."""
     out: list[dict[str, Any]] = []
+    side = {s: "live" if s in on_live else label for s in services}
     for gate in env.resolved.gates:
         if gate == "smoke":
-            out.append(_smoke(env, services, label, on_event, warmup))
+            out.append(_smoke(env, side, label, on_event, warmup))
         else:
-            out.append(_evaluation(env, gate, label, baseline_label, on_event))
+            out.append(_evaluation(env, gate, label, baseline_label, on_event, on_live))
     return out
 
 
 def _smoke(
-    env: Environment, services: list[str], label: str, on_event: EventFn, warmup: float
+    env: Environment, side: dict[str, str], label: str, on_event: EventFn, warmup: float
 ) -> dict[str, Any]:
     from genaiops_cli.core import smoke as core
 
     results: dict[str, list[dict[str, Any]]] = {}
     passed = True
     with env.http.client(env.target.resolve, env.target.ca_bundle, 30) as client:
-        for name in services:
+        for name, on in side.items():
             checks = env.resolved.services[name].smoke
             if not checks:
                 continue
-            endpoint = env.host(name).endpoint(name, label)
-            on_event(name, f"smoke against {label}: {endpoint.url}")
+            endpoint = env.host(name).endpoint(name, on)
+            on_event(name, f"smoke against {on}: {endpoint.url}")
             rs = [core.run_check(client, endpoint.url, check, warmup, endpoint=endpoint) for check in checks]
             passed = passed and all(r.passed for r in rs)
             results[name] = [r.to_dict() for r in rs]
@@ -75,13 +80,20 @@ def _locate_failures(env: Environment, results: dict[str, list[dict[str, Any]]])
 
 
 def _evaluation(
-    env: Environment, name: str, label: str, baseline_label: str | None, on_event: EventFn
+    env: Environment,
+    name: str,
+    label: str,
+    baseline_label: str | None,
+    on_event: EventFn,
+    on_live: Collection[str] = (),
 ) -> dict[str, Any]:
     manifest = env.manifest
     record: dict[str, Any] = {"name": name, "kind": "evaluation", "label": label}
     spec = manifest.evaluations.get(name)
     if spec is None:
         return {**record, "verdict": "not_run", "evidence": {"reason": f"no evaluation named {name!r}"}}
+    if spec.service in on_live:  # the release does not change it: it runs the release's revision live
+        label = record["label"] = "live"
     try:
         from genaiops_cli.core.evaluation import engine
         from genaiops_cli.core.evaluation.report import result_dict

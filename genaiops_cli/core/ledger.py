@@ -30,6 +30,11 @@ ARTIFACT_TYPES = {
 # Step status values in a deployment's journal.
 DONE, FAILED, SKIPPED, RUNNING = "done", "failed", "skipped", "running"
 
+# The release id of a record whose services run different releases (after a rollback of some of an
+# environment's services): no one release runs there, so the record names one per service
+# (`services[s]["release"]`) and never claims a single release (not hex: no release id is "mixed").
+MIXED = "mixed"
+
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -209,8 +214,27 @@ class DeploymentRecord:
             "gates": [{"name": g.get("name"), "verdict": g.get("verdict")} for g in self.gates],
             "overrides": self.overrides,
             "digests": {s: v.get("digest") for s, v in self.services.items()},
+            "releases": {s: service_release(self, s) for s in self.services},
             "error": (self.error or {}).get("code"),  # why a failed/refused attempt ended (history)
         }
+
+
+def service_release(record: DeploymentRecord, service: str) -> str | None:
+    """The release `record` names on `service`: the service's own (a mixed record names one per
+    service), else the record's; None when a mixed record does not say."""
+    named = (record.services.get(service) or {}).get("release")
+    if named:
+        return str(named)
+    return None if record.release_id == MIXED else record.release_id
+
+
+def one_release(releases: dict[str, str | None]) -> str | None:
+    """The release id for a record naming these per-service releases: the one they share, MIXED
+    when they differ, None when any is unknown (nothing true to record)."""
+    found = set(releases.values())
+    if not found or None in found:
+        return None
+    return found.pop() if len(found) == 1 else MIXED
 
 
 # ---------------------------------------------------------------------------- operations
@@ -264,7 +288,7 @@ def restore_last_known_good(store: LedgerStore, env: str, release_id: str) -> bo
         if tag.endswith("-" + release_id):
             found = load_deployment(store, tag)
             if found and found.status == "live" and found.gates_passed():
-                _point_lkg(store, found, tag)
+                point_lkg(store, found, tag)
                 return True
     return False
 
@@ -290,7 +314,7 @@ def record_event(store: LedgerStore, record: DeploymentRecord) -> str:
         tag = history_tag(record.environment, stamp(), record.release_id)
     store.put(tag, "deployment", record.to_dict())
     if record.status == "live" and record.gates_passed():
-        _point_lkg(store, record, tag)
+        point_lkg(store, record, tag)
     return tag
 
 
@@ -303,17 +327,18 @@ def finish(store: LedgerStore, record: DeploymentRecord) -> str:
     tag = history_entry_of(store, record) or history_tag(record.environment, stamp(), record.release_id)
     store.put(tag, "deployment", record.to_dict())
     if record.status == "live" and record.gates_passed():
-        _point_lkg(store, record, tag)
+        point_lkg(store, record, tag)
     store.put(journal_tag(record.environment, record.release_id), "deployment", record.to_dict())
     return tag
 
 
-def _point_lkg(store: LedgerStore, record: DeploymentRecord, tag: str) -> None:
-    store.put(
-        lkg_tag(record.environment),
-        "pointer",
-        {"environment": record.environment, "release": record.release_id, "record": tag, "at": iso()},
-    )
+def point_lkg(store: LedgerStore, record: DeploymentRecord, tag: str) -> None:
+    """Last-known-good to `record` (at history `tag`); a mixed one's pointer names each service's
+    release (`releases`), as its "release" is not one."""
+    pointer = {"environment": record.environment, "release": record.release_id, "record": tag, "at": iso()}
+    if record.release_id == MIXED:
+        pointer["releases"] = {s: service_release(record, s) for s in record.services}
+    store.put(lkg_tag(record.environment), "pointer", pointer)
 
 
 def history_entry_of(store: LedgerStore, record: DeploymentRecord) -> str | None:
@@ -341,7 +366,7 @@ def repair_records(store: LedgerStore, record: DeploymentRecord) -> list[str]:
         repaired.append("history")
     pointer = last_known_good(store, record.environment) or {}
     if record.gates_passed() and pointer.get("release") != record.release_id:
-        _point_lkg(store, record, tag)
+        point_lkg(store, record, tag)
         repaired.append("last_known_good")
     return repaired
 

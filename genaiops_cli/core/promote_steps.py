@@ -213,10 +213,16 @@ class GatesStep:
 
         label = self.side(r)
         baseline = None
+        on_live: list[str] = []
         if label == "staged":
             first = r.dst.services[0]
             baseline = r.dst.host(first).current(first).live_label
-        r.journal.gates = run_gates(r.dst, r.dst.services, label, baseline, r.on_event)
+            # a service the release does not change (e.g. after a rollback of some services, the
+            # others still run it) has nothing staged: it is gated on the live revision it keeps
+            on_live = [
+                s for s in staged_services(r) if r.dst_live[s].live == r.journal.services[s]["revision"]
+            ]
+        r.journal.gates = run_gates(r.dst, r.dst.services, label, baseline, r.on_event, on_live=on_live)
         blocking = [g for g in r.journal.gates if g["verdict"] != "pass"]
         if blocking:
             undone = roll_back(r) if label == "live" else {}
@@ -329,18 +335,37 @@ class RecordStep:
     def run(self, r: Run) -> None:
         from genaiops_cli.errors import DeployError
 
-        for service in r.dst.services:
-            live = r.dst.host(service).current(service).live
+        now = {s: r.dst.host(s).current(s) for s in r.dst.services}
+        for service, item in now.items():
             wanted = r.journal.services[service]["revision"]
-            if live != wanted:
+            if item.live != wanted:
                 raise DeployError(
-                    f"{service} in {r.dst.name} serves {live}, not the release's revision {wanted}",
+                    f"{service} in {r.dst.name} serves {item.live}, not the release's revision {wanted}",
                     hint="re-run the promotion (it swaps again), or roll back",
                     code="live_drift",
                 )
+        kept_previous(r, now)
         r.journal.status = "live"
         r.journal.mark(self.name, lg.DONE)
         r.history = lg.finish(r.dst.ledger, r.journal)
+
+
+def kept_previous(r: Run, now: dict[str, LiveService]) -> None:
+    """The previous release as what a rollback returns to. It is the release live before (the
+    journal's) when every service swapped; a service the release did not change keeps its own
+    previous revision, so after a mixed state (a partial rollback) those may make up another
+    release: then that one is recorded, in the journal and on the tags."""
+    from genaiops_cli.core.reconcile import previous_release
+
+    if all(i.previous == r.journal.services[s].get("previous_revision") for s, i in now.items()):
+        return  # the usual case: nothing to read
+    kept = previous_release(r.dst, now)
+    if kept is None or kept == r.journal.previous_release:
+        return
+    r.journal.previous_release = kept
+    for service, item in now.items():
+        if item.previous_release != kept:
+            r.dst.host(service).record_live(service, {PREVIOUS_RELEASE_TAG: kept})
 
 
 def promotion_steps(services: list[str], strategy: str = "bluegreen") -> list[Step[Run]]:

@@ -51,8 +51,9 @@ def serving_record(env: Environment, live: dict[str, LiveService]) -> tuple[str,
 def release_at(
     env: Environment, revisions: dict[str, str | None], store: LedgerStore | None = None
 ) -> str | None:
-    """The release the newest live history entry records on exactly these revisions (None when a
-    service has no such revision, or no entry names them: nothing recorded to say)."""
+    """The one release the newest live history entry records on exactly these revisions (None
+    when a service has no such revision, no entry names them, or the entry names different
+    releases on them — a mixed record: no one release runs there)."""
     if not revisions or not all(revisions.values()):
         return None
     store = store or env.ledger
@@ -61,8 +62,30 @@ def release_at(
         if found is None or found.status != "live":
             continue
         if all((found.services.get(s) or {}).get("revision") == r for s, r in revisions.items()):
-            return found.release_id
+            named = {lg.service_release(found, s) for s in revisions}
+            return named.pop() if len(named) == 1 else None
     return None
+
+
+def running_releases(
+    env: Environment, live: dict[str, LiveService], store: LedgerStore | None = None
+) -> dict[str, str | None]:
+    """Per service, the release it runs as history recorded it: the one release history names on
+    all these revisions together, else each service's own (the newest entry naming its revision),
+    else its release tag when that release's record gives exactly the digest that runs (a tag
+    nothing in history confirms); None: unknown."""
+    store = store or env.ledger
+    together = release_at(env, {s: i.live for s, i in live.items()}, store)
+    if together is not None:
+        return {s: together for s in live}
+    out: dict[str, str | None] = {}
+    for service, item in live.items():
+        found = release_at(env, {service: item.live}, store)
+        if found is None and item.release:
+            if _release_digest(store, env.name, item.release, service) == item.digest:
+                found = item.release
+        out[service] = found
+    return out
 
 
 def previous_release(
@@ -85,27 +108,70 @@ def newest_live(store: LedgerStore, env_name: str) -> lg.DeploymentRecord | None
 
 
 def settle_release_tags(env: Environment, services: list[str]) -> tuple[str | None, str | None]:
-    """After traffic moved outside a promotion (a rollback): (live release, previous release) as
-    history recorded them on the revisions that serve now and the ones kept as previous — not as
-    the tags say — and the tags rewritten where they say otherwise. A release tag nothing in
-    history confirms is trusted only when its release record gives exactly the digest that runs."""
-    live = {s: env.host(s).current(s) for s in services}
-    release = release_at(env, {s: i.live for s, i in live.items()})
-    if release is None:
-        tagged = {i.release for i in live.values()}
-        candidate = tagged.pop() if len(tagged) == 1 else None
-        if candidate and all(
-            _release_digest(env.ledger, env.name, candidate, s) == i.digest for s, i in live.items()
-        ):
-            release = candidate
+    """After traffic moved outside a promotion (a rollback): (live release — lg.MIXED when the
+    services run different ones —, previous release) as history recorded them on the revisions
+    that serve now and the ones kept as previous — not as the tags say — and the tags rewritten
+    where they say otherwise (each service's release tag: the release it runs)."""
+    return settle_tags(env, {s: env.host(s).current(s) for s in services})
+
+
+def settle_tags(
+    env: Environment, live: dict[str, LiveService], releases: dict[str, str | None] | None = None
+) -> tuple[str | None, str | None]:
+    """settle_release_tags for services already read (`live`: what each serves now; `releases`:
+    what each runs, when already worked out)."""
+    releases = releases if releases is not None else running_releases(env, live)
     previous = previous_release(env, live)
     for service, item in live.items():
+        release = releases[service]
         fix = {RELEASE_TAG: release} if release and item.release != release else {}
         if (previous or None) != item.previous_release:  # unknown: no tag rather than a wrong one
             fix[PREVIOUS_RELEASE_TAG] = previous or ""
         if fix and item.deployed:
             env.host(service).record_live(service, fix)
-    return release, previous
+    return lg.one_release(releases), previous
+
+
+def record_rollback(env: Environment, moved: list[str], smoke: dict[str, Any]) -> str | None:
+    """After `moved` (all or some of the environment's services) rolled back: their release tags
+    settled, and a `rollback` entry in history that names every deployed service of the
+    environment with what it runs now (revision, digest, release — the untouched ones as they
+    were), so the entry serves what runs; last-known-good moves to it when the smoke checks passed.
+    Its release is the one they all run, else lg.MIXED (each service names its own; None for an
+    untouched one history does not know). None (nothing written) when a rolled-back service runs
+    a release history does not know (deployed by hand, never promoted: nothing to point at)."""
+    live = {s: i for s, i in live_digests(env).items() if i.deployed}
+    releases = running_releases(env, live)
+    settle_tags(env, {s: live[s] for s in moved if s in live}, {s: releases[s] for s in moved if s in live})
+    if any(releases.get(s) is None for s in moved):
+        return None
+    release = lg.one_release(releases) or lg.MIXED  # an untouched service history does not know: mixed
+    record = lg.DeploymentRecord(
+        env.name,
+        release,
+        operation="rollback",
+        status="live" if smoke["passed"] else "failed",
+        previous_release=previous_release(env, live),  # what a rollback of them all returns to
+        services={
+            s: {
+                "revision": i.live,
+                "digest": i.digest,
+                "previous_revision": i.previous,
+                "release": releases[s],
+            }
+            for s, i in live.items()
+        },
+        gates=[
+            {
+                "name": "smoke",
+                "kind": "smoke",
+                "label": "live",
+                "verdict": "pass" if smoke["passed"] else "fail",
+                "evidence": smoke,
+            }
+        ],
+    )
+    return lg.record_event(env.ledger, record)
 
 
 def drift(
@@ -243,7 +309,12 @@ def repair(env: Environment) -> dict[str, Any]:
         status="live",
         previous_release=previous_release(env, live),
         services={
-            s: {"revision": i.live, "digest": i.digest, "previous_revision": i.previous}
+            s: {
+                "revision": i.live,
+                "digest": i.digest,
+                "previous_revision": i.previous,
+                "release": lg.service_release(record, s),
+            }
             for s, i in live.items()
             if i.deployed
         },
@@ -268,18 +339,15 @@ def _rewrite(
 ) -> list[str]:
     repaired = []
     for d in found:
-        if d["record"] == "release_tag":
-            env.host(d["service"]).record_live(d["service"], {RELEASE_TAG: record.release_id})
+        if d["record"] == "release_tag" and lg.service_release(record, d["service"]):
+            release = str(lg.service_release(record, d["service"]))  # a mixed record: the service's own
+            env.host(d["service"]).record_live(d["service"], {RELEASE_TAG: release})
             repaired.append(f"release_tag:{d['service']}")
         elif d["record"] == "previous_release_tag":
             env.host(d["service"]).record_live(d["service"], {PREVIOUS_RELEASE_TAG: d["release"]})
             repaired.append(f"previous_release_tag:{d['service']}")
     if any(d["record"] == "last_known_good" for d in found) and record.gates_passed():
-        env.ledger.put(
-            lg.lkg_tag(env.name),
-            "pointer",
-            {"environment": env.name, "release": record.release_id, "record": tag, "at": lg.iso()},
-        )
+        lg.point_lkg(env.ledger, record, tag)
         repaired.append("last_known_good")
     for what in ("history", "previous_release"):
         if any(d["record"] == what for d in found):

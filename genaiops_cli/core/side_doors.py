@@ -204,6 +204,9 @@ def record(
     for name, prev in previous.items():
         detail.setdefault(name, {})["previous_revision"] = prev
     replaced = release_at(env, previous)  # from what ran there, not from last-known-good
+    others: list[str] = []
+    if status == "live" and measured is None:
+        rid, detail, others, replaced = whole_environment(env, services, rid, detail, replaced)
     entry = lg.DeploymentRecord(
         env.name,
         rid,
@@ -224,7 +227,36 @@ def record(
             env.ledger.put(lg.release_tag(rid), "release", lg.ReleaseRecord(rid, spec).to_dict())
         for name in services:
             env.host(name).record_live(name, {RELEASE_TAG: rid, PREVIOUS_RELEASE_TAG: replaced or ""})
+        for name in others:  # they run this release too now (its spec names their digest)
+            env.host(name).record_live(name, {RELEASE_TAG: rid})
     return rid, tag
+
+
+def whole_environment(
+    env: Environment,
+    services: list[str],
+    rid: str,
+    detail: dict[str, dict[str, Any]],
+    replaced: str | None,
+) -> tuple[str, dict[str, dict[str, Any]], list[str], str | None]:
+    """A deploy or swap that put some of the environment's services live: the release is what the
+    environment runs as a whole (every deployed service's live digest), and the entry names the
+    others too, as they run, so it names what runs (`status` shows no drift). Returns (release,
+    detail, the others, previous release — of them all, when the others exist); as given when
+    no other service is deployed, or one has no digest (nothing to say about it)."""
+    now = {s: env.host(s).current(s) for s in env.services if s not in services}
+    others = [s for s, i in now.items() if i.deployed]
+    if not others:
+        return rid, detail, [], replaced
+    whole, every = release_of(env, [*services, *others], "live")
+    if whole == "unreleased":
+        return rid, detail, [], replaced
+    for name in services:
+        every[name] = {**every[name], **detail[name]}
+    for name in others:
+        every[name]["previous_revision"] = now[name].previous
+    kept = {s: d.get("previous_revision") for s, d in every.items()}
+    return whole, every, others, release_at(env, kept)  # what a rollback of them all returns to
 
 
 def canary_before_swap(

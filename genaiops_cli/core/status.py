@@ -46,7 +46,8 @@ def _read_ledger(env: Environment) -> lg.ReadOnce | None:
             pointer = side.submit(lg.last_known_good, store, env.name)
             newest = reconcile.newest_live(store, env.name)
             if newest is not None:
-                side.submit(lg.load_release, store, newest.release_id)
+                if newest.release_id != lg.MIXED:  # a mixed entry has no release record of its own
+                    side.submit(lg.load_release, store, newest.release_id)
                 # the previous-release check reads history on from the newest: usually one entry more
                 older = sorted(store.tags(lg.history_prefix(env.name)), reverse=True)[1:2]
                 for tag in older:

@@ -128,7 +128,12 @@ def test_mixed_release_promoted_by_digest_then_staged_shifted_and_rolled_back(pr
     )
     assert evaluated.code == 0, evaluated.stdout[-2000:]
 
-    ok(project.run("-o", "json", "swap", "-e", "staging", "agent"))
+    swapped = ok(project.run("-o", "json", "swap", "-e", "staging", "agent"))
+    # the agent alone swapped: the entry names what both services run (v1.1 agent, v1.0 web)
+    assert ok(project.run("-o", "json", "status", "-e", "staging"))["drift"] == []
+    entry = ok(project.run("-o", "json", "history", "-e", "staging"))["entries"][0]
+    assert entry["operation"] == "swap" and entry["release"] == swapped["release"]
+    assert set(entry["digests"]) == {"agent", "web"} and entry["digests"]["agent"] != entry["digests"]["web"]
     st = services(project, "staging")["agent"]
     assert st["live"] == staged["agent"]["revision"] and agent_answer(st)["version"] == "1.1.0"
 
@@ -136,6 +141,11 @@ def test_mixed_release_promoted_by_digest_then_staged_shifted_and_rolled_back(pr
     st = services(project, "staging")["agent"]
     assert st["live"] != staged["agent"]["revision"] and agent_answer(st)["version"] == "1.0.0"
     assert back
+    # the rollback of the agent alone is recorded with what every service runs: no drift after it
+    assert ok(project.run("-o", "json", "status", "-e", "staging"))["drift"] == []
+    entry = ok(project.run("-o", "json", "history", "-e", "staging"))["entries"][0]
+    assert (entry["operation"], entry["status"]) == ("rollback", "live")
+    assert set(entry["digests"]) == {"agent", "web"} and all(entry["releases"].values())
 
 
 def test_a_failing_version_is_exit_7_and_traffic_stays(project: Project) -> None:

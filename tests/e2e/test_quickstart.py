@@ -47,3 +47,7 @@ def test_quickstart_runs_the_whole_pipeline(shared_engine: str | None, tmp_path:
     assert "release" in proc.stdout and "is live in prod" in proc.stdout
     assert "back on contoso-support-agent--" in proc.stdout
     assert "Roll the hosted agent back in prod" in proc.stderr and "agent: back on fa-" in proc.stdout
+    # every status step (the last one after rolling back only the agent: a mixed state) finds
+    # records that name what runs; the quickstart itself fails a status step that prints drift
+    assert "drift:" not in proc.stdout
+    assert "last known good: prod=mixed (agent " in proc.stdout
