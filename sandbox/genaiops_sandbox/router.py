@@ -21,6 +21,7 @@ import random
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -261,12 +262,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._simple(404, _NOT_FOUND_PAGE.format(host=_escape(host)))
             return
         endpoint = router._runtime.revision_endpoint(revision, split[1])
+
+        def answered(status: int) -> None:
+            # recorded before the client has the answer: whoever reads the request log or the
+            # metrics after getting it finds it there (recorded after, a quick reader could miss it)
+            router._record(revision, self.command, self.path, status, started, host)
+
         if endpoint is None:
+            answered(503)
             self._simple(503, _UNAVAILABLE_PAGE.format(revision=_escape(revision)), revision)
-            router._record(revision, self.command, self.path, 503, started, host)
             return
-        status = self._forward(endpoint, revision, body)
-        router._record(revision, self.command, self.path, status, started, host)
+        self._forward(endpoint, revision, body, answered)
 
     def _read_body(self) -> bytes | None:
         length = self.headers.get("Content-Length")
@@ -285,7 +291,9 @@ class _Handler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         return None
 
-    def _forward(self, endpoint: tuple[str, int], revision: str, body: bytes | None) -> int:
+    def _forward(
+        self, endpoint: tuple[str, int], revision: str, body: bytes | None, answered: Callable[[int], None]
+    ) -> None:
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
         headers.pop("Content-Length", None)
         if body is not None:
@@ -305,15 +313,16 @@ class _Handler(BaseHTTPRequestHandler):
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             log.info("upstream %s for %s failed: %s", endpoint, revision, exc)
+            answered(502)
             self._simple(
                 502, f"<h1>502 Bad Gateway</h1><p>revision {_escape(revision)} did not answer</p>", revision
             )
-            return 502
+            return
+        answered(resp.status)
         try:
             self._relay(resp, revision)
         finally:
             conn.close()
-        return resp.status
 
     def _relay(self, resp: http.client.HTTPResponse, revision: str) -> None:
         length = resp.getheader("Content-Length")

@@ -199,3 +199,44 @@ def test_listener_feeds_container_apps_metrics(stack):
     assert by_revision == {("shop--v2", "2xx"): 3, ("shop--v1", "4xx"): 1}
     assert all(s.latency_ms > 0 for s in samples)
     assert metrics.samples("other.domain", "shop", started - 1, time.time() + 1) == []
+
+
+def test_a_request_is_logged_before_its_answer_arrives(stack):
+    """Whoever has the answer finds the request in the log and the metrics: recorded after the
+    answer, a quick reader could miss it (test_monitor once read 7 requests where 8 were served)."""
+    _, router, client = stack
+    for i in range(30):
+        assert client.get(f"https://shop---green.{DOMAIN}/logged-{i}").status_code == 404
+        assert router.request_log("shop--v2")[-1]["path"] == f"/logged-{i}"
+
+
+def test_revisions_starting_at_once_share_one_trust_bundle(tmp_path, rt_docker_host):
+    """Every revision's start writes the CA bundle its container mounts; starts run on threads of
+    their own, and two at once used to rename one fixed temporary file twice (the second failed
+    its revision's start)."""
+    import threading
+
+    tls = tmp_path / "tls"
+    ensure_ca(tls)
+    rt = DockerRuntime(
+        tmp_path / "state", TokenIssuer(tmp_path / "state"), NoFleet(), tls, docker_host=rt_docker_host
+    )
+    try:
+        barrier, found, failed = threading.Barrier(8), [], []
+
+        def start() -> None:
+            barrier.wait()
+            try:
+                found.append(rt._trust_bundle())
+            except OSError as exc:
+                failed.append(exc)
+
+        threads = [threading.Thread(target=start) for _ in range(8)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        assert failed == [] and len(set(found)) == 1
+        bundle = found[0]
+        assert bundle.read_text().endswith((tls / "ca.pem").read_text())
+        assert bundle.stat().st_mode & 0o444 == 0o444  # readable by a container's non-root user
+    finally:
+        rt.close()
