@@ -14,9 +14,11 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import re
 import socket
 import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -276,6 +278,7 @@ class DockerRuntime:
         self._fleet = fleet
         self._tls_dir = tls_dir
         self._bundle: Path | None = None  # the CA bundle mounted into containers (_trust_bundle)
+        self._bundle_lock = threading.Lock()  # revisions start on threads of their own
         self._ready_timeout = ready_timeout
         self._stop_grace = stop_grace
         self._client = (
@@ -721,21 +724,26 @@ class DockerRuntime:
         return opts
 
     def _trust_bundle(self) -> Path | None:
-        """Written once per daemon (the CA does not change while it runs), not at every start."""
-        if self._bundle is not None:
-            return self._bundle
-        ca = self._tls_dir / "ca.pem"
-        if not ca.exists():
-            return None
-        bundle = self._state_dir / "ca-bundle.pem"
-        roots = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
-        text = (roots.read_text() if roots.is_file() else "") + "\n" + ca.read_text()
-        if not bundle.exists() or bundle.read_text() != text:
-            tmp = bundle.with_suffix(".tmp")
-            tmp.write_text(text)
-            tmp.replace(bundle)
-        self._bundle = bundle
-        return bundle
+        """Written once per daemon (the CA does not change while it runs), not at every start. Two
+        revisions starting at once both wrote one fixed temporary file and both renamed it: the
+        second rename found nothing and failed its revision's start."""
+        with self._bundle_lock:
+            if self._bundle is not None:
+                return self._bundle
+            ca = self._tls_dir / "ca.pem"
+            if not ca.exists():
+                return None
+            bundle = self._state_dir / "ca-bundle.pem"
+            roots = Path(ssl.get_default_verify_paths().cafile or "/etc/ssl/certs/ca-certificates.crt")
+            text = (roots.read_text() if roots.is_file() else "") + "\n" + ca.read_text()
+            if not bundle.exists() or bundle.read_text() != text:
+                fd, tmp = tempfile.mkstemp(dir=self._state_dir, prefix=".ca-bundle-")
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(text)
+                os.chmod(tmp, 0o644)  # mounted read-only into containers that may not run as root
+                os.replace(tmp, bundle)
+            self._bundle = bundle
+            return bundle
 
     def _record_ports(self, rev: _Revision, ctr: Any) -> None:
         ctr.reload()
