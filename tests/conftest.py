@@ -15,6 +15,11 @@ from pathlib import Path
 import pytest
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="gops-test-"))
+# genaiops' caches (manifests, tokens, registry lookups, help screens, no-op stamps) are the run's own:
+# the suite's temporary projects and stand-ins filled the developer's ~/.cache/genaiops with tokens of
+# registries that no longer exist and evicted the manifests of their real projects. Set by hand, the
+# variable is kept.
+os.environ.setdefault("GENAIOPS_CACHE_DIR", str(_SESSION_DIR / "genaiops-cache"))
 
 
 @pytest.fixture(scope="session", autouse=True)
