@@ -47,24 +47,27 @@ def stack(tmp_path_factory, rt_docker_host, rt_image):
     rt = DockerRuntime(
         state, TokenIssuer(state), NoFleet(), tls, docker_host=rt_docker_host, ready_timeout=60
     )
-    for s in (spec("shop", "v1", rt_image, "one"), spec("shop", "v2", rt_image, "two")):
-        rt.ensure_revision(s)
-    rt.set_routes(
-        AppRoutes(
-            app="shop",
-            default_domain=DOMAIN,
-            revisions=["shop--v1", "shop--v2"],
-            traffic=[TrafficRoute("shop--v1", 100, "blue"), TrafficRoute("shop--v2", 0, "green")],
+    router = None
+    try:  # a set-up that fails half-way still removes the revisions it started
+        for s in (spec("shop", "v1", rt_image, "one"), spec("shop", "v2", rt_image, "two")):
+            rt.ensure_revision(s)
+        rt.set_routes(
+            AppRoutes(
+                app="shop",
+                default_domain=DOMAIN,
+                revisions=["shop--v1", "shop--v2"],
+                traffic=[TrafficRoute("shop--v1", 100, "blue"), TrafficRoute("shop--v2", 0, "green")],
+            )
         )
-    )
-    router = Router(rt, tls).start()
-    wait_running(rt, "shop--v1", "shop--v2")
-    client = http_client(router.resolve_map(), ca_bundle=str(ensure_ca(tls).cert), timeout=10)
-    yield rt, router, client
-    client.close()
-    router.close()
-    rt.remove_all()
-    rt.close()
+        router = Router(rt, tls).start()
+        wait_running(rt, "shop--v1", "shop--v2")
+        with http_client(router.resolve_map(), ca_bundle=str(ensure_ca(tls).cert), timeout=10) as client:
+            yield rt, router, client
+    finally:
+        if router is not None:
+            router.close()
+        rt.remove_all()
+        rt.close()
 
 
 def test_resolve_map_covers_the_environment_domain(stack):
