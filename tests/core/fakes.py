@@ -59,6 +59,21 @@ environments:
 """
 
 
+def with_service(manifest: str, name: str, *, smoke: bool = False) -> str:
+    """`manifest` with one more service `name`, built from the same context into demo/<name>, with
+    the same health smoke check as `agent` when `smoke`."""
+    check = (
+        "    smoke:\n      - name: health\n        request: {path: /healthz}\n        expect: {status: 200}\n"
+        if smoke
+        else ""
+    )
+    service = (
+        f"  {name}:\n    build: {{context: src/agent}}\n    repository: demo/{name}\n"
+        f"    ingress: {{port: 8080, health: /healthz}}\n{check}"
+    )
+    return manifest.replace("environments:\n", service + "environments:\n", 1)
+
+
 class Killed(BaseException):
     """kill -9 modelled in-process: nothing in the product catches a BaseException of its own, so
     no journal save, no failed entry, no history write happens after it (as with a real SIGKILL)."""

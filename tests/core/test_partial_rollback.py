@@ -15,24 +15,12 @@ import pytest
 from genaiops_cli.core import ledger as lg
 from genaiops_cli.core import promote as core
 from genaiops_cli.core import reconcile, traffic_moves
-from tests.core.fakes import MANIFEST, World
+from tests.core.fakes import MANIFEST, World, with_service
 from tests.core.test_promote_steps import D1, D2, events
 
 D3 = "sha256:" + "3" * 64
 SERVICES = ["agent", "web"]
-TWO_SERVICES = MANIFEST.replace(
-    "environments:\n",
-    """  web:
-    build: {context: src/agent}
-    repository: demo/web
-    ingress: {port: 8080, health: /healthz}
-    smoke:
-      - name: health
-        request: {path: /healthz}
-        expect: {status: 200}
-environments:
-""",
-)
+TWO_SERVICES = with_service(MANIFEST, "web", smoke=True)
 SMOKE = {"passed": True, "checks": []}
 
 

@@ -14,20 +14,14 @@ import pytest
 from genaiops_cli.core import ledger as lg
 from genaiops_cli.core import reconcile, side_doors, traffic_moves
 from genaiops_cli.errors import DeployError, ExitCode, GenAIOpsError
-from tests.core.fakes import MANIFEST, World
+from tests.core.fakes import MANIFEST, World, with_service
 from tests.core.test_promote_steps import D1, D2, events
 
 SERVICES = ["agent", "helper"]
 # dev: no gates, no promote_from (the ungated swap); prod: gated. Two services in each.
-TWO_SERVICES = MANIFEST.replace(
-    "environments:\n",
-    """  helper:
-    build: {context: src/agent}
-    repository: demo/helper
-    ingress: {port: 8080, health: /healthz}
-environments:
-""",
-).replace("    strategy: direct\n    gates: [smoke]\n", "    strategy: bluegreen\n")
+TWO_SERVICES = with_service(MANIFEST, "helper").replace(
+    "    strategy: direct\n    gates: [smoke]\n", "    strategy: bluegreen\n"
+)
 PASSED = [{"name": "smoke", "kind": "smoke", "verdict": "pass"}]
 
 
