@@ -112,16 +112,20 @@ def settle_release_tags(env: Environment, services: list[str]) -> tuple[str | No
     services run different ones —, previous release) as history recorded them on the revisions
     that serve now and the ones kept as previous — not as the tags say — and the tags rewritten
     where they say otherwise (each service's release tag: the release it runs)."""
-    return settle_tags(env, {s: env.host(s).current(s) for s in services})
+    return settle_tags(env, {s: env.host(s).current(s) for s in services}, store=lg.ReadOnce(env.ledger))
 
 
 def settle_tags(
-    env: Environment, live: dict[str, LiveService], releases: dict[str, str | None] | None = None
+    env: Environment,
+    live: dict[str, LiveService],
+    releases: dict[str, str | None] | None = None,
+    store: LedgerStore | None = None,
 ) -> tuple[str | None, str | None]:
     """settle_release_tags for services already read (`live`: what each serves now; `releases`:
-    what each runs, when already worked out)."""
-    releases = releases if releases is not None else running_releases(env, live)
-    previous = previous_release(env, live)
+    what each runs, when already worked out; `store`: a caller's lg.ReadOnce, so history is read
+    once for all the lookups)."""
+    releases = releases if releases is not None else running_releases(env, live, store)
+    previous = previous_release(env, live, store)
     for service, item in live.items():
         release = releases[service]
         fix = {RELEASE_TAG: release} if release and item.release != release else {}
@@ -141,8 +145,10 @@ def record_rollback(env: Environment, moved: list[str], smoke: dict[str, Any]) -
     untouched one history does not know). None (nothing written) when a rolled-back service runs
     a release history does not know (deployed by hand, never promoted: nothing to point at)."""
     live = {s: i for s, i in live_digests(env).items() if i.deployed}
-    releases = running_releases(env, live)
-    settle_tags(env, {s: live[s] for s in moved if s in live}, {s: releases[s] for s in moved if s in live})
+    store = lg.ReadOnce(env.ledger)  # the lookups below scan history several times: one read each
+    releases = running_releases(env, live, store)
+    moved_live = {s: live[s] for s in moved if s in live}
+    settle_tags(env, moved_live, {s: releases[s] for s in moved_live}, store)
     if any(releases.get(s) is None for s in moved):
         return None
     release = lg.one_release(releases) or lg.MIXED  # an untouched service history does not know: mixed
@@ -151,7 +157,7 @@ def record_rollback(env: Environment, moved: list[str], smoke: dict[str, Any]) -
         release,
         operation="rollback",
         status="live" if smoke["passed"] else "failed",
-        previous_release=previous_release(env, live),  # what a rollback of them all returns to
+        previous_release=previous_release(env, live, store),  # what a rollback of them all returns to
         services={
             s: {
                 "revision": i.live,
